@@ -1,0 +1,52 @@
+"""The data that flows between stages: small, typed, and cheap to send between Ray actors.
+
+Detections follow roboflow/supervision's `Detections`: parallel numpy arrays (boxes, scores,
+class ids), never framework objects or drawn images.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Detections:
+    """Boxes found in one frame, in pixels of that frame."""
+
+    xyxy: np.ndarray  # (N, 4) float32: x1, y1, x2, y2
+    confidence: np.ndarray  # (N,) float32 in [0, 1]
+    class_id: np.ndarray  # (N,) int32 index into the model's class names
+
+    def __post_init__(self) -> None:
+        n = len(self.xyxy)
+        if self.xyxy.shape != (n, 4) or self.confidence.shape != (n,) or self.class_id.shape != (n,):
+            raise ValueError(
+                f"Detections arrays disagree: xyxy {self.xyxy.shape}, confidence {self.confidence.shape}, "
+                f"class_id {self.class_id.shape}"
+            )
+
+    def __len__(self) -> int:
+        return len(self.xyxy)
+
+    def __getitem__(self, index: slice | np.ndarray | list[int]) -> Detections:
+        return Detections(self.xyxy[index], self.confidence[index], self.class_id[index])
+
+    @classmethod
+    def empty(cls) -> Detections:
+        return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int32))
+
+    @classmethod
+    def from_ultralytics(cls, result: object) -> Detections:
+        """From one Ultralytics `Results` (duck-typed: anything with `.boxes.xyxy/.conf/.cls`)."""
+        boxes = result.boxes  # type: ignore[attr-defined]
+        return cls(
+            np.asarray(boxes.xyxy.cpu().numpy(), np.float32).reshape(-1, 4),
+            np.asarray(boxes.conf.cpu().numpy(), np.float32).reshape(-1),
+            np.asarray(boxes.cls.cpu().numpy(), np.int32).reshape(-1),
+        )
+
+    def left_to_right(self) -> Detections:
+        """Sorted by the boxes' left edges, the order tiles lie in a hand."""
+        return self[np.argsort(self.xyxy[:, 0], kind="stable")]

@@ -1,0 +1,118 @@
+"""A deterministic mahjong game whose hands change over time, to give the cameras something to see.
+
+Seats take turns in order: the seat to move draws a tile from the wall (shown apart at the right,
+14 tiles), holds it a moment, then discards the tile that leaves its hand closest to ready
+(lowest shanten, ties broken by the seed), and the 13 remaining tiles are sorted. When the live
+wall runs out a new hand is dealt. Everything is a pure function of (seats, seed, timing), so a
+video and its ground truth can be rebuilt from a few numbers.
+"""
+
+from __future__ import annotations
+
+import bisect
+import random
+from dataclasses import dataclass
+from typing import Sequence
+
+from mahjong.shanten import Shanten
+
+from mjray.sim.tiles import TILE_INDEX, TILES
+
+DEAD_WALL = 14
+
+
+@dataclass(frozen=True)
+class Hand:
+    """What a seat's camera sees: the sorted concealed tiles and, during its turn, the drawn one."""
+
+    concealed: tuple[str, ...]
+    drawn: str | None = None
+
+    @property
+    def tiles(self) -> tuple[str, ...]:
+        """Tiles left to right as they lie on the table."""
+        return self.concealed + ((self.drawn,) if self.drawn else ())
+
+
+def sort_tiles(tiles: Sequence[str]) -> tuple[str, ...]:
+    return tuple(sorted(tiles, key=TILE_INDEX.__getitem__))
+
+
+class TableGame:
+    """Hands of every seat over time; `hand(seat, t)` answers for any t in [0, duration_s]."""
+
+    def __init__(
+        self,
+        seats: Sequence[str],
+        duration_s: float,
+        seed: int = 0,
+        turn_s: float = 2.0,
+        hold_fraction: float = 0.5,
+    ) -> None:
+        if not seats:
+            raise ValueError("a table needs at least one seat")
+        if len(set(seats)) != len(seats):
+            raise ValueError(f"seat names must be unique, got {list(seats)}")
+        if turn_s <= 0 or not 0 < hold_fraction < 1:
+            raise ValueError("turn_s must be > 0 and hold_fraction within (0, 1)")
+        self.seats = tuple(seats)
+        self.turn_s = turn_s
+        self._rng = random.Random(seed)
+        self._shanten = Shanten()
+        self._times: dict[str, list[float]] = {s: [] for s in self.seats}
+        self._hands: dict[str, list[Hand]] = {s: [] for s in self.seats}
+        self._wall: list[str] = []
+        self._simulate(duration_s, hold_fraction)
+
+    def hand(self, seat: str, t: float) -> Hand:
+        times = self._times[seat]
+        return self._hands[seat][max(0, bisect.bisect_right(times, t) - 1)]
+
+    def changes(self, seat: str) -> list[float]:
+        """Times at which this seat's hand changes (the first is 0.0)."""
+        return list(self._times[seat])
+
+    def _record(self, seat: str, t: float, hand: Hand) -> None:
+        self._times[seat].append(t)
+        self._hands[seat].append(hand)
+
+    def _deal(self, t: float) -> dict[str, list[str]]:
+        self._wall = [tile for tile in TILES for _ in range(4)]
+        self._rng.shuffle(self._wall)
+        hands = {}
+        for seat in self.seats:
+            hands[seat] = [self._wall.pop() for _ in range(13)]
+            self._record(seat, t, Hand(sort_tiles(hands[seat])))
+        return hands
+
+    def _discard(self, tiles: list[str]) -> str:
+        """The tile whose discard leaves the lowest shanten; ties broken by the seeded rng."""
+        counts = [0] * 34
+        for tile in tiles:
+            counts[TILE_INDEX[tile]] += 1
+        scored = []
+        for tile in sorted(set(tiles), key=TILE_INDEX.__getitem__):
+            counts[TILE_INDEX[tile]] -= 1
+            scored.append((self._shanten.calculate_shanten(counts), tile))
+            counts[TILE_INDEX[tile]] += 1
+        best = min(score for score, _ in scored)
+        return self._rng.choice([tile for score, tile in scored if score == best])
+
+    def _simulate(self, duration_s: float, hold_fraction: float) -> None:
+        hands = self._deal(0.0)
+        turn = 0
+        while True:
+            start = (turn + 1) * self.turn_s  # the first turn starts after a calm first interval
+            if start > duration_s:
+                break
+            if len(self._wall) <= DEAD_WALL:
+                hands = self._deal(start)
+            else:
+                seat = self.seats[turn % len(self.seats)]
+                drawn = self._wall.pop()
+                self._record(seat, start, Hand(sort_tiles(hands[seat]), drawn))
+                discard = self._discard(hands[seat] + [drawn])
+                hands[seat] = hands[seat] + [drawn]
+                hands[seat].remove(discard)
+                self._record(seat, start + hold_fraction * self.turn_s, Hand(sort_tiles(hands[seat])))
+            turn += 1

@@ -1,0 +1,87 @@
+"""The tile model through mjray's detector: preprocessing, offline loading, real accuracy."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+
+from mjray.detector import preprocess
+from mjray.frames import Detections
+
+
+def test_preprocess_matches_the_packages_own_grayscale_autocontrast():
+    rng = np.random.default_rng(0)
+    bgr = (rng.integers(40, 200, (90, 160, 3))).astype(np.uint8)
+    ours = preprocess(bgr, grayscale=True, autocontrast=True)
+    assert ours.shape == bgr.shape and np.array_equal(ours[..., 0], ours[..., 2])
+    theirs = np.array(ImageOps.autocontrast(Image.fromarray(bgr[..., ::-1]).convert("L")))
+    diff = np.abs(ours[..., 0].astype(int) - theirs.astype(int))
+    assert diff.max() <= 2 and diff.mean() < 0.1  # grey conversion rounds differently, rarely
+    assert ours.min() == 0 and ours.max() == 255
+
+
+def test_preprocess_off_returns_the_frame_untouched():
+    bgr = np.arange(3 * 4 * 3, dtype=np.uint8).reshape(3, 4, 3)
+    assert preprocess(bgr, grayscale=False, autocontrast=False) is bgr
+
+
+def test_detections_arrays_must_agree():
+    with pytest.raises(ValueError, match="disagree"):
+        Detections(np.zeros((2, 4), np.float32), np.zeros(3, np.float32), np.zeros(2, np.int32))
+    d = Detections(np.float32([[5, 0, 6, 1], [1, 0, 2, 1]]), np.float32([0.9, 0.8]), np.int32([3, 4]))
+    assert len(d) == 2 and list(d.left_to_right().class_id) == [4, 3]
+    assert len(Detections.empty()) == 0
+
+
+OFFLINE_PROBE = textwrap.dedent(
+    """
+    import socket, sys
+    attempts = []
+    def refuse(*args, **kwargs):
+        attempts.append(args[:2])
+        raise OSError("network disabled by test")
+    socket.getaddrinfo = refuse
+    socket.create_connection = refuse
+    socket.socket.connect = lambda self, *a: refuse(*a)
+    socket.socket.connect_ex = lambda self, *a: refuse(*a)
+    import numpy as np
+    from mjray.detector import YoloDetector
+    from mjray.sim.game import Hand
+    from mjray.sim.render import SeatView
+    view = SeatView(0, 640, 360)
+    hand = Hand(("1m", "2m", "3m", "4p", "5p", "6p", "7s", "8s", "9s", "1z", "1z", "5z", "6z"))
+    detector = YoloDetector()
+    found = detector(view.render(hand, 0, 15))
+    print("detections", len(found), "names", len(detector.names), "attempts", attempts)
+    sys.exit(1 if attempts else 0)
+    """
+)
+
+
+@pytest.mark.slow
+def test_model_loads_and_infers_with_the_network_cut(tmp_path):
+    """Ultralytics must not reach for the network (weights, fonts, updates, DNS checks)."""
+    result = subprocess.run([sys.executable, "-c", OFFLINE_PROBE], capture_output=True, text=True, timeout=300,
+                            cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "attempts []" in result.stdout
+    detections = int(result.stdout.split("detections ")[1].split()[0])
+    assert detections >= 10, result.stdout  # 13 tiles in view
+    assert "names 34" in result.stdout
+
+
+@pytest.mark.slow
+def test_tile_model_reads_the_synthetic_table(table_360):
+    """The real pretrained model on real rendered frames: most tiles found and read right."""
+    from mjray.sim.score import score_table
+
+    score = score_table(table_360, frames=40, seed=1)
+    print("\n" + score.text())
+    assert score.frames == 40 and score.tiles >= 40 * 13
+    assert score.found / score.tiles > 0.85
+    assert score.read / score.tiles > 0.75

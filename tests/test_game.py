@@ -1,0 +1,83 @@
+from collections import Counter
+
+import pytest
+from mahjong.shanten import Shanten
+
+from mjray.sim.game import Hand, TableGame, sort_tiles
+from mjray.sim.tiles import TILE_INDEX, TILES
+
+SEATS = ("ton", "nan", "sha", "pei")
+
+
+def all_hands(game: TableGame, duration: float, step: float = 0.25):
+    t = 0.0
+    while t <= duration:
+        yield t, {s: game.hand(s, t) for s in game.seats}
+        t += step
+
+
+def test_same_seed_same_game_and_other_seed_another():
+    a, b, c = (TableGame(SEATS, 120, seed=s) for s in (7, 7, 8))
+    times = [i * 0.5 for i in range(240)]
+    assert [a.hand(s, t) for s in SEATS for t in times] == [b.hand(s, t) for s in SEATS for t in times]
+    assert [a.hand(s, t) for s in SEATS for t in times] != [c.hand(s, t) for s in SEATS for t in times]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_hands_are_legal_at_every_moment(seed):
+    game = TableGame(SEATS, 300, seed=seed, turn_s=1.0)
+    for t, hands in all_hands(game, 300):
+        drawing = [s for s, h in hands.items() if h.drawn]
+        assert len(drawing) <= 1, f"two seats hold a drawn tile at t={t}"
+        for hand in hands.values():
+            assert len(hand.concealed) == 13
+            assert hand.concealed == sort_tiles(hand.concealed)
+        counts = Counter(tile for h in hands.values() for tile in h.tiles)
+        assert max(counts.values()) <= 4, f"more than four of a tile at t={t}: {counts.most_common(1)}"
+
+
+def test_turns_go_round_the_table_draw_then_discard():
+    game = TableGame(SEATS, 20, seed=1, turn_s=2.0, hold_fraction=0.5)
+    for turn in range(1, 9):
+        seat = SEATS[(turn - 1) % 4]
+        before, during, after = (game.hand(seat, turn * 2.0 + dt) for dt in (-0.01, 0.5, 1.5))
+        assert before.drawn is None and during.drawn is not None and after.drawn is None
+        assert during.concealed == before.concealed
+        kept = Counter(during.tiles) - Counter(after.tiles)
+        assert sum(kept.values()) == 1, "exactly one tile leaves the hand per turn"
+
+
+def test_discards_never_move_a_hand_away_from_ready():
+    shanten = Shanten()
+
+    def counts(tiles):
+        c = [0] * 34
+        for tile in tiles:
+            c[TILE_INDEX[tile]] += 1
+        return c
+
+    game = TableGame(SEATS, 200, seed=3, turn_s=1.0)
+    for seat in SEATS:
+        times = game.changes(seat)
+        for t0, t1 in zip(times, times[1:]):
+            before, after = game.hand(seat, t0), game.hand(seat, t1)
+            if before.drawn is None and after.drawn is not None:  # a draw: compare with its discard
+                held = game.hand(seat, t1 + 0.5)
+                if held.drawn is None and len(held.concealed) == 13:
+                    best = min(shanten.calculate_shanten(counts([*after.tiles[:i], *after.tiles[i + 1:]]))
+                               for i in range(14))
+                    assert shanten.calculate_shanten(counts(held.concealed)) == best
+
+
+def test_hand_lists_drawn_tile_last():
+    hand = Hand(("1m", "2m"), drawn="9s")
+    assert hand.tiles == ("1m", "2m", "9s")
+    assert Hand(("1m",)).tiles == ("1m",)
+
+
+def test_bad_tables_are_refused():
+    with pytest.raises(ValueError, match="unique"):
+        TableGame(["ton", "ton"], 10)
+    with pytest.raises(ValueError, match="at least one seat"):
+        TableGame([], 10)
+    assert len(TILES) == 34

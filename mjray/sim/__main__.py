@@ -45,15 +45,14 @@ def serve(args: argparse.Namespace) -> int:
         print(f"  {path:7s} {url}")
     sys.stdout.flush()
     stopping = []
-    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    for sig in (signal.SIGINT, signal.SIGTERM):  # installed explicitly: a background job starts with SIGINT ignored
+        signal.signal(sig, lambda *_: stopping.append(True))
     try:
         while not stopping:
             if not server.running:
                 print("RTSP server exited unexpectedly", file=sys.stderr)
                 return 1
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
+            time.sleep(0.2)
     finally:
         server.stop()
     return 0

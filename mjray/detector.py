@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from mjray.frames import Detections
+from mjray.frames import Detections, Frame, Gap, Result
 
 
 def bundled_tile_model() -> Path:
@@ -28,8 +28,9 @@ def bundled_tile_model() -> Path:
 
 
 def keep_ultralytics_offline() -> None:
-    """Tell Ultralytics it has no network before it is first imported (and in every worker)."""
+    """Tell Ultralytics it has no network and may not pip-install, before it is first imported."""
     os.environ["YOLO_OFFLINE"] = "1"
+    os.environ["YOLO_AUTOINSTALL"] = "False"
     os.environ.setdefault("YOLO_VERBOSE", "False")
 
 
@@ -65,12 +66,19 @@ class YoloDetector:
         imgsz: int = 640,
         conf: float = 0.5,
         iou: float = 0.5,
-        device: str = "cpu",
+        device: str = "auto",
         grayscale: bool = True,
         autocontrast: bool = True,
+        threads: int | None = None,
     ) -> None:
         keep_ultralytics_offline()
+        import torch
         from ultralytics import YOLO
+
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        if threads:
+            torch.set_num_threads(threads)
 
         path = Path(weights) if weights else bundled_tile_model()
         if not path.is_file():
@@ -79,11 +87,25 @@ class YoloDetector:
         self.grayscale, self.autocontrast = grayscale, autocontrast
         self.model = YOLO(str(path), task="detect")
         self.last_ms = 0.0
+        self(np.zeros((imgsz, imgsz, 3), np.uint8))  # load now, not on the first real frame
+        if threads:
+            self._limit_onnx_threads(threads)
+
+    def _limit_onnx_threads(self, threads: int) -> None:
+        """ONNX Runtime takes every core by default; several workers on one box then fight."""
+        backend = getattr(self.model.predictor.model, "backend", None)
+        session = getattr(backend, "session", None)
+        if session is None:
+            return
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        backend.session = onnxruntime.InferenceSession(str(self.weights), options, providers=session.get_providers())
 
     @property
     def names(self) -> dict[int, str]:
-        if not self.model.predictor:  # names of an exported model are read on first use
-            self(np.zeros((64, 64, 3), np.uint8))
         return dict(self.model.names)
 
     def __call__(self, image: np.ndarray) -> Detections:
@@ -94,3 +116,48 @@ class YoloDetector:
         )[0]
         self.last_ms = (time.perf_counter() - started) * 1000
         return Detections.from_ultralytics(result)
+
+
+class DetectorActor:
+    """A pool member: holds one loaded model, infers frames, pushes results to its seat's reorder.
+
+    Plain class; `pipeline.py` wraps it with `ray.remote`. A failed inference becomes a gap in
+    the seat's output rather than an exception nobody reads.
+    """
+
+    def __init__(self, name: str, model: dict, reorder_name: str) -> None:
+        import ray
+
+        # Looked up by name, not passed as a handle: a handle among the constructor arguments
+        # would keep Ray from restarting this actor after a crash (ray-project/ray#53727).
+        self.name, self.reorder = name, ray.get_actor(reorder_name)
+        self.detector = YoloDetector(**model)
+        self.inferred = self.failed = 0
+
+    def ready(self) -> dict:
+        return {"name": self.name, "device": self.detector.device, "classes": len(self.detector.names)}
+
+    def names(self) -> dict[int, str]:
+        return self.detector.names
+
+    def infer(self, frame: Frame, image: np.ndarray) -> int:
+        """Infer one frame (`image` is the frame's pixels, resolved from the object store)."""
+        try:
+            detections = self.detector(image)
+        except Exception as error:  # one bad frame must not take the worker down
+            self.failed += 1
+            self.reorder.push.remote(Gap(frame.seat, frame.seq, f"failed: {type(error).__name__}: {error}",
+                                         frame.captured_at, frame))
+            return frame.seq
+        self.inferred += 1
+        self.reorder.push.remote(Result(frame, detections, self.detector.last_ms, self.name, time.time()))
+        return frame.seq
+
+    def barrier(self) -> None:
+        """Returns once every result this worker pushed has reached the reorder (calls stay in order)."""
+        import ray
+
+        ray.get(self.reorder.push_many.remote([]))
+
+    def stats(self) -> dict:
+        return {"name": self.name, "inferred": self.inferred, "failed": self.failed}

@@ -50,3 +50,55 @@ class Detections:
     def left_to_right(self) -> Detections:
         """Sorted by the boxes' left edges, the order tiles lie in a hand."""
         return self[np.argsort(self.xyxy[:, 0], kind="stable")]
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One decoded camera frame. The pixels live once in Ray's object store behind `ref`."""
+
+    seat: str
+    seq: int  # 0, 1, 2, ... per camera in decode order, never reused (also across reconnects)
+    captured_at: float  # wall-clock seconds: from the camera's RTCP clock when it sends one
+    clock: str  # "rtcp" or "arrival": where captured_at came from
+    pts: int | None  # the stream's presentation timestamp (time_base units), None if absent
+    decoded_at: float  # wall-clock seconds when decoding finished
+    width: int
+    height: int
+    ref: object = None  # ray.ObjectRef of the HxWx3 BGR uint8 array
+
+
+@dataclass(frozen=True)
+class Result:
+    """Detections for a frame, as the detector produced them."""
+
+    frame: Frame
+    detections: Detections
+    infer_ms: float  # the model's own time for this frame
+    worker: str  # which detector actor did it
+    done_at: float  # wall-clock seconds when inference finished
+
+    @property
+    def seq(self) -> int:
+        return self.frame.seq
+
+    @property
+    def seat(self) -> str:
+        return self.frame.seat
+
+    @property
+    def captured_at(self) -> float:
+        return self.frame.captured_at
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A frame that has no detections, and why: skipped, failed, or timed out in the reorder."""
+
+    seat: str
+    seq: int
+    reason: str  # "skipped" (frame policy), "failed: <error>", "timeout" (never arrived)
+    captured_at: float | None = None
+    frame: Frame | None = None  # kept when the pixels exist, so a display can still show them
+
+
+Item = Result | Gap

@@ -1,0 +1,256 @@
+"""Camera stage: decode one RTSP stream with PyAV, stamp each frame, hand it to the seat's pool.
+
+Promises:
+- every decoded frame gets the next sequence number (also across reconnects) and a capture
+  time: the camera's RTCP wall clock when it sends one, else the arrival time;
+- at most `capacity` frames are in flight to the detectors. Policy `latest` keeps one newest
+  frame waiting and reports each frame it replaces as a `skipped` gap (latency stays bounded);
+  policy `every` stops decoding until a slot frees (lossless, for recording);
+- pixels go into Ray's object store once, when a frame is sent, never for skipped frames;
+- a stream that ends, errs or stalls past the timeout is reopened with backoff, forever,
+  until `stop()`; control calls (`stats`, `stop`) are answered while it decodes;
+- `stop()` ends decoding; every frame already decoded is still inferred or reported.
+
+`FrameGate` and `CaptureClock` are the pure parts; `CameraActor` is the shell around them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from mjray.frames import Frame, Gap
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+RTSP_OPTIONS = {"rtsp_transport": "tcp", "analyzeduration": "0", "probesize": "32", "fflags": "nobuffer"}
+MAX_CLOCK_SKEW_S = 10.0  # a camera clock further than this from ours is not trusted
+
+
+@dataclass
+class FrameGate(Generic[T]):
+    """Which decoded frames go to the detectors, with at most `capacity` in flight."""
+
+    policy: str  # "latest" or "every"
+    capacity: int
+    in_flight: int = 0
+    pending: T | None = None
+
+    def offer(self, frame: T) -> tuple[T | None, T | None]:
+        """(frame to send now or None, frame given up or None).
+
+        Under `every` the caller must not offer again while `blocked`.
+        """
+        if self.in_flight < self.capacity and self.pending is None:
+            self.in_flight += 1
+            return frame, None
+        if self.policy == "every" and self.pending is not None:
+            raise RuntimeError("FrameGate.offer while blocked under policy 'every'")
+        dropped, self.pending = self.pending, frame
+        return None, dropped
+
+    def done(self) -> T | None:
+        """A frame finished; returns the waiting frame to send now, if any."""
+        if self.in_flight <= 0:
+            raise RuntimeError("FrameGate.done without a frame in flight")
+        self.in_flight -= 1
+        if self.pending is not None:
+            frame, self.pending = self.pending, None
+            self.in_flight += 1
+            return frame
+        return None
+
+    @property
+    def blocked(self) -> bool:
+        return self.policy == "every" and self.pending is not None
+
+
+@dataclass
+class CaptureClock:
+    """Capture wall time of a frame from the stream's RTCP-derived clock, else its arrival."""
+
+    max_skew_s: float = MAX_CLOCK_SKEW_S
+    distrusted: bool = False
+
+    def stamp(self, pts_s: float | None, start_time_realtime_us: int | None, arrival: float) -> tuple[float, str]:
+        if pts_s is None or not start_time_realtime_us or self.distrusted:
+            return arrival, "arrival"
+        captured = start_time_realtime_us / 1e6 + pts_s
+        if abs(captured - arrival) > self.max_skew_s:
+            self.distrusted = True  # camera clock wrong (no NTP?): use ours from now on
+            return arrival, "arrival"
+        return captured, "rtcp"
+
+
+@dataclass
+class CameraStats:
+    seat: str
+    status: str = "starting"  # starting, streaming, reconnecting, stopped
+    decoded: int = 0
+    sent: int = 0
+    skipped: int = 0
+    failed: int = 0
+    reconnects: int = 0
+    in_flight: int = 0
+    last_error: str = ""
+    width: int = 0
+    height: int = 0
+    fps: float = 0.0  # decoded frames per second over the last few seconds
+    recent: deque = field(default_factory=lambda: deque(maxlen=64), repr=False)
+
+
+class CameraActor:
+    """One camera: decode thread + completion thread. Wrapped with `ray.remote` in pipeline.py."""
+
+    def __init__(self, seat: str, url: str, shown_url: str, detectors: list, reorder: object, policy: str,
+                 in_flight_per_worker: int, open_timeout_s: float, reconnect_max_s: float, keep_pixels: bool) -> None:
+        self.seat, self.url, self.shown_url = seat, url, shown_url
+        self.detectors, self.reorder = list(detectors), reorder
+        self.gate: FrameGate[tuple] = FrameGate(policy, in_flight_per_worker * len(self.detectors))
+        self.per_worker = [0] * len(self.detectors)
+        self.open_timeout_s, self.reconnect_max_s = open_timeout_s, reconnect_max_s
+        self.keep_pixels = keep_pixels
+        self.stats_ = CameraStats(seat)
+        self.clock = CaptureClock()
+        self._seq = 0
+        self._lock = threading.Condition()
+        self._in_flight: dict = {}  # ObjectRef of infer call -> (worker index, Frame)
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # control ------------------------------------------------------------------------------
+    def start(self) -> str:
+        if not self._threads:
+            self._threads = [threading.Thread(target=self._decode_loop, name=f"decode:{self.seat}", daemon=True),
+                             threading.Thread(target=self._reap_loop, name=f"reap:{self.seat}", daemon=True)]
+            for thread in self._threads:
+                thread.start()
+        return self.seat
+
+    def stop(self, timeout_s: float = 30.0) -> dict:
+        """Stop decoding; frames already decoded are still inferred (bounded wait); final stats."""
+        self._stop.set()
+        with self._lock:
+            self._lock.notify_all()
+        deadline = time.monotonic() + timeout_s
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        with self._lock:
+            if self.gate.pending is not None:  # never sent: report it, nothing is lost silently
+                self._report_skip(self.gate.pending)
+                self.gate.pending = None
+        self.stats_.status = "stopped"
+        return self.stats()
+
+    def stats(self) -> dict:
+        s = self.stats_
+        s.in_flight = self.gate.in_flight
+        if len(s.recent) >= 2:
+            s.fps = (len(s.recent) - 1) / max(1e-6, s.recent[-1] - s.recent[0])
+        return {k: v for k, v in vars(s).items() if k != "recent"}
+
+    # decoding ----------------------------------------------------------------------------
+    def _decode_loop(self) -> None:
+        import av
+
+        backoff = 0.25
+        while not self._stop.is_set():
+            try:
+                options = {**RTSP_OPTIONS, "timeout": str(int(self.open_timeout_s * 1e6))}
+                with av.open(self.url, options=options, timeout=(self.open_timeout_s, self.open_timeout_s)) as container:
+                    stream = container.streams.video[0]
+                    stream.thread_type = "AUTO"
+                    self.stats_.status = "streaming"
+                    log.info("camera %s: streaming %s", self.seat, self.shown_url)
+                    for frame in container.decode(stream):
+                        arrival = time.time()
+                        if self._stop.is_set():
+                            break
+                        pts_s = float(frame.pts * stream.time_base) if frame.pts is not None else None
+                        captured_at, clock = self.clock.stamp(pts_s, container.start_time_realtime, arrival)
+                        self._offer(frame.to_ndarray(format="bgr24"), captured_at, clock, frame.pts)
+                        backoff = 0.25
+                if not self._stop.is_set():
+                    self.stats_.last_error = "stream ended"
+            except Exception as error:  # av errors, timeouts, refused connections: all reconnect
+                self.stats_.last_error = f"{type(error).__name__}: {error}"
+            if self._stop.is_set():
+                break
+            self.stats_.status = "reconnecting"
+            self.stats_.reconnects += 1
+            log.warning("camera %s: %s; reconnecting in %.1f s", self.seat, self.stats_.last_error, backoff)
+            self._stop.wait(backoff)
+            backoff = min(backoff * 2, self.reconnect_max_s)
+
+    def _offer(self, image, captured_at: float, clock: str, pts: int | None) -> None:
+        height, width = image.shape[:2]
+        stats = self.stats_
+        stats.width, stats.height = width, height
+        stats.decoded += 1
+        stats.recent.append(time.monotonic())
+        pending = (self._seq, image, captured_at, clock, pts, time.time())
+        self._seq += 1
+        with self._lock:
+            while self.gate.blocked:  # policy every: back-pressure the decoder (also while stopping)
+                self._lock.wait(0.1)
+            send, dropped = self.gate.offer(pending)
+            self._lock.notify_all()
+        if dropped is not None:
+            self._report_skip(dropped)
+        if send is not None:
+            self._send(send)
+
+    def _report_skip(self, pending: tuple) -> None:
+        seq, _, captured_at, *_ = pending
+        self.stats_.skipped += 1
+        self.reorder.push.remote(Gap(self.seat, seq, "skipped", captured_at))
+
+    def _send(self, pending: tuple) -> None:
+        import ray
+
+        seq, image, captured_at, clock, pts, decoded_at = pending
+        height, width = image.shape[:2]
+        ref = ray.put(image)
+        frame = Frame(self.seat, seq, captured_at, clock, pts, decoded_at, width, height, ref if self.keep_pixels else None)
+        with self._lock:
+            worker = min(range(len(self.detectors)), key=self.per_worker.__getitem__)
+            self.per_worker[worker] += 1
+            call = self.detectors[worker].infer.remote(frame, ref)
+            self._in_flight[call] = (worker, frame)
+            self._lock.notify_all()
+        self.stats_.sent += 1
+
+    def _reap_loop(self) -> None:
+        """Notice finished inferences, free their slots, send the waiting frame."""
+        import ray
+
+        while True:
+            with self._lock:
+                while not self._in_flight and not self._stop.is_set():
+                    self._lock.wait(0.2)
+                if not self._in_flight and self._stop.is_set():
+                    return
+                calls = list(self._in_flight)
+            done, _ = ray.wait(calls, num_returns=1, timeout=0.2)
+            for call in done:
+                try:
+                    ray.get(call)
+                except Exception as error:  # the worker died: its frame becomes a gap
+                    with self._lock:
+                        _, frame = self._in_flight[call]
+                    self.stats_.failed += 1
+                    self.stats_.last_error = f"detector: {type(error).__name__}"
+                    self.reorder.push.remote(Gap(self.seat, frame.seq, f"failed: {type(error).__name__}",
+                                                 frame.captured_at, frame))
+                with self._lock:
+                    worker, _ = self._in_flight.pop(call)
+                    self.per_worker[worker] -= 1
+                    waiting = self.gate.done()
+                    self._lock.notify_all()
+                if waiting is not None:  # sent even while stopping: a decoded frame is never dropped
+                    self._send(waiting)

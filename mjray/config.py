@@ -1,0 +1,229 @@
+"""Typed configuration: one dataclass per concern, registered in Hydra's ConfigStore.
+
+Defaults run on a laptop with no cameras (the embedded synthetic table and the bundled tile
+model). `validate()` checks everything once at start-up and raises `ConfigError` naming the
+setting and the fix; nothing deeper in the pipeline second-guesses a value.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Optional
+from urllib.parse import urlsplit, urlunsplit, quote
+
+from mjray.sim.marker import MAX_SEATS
+
+SEAT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
+POLICIES = ("latest", "every")
+
+
+class ConfigError(ValueError):
+    """A wrong setting; the message names it and says what to do."""
+
+
+@dataclass
+class CameraConfig:
+    seat: str = "ton"  # seat name: names the actors and the outputs
+    url: str = ""  # rtsp://host:554/stream1 (credentials go in username/password)
+    username: Optional[str] = None  # e.g. ${oc.env:TAPO_USER}
+    password: Optional[str] = None  # e.g. ${oc.env:TAPO_PASSWORD}; never printed
+
+
+@dataclass
+class SimConfig:
+    """The embedded synthetic table, started when no cameras are configured."""
+
+    seats: int = 4  # cameras around the table (1..8)
+    size: str = "640x360"  # WIDTHxHEIGHT of every camera
+    fps: int = 15  # frames per second
+    seconds: float = 60.0  # loop length of the rendered videos
+    seed: int = 0
+
+
+@dataclass
+class ModelConfig:
+    weights: Optional[str] = None  # .pt/.onnx path; None = the bundled mahjong tile model
+    imgsz: int = 640  # inference size in pixels
+    conf: float = 0.5  # minimum confidence of a detection
+    iou: float = 0.5  # NMS IoU threshold
+    device: str = "auto"  # auto (cuda when the worker holds a GPU), cpu, cuda, cuda:N
+    grayscale: bool = True  # feed grey frames (the tile model was trained on them)
+    autocontrast: bool = True  # stretch contrast to 0..255 before inference
+    threads: int = 1  # CPU threads per worker for inference (ONNX Runtime / torch)
+
+
+@dataclass
+class PoolConfig:
+    workers_per_camera: int = 1  # detector actors per camera
+    gpus_per_worker: float = 0.0  # fraction of a GPU each detector reserves (0 = CPU)
+    cpus_per_worker: float = 0.25  # CPUs each detector reserves in Ray's scheduler
+    camera_cpus: float = 0.1  # CPUs each camera (decoder) actor reserves
+    in_flight_per_worker: int = 1  # frames queued or running per detector before the policy acts
+
+
+@dataclass
+class StreamConfig:
+    policy: str = "latest"  # latest: skip frames when busy (real time); every: lossless back-pressure
+    open_timeout_s: float = 5.0  # RTSP open/read timeout before a reconnect
+    reconnect_max_s: float = 5.0  # longest pause between reconnect attempts
+    max_wait_ms: float = 5000.0  # reorder: longest wait for a lost frame before marking a gap (> slowest inference)
+    max_pending: int = 256  # reorder: most frames held waiting for an earlier one
+
+
+@dataclass
+class DisplayConfig:
+    mode: str = "auto"  # auto (window if a screen exists, else files), window, files, none
+    output_dir: Optional[str] = None  # where files go; None = Hydra's run directory
+    video: bool = True  # write the annotated grid of all seats as grid.mp4
+    detections: bool = True  # write every seat's results as detections.jsonl
+    tile_width: int = 640  # width in pixels of each seat's cell in the grid
+    fps: int = 15  # frames per second of the grid video and window
+
+
+@dataclass
+class RayConfig:
+    address: Optional[str] = None  # None: start Ray here; "auto": join the running cluster
+    dashboard: bool = True  # start the dashboard with a local Ray
+    num_cpus: Optional[int] = None  # CPUs of a local Ray (None: all cores)
+    num_gpus: Optional[float] = None  # GPUs of a local Ray (None: detect)
+
+
+@dataclass
+class RunConfig:
+    duration_s: Optional[float] = None  # stop after this long; None runs until Ctrl-C
+    status_every_s: float = 5.0  # print a status line this often
+
+
+@dataclass
+class AppConfig:
+    cameras: list[CameraConfig] = field(default_factory=list)  # empty: the embedded table
+    sim: SimConfig = field(default_factory=SimConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    pool: PoolConfig = field(default_factory=PoolConfig)
+    stream: StreamConfig = field(default_factory=StreamConfig)
+    display: DisplayConfig = field(default_factory=DisplayConfig)
+    ray: RayConfig = field(default_factory=RayConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+
+def register() -> None:
+    """Register the schema with Hydra so YAML presets and overrides are type-checked."""
+    from hydra.core.config_store import ConfigStore
+
+    ConfigStore.instance().store(name="mjray_schema", node=AppConfig)
+
+
+def redact(url: str) -> str:
+    """The URL with any password replaced by ***, safe to log or show."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def with_credentials(camera: CameraConfig) -> str:
+    """The URL to open, credentials filled in (keep it out of logs: use `redact`)."""
+    if not camera.username and not camera.password:
+        return camera.url
+    parts = urlsplit(camera.url)
+    user = quote(camera.username or "", safe="")
+    password = quote(camera.password or "", safe="")
+    host = parts.hostname or ""
+    netloc = f"{user}:{password}@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _check(condition: bool, setting: str, message: str) -> None:
+    if not condition:
+        raise ConfigError(f"{setting}: {message}")
+
+
+def validate(cfg: AppConfig) -> AppConfig:
+    """Check every setting; raise ConfigError naming the first wrong one and the fix."""
+    seats = [c.seat for c in cfg.cameras]
+    for i, camera in enumerate(cfg.cameras):
+        where = f"cameras[{i}] (seat {camera.seat!r})"
+        _check(bool(SEAT_NAME.match(camera.seat or "")), f"{where}.seat",
+               "must start with a letter and hold only letters, digits, - or _ (at most 32)")
+        _check(seats.count(camera.seat) == 1, f"{where}.seat", "is used by two cameras; give each seat its own name")
+        scheme = urlsplit(camera.url).scheme
+        _check(scheme in ("rtsp", "rtsps", "file", "") and bool(camera.url), f"{where}.url",
+               f"must be an rtsp:// URL (or a video file path), got {redact(camera.url)!r}")
+        if not scheme or scheme == "file":
+            path = urlsplit(camera.url).path if scheme else camera.url
+            _check(os.path.exists(path), f"{where}.url", f"no such video file: {path}")
+        _check(urlsplit(camera.url).password is None, f"{where}.url",
+               "holds a password; put it in cameras[].password (e.g. ${oc.env:TAPO_PASSWORD}) so it is never logged")
+    _check(len(cfg.cameras) <= 64, "cameras", f"{len(cfg.cameras)} cameras is more than 64")
+
+    sim = cfg.sim
+    _check(1 <= sim.seats <= MAX_SEATS, "sim.seats", f"must be within 1..{MAX_SEATS}, got {sim.seats}")
+    _check(bool(re.match(r"^\d+x\d+$", sim.size)), "sim.size", f"must be WIDTHxHEIGHT like 640x360, got {sim.size!r}")
+    _check(1 <= sim.fps <= 120, "sim.fps", f"must be within 1..120, got {sim.fps}")
+    _check(sim.seconds >= 2, "sim.seconds", f"must be at least 2, got {sim.seconds}")
+
+    model = cfg.model
+    if model.weights:
+        _check(os.path.isfile(model.weights), "model.weights",
+               f"file not found: {model.weights} (give a local .pt or .onnx path; nothing is downloaded)")
+    _check(32 <= model.imgsz <= 4096 and model.imgsz % 32 == 0, "model.imgsz",
+           f"must be a multiple of 32 within 32..4096, got {model.imgsz}")
+    _check(0 <= model.conf <= 1, "model.conf", f"must be within 0..1, got {model.conf}")
+    _check(0 <= model.iou <= 1, "model.iou", f"must be within 0..1, got {model.iou}")
+    _check(bool(re.match(r"^(auto|cpu|cuda(:\d+)?|mps)$", model.device)), "model.device",
+           f"must be auto, cpu, cuda or cuda:N, got {model.device!r}")
+    _check(model.threads >= 1, "model.threads", f"must be at least 1, got {model.threads}")
+
+    pool = cfg.pool
+    _check(pool.workers_per_camera >= 1, "pool.workers_per_camera", f"must be at least 1, got {pool.workers_per_camera}")
+    _check(0 <= pool.gpus_per_worker <= 1 or float(pool.gpus_per_worker).is_integer(), "pool.gpus_per_worker",
+           f"must be a fraction in 0..1 or a whole number of GPUs, got {pool.gpus_per_worker}")
+    _check(pool.cpus_per_worker >= 0, "pool.cpus_per_worker", f"must be >= 0, got {pool.cpus_per_worker}")
+    _check(pool.camera_cpus >= 0, "pool.camera_cpus", f"must be >= 0, got {pool.camera_cpus}")
+    _check(pool.in_flight_per_worker >= 1, "pool.in_flight_per_worker", f"must be at least 1, got {pool.in_flight_per_worker}")
+    if pool.gpus_per_worker == 0:
+        _check(model.device in ("auto", "cpu"), "model.device",
+               f"is {model.device!r} but pool.gpus_per_worker is 0: reserve GPUs (pool=gpu) or use model.device=cpu")
+
+    stream = cfg.stream
+    _check(stream.policy in POLICIES, "stream.policy", f"must be one of {', '.join(POLICIES)}, got {stream.policy!r}")
+    _check(stream.open_timeout_s > 0, "stream.open_timeout_s", f"must be > 0, got {stream.open_timeout_s}")
+    _check(stream.reconnect_max_s > 0, "stream.reconnect_max_s", f"must be > 0, got {stream.reconnect_max_s}")
+    _check(stream.max_wait_ms > 0, "stream.max_wait_ms", f"must be > 0 (the reorder never waits forever), got {stream.max_wait_ms}")
+    _check(stream.max_pending >= 1, "stream.max_pending", f"must be at least 1, got {stream.max_pending}")
+
+    display = cfg.display
+    _check(display.mode in ("auto", "window", "files", "none"), "display.mode",
+           f"must be auto, window, files or none, got {display.mode!r}")
+    _check(1 <= display.fps <= 120, "display.fps", f"must be within 1..120, got {display.fps}")
+    _check(16 <= display.tile_width <= 3840, "display.tile_width", f"must be within 16..3840, got {display.tile_width}")
+
+    if cfg.run.duration_s is not None:
+        _check(cfg.run.duration_s > 0, "run.duration_s", f"must be > 0 (or null to run until Ctrl-C), got {cfg.run.duration_s}")
+    _check(cfg.run.status_every_s > 0, "run.status_every_s", f"must be > 0, got {cfg.run.status_every_s}")
+    if cfg.ray.num_cpus is not None:
+        _check(cfg.ray.num_cpus >= 1, "ray.num_cpus", f"must be at least 1, got {cfg.ray.num_cpus}")
+    return cfg
+
+
+def check_resources(cfg: AppConfig, cameras: int, available: dict[str, float]) -> None:
+    """Fail at start-up, not by hanging, when the cluster cannot place every actor."""
+    pool = cfg.pool
+    workers = cameras * pool.workers_per_camera
+    need_cpu = workers * pool.cpus_per_worker + cameras * pool.camera_cpus
+    need_gpu = workers * pool.gpus_per_worker
+    have_cpu, have_gpu = available.get("CPU", 0.0), available.get("GPU", 0.0)
+    if need_cpu > have_cpu + 1e-9:
+        raise ConfigError(
+            f"pool: {cameras} cameras x ({pool.workers_per_camera} workers x {pool.cpus_per_worker} CPUs "
+            f"+ {pool.camera_cpus} for decoding) = {need_cpu:g} CPUs, but Ray has {have_cpu:g}; lower "
+            "pool.cpus_per_worker, pool.camera_cpus or pool.workers_per_camera, or add nodes"
+        )
+    if need_gpu > have_gpu + 1e-9:
+        raise ConfigError(
+            f"pool: {workers} workers x {pool.gpus_per_worker} GPUs = {need_gpu:g} GPUs, but Ray has {have_gpu:g}; "
+            "lower pool.gpus_per_worker or pool.workers_per_camera (pool.gpus_per_worker=0 runs on CPU)"
+        )

@@ -1,0 +1,119 @@
+"""What a run did, per seat: frames in, inferred, skipped, emitted, rates and latency.
+
+`SeatTally` counts what the driver received from one seat's reorder actor; `Summary` joins it
+with the actors' final counters into the table printed at exit and `summary.json`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from mjray.frames import Gap, Item, Result
+
+
+@dataclass
+class SeatTally:
+    seat: str
+    results: int = 0
+    gaps: Counter = field(default_factory=Counter)  # reason (first word) -> count
+    last_seq: int = -1
+    out_of_order: int = 0
+    latencies_s: deque = field(default_factory=lambda: deque(maxlen=200_000))
+    infer_ms: deque = field(default_factory=lambda: deque(maxlen=200_000))
+    recent: deque = field(default_factory=lambda: deque(maxlen=256))  # (emitted_at, latency) of results
+
+    def add(self, item: Item, emitted_at: float) -> None:
+        if item.seq <= self.last_seq:
+            self.out_of_order += 1
+        self.last_seq = max(self.last_seq, item.seq)
+        if isinstance(item, Result):
+            self.results += 1
+            latency = emitted_at - item.captured_at
+            self.latencies_s.append(latency)
+            self.infer_ms.append(item.infer_ms)
+            self.recent.append((emitted_at, latency))
+        else:
+            assert isinstance(item, Gap)
+            self.gaps[item.reason.split(":")[0]] += 1
+
+    def status(self, stats: dict) -> str:
+        """One short live line for this seat."""
+        cam = stats["camera"]
+        out_fps = 0.0
+        if len(self.recent) >= 2:
+            out_fps = (len(self.recent) - 1) / max(1e-6, self.recent[-1][0] - self.recent[0][0])
+        p50 = np.median([lat for _, lat in self.recent]) * 1000 if self.recent else float("nan")
+        state = "" if cam["status"] == "streaming" else f" [{cam['status']}]"
+        return (f"{self.seat}{state} in {cam['fps']:.1f} out {out_fps:.1f} fps, skip {cam['skipped']}, "
+                f"p50 {p50:.0f} ms")
+
+
+def _pct(values, q: float) -> float | None:
+    return round(float(np.percentile(np.asarray(values), q)) * 1000, 1) if len(values) else None
+
+
+@dataclass
+class SeatSummary:
+    seat: str
+    decoded: int  # frames the camera actor decoded
+    inferred: int  # results emitted
+    skipped: int  # frames the policy skipped (reported as gaps)
+    failed: int
+    timeouts: int  # holes the reorder gave up waiting for
+    emitted: int  # results + gaps: equals decoded when nothing was lost
+    out_of_order: int
+    reconnects: int
+    fps_in: float
+    fps_out: float
+    latency_p50_ms: float | None
+    latency_p99_ms: float | None
+    latency_max_ms: float | None
+    infer_p50_ms: float | None
+
+
+@dataclass
+class Summary:
+    seconds: float
+    seats: list[SeatSummary]
+    skew_p50_ms: float | None = None  # spread of capture times shown together across seats
+    skew_p99_ms: float | None = None
+
+    @classmethod
+    def build(cls, tallies: dict[str, SeatTally], final: dict[str, dict], seconds: float, skews: list[float]) -> Summary:
+        seats = []
+        for seat, t in tallies.items():
+            cam = final.get(seat, {}).get("camera", {})
+            emitted = t.results + sum(t.gaps.values())
+            seats.append(SeatSummary(
+                seat=seat, decoded=cam.get("decoded", 0), inferred=t.results, skipped=t.gaps["skipped"],
+                failed=t.gaps["failed"], timeouts=t.gaps["timeout"], emitted=emitted, out_of_order=t.out_of_order,
+                reconnects=cam.get("reconnects", 0), fps_in=round(cam.get("decoded", 0) / seconds, 2),
+                fps_out=round(t.results / seconds, 2), latency_p50_ms=_pct(t.latencies_s, 50),
+                latency_p99_ms=_pct(t.latencies_s, 99), latency_max_ms=_pct(t.latencies_s, 100),
+                infer_p50_ms=round(float(np.median(t.infer_ms)), 1) if t.infer_ms else None,
+            ))
+        return cls(round(seconds, 2), seats, _pct(skews, 50), _pct(skews, 99))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def table(self) -> str:
+        head = (f"{'seat':8s}{'decoded':>9s}{'inferred':>9s}{'skipped':>9s}{'failed':>8s}{'timeout':>8s}{'emitted':>9s}"
+                f"{'fps in':>8s}{'fps out':>8s}{'p50 ms':>8s}{'p99 ms':>8s}{'infer ms':>9s}")
+        rows = [f"mjray summary: {self.seconds:.1f} s", head]
+        fmt = lambda v: "-" if v is None else f"{v:.0f}"  # noqa: E731
+        for s in self.seats:
+            rows.append(f"{s.seat:8s}{s.decoded:9d}{s.inferred:9d}{s.skipped:9d}{s.failed:8d}{s.timeouts:8d}{s.emitted:9d}"
+                        f"{s.fps_in:8.1f}{s.fps_out:8.1f}{fmt(s.latency_p50_ms):>8s}{fmt(s.latency_p99_ms):>8s}"
+                        f"{fmt(s.infer_p50_ms):>9s}")
+        total_in = sum(s.fps_in for s in self.seats)
+        total_out = sum(s.fps_out for s in self.seats)
+        rows.append(f"{'total':8s}{sum(s.decoded for s in self.seats):9d}{sum(s.inferred for s in self.seats):9d}"
+                    f"{sum(s.skipped for s in self.seats):9d}{'':8s}{'':8s}{sum(s.emitted for s in self.seats):9d}"
+                    f"{total_in:8.1f}{total_out:8.1f}")
+        if self.skew_p50_ms is not None:
+            rows.append(f"cross-seat skew of the shown frames: p50 {self.skew_p50_ms:.0f} ms, p99 {self.skew_p99_ms:.0f} ms")
+        return "\n".join(rows)

@@ -1,0 +1,131 @@
+"""Configuration: every preset composes, wrong values fail with the setting's name."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from mjray.config import AppConfig, CameraConfig, ConfigError, check_resources, redact, register, validate, with_credentials
+
+CONF = Path(__file__).resolve().parent.parent / "conf"
+register()
+
+
+def presets(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+
+
+def load(*overrides: str) -> AppConfig:
+    with initialize_config_dir(config_dir=str(CONF), version_base=None):
+        return OmegaConf.to_object(compose(config_name="config", overrides=list(overrides)))
+
+
+@pytest.mark.parametrize("group", ["cameras", "model", "pool"])
+def test_every_preset_composes_into_the_typed_config(group, monkeypatch):
+    monkeypatch.setenv("TAPO_USER", "admin")
+    monkeypatch.setenv("TAPO_PASSWORD", "s3cret")
+    assert presets(group), f"no presets in conf/{group}"
+    for name in presets(group):
+        extra = ["model.weights=" + __file__] if (group, name) == ("model", "custom") else []
+        cfg = load(f"{group}={name}", *extra)
+        assert isinstance(cfg, AppConfig) and all(isinstance(c, CameraConfig) for c in cfg.cameras)
+        if (group, name) != ("model", "custom"):
+            validate(cfg)
+
+
+def test_defaults_are_the_embedded_table_on_cpu():
+    cfg = load()
+    assert cfg.cameras == [] and cfg.model.weights is None and cfg.pool.gpus_per_worker == 0
+    validate(cfg)
+
+
+def test_tapo_preset_takes_credentials_from_the_environment_and_never_shows_them(monkeypatch):
+    monkeypatch.setenv("TAPO_USER", "admin")
+    monkeypatch.setenv("TAPO_PASSWORD", "p@ss:word")
+    cfg = load("cameras=tapo4")
+    camera = cfg.cameras[0]
+    assert camera.password == "p@ss:word"
+    url = with_credentials(camera)
+    assert url == "rtsp://admin:p%40ss%3Aword@192.168.1.101:554/stream1"
+    assert "p%40ss" not in redact(url) and "***" in redact(url)
+
+
+def test_overrides_are_type_checked_by_hydra():
+    with pytest.raises(Exception, match="pool.workers_per_camera|workers_per_camera"):
+        load("pool.workers_per_camera=many")
+
+
+def base(**changes) -> AppConfig:
+    cfg = AppConfig(cameras=[CameraConfig("ton", "rtsp://127.0.0.1:8554/ton"), CameraConfig("nan", "rtsp://127.0.0.1:8554/nan")])
+    for path, value in changes.items():
+        section, _, field = path.partition("__")
+        if field:
+            setattr(getattr(cfg, section), field, value)
+        else:
+            setattr(cfg, section, value)
+    return cfg
+
+
+@pytest.mark.parametrize("change, setting", [
+    ({"pool__workers_per_camera": 0}, "pool.workers_per_camera"),
+    ({"pool__gpus_per_worker": 1.5}, "pool.gpus_per_worker"),
+    ({"pool__cpus_per_worker": -1}, "pool.cpus_per_worker"),
+    ({"pool__in_flight_per_worker": 0}, "pool.in_flight_per_worker"),
+    ({"model__imgsz": 100}, "model.imgsz"),
+    ({"model__conf": 1.5}, "model.conf"),
+    ({"model__iou": -0.1}, "model.iou"),
+    ({"model__device": "gpu0"}, "model.device"),
+    ({"model__device": "cuda"}, "model.device"),  # cuda without reserving a GPU
+    ({"model__weights": "/nope/best.pt"}, "model.weights"),
+    ({"model__threads": 0}, "model.threads"),
+    ({"stream__policy": "fastest"}, "stream.policy"),
+    ({"stream__max_wait_ms": 0}, "stream.max_wait_ms"),
+    ({"stream__max_pending": 0}, "stream.max_pending"),
+    ({"stream__open_timeout_s": 0}, "stream.open_timeout_s"),
+    ({"display__mode": "tv"}, "display.mode"),
+    ({"display__fps": 0}, "display.fps"),
+    ({"run__duration_s": -5}, "run.duration_s"),
+    ({"sim__seats": 9}, "sim.seats"),
+    ({"sim__size": "big"}, "sim.size"),
+    ({"ray__num_cpus": 0}, "ray.num_cpus"),
+])
+def test_wrong_values_name_their_setting(change, setting):
+    with pytest.raises(ConfigError, match=setting.replace(".", r"\.")):
+        validate(base(**change))
+
+
+@pytest.mark.parametrize("camera, setting, words", [
+    (CameraConfig("ton", "http://cam/stream"), "seat 'ton'", "rtsp://"),
+    (CameraConfig("ton", "rtsp://u:secret@cam/stream"), "seat 'ton'", "password"),
+    (CameraConfig("1st", "rtsp://cam/stream"), "seat '1st'", "letter"),
+    (CameraConfig("ton", ""), "seat 'ton'", "rtsp://"),
+])
+def test_camera_errors_name_the_seat(camera, setting, words):
+    with pytest.raises(ConfigError) as error:
+        validate(AppConfig(cameras=[camera]))
+    assert setting in str(error.value) and words in str(error.value)
+    assert "secret" not in str(error.value)
+
+
+def test_two_cameras_on_one_seat_are_refused():
+    cfg = AppConfig(cameras=[CameraConfig("ton", "rtsp://a/1"), CameraConfig("ton", "rtsp://b/1")])
+    with pytest.raises(ConfigError, match="two cameras"):
+        validate(cfg)
+
+
+def test_resource_check_says_what_to_lower():
+    cfg = base(pool=dataclasses.replace(AppConfig().pool, workers_per_camera=5, gpus_per_worker=0.25))
+    with pytest.raises(ConfigError, match=r"pool\.gpus_per_worker"):
+        check_resources(cfg, cameras=4, available={"CPU": 64, "GPU": 1})
+    check_resources(cfg, cameras=4, available={"CPU": 64, "GPU": 5})
+    with pytest.raises(ConfigError, match=r"pool\.cpus_per_worker"):
+        check_resources(cfg, cameras=4, available={"CPU": 2, "GPU": 5})
+
+
+def test_redact_hides_only_the_password():
+    assert redact("rtsp://admin:pw@10.0.0.2:554/stream1") == "rtsp://admin:***@10.0.0.2:554/stream1"
+    assert redact("rtsp://10.0.0.2/stream1") == "rtsp://10.0.0.2/stream1"

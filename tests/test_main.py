@@ -13,6 +13,7 @@ import av
 import pytest
 
 pytestmark = pytest.mark.slow
+NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "run_analysis.ipynb"
 
 
 def mjray_main(*overrides: str, cwd: Path, env: dict | None = None, timeout: float = 300):
@@ -20,7 +21,7 @@ def mjray_main(*overrides: str, cwd: Path, env: dict | None = None, timeout: flo
                           timeout=timeout, env={**os.environ, **(env or {})})
 
 
-def test_embedded_default_runs_and_writes_ordered_results(tmp_path, table_360):
+def test_embedded_default_runs_and_writes_ordered_results(tmp_path, table_360, monkeypatch):
     out = tmp_path / "run"
     result = mjray_main("run.duration_s=15", "ray.dashboard=false", f"display.output_dir={out}", cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -44,6 +45,17 @@ def test_embedded_default_runs_and_writes_ordered_results(tmp_path, table_360):
     with av.open(str(out / "grid.mp4")) as video:
         frames = sum(1 for _ in video.decode(video=0))
     assert frames >= 100, "the grid video holds the synchronized seats"
+
+    # The analysis notebook runs on this run's output, as a user would run it.
+    import nbformat
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("MJRAY_RUN_DIR", str(out))
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    NotebookClient(notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    printed = "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert "strictly in order: True" in printed and "strictly in order: False" not in printed
+    assert (out / "latency.png").stat().st_size > 1000 and (out / "rate.png").stat().st_size > 1000
 
 
 def test_bad_override_names_the_setting(tmp_path):

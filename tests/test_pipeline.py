@@ -211,3 +211,41 @@ def test_three_workers_per_camera_are_named_by_seat_and_all_used(table_360, serv
                 assert [i.seq for i in got[seat]] == list(range(len(got[seat])))
         finally:
             pipeline.shutdown()
+
+
+def test_camera_reconnects_after_the_server_dies_or_hangs_and_order_holds(table_360, serve):
+    server = serve(table_360)
+    cfg = validate(AppConfig(cameras=cameras_for(server, seats={"ton"}),
+                             stream=StreamConfig(open_timeout_s=2.0, reconnect_max_s=1.0)))
+    got: list = []
+    with local_ray():
+        pipeline = Pipeline(cfg, cfg.cameras, keep_pixels=False)
+        pipeline.start()
+        try:
+            def run_for(seconds):
+                until = time.monotonic() + seconds
+                while time.monotonic() < until:
+                    got.extend(pipeline.drain(wait_s=0.05).get("ton", []))
+
+            run_for(4)
+            before = len([i for i in got if isinstance(i, Result)])
+            server.kill()  # camera loses power
+            run_for(3)
+            assert ray.get(pipeline.seats["ton"].camera.stats.remote())["status"] == "reconnecting"
+            server.start()
+            run_for(6)
+            after_restart = len([i for i in got if isinstance(i, Result)])
+            server.freeze()  # camera hangs with its socket open
+            run_for(6)
+            stats = ray.get(pipeline.seats["ton"].camera.stats.remote())
+            assert stats["status"] == "reconnecting", stats
+            server.thaw()
+            run_for(8)
+            last, final = pipeline.stop()
+            got.extend(last["ton"])
+        finally:
+            pipeline.shutdown()
+    results = [i for i in got if isinstance(i, Result)]
+    assert before > 5 and after_restart > before + 5 and len(results) > after_restart + 5, "frames flow again after each outage"
+    assert final["ton"]["camera"]["reconnects"] >= 2
+    assert [i.seq for i in got] == list(range(final["ton"]["camera"]["decoded"])), "seq continues across reconnects, in order"

@@ -70,3 +70,40 @@ def test_missing_camera_password_is_one_clear_line(tmp_path):
                             text=True, timeout=120, env=env)
     assert result.returncode == 2
     assert "TAPO_" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_window_shows_the_grid_on_a_screen_and_q_stops_the_run(tmp_path, table_360):
+    """A real X screen (Xvfb): the window appears, named mjray, and pressing q ends the run."""
+    import shutil
+    import time
+
+    for tool in ("Xvfb", "xdotool"):
+        assert shutil.which(tool), f"{tool} missing: run scripts/setup.sh"
+    display = ":97"
+    screen = subprocess.Popen(["Xvfb", display, "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {**os.environ, "DISPLAY": display}
+    try:
+        run = subprocess.Popen([sys.executable, "-m", "mjray.main", "run.duration_s=120", "ray.dashboard=false",
+                                f"display.output_dir={tmp_path / 'run'}"], cwd=tmp_path, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        window = ""
+        deadline = time.monotonic() + 90
+        while not window and time.monotonic() < deadline and run.poll() is None:
+            time.sleep(1)
+            found = subprocess.run(["xdotool", "search", "--name", "^mjray$"], env=env, capture_output=True, text=True)
+            window = found.stdout.split()[0] if found.stdout.split() else ""
+        assert window, "no window named mjray appeared"
+        time.sleep(3)
+        subprocess.run(["xdotool", "windowfocus", "--sync", window], env=env, check=True, timeout=10)
+        subprocess.run(["xdotool", "key", "q"], env=env, check=True)  # a real (XTEST) key press
+        output, _ = run.communicate(timeout=60)
+        assert run.returncode == 0, output[-3000:]
+        assert "mjray summary" in output
+        summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+        assert summary["seconds"] < 100, "q ended the run before its duration"
+        assert not (tmp_path / "run" / "grid.mp4").exists(), "a screen shows the grid instead of writing it"
+    finally:
+        if run.poll() is None:
+            run.kill()
+        screen.kill()

@@ -40,6 +40,23 @@ def read_all(urls: dict[str, str], **kwargs) -> dict[str, rtsp_client.Received]:
     return results
 
 
+def read_in_background(url: str, seconds: float) -> tuple[threading.Thread, dict]:
+    """Start a reader thread; the dict gets `frames` or `error`, and `after` (seconds it took)."""
+    outcome: dict = {}
+
+    def reader():
+        started = time.monotonic()
+        try:
+            outcome["frames"] = len(rtsp_client.read(url, seconds=seconds).markers)
+        except av.error.FFmpegError as error:
+            outcome["error"] = error
+        outcome["after"] = time.monotonic() - started
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    return thread, outcome
+
+
 def test_four_720p_cameras_for_a_minute_lose_nothing(table_720, serve):
     spec = table_720.spec
     server = serve(table_720)
@@ -96,19 +113,7 @@ def test_killed_server_ends_the_stream_and_a_restart_serves_again(table_360, ser
     url = server.urls["ton"]
     assert len(rtsp_client.read(url, frames=10).markers) == 10
 
-    ended = {}
-
-    def reader():
-        started = time.monotonic()
-        try:
-            got = rtsp_client.read(url, seconds=30)
-            ended["frames"] = len(got.markers)
-        except av.error.FFmpegError as error:
-            ended["error"] = error
-        ended["after"] = time.monotonic() - started
-
-    thread = threading.Thread(target=reader)
-    thread.start()
+    thread, ended = read_in_background(url, seconds=30)
     time.sleep(2.0)
     server.kill()
     thread.join(timeout=20)
@@ -124,18 +129,7 @@ def test_frozen_server_makes_readers_time_out(table_360, serve):
     """A camera that hangs with its socket open must end a read with an error, not block it."""
     server = serve(table_360)
     url = server.urls["nan"]
-    outcome = {}
-
-    def reader():
-        started = time.monotonic()
-        try:
-            outcome["frames"] = len(rtsp_client.read(url, seconds=40).markers)
-        except av.error.FFmpegError as error:
-            outcome["error"] = error
-        outcome["after"] = time.monotonic() - started
-
-    thread = threading.Thread(target=reader)
-    thread.start()
+    thread, outcome = read_in_background(url, seconds=40)
     time.sleep(3.0)
     server.freeze()
     try:

@@ -129,7 +129,8 @@ def run(cfg: AppConfig) -> Summary:
                 status = pipeline.stats()
                 log.info("status: %s", "  ".join(tallies[s].status(status[s]) for s in seats))
         elapsed = time.monotonic() - started
-        log.info("stopping (%s)", stopping[0] if stopping else "duration reached")
+        why = stopping[0] if stopping else ("window closed" if display.closed_by_user else "duration reached")
+        log.info("stopping (%s)", why)
         last, final = pipeline.stop()
         take(last)
         summary = Summary.build(tallies, final, elapsed, display.skews)

@@ -1,0 +1,65 @@
+"""The benchmark: figures computed from markers alone, and a short run of every contender."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from mjray.bench.observe import Delivery, Reference, score
+from mjray.sim.marker import Marker, Reading
+
+
+def seen(seat, index):
+    m = Marker(seat, index)
+    return Reading(m, m)
+
+
+REF = Reference({0: [(100 + i / 10, i) for i in range(50)], 1: [(100.02 + i / 10, i) for i in range(50)]})
+
+
+def test_in_order_deliveries_score_clean_with_their_latency():
+    deliveries = [Delivery(s, 100 + i / 10 + 0.3, seen(s, i)) for s in (0, 1) for i in range(10, 40)]
+    figures = score(deliveries, REF, seats=2, seconds=3.0, fps=10)
+    total = figures["total"]
+    assert total["fps"] == 20.0
+    assert total["order_violations"] == total["duplicates"] == total["torn"] == total["unreadable"] == 0
+    assert 270 <= total["latency_p50_ms"] <= 300
+    assert total["skew_p99_ms"] <= 120
+
+
+def test_out_of_order_repeated_torn_and_foreign_pictures_are_counted():
+    torn = Reading(Marker(0, 5), Marker(0, 6))
+    deliveries = [Delivery(0, 101.0, seen(0, 7)), Delivery(0, 101.1, seen(0, 6)), Delivery(0, 101.2, seen(0, 6)),
+                  Delivery(0, 101.3, torn), Delivery(0, 101.4, Reading(None, None)), Delivery(0, 101.5, seen(1, 8))]
+    seat = score(deliveries, REF, seats=1, seconds=1.0, fps=10)["seats"][0]
+    assert (seat["order_violations"], seat["duplicates"], seat["torn"], seat["unreadable"], seat["foreign"]) == (1, 1, 1, 1, 1)
+    assert seat["delivered"] == 6 and seat["fps"] == 3.0
+
+
+def test_looped_indices_are_matched_to_the_latest_pass():
+    ref = Reference({0: [(100 + i / 10, i % 20) for i in range(60)]})  # the video loops every 20 frames
+    figures = score([Delivery(0, 105.05, seen(0, 10))], ref, seats=1, seconds=1, fps=10)
+    # frame 10 came at 101.0, 103.0 and 105.0: the delivery at 105.05 is of the third pass
+    assert figures["seats"][0]["latency_p50_ms"] == pytest.approx(50, abs=1)
+
+
+@pytest.mark.slow
+def test_short_benchmark_of_every_contender_runs(tmp_path):
+    """Seconds long, asserting nothing about speed: that each contender runs and is measured."""
+    result = subprocess.run(
+        [sys.executable, "-m", "mjray.bench", "seats=2", "seconds=6", "warmup_s=30", "limit_seconds=3",
+         f"out_dir={tmp_path}"], capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    report = json.loads((tmp_path / "bench.json").read_text())
+    assert set(report["contenders"]) == {"mjray", "baseline", "ultralytics"}
+    assert report["limit"]["fps"] > 0
+    for name, figures in report["contenders"].items():
+        assert figures["total"]["fps"] > 0, f"{name} delivered nothing"
+        assert figures["total"]["cpu_s_per_frame"] > 0
+    mjray = report["contenders"]["mjray"]["total"]
+    assert mjray["order_violations"] == mjray["duplicates"] == mjray["torn"] == 0
+    assert (tmp_path / "bench.csv").read_text().startswith("contender,seat,fps")
+    assert "limit (model alone" in result.stdout

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from mjray.config import AppConfig, CameraConfig, ConfigError, redact, register, validate
+from mjray.frames import Result
 from mjray.summary import SeatTally, Summary
 
 log = logging.getLogger("mjray")
@@ -113,7 +114,7 @@ def run(cfg: AppConfig) -> Summary:
                 for item in items:
                     tallies[seat].add(item, now)
                     display.write(item, now)
-                    if item.captured_at is not None:
+                    if isinstance(item, Result):  # only pictures with boxes are shown; a skip keeps the last
                         sync.add(seat, item.captured_at, item)
             display.show(sync.moments(now))
 

@@ -11,6 +11,10 @@ Promises:
   until `stop()`; control calls (`stats`, `stop`) are answered while it decodes;
 - `stop()` ends decoding; every frame already decoded is still inferred or reported.
 
+Two ways out. Push (a pool per camera): the camera sends each frame to its least busy detector
+as a slot frees. Pull (a pool shared by every camera): a detector `take()`s a seat's newest frame
+when that seat's turn comes, so a frame never ages in a queue while other seats are served.
+
 `FrameGate` and `CaptureClock` are the pure parts; `CameraActor` is the shell around them.
 """
 
@@ -30,6 +34,7 @@ T = TypeVar("T")
 
 RTSP_OPTIONS = {"rtsp_transport": "tcp", "analyzeduration": "0", "probesize": "32", "fflags": "nobuffer"}
 MAX_CLOCK_SKEW_S = 10.0  # a camera clock further than this from ours is not trusted
+SKIP_REPORT_S = 0.25  # longest a skipped frame's gap waits to be sent with others
 
 
 @dataclass
@@ -64,6 +69,11 @@ class FrameGate(Generic[T]):
             self.in_flight += 1
             return frame
         return None
+
+    def take(self) -> T | None:
+        """Hand the waiting frame to a puller (pull mode: capacity 0, nothing is ever in flight)."""
+        frame, self.pending = self.pending, None
+        return frame
 
     @property
     def blocked(self) -> bool:
@@ -105,13 +115,17 @@ class CameraStats:
 
 
 class CameraActor:
-    """One camera: decode thread + completion thread. Wrapped with `ray.remote` in pipeline.py."""
+    """One camera: decode thread + completion thread. Wrapped with `ray.remote` in pipeline.py.
+
+    With no `detectors` it runs in pull mode: nothing is sent, shared detectors `take()`.
+    """
 
     def __init__(self, seat: str, url: str, shown_url: str, detectors: list, reorder: object, policy: str,
                  in_flight_per_worker: int, open_timeout_s: float, reconnect_max_s: float, keep_pixels: bool) -> None:
         self.seat, self.url, self.shown_url = seat, url, shown_url
         self.detectors, self.reorder = list(detectors), reorder
         self.gate: FrameGate[tuple] = FrameGate(policy, in_flight_per_worker * len(self.detectors))
+        self.pull = not self.detectors
         self.per_worker = [0] * len(self.detectors)
         self.open_timeout_s, self.reconnect_max_s = open_timeout_s, reconnect_max_s
         self.keep_pixels = keep_pixels
@@ -120,14 +134,17 @@ class CameraActor:
         self._seq = 0
         self._lock = threading.Condition()
         self._in_flight: dict = {}  # ObjectRef of infer call -> (worker index, Frame)
+        self._skips: list[Gap] = []  # skipped frames not yet reported
+        self._skips_since = time.monotonic()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
     # control ------------------------------------------------------------------------------
     def start(self) -> str:
         if not self._threads:
-            self._threads = [threading.Thread(target=self._decode_loop, name=f"decode:{self.seat}", daemon=True),
-                             threading.Thread(target=self._reap_loop, name=f"reap:{self.seat}", daemon=True)]
+            self._threads = [threading.Thread(target=self._decode_loop, name=f"decode:{self.seat}", daemon=True)]
+            if not self.pull:
+                self._threads.append(threading.Thread(target=self._reap_loop, name=f"reap:{self.seat}", daemon=True))
             for thread in self._threads:
                 thread.start()
         return self.seat
@@ -140,10 +157,18 @@ class CameraActor:
         deadline = time.monotonic() + timeout_s
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+        last_take = min(deadline, time.monotonic() + 5.0)
         with self._lock:
-            if self.gate.pending is not None:  # never sent: report it, nothing is lost silently
-                self._report_skip(self.gate.pending)
-                self.gate.pending = None
+            while self.pull and self.gate.pending is not None and time.monotonic() < last_take:
+                self._lock.wait(0.05)  # a shared detector takes the last frame soon
+            pending, self.gate.pending = self.gate.pending, None
+        if pending is not None:  # never sent: report it, nothing is lost silently
+            self._report_skip(pending)
+        last = self._flush_skips()
+        if last is not None:
+            import ray
+
+            ray.get(last)  # landed before the caller flushes the reorder
         self.stats_.status = "stopped"
         return self.stats()
 
@@ -164,7 +189,7 @@ class CameraActor:
                 options = {**RTSP_OPTIONS, "timeout": str(int(self.open_timeout_s * 1e6))}
                 with av.open(self.url, options=options, timeout=(self.open_timeout_s, self.open_timeout_s)) as container:
                     stream = container.streams.video[0]
-                    stream.thread_type = "AUTO"
+                    stream.thread_type = "SLICE"  # frame threading would hold back a frame per thread
                     self.stats_.status = "streaming"
                     log.info("camera %s: streaming %s", self.seat, self.shown_url)
                     for frame in container.decode(stream):
@@ -173,7 +198,7 @@ class CameraActor:
                             break
                         pts_s = float(frame.pts * stream.time_base) if frame.pts is not None else None
                         captured_at, clock = self.clock.stamp(pts_s, container.start_time_realtime, arrival)
-                        self._offer(frame.to_ndarray(format="bgr24"), captured_at, clock, frame.pts)
+                        self._offer(frame, captured_at, clock, frame.pts)
                         backoff = 0.25
                 if not self._stop.is_set():
                     self.stats_.last_error = "stream ended"
@@ -188,7 +213,8 @@ class CameraActor:
             backoff = min(backoff * 2, self.reconnect_max_s)
 
     def _offer(self, image, captured_at: float, clock: str, pts: int | None) -> None:
-        height, width = image.shape[:2]
+        """`image`: the decoded picture; turned into BGR pixels only if it is sent (`_put`)."""
+        height, width = image.height, image.width
         stats = self.stats_
         stats.width, stats.height = width, height
         stats.decoded += 1
@@ -205,18 +231,52 @@ class CameraActor:
         if send is not None:
             self._send(send)
 
+    def take(self, wait_s: float) -> tuple | None:
+        """Pull mode: (Frame, ObjectRef of its pixels) of the newest frame, waiting up to `wait_s`.
+
+        None when no frame came in time (camera reconnecting, or stopped and empty).
+        """
+        deadline = time.monotonic() + (wait_s if self.stats_.status == "streaming" else 0.0)  # no wait while down
+        with self._lock:
+            while self.gate.pending is None and not self._stop.is_set() and time.monotonic() < deadline:
+                self._lock.wait(max(0.0, deadline - time.monotonic()))
+            pending = self.gate.take()
+            self._lock.notify_all()  # policy every: the decoder may go on
+        if pending is None:
+            return None
+        frame, ref = self._put(pending)
+        self.stats_.sent += 1
+        return frame, ref
+
     def _report_skip(self, pending: tuple) -> None:
         seq, _, captured_at, *_ = pending
         self.stats_.skipped += 1
-        self.reorder.push.remote(Gap(self.seat, seq, "skipped", captured_at))
+        with self._lock:
+            self._skips.append(Gap(self.seat, seq, "skipped", captured_at))
+            due = time.monotonic() - self._skips_since > SKIP_REPORT_S
+        if due:
+            self._flush_skips()
 
-    def _send(self, pending: tuple) -> None:
+    def _flush_skips(self) -> object | None:
+        """Skipped frames go to the reorder in one call, before the next frame is sent (their
+        results cannot leave before the frame before them anyway), or after SKIP_REPORT_S."""
+        with self._lock:
+            skips, self._skips, self._skips_since = self._skips, [], time.monotonic()
+        return self.reorder.push_many.remote(skips) if skips else None
+
+    def _put(self, pending: tuple) -> tuple[Frame, object]:
+        """The frame's pixels go into the object store here, once."""
         import ray
 
-        seq, image, captured_at, clock, pts, decoded_at = pending
+        self._flush_skips()
+        seq, picture, captured_at, clock, pts, decoded_at = pending
+        image = picture.to_ndarray(format="bgr24")
         height, width = image.shape[:2]
         ref = ray.put(image)
-        frame = Frame(self.seat, seq, captured_at, clock, pts, decoded_at, width, height, ref if self.keep_pixels else None)
+        return Frame(self.seat, seq, captured_at, clock, pts, decoded_at, width, height, ref if self.keep_pixels else None), ref
+
+    def _send(self, pending: tuple) -> None:
+        frame, ref = self._put(pending)
         with self._lock:
             worker = min(range(len(self.detectors)), key=self.per_worker.__getitem__)
             self.per_worker[worker] += 1

@@ -51,16 +51,17 @@ class ModelConfig:
     device: str = "auto"  # auto (cuda when the worker holds a GPU), cpu, cuda, cuda:N
     grayscale: bool = True  # feed grey frames (the tile model was trained on them)
     autocontrast: bool = True  # stretch contrast to 0..255 before inference
-    threads: int = 1  # CPU threads per worker for inference (ONNX Runtime / torch)
+    threads: int = 0  # CPU threads per worker for inference; 0: a shared worker's share of the cores, else pool.cpus_per_worker
 
 
 @dataclass
 class PoolConfig:
-    workers_per_camera: int = 1  # detector actors per camera
+    shared_workers: int = 2  # detectors serving every camera in turn, newest frame first; 0: a pool per camera
+    workers_per_camera: int = 1  # detector actors per camera, when shared_workers is 0
     gpus_per_worker: float = 0.0  # fraction of a GPU each detector reserves (0 = CPU)
-    cpus_per_worker: float = 0.25  # CPUs each detector reserves in Ray's scheduler
+    cpus_per_worker: float = 0.5  # CPUs each detector reserves in Ray's scheduler
     camera_cpus: float = 0.1  # CPUs each camera (decoder) actor reserves
-    in_flight_per_worker: int = 1  # frames queued or running per detector before the policy acts
+    in_flight_per_worker: int = 1  # pool per camera: frames queued or running per detector before the policy acts
 
 
 @dataclass
@@ -166,21 +167,26 @@ def validate(cfg: AppConfig) -> AppConfig:
     _check(sim.seconds >= 2, "sim.seconds", f"must be at least 2, got {sim.seconds}")
 
     model = cfg.model
-    if model.weights:
-        _check(os.path.isfile(model.weights), "model.weights",
-               f"file not found: {model.weights} (give a local .pt or .onnx path; nothing is downloaded)")
+    if model.weights and not os.path.isfile(model.weights):
+        from mjray.detector import shipped_model_yaml
+
+        _check(model.weights.endswith(".yaml") and shipped_model_yaml(model.weights), "model.weights",
+               f"file not found: {model.weights} (give a local .pt or .onnx path, or an architecture Ultralytics "
+               "ships such as yolov8n.yaml for random weights; nothing is downloaded)")
     _check(32 <= model.imgsz <= 4096 and model.imgsz % 32 == 0, "model.imgsz",
            f"must be a multiple of 32 within 32..4096, got {model.imgsz}")
     _check(0 <= model.conf <= 1, "model.conf", f"must be within 0..1, got {model.conf}")
     _check(0 <= model.iou <= 1, "model.iou", f"must be within 0..1, got {model.iou}")
     _check(bool(re.match(r"^(auto|cpu|cuda(:\d+)?|mps)$", model.device)), "model.device",
            f"must be auto, cpu, cuda or cuda:N, got {model.device!r}")
-    _check(model.threads >= 1, "model.threads", f"must be at least 1, got {model.threads}")
+    _check(model.threads >= 0, "model.threads", f"must be at least 1 (or 0 for auto), got {model.threads}")
 
     pool = cfg.pool
     _check(pool.workers_per_camera >= 1, "pool.workers_per_camera", f"must be at least 1, got {pool.workers_per_camera}")
     _check(0 <= pool.gpus_per_worker <= 1 or float(pool.gpus_per_worker).is_integer(), "pool.gpus_per_worker",
            f"must be a fraction in 0..1 or a whole number of GPUs, got {pool.gpus_per_worker}")
+    _check(pool.shared_workers >= 0, "pool.shared_workers",
+           f"must be 0 (a pool per camera) or the number of detectors shared by all cameras, got {pool.shared_workers}")
     _check(pool.cpus_per_worker >= 0, "pool.cpus_per_worker", f"must be >= 0, got {pool.cpus_per_worker}")
     _check(pool.camera_cpus >= 0, "pool.camera_cpus", f"must be >= 0, got {pool.camera_cpus}")
     _check(pool.in_flight_per_worker >= 1, "pool.in_flight_per_worker", f"must be at least 1, got {pool.in_flight_per_worker}")
@@ -212,15 +218,18 @@ def validate(cfg: AppConfig) -> AppConfig:
 def check_resources(cfg: AppConfig, cameras: int, available: dict[str, float]) -> None:
     """Fail at start-up, not by hanging, when the cluster cannot place every actor."""
     pool = cfg.pool
-    workers = cameras * pool.workers_per_camera
+    workers = pool.shared_workers or cameras * pool.workers_per_camera
     need_cpu = workers * pool.cpus_per_worker + cameras * pool.camera_cpus
     need_gpu = workers * pool.gpus_per_worker
     have_cpu, have_gpu = available.get("CPU", 0.0), available.get("GPU", 0.0)
     if need_cpu > have_cpu + 1e-9:
+        how = (f"{pool.shared_workers} shared workers x {pool.cpus_per_worker} CPUs + {cameras} cameras x "
+               f"{pool.camera_cpus} for decoding" if pool.shared_workers else
+               f"{cameras} cameras x ({pool.workers_per_camera} workers x {pool.cpus_per_worker} CPUs "
+               f"+ {pool.camera_cpus} for decoding)")
         raise ConfigError(
-            f"pool: {cameras} cameras x ({pool.workers_per_camera} workers x {pool.cpus_per_worker} CPUs "
-            f"+ {pool.camera_cpus} for decoding) = {need_cpu:g} CPUs, but Ray has {have_cpu:g}; lower "
-            "pool.cpus_per_worker, pool.camera_cpus or pool.workers_per_camera, or add nodes"
+            f"pool: {how} = {need_cpu:g} CPUs, but Ray has {have_cpu:g}; lower pool.cpus_per_worker, "
+            "pool.camera_cpus, pool.workers_per_camera or pool.shared_workers, or add nodes"
         )
     if need_gpu > have_gpu + 1e-9:
         raise ConfigError(

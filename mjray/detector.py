@@ -7,7 +7,9 @@ grayscale, auto-contrasted input) happens here, so every caller feeds it the sam
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -15,6 +17,9 @@ import cv2
 import numpy as np
 
 from mjray.frames import Detections, Frame, Gap, Result
+from mjray.turns import AskTimer, SeatTurns
+
+log = logging.getLogger(__name__)
 
 
 def bundled_tile_model() -> Path:
@@ -25,6 +30,31 @@ def bundled_tile_model() -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"{path} missing: reinstall the mahjong-detector package")
     return path
+
+
+def shipped_model_yaml(name: str) -> bool:
+    """Is `name` (yolov8n.yaml, yolo11l.yaml) a model architecture that Ultralytics ships?"""
+    keep_ultralytics_offline()
+    from ultralytics.nn.tasks import yaml_model_load
+
+    try:
+        yaml_model_load(name)
+    except (FileNotFoundError, OSError):
+        return False
+    return True
+
+
+def resolve_weights(weights: str | Path | None) -> str:
+    """What YOLO() loads: a weights file; or an architecture yaml Ultralytics ships, built with
+    random weights (right for timing, not for detecting); None is the bundled tile model."""
+    if not weights:
+        return str(bundled_tile_model())
+    if Path(weights).is_file():
+        return str(weights)
+    if str(weights).endswith(".yaml") and shipped_model_yaml(str(weights)):
+        return str(weights)
+    raise FileNotFoundError(f"model weights not found: {weights} (give a local .pt/.onnx file, or a shipped "
+                            "architecture such as yolov8n.yaml; nothing is downloaded)")
 
 
 def keep_ultralytics_offline() -> None:
@@ -80,12 +110,12 @@ class YoloDetector:
         if threads:
             torch.set_num_threads(threads)
 
-        path = Path(weights) if weights else bundled_tile_model()
-        if not path.is_file():
-            raise FileNotFoundError(f"model weights not found: {path}")
+        path = resolve_weights(weights)
         self.weights, self.imgsz, self.conf, self.iou, self.device = path, imgsz, conf, iou, device
         self.grayscale, self.autocontrast = grayscale, autocontrast
-        self.model = YOLO(str(path), task="detect")
+        self.model = YOLO(path, task="detect")
+        if path.endswith(".yaml"):
+            self.model.model.eval()  # built, not loaded: inference mode as a checkpoint would be
         self.last_ms = 0.0
         self(np.zeros((imgsz, imgsz, 3), np.uint8))  # load now, not on the first real frame
         if threads:
@@ -119,20 +149,32 @@ class YoloDetector:
 
 
 class DetectorActor:
-    """A pool member: holds one loaded model, infers frames, pushes results to its seat's reorder.
+    """A pool member: holds one loaded model, infers frames, pushes results to their seat's reorder.
 
-    Plain class; `pipeline.py` wraps it with `ray.remote`. A failed inference becomes a gap in
-    the seat's output rather than an exception nobody reads.
+    Plain class; `pipeline.py` wraps it with `ray.remote`. Given one seat it is pushed frames by
+    that seat's camera (`infer`); given several it serves them itself, in turn (`SeatTurns`),
+    taking each seat's newest frame. A failed inference becomes a gap in the seat's output
+    rather than an exception nobody reads.
     """
 
-    def __init__(self, name: str, model: dict, reorder_name: str) -> None:
+    TAKE_WAIT_S = 0.1  # how long a seat's camera may wait for its next frame when asked
+
+    def __init__(self, name: str, model: dict, seats: list[str], shared: bool = False) -> None:
         import ray
 
-        # Looked up by name, not passed as a handle: a handle among the constructor arguments
+        # Looked up by name, not passed as handles: a handle among the constructor arguments
         # would keep Ray from restarting this actor after a crash (ray-project/ray#53727).
-        self.name, self.reorder = name, ray.get_actor(reorder_name)
+        self.name, self.seats = name, list(seats)
+        self.reorders = {seat: ray.get_actor(f"reorder:{seat}") for seat in self.seats}
         self.detector = YoloDetector(**model)
         self.inferred = self.failed = 0
+        self.served: dict[str, int] = {seat: 0 for seat in self.seats}
+        self._pushes: dict[str, object] = {}  # seat -> last push made to its reorder
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        if shared:  # started here, not by a call, so a restarted actor serves again by itself
+            self._thread = threading.Thread(target=self._serve, name=f"serve:{name}", daemon=True)
+            self._thread.start()
 
     def ready(self) -> dict:
         return {"name": self.name, "device": self.detector.device, "classes": len(self.detector.names)}
@@ -142,22 +184,85 @@ class DetectorActor:
 
     def infer(self, frame: Frame, image: np.ndarray) -> int:
         """Infer one frame (`image` is the frame's pixels, resolved from the object store)."""
+        started = time.perf_counter()
         try:
             detections = self.detector(image)
         except Exception as error:  # one bad frame must not take the worker down
             self.failed += 1
-            self.reorder.push.remote(Gap(frame.seat, frame.seq, f"failed: {type(error).__name__}: {error}",
-                                         frame.captured_at, frame))
+            self._push(Gap(frame.seat, frame.seq, f"failed: {type(error).__name__}: {error}", frame.captured_at, frame))
             return frame.seq
         self.inferred += 1
-        self.reorder.push.remote(Result(frame, detections, self.detector.last_ms, self.name, time.time()))
+        self.served[frame.seat] = self.served.get(frame.seat, 0) + 1
+        self._push(Result(frame, detections, (time.perf_counter() - started) * 1000, self.name, time.time()))
         return frame.seq
 
-    def barrier(self) -> None:
-        """Returns once every result this worker pushed has reached the reorder (calls stay in order)."""
+    def _push(self, item: Result | Gap) -> None:
+        self._pushes[item.seat] = self.reorders[item.seat].push.remote(item)
+
+    def _serve(self) -> None:
+        """Shared mode: seats in turn, each asked for its newest frame as the model frees up."""
         import ray
 
-        ray.get(self.reorder.push_many.remote([]))
+        turns, timer = SeatTurns(self.seats), AskTimer()
+        cameras: dict[str, object] = {}
+        ask: list = []  # [seat, ObjectRef of its take()]: the one outstanding ask
+
+        def send_ask() -> None:
+            seat = turns.next(time.monotonic())
+            if seat is None:
+                return
+            if seat not in cameras:
+                try:
+                    cameras[seat] = ray.get_actor(f"camera:{seat}")
+                except ValueError:  # not started yet: try again on its next turn
+                    turns.got(seat, False, time.monotonic())
+                    return
+            asked = time.monotonic()
+            ref = cameras[seat].take.remote(self.TAKE_WAIT_S)
+            ask[:] = [seat, ref]
+            if ray.wait([ref], timeout=self.TAKE_WAIT_S + 1.0)[0]:  # the round trip, without our own inference
+                timer.asked(time.monotonic() - asked)
+
+        while not self._stop.is_set() or ask:  # a frame already asked for is still inferred
+            if not ask and self._stop.is_set():
+                break
+            if not ask:
+                send_ask()
+            if not ask:
+                self._stop.wait(max(0.005, min(0.1, turns.wake_at() - time.monotonic())))
+                continue
+            seat, ref = ask
+            ask.clear()
+            try:
+                got = ray.get(ref)
+            except Exception as error:  # the camera actor died or restarts: rest that seat
+                log.warning("%s: asking camera %s failed: %s", self.name, seat, error)
+                cameras.pop(seat, None)
+                got = None
+            turns.got(seat, got is not None, time.monotonic())
+            if got is None:
+                continue
+            frame, image_ref = got
+            image = ray.get(image_ref)
+            ahead = threading.Timer(timer.delay(), lambda: self._stop.is_set() or send_ask())
+            ahead.start()  # the next frame lands as this one ends
+            started = time.perf_counter()
+            self.infer(frame, image)
+            timer.inferred(time.perf_counter() - started)
+            ahead.join()
+
+    def stop(self, timeout_s: float = 30.0) -> dict:
+        """Shared mode: finish the frame in hand and stop asking for more."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+        return self.stats()
+
+    def barrier(self) -> None:
+        """Returns once every result this worker pushed has reached its reorder (calls stay in order)."""
+        import ray
+
+        ray.get([self.reorders[seat].push_many.remote([]) for seat in self._pushes])
 
     def stats(self) -> dict:
-        return {"name": self.name, "inferred": self.inferred, "failed": self.failed}
+        return {"name": self.name, "inferred": self.inferred, "failed": self.failed, "served": dict(self.served)}

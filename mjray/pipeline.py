@@ -1,8 +1,9 @@
 """Build the actor graph from a config, start it, drain it, stop it.
 
-Per seat: one `reorder:<seat>` actor, `workers_per_camera` actors `detector:<seat>:<i>`, one
-`camera:<seat>` actor. Cameras send frames to their own pool; detectors push results straight
-into their seat's reorder; the driver drains every reorder. This is the only module that knows
+Per seat: one `reorder:<seat>` actor, one `camera:<seat>` actor and, for a pool per camera,
+`workers_per_camera` actors `detector:<seat>:<i>` that the camera sends frames to; or else
+`shared_workers` actors `detector:shared:<i>` that take frames from every camera in turn.
+Detectors push results straight into their seat's reorder; the driver drains every reorder. This is the only module that knows
 every stage, and the one place where plain classes become Ray actors.
 """
 
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
+import os
 import time
 
 import ray
@@ -39,12 +42,18 @@ class Pipeline:
         self.cameras = cameras
         self.seats: dict[str, Seat] = {}
         self.names: dict[int, str] = {}
+        self.shared: list = []  # detectors serving every seat (pool.shared_workers), else per seat
+        self.detector_stats: list[dict] = []  # each detector's last words, after stop()
         self._draining: dict = {}  # outstanding drain call -> seat
         self.drain_wait_s = 0.5
 
     @property
     def seat_names(self) -> list[str]:
         return [c.seat for c in self.cameras]
+
+    @property
+    def detectors(self) -> list:
+        return self.shared + [d for s in self.seats.values() for d in s.detectors]
 
     def start(self, ready_timeout_s: float = 600.0) -> None:
         cfg, pool, stream = self.cfg, self.cfg.pool, self.cfg.stream
@@ -53,21 +62,30 @@ class Pipeline:
         detector_cls = ray.remote(DetectorActor)
         camera_cls = ray.remote(CameraActor)
         model = dataclasses.asdict(cfg.model)
+        model["threads"] = inference_threads(cfg)
         for camera in self.cameras:
-            seat = camera.seat
-            reorder = reorder_cls.options(name=f"reorder:{seat}", num_cpus=0, max_concurrency=4).remote(
-                seat, stream.max_wait_ms / 1000.0, stream.max_pending)
-            detectors = [
-                detector_cls.options(
-                    name=f"detector:{seat}:{i}", num_cpus=pool.cpus_per_worker, num_gpus=pool.gpus_per_worker,
-                    max_restarts=3, runtime_env={"env_vars": WORKER_ENV},
-                ).remote(f"detector:{seat}:{i}", model, f"reorder:{seat}")
-                for i in range(pool.workers_per_camera)
-            ]
-            self.seats[seat] = Seat(camera, reorder, detectors)
+            self.seats[camera.seat] = Seat(camera, reorder_cls.options(
+                name=f"reorder:{camera.seat}", num_cpus=0, max_concurrency=4,
+            ).remote(camera.seat, stream.max_wait_ms / 1000.0, stream.max_pending), [])
 
-        all_detectors = [d for s in self.seats.values() for d in s.detectors]
-        log.info("loading the model in %d detector actors (%d per camera) ...", len(all_detectors), pool.workers_per_camera)
+        def detector(name: str, seats: list[str], shared: bool):
+            return detector_cls.options(
+                name=name, num_cpus=pool.cpus_per_worker, num_gpus=pool.gpus_per_worker,
+                max_restarts=3, runtime_env={"env_vars": WORKER_ENV},
+            ).remote(name, model, seats, shared)
+
+        if pool.shared_workers:
+            seats, n = self.seat_names, pool.shared_workers
+            # each worker starts its round at another seat, so the workers stay out of step
+            self.shared = [detector(f"detector:shared:{i}", seats[i * len(seats) // n:] + seats[:i * len(seats) // n], True)
+                           for i in range(n)]
+        else:
+            for seat, s in self.seats.items():
+                s.detectors = [detector(f"detector:{seat}:{i}", [seat], False) for i in range(pool.workers_per_camera)]
+
+        all_detectors = self.detectors
+        log.info("loading the model in %d detector actors (%s) ...", len(all_detectors),
+                 f"shared by {len(self.seats)} cameras" if self.shared else f"{pool.workers_per_camera} per camera")
         started = time.monotonic()
         pending = [d.ready.remote() for d in all_detectors]
         while pending:
@@ -86,7 +104,7 @@ class Pipeline:
         for seat, s in self.seats.items():
             c = s.camera_config
             s.camera = camera_cls.options(
-                name=f"camera:{seat}", num_cpus=pool.camera_cpus, max_concurrency=2,
+                name=f"camera:{seat}", num_cpus=pool.camera_cpus, max_concurrency=2 + len(self.shared),
             ).remote(seat, with_credentials(c), redact(c.url), s.detectors, s.reorder, stream.policy,
                      pool.in_flight_per_worker, stream.open_timeout_s, stream.reconnect_max_s, self.keep_pixels)
         ray.get([s.camera.start.remote() for s in self.seats.values()])
@@ -116,9 +134,10 @@ class Pipeline:
         if not self.seats:
             return {}, {}
         finals = ray.get([s.camera.stop.remote() for s in self.seats.values() if s.camera is not None])
+        self.detector_stats = ray.get([d.stop.remote() for d in self.detectors])
         # A detector's pushes reach the reorder in the order it sent them, so one more (empty) push
         # that has completed proves all earlier results from that detector have landed.
-        ray.get([d.barrier.remote() for s in self.seats.values() for d in s.detectors])
+        ray.get([d.barrier.remote() for d in self.detectors])
         last: dict[str, list[Item]] = {seat: [] for seat in self.seats}
         for ref, items in zip(list(self._draining), ray.get(list(self._draining))):  # calls still waiting
             last[self._draining.pop(ref)] += items
@@ -130,8 +149,18 @@ class Pipeline:
         return last, stats
 
     def shutdown(self) -> None:
-        for s in self.seats.values():
-            for actor in [s.camera, s.reorder, *s.detectors]:
-                if actor is not None:
-                    ray.kill(actor)
+        for actor in self.detectors + [a for s in self.seats.values() for a in (s.camera, s.reorder)]:
+            if actor is not None:
+                ray.kill(actor)
         self.seats.clear()
+        self.shared.clear()
+
+
+def inference_threads(cfg: AppConfig) -> int:
+    """`model.threads`, with 0 (auto) resolved: a shared detector owns this machine's cores (split
+    among shared workers); a per-camera detector uses the CPUs it reserves."""
+    if cfg.model.threads:
+        return cfg.model.threads
+    if cfg.pool.shared_workers:
+        return max(1, (os.cpu_count() or 1) // cfg.pool.shared_workers)
+    return max(1, math.ceil(cfg.pool.cpus_per_worker))

@@ -58,6 +58,14 @@ class Reorderer(Generic[T]):
             out += self._run()
         return out
 
+    def next_expiry(self) -> float | None:
+        """When `expire` next has a hole to declare, if nothing arrives before; None if nothing is held."""
+        if not self._held:
+            return None
+        if len(self._held) > self.max_pending:
+            return float("-inf")
+        return min(arrival for _, arrival in self._held.values()) + self.max_wait_s
+
     def flush(self) -> list[T]:
         """Emit everything held, gaps in the holes (at shutdown)."""
         out = self._run()
@@ -101,8 +109,7 @@ class ReorderActor:
     def push(self, item: Item) -> None:
         with self._ready:
             self._out += self.reorderer.push(item.seq, item, self.clock())
-            if self._out:
-                self._ready.notify_all()
+            self._ready.notify_all()  # output, or a new hole deadline for a waiting drain
 
     def push_many(self, items: list[Item]) -> None:
         for item in items:
@@ -117,7 +124,8 @@ class ReorderActor:
                 left = deadline - self.clock()
                 if self._out or left <= 0:
                     break
-                self._ready.wait(min(left, 0.05))  # wake to check the reorder deadline as well
+                expiry = self.reorderer.next_expiry()
+                self._ready.wait(left if expiry is None else max(0.001, min(left, expiry - self.clock())))
             out, self._out = self._out, []
         return out
 

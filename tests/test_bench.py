@@ -56,10 +56,29 @@ def test_short_benchmark_of_every_contender_runs(tmp_path):
     report = json.loads((tmp_path / "bench.json").read_text())
     assert set(report["contenders"]) == {"mjray", "baseline", "ultralytics"}
     assert report["limit"]["fps"] > 0
+    assert len(report["limit"]["runs_fps"]) == 4 and report["limit_parallel"]["fps"] > 0  # around each contender
     for name, figures in report["contenders"].items():
         assert figures["total"]["fps"] > 0, f"{name} delivered nothing"
-        assert figures["total"]["cpu_s_per_frame"] > 0
+        assert figures["total"]["cpu_s_per_frame"] > 0 and figures["total"]["limit_fps"] > 0
+        roles = figures["cpu_s_per_frame_by_role"]
+        assert sum(roles.values()) == pytest.approx(figures["total"]["cpu_s_per_frame"], rel=0.05, abs=0.002)
+        assert figures["notes"]["apparatus_cores"] > 0  # the server and reference readers were measured too
+    assert {"DetectorActor", "CameraActor", "ReorderActor", "driver"} <= set(report["contenders"]["mjray"]["cpu_s_per_frame_by_role"])
+    assert set(report["contenders"]["mjray"]["notes"]["stages"]) == {"waiting", "inference", "delivery"}
     mjray = report["contenders"]["mjray"]["total"]
     assert mjray["order_violations"] == mjray["duplicates"] == mjray["torn"] == 0
     assert (tmp_path / "bench.csv").read_text().startswith("contender,seat,fps")
-    assert "limit (model alone" in result.stdout
+    assert "limit (model alone" in result.stdout and "CPU seconds per delivered frame, by process" in result.stdout
+
+
+@pytest.mark.slow
+def test_short_scaling_run_writes_one_row_per_cameras_and_pool(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "mjray.bench", "scaling=true", "scale_seats=[1,2]", "scale_pools=[{shared_workers:1}]",
+         "seconds=4", "warmup_s=15", "limit_seconds=2", f"out_dir={tmp_path}"],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    rows = json.loads((tmp_path / "scaling.json").read_text())["rows"]
+    assert [(r["cameras"], r["shared_workers"]) for r in rows] == [(1, 1), (2, 1)]
+    assert all(r["fps"] > 0 and r["order_violations"] == 0 for r in rows)
+    assert (tmp_path / "scaling.csv").read_text().startswith("cameras,shared_workers")

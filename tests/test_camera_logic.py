@@ -56,6 +56,20 @@ def test_in_flight_never_exceeds_capacity_and_every_frame_is_accounted(policy, c
         assert skipped == []
 
 
+@pytest.mark.parametrize("policy", ["latest", "every"])
+def test_pull_mode_hands_out_the_newest_frame_and_sends_nothing_by_itself(policy):
+    gate = FrameGate(policy, capacity=0)  # shared detectors take frames; none is pushed
+    assert gate.take() is None
+    assert gate.offer(0) == (None, None)
+    if policy == "latest":
+        assert gate.offer(1) == (None, 0)  # replaced before anyone asked: skipped
+        assert gate.take() == 1
+    else:
+        assert gate.blocked  # the decoder waits: nothing is skipped
+        assert gate.take() == 0
+    assert gate.take() is None and not gate.blocked and gate.in_flight == 0
+
+
 def test_done_without_flight_is_a_bug():
     with pytest.raises(RuntimeError):
         FrameGate("latest", 1).done()

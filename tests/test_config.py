@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import pytest
@@ -81,7 +82,7 @@ def base(**changes) -> AppConfig:
     ({"model__device": "gpu0"}, "model.device"),
     ({"model__device": "cuda"}, "model.device"),  # cuda without reserving a GPU
     ({"model__weights": "/nope/best.pt"}, "model.weights"),
-    ({"model__threads": 0}, "model.threads"),
+    ({"model__threads": -1}, "model.threads"),
     ({"stream__policy": "fastest"}, "stream.policy"),
     ({"stream__max_wait_ms": 0}, "stream.max_wait_ms"),
     ({"stream__max_pending": 0}, "stream.max_pending"),
@@ -118,12 +119,31 @@ def test_two_cameras_on_one_seat_are_refused():
 
 
 def test_resource_check_says_what_to_lower():
-    cfg = base(pool=dataclasses.replace(AppConfig().pool, workers_per_camera=5, gpus_per_worker=0.25))
+    cfg = base(pool=dataclasses.replace(AppConfig().pool, shared_workers=0, workers_per_camera=5, gpus_per_worker=0.25))
     with pytest.raises(ConfigError, match=r"pool\.gpus_per_worker"):
         check_resources(cfg, cameras=4, available={"CPU": 64, "GPU": 1})
     check_resources(cfg, cameras=4, available={"CPU": 64, "GPU": 5})
     with pytest.raises(ConfigError, match=r"pool\.cpus_per_worker"):
         check_resources(cfg, cameras=4, available={"CPU": 2, "GPU": 5})
+
+
+def test_shared_workers_are_counted_once_not_per_camera():
+    cfg = base(pool=dataclasses.replace(AppConfig().pool, shared_workers=2, cpus_per_worker=0.5, camera_cpus=0.1))
+    check_resources(cfg, cameras=8, available={"CPU": 2})  # 2 x 0.5 + 8 x 0.1 = 1.8
+    with pytest.raises(ConfigError, match=r"2 shared workers x 0.5 CPUs \+ 12 cameras x 0.1"):
+        check_resources(cfg, cameras=12, available={"CPU": 2})
+
+
+def test_auto_threads_split_the_cores_among_shared_workers_or_follow_the_reservation():
+    from mjray.pipeline import inference_threads
+
+    cores = os.cpu_count()
+    pool = AppConfig().pool
+    assert inference_threads(base(pool=dataclasses.replace(pool, shared_workers=1))) == cores
+    assert inference_threads(base(pool=dataclasses.replace(pool, shared_workers=cores))) == 1
+    assert inference_threads(base(pool=dataclasses.replace(pool, shared_workers=0, cpus_per_worker=0.25))) == 1
+    assert inference_threads(base(pool=dataclasses.replace(pool, shared_workers=0, cpus_per_worker=2.5))) == 3
+    assert inference_threads(base(model=dataclasses.replace(AppConfig().model, threads=3))) == 3
 
 
 def test_redact_hides_only_the_password():

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import random
+import threading
+import time
 
 import pytest
 
@@ -90,6 +92,27 @@ def test_too_many_held_forces_progress_without_waiting():
         out += r.push(seq, ("item", seq), now=0.0)
     assert seqs(out) == [0, 1, 2, 3, 4, 5]
     assert out[0] == ("gap", 0, "timeout")
+
+
+def test_next_expiry_is_when_the_oldest_held_item_gives_up_its_hole():
+    r = make(max_wait_s=2.0, max_pending=3)
+    assert r.next_expiry() is None
+    r.push(3, ("item", 3), now=10.0)
+    r.push(2, ("item", 2), now=11.0)
+    assert r.next_expiry() == 12.0
+    assert r.expire(11.9) == [] and seqs(r.expire(12.0)) == [0, 1, 2, 3]
+    assert r.next_expiry() is None
+
+
+def test_drain_sleeps_until_a_push_or_the_hole_deadline_not_in_short_polls():
+    actor = ReorderActor("ton", max_wait_s=0.3, max_pending=10)
+    frame = Frame("ton", 1, 5.0, "rtcp", 0, 5.1, 640, 360)
+    threading.Timer(0.1, actor.push, [Result(frame, Detections.empty(), 1.0, "w", 5.2)]).start()
+    started = time.monotonic()
+    out = actor.drain(wait_s=5.0)  # frame 0 never comes: its gap is due 0.3 s after frame 1 arrived
+    waited = time.monotonic() - started
+    assert [(type(i).__name__, i.seq) for i in out] == [("Gap", 0), ("Result", 1)]
+    assert 0.35 <= waited < 1.0
 
 
 def test_gaps_pushed_as_items_pass_through_in_order():

@@ -2,8 +2,9 @@
 
     python -m mjray.bench                                   # all contenders, 4 seats, 60 s each
     python -m mjray.bench contenders=[mjray] seconds=20
-    python -m mjray.bench -m contenders=[mjray] seats=1,2,4,8      # mjray's scaling curve
-    python -m mjray.bench -m contenders=[mjray] workers_per_camera=1,2,3
+    python -m mjray.bench scaling=true                      # mjray's scaling curve: 1, 2, 4, 8 cameras x pools
+    python -m mjray.bench contenders=[mjray] +mjray.pool.shared_workers=0 +mjray.pool.workers_per_camera=2
+    python -m mjray.bench model.weights=yolov8l.yaml model.grayscale=false model.autocontrast=false  # GPU box
 
 Writes bench.json and bench.csv in Hydra's run directory (or `out_dir`). Prints numbers, asserts
 nothing about speed.
@@ -18,14 +19,16 @@ import platform
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
 import psutil
 
-from mjray.bench.contenders import Outcome, run_baseline, run_limit, run_mjray, run_ultralytics
+from mjray.bench.contenders import Outcome, run_baseline, run_limit, run_limit_parallel, run_mjray, run_ultralytics
 from mjray.bench.observe import ReferenceReaders, score
+from mjray.config import ModelConfig
 from mjray.main import CONF_DIR
 
 log = logging.getLogger("mjray.bench")
@@ -39,10 +42,18 @@ class BenchConfig:
     fps: int = 15  # camera frame rate
     seconds: float = 60.0  # measured window per contender
     warmup_s: float = 20.0  # time each contender gets to load models and settle before measuring
-    limit_seconds: float = 20.0  # the model alone in a tight loop
+    limit_seconds: float = 10.0  # the model alone in a tight loop, before each contender and after the last
     contenders: list[str] = field(default_factory=lambda: list(CONTENDERS))
-    policy: str = "latest"  # mjray's frame policy
-    workers_per_camera: int = 1  # mjray's pool size and the original design's N
+    model: ModelConfig = field(default_factory=ModelConfig)  # every contender's model (mjray's `model.*` settings)
+    mjray: dict = field(default_factory=dict)  # mjray settings that differ from its defaults: +mjray.pool.shared_workers=0
+    workers_per_camera: int = 1  # the original design's N
+    # scaling=true: mjray alone, for each number of cameras in scale_seats and each pool in scale_pools
+    scaling: bool = False
+    scale_seats: list[int] = field(default_factory=lambda: [1, 2, 4, 8])
+    scale_pools: list[dict] = field(default_factory=lambda: [
+        {"shared_workers": 1}, {"shared_workers": 2},
+        {"shared_workers": 0, "workers_per_camera": 1, "cpus_per_worker": 0.05, "camera_cpus": 0.05},
+        {"shared_workers": 0, "workers_per_camera": 2, "cpus_per_worker": 0.05, "camera_cpus": 0.05}])
     out_dir: Optional[str] = None  # None: Hydra's run directory
 
 
@@ -71,41 +82,125 @@ def bench(cfg: BenchConfig, out: Path) -> dict:
     width, height = parse_size(cfg.size)
     spec = TableSpec(seats=seat_names(cfg.seats), width=width, height=height, fps=cfg.fps)
     table = render_table(spec)
-    log.info("limit: the model alone for %.0f s", cfg.limit_seconds)
-    limit = run_limit((img for _, img in decoded(table, spec.seats[0], list(range(60)))), cfg.limit_seconds)
-    log.info("limit: %.1f frames/s (%.1f ms a frame)", limit["fps"], limit["model_ms"])
-    report = {"machine": machine(), "config": asdict(cfg), "limit": limit, "contenders": {}}
+    model = asdict(cfg.model)
+    images = [img for _, img in decoded(table, spec.seats[0], list(range(60)))]
+    # This box's speed drifts (shared cores): the limit is measured right before each contender
+    # and after the last, and each contender is held to the mean of the two around it.
+    limits = [run_limit(images, cfg.limit_seconds, model)]
+    log.info("limit: %.1f frames/s (%.1f ms a frame)", limits[0]["fps"], limits[0]["model_ms"])
+    parallel = run_limit_parallel(images, cfg.limit_seconds, model, psutil.cpu_count() or 1)
+    log.info("limit, one single-threaded model per core: %.1f frames/s", parallel["fps"])
+    report = {"machine": machine(), "config": asdict(cfg), "limit": {}, "limit_parallel": parallel, "contenders": {}}
+    outcomes = {}
     with RtspServer(table.videos, fps=spec.fps) as server, tempfile.TemporaryDirectory() as scratch:
         urls = [server.url(s) for s in spec.seats]
-        for name in cfg.contenders:
+        for i, name in enumerate(cfg.contenders):
+            if i:
+                limits.append(run_limit(images, cfg.limit_seconds, model))
             log.info("%s: warming up %.0f s, then measuring %.0f s", name, cfg.warmup_s, cfg.seconds)
             readers = ReferenceReaders(urls, cfg.warmup_s + cfg.seconds + 30).start()
             time.sleep(2.0)  # the reference joins first, so it sees every frame the contender can
             exclude = {server.pid, *readers.pids}
+            apparatus = ApparatusMeter(exclude)
             if name == "mjray":
-                outcome = run_mjray(urls, cfg.seconds, cfg.warmup_s, cfg.policy, cfg.workers_per_camera, exclude)
+                outcome = run_mjray(urls, cfg.seconds, cfg.warmup_s, model, dict(cfg.mjray), exclude)
             elif name == "baseline":
-                outcome = run_baseline(urls, (height, width, 3), cfg.seconds, cfg.warmup_s, cfg.workers_per_camera, exclude)
+                outcome = run_baseline(urls, (height, width, 3), cfg.seconds, cfg.warmup_s, model,
+                                       cfg.workers_per_camera, exclude)
             else:
-                outcome = run_ultralytics(urls, cfg.seconds, cfg.warmup_s, exclude, Path(scratch))
-            reference = readers.collect()  # it has seen enough once the contender stopped
-            report["contenders"][name] = summarize(outcome, reference, cfg, limit)
-            log.info("%s: %s", name, report["contenders"][name]["total"])
+                outcome = run_ultralytics(urls, cfg.seconds, cfg.warmup_s, model, exclude, Path(scratch))
+            outcome.notes["apparatus_cores"] = apparatus.cores()  # CPU the cameras and the reference took meanwhile
+            outcomes[name] = (outcome, readers.collect())  # the reference has seen enough once the contender stopped
+    limits.append(run_limit(images, cfg.limit_seconds, model))
+    report["limit"] = {"fps": round(float(np.median([x["fps"] for x in limits])), 2),
+                       "model_ms": round(float(np.median([x["model_ms"] for x in limits])), 1),
+                       "runs_fps": [x["fps"] for x in limits]}
+    for i, (name, (outcome, reference)) in enumerate(outcomes.items()):
+        around = limits[i:i + 2]
+        bracket = {"fps": sum(x["fps"] for x in around) / 2, "model_ms": sum(x["model_ms"] for x in around) / 2}
+        report["contenders"][name] = summarize(outcome, reference, cfg, bracket)
+        log.info("%s: %s", name, report["contenders"][name]["total"])
     write(report, out)
     return report
+
+
+class ApparatusMeter:
+    """Cores used by the benchmark's own processes (RTSP server, reference readers) while a
+    contender runs: CPU no contender can have, which the limit, measured alone, did have."""
+
+    def __init__(self, pids: set[int]) -> None:
+        self.processes = [psutil.Process(pid) for pid in pids]
+        self.started, self.cpu = time.monotonic(), self._cpu()
+
+    def _cpu(self) -> float:
+        total = 0.0
+        for p in self.processes:
+            try:
+                total += sum(p.cpu_times()[:2])
+            except psutil.Error:
+                pass
+        return total
+
+    def cores(self) -> float:
+        return round((self._cpu() - self.cpu) / (time.monotonic() - self.started), 3)
+
+
+def scaling(cfg: BenchConfig, out: Path) -> list[dict]:
+    """mjray's scaling curve: one row per (cameras, pool), each measured like `bench` measures."""
+    from mjray.sim.score import decoded
+    from mjray.sim.server import RtspServer
+    from mjray.sim.table import TableSpec, parse_size, render_table, seat_names
+
+    width, height = parse_size(cfg.size)
+    model = asdict(cfg.model)
+    rows = []
+    for seats in cfg.scale_seats:
+        spec = TableSpec(seats=seat_names(seats), width=width, height=height, fps=cfg.fps)
+        table = render_table(spec)
+        images = [img for _, img in decoded(table, spec.seats[0], list(range(60)))]
+        with RtspServer(table.videos, fps=spec.fps) as server:
+            urls = [server.url(s) for s in spec.seats]
+            for pool in cfg.scale_pools:
+                before = run_limit(images, cfg.limit_seconds, model)
+                readers = ReferenceReaders(urls, cfg.warmup_s + cfg.seconds + 30).start()
+                time.sleep(2.0)
+                threads = {"model": {"threads": pool["threads"]}} if "threads" in pool else {}
+                settings = {**threads, "pool": {k: v for k, v in pool.items() if k != "threads"}}
+                outcome = run_mjray(urls, cfg.seconds, cfg.warmup_s, model, settings, {server.pid, *readers.pids})
+                reference = readers.collect()
+                after = run_limit(images, cfg.limit_seconds, model)
+                bracket = {k: (before[k] + after[k]) / 2 for k in ("fps", "model_ms")}
+                figures = summarize(outcome, reference, replace(cfg, seats=seats), bracket)
+                row = {"cameras": seats, **pool, **{c: figures["total"].get(c) for c in COLUMNS},
+                       "camera_fps": round(figures["total"]["fps"] / seats, 2)}
+                rows.append(row)
+                log.info("scaling: %s", row)
+    out.mkdir(parents=True, exist_ok=True)
+    keys = list(dict.fromkeys(k for row in rows for k in row))
+    with open(out / "scaling.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, keys)
+        writer.writeheader()
+        writer.writerows(rows)
+    (out / "scaling.json").write_text(json.dumps({"machine": machine(), "config": asdict(cfg), "rows": rows}, indent=1))
+    return rows
 
 
 def summarize(outcome: Outcome, reference, cfg: BenchConfig, limit: dict) -> dict:
     figures = score(outcome.deliveries, reference, cfg.seats, outcome.seconds, cfg.fps)
     total = figures["total"]
+    total["limit_fps"] = round(limit["fps"], 2)
     total["ratio_to_limit"] = round(total["fps"] / limit["fps"], 3) if limit["fps"] else None
+    # the issue's latency target: twice the model's own time plus one frame interval
+    total["latency_target_ms"] = round(2 * limit["model_ms"] + 1000 / cfg.fps, 1)
     delivered = sum(v["delivered"] for v in figures["seats"].values())
     total["cpu_s_per_frame"] = round(outcome.cpu_seconds / delivered, 4) if delivered else None
     total["peak_rss_mib"] = round(outcome.peak_rss_mib)
-    return {**figures, "notes": outcome.notes, "measured_s": round(outcome.seconds, 2)}
+    cpu = {role: round(seconds / delivered, 4) for role, seconds in outcome.cpu_by_role.items()} if delivered else {}
+    return {**figures, "notes": outcome.notes, "measured_s": round(outcome.seconds, 2), "cpu_s_per_frame_by_role": cpu}
 
 
-COLUMNS = ["fps", "ratio_to_limit", "latency_p50_ms", "latency_p99_ms", "latency_max_ms", "order_violations",
+COLUMNS = ["fps", "limit_fps", "ratio_to_limit", "latency_p50_ms", "latency_p99_ms", "latency_max_ms",
+           "latency_target_ms", "order_violations",
            "duplicates", "torn", "unreadable", "skew_p50_ms", "skew_p99_ms", "cpu_s_per_frame", "peak_rss_mib"]
 
 
@@ -124,10 +219,18 @@ def write(report: dict, out: Path) -> None:
 def table(report: dict) -> str:
     m, limit = report["machine"], report["limit"]
     lines = [f"machine: {m['cpus']} CPUs, {m['memory_gib']} GiB, GPU {m['gpu'] or 'none'}; "
-             f"limit (model alone, tight loop): {limit['fps']} frames/s",
-             f"{'contender':12s}" + "".join(f"{c:>17s}" for c in COLUMNS)]
+             f"limit (model alone, tight loop, all cores): {limit['fps']} frames/s, {limit['model_ms']} ms "
+             f"(runs {limit['runs_fps']}); one single-threaded model per core: {report['limit_parallel']['fps']} frames/s",
+             f"{'contender':12s}" + "".join(f"{c:>19s}" for c in COLUMNS)]
     for name, figures in report["contenders"].items():
-        lines.append(f"{name:12s}" + "".join(f"{str(figures['total'].get(c)):>17s}" for c in COLUMNS))
+        lines.append(f"{name:12s}" + "".join(f"{str(figures['total'].get(c)):>19s}" for c in COLUMNS))
+    lines.append("CPU seconds per delivered frame, by process:")
+    for name, figures in report["contenders"].items():
+        lines.append(f"  {name:10s} " + ", ".join(f"{k} {v}" for k, v in figures["cpu_s_per_frame_by_role"].items()))
+    stages = report["contenders"].get("mjray", {}).get("notes", {}).get("stages")
+    if stages:
+        lines.append("mjray, where a frame's time goes (p50/p99 ms): " +
+                     ", ".join(f"{k} {v['p50_ms']}/{v['p99_ms']}" for k, v in stages.items()))
     return "\n".join(lines)
 
 
@@ -144,6 +247,16 @@ def main() -> None:
         cfg: BenchConfig = OmegaConf.to_object(raw)
         out = Path(cfg.out_dir) if cfg.out_dir else Path(HydraConfig.get().runtime.output_dir)
         try:
+            if cfg.scaling:
+                rows = scaling(cfg, out)
+                keys = ["cameras", "shared_workers", "workers_per_camera", "threads", "fps", "camera_fps",
+                        "ratio_to_limit", "latency_p50_ms", "latency_p99_ms", "latency_target_ms", "order_violations",
+                        "torn", "cpu_s_per_frame"]
+                print("".join(f"{k:>19s}" for k in keys))
+                for row in rows:
+                    print("".join(f"{str(row.get(k, '')):>19s}" for k in keys))
+                print(f"written: {out / 'scaling.json'}, {out / 'scaling.csv'}")
+                return
             report = bench(cfg, out)
         except ValueError as error:
             print(f"mjray.bench: bad setting: {error}", file=sys.stderr)

@@ -38,26 +38,28 @@ def _receiver(url, shape, slot_names, slot_events, stop):
             counter += 1
 
 
-def _inference(slot_name, shape, event, result_name, done, stop, counts):
-    from ultralytics import YOLO
-
-    from mjray.detector import bundled_tile_model, keep_ultralytics_offline, preprocess
+def _inference(slot_name, shape, event, result_name, done, stop, counts, spec: dict):
+    from mjray.detector import keep_ultralytics_offline, preprocess, resolve_weights
     from mjray.sim import marker
 
     keep_ultralytics_offline()
-    model = YOLO(str(bundled_tile_model()), task="detect")
+    from ultralytics import YOLO
+
+    model = YOLO(resolve_weights(spec["weights"]), task="detect")
+    options = {"imgsz": spec["imgsz"], "conf": spec["conf"], "iou": spec["iou"], "verbose": False,
+               **({} if spec["device"] == "auto" else {"device": spec["device"]})}
     slot = shared_memory.SharedMemory(name=slot_name)
     out = shared_memory.SharedMemory(name=result_name)
     frame = np.ndarray(shape, np.uint8, buffer=slot.buf)
     result_view = np.ndarray(shape, np.uint8, buffer=out.buf)
-    model.predict(np.zeros(shape, np.uint8), verbose=False)
+    model.predict(np.zeros(shape, np.uint8), **options)
     inferred = mismatched = 0
     while not stop.is_set():
         if not event.is_set():
             continue  # spin, as the original did
         event.clear()
-        grey = preprocess(frame, True, True)
-        result = model.predict(grey, verbose=False, conf=0.5, iou=0.5)[0]
+        grey = preprocess(frame, spec["grayscale"], spec["autocontrast"])
+        result = model.predict(grey, **options)[0]
         result.orig_img = frame  # draw on the slot as it is now (it may have moved on)
         drawn = result.plot()
         result_view[:] = drawn
@@ -85,8 +87,8 @@ def _viewer(seat, result_name, shape, done, stop, queue):
 class Baseline:
     """Start/stop the whole original design for a set of cameras."""
 
-    def __init__(self, urls: list[str], shape: tuple[int, int, int], workers_per_camera: int) -> None:
-        self.urls, self.shape, self.n = urls, shape, workers_per_camera
+    def __init__(self, urls: list[str], shape: tuple[int, int, int], workers_per_camera: int, model: dict) -> None:
+        self.urls, self.shape, self.n, self.model = urls, shape, workers_per_camera, model
         self.ctx = mp.get_context("spawn")
         self.stop_event = self.ctx.Event()
         self.queue = self.ctx.Queue()
@@ -109,7 +111,7 @@ class Baseline:
             self.processes.append(self.ctx.Process(target=_viewer, args=(seat, result, self.shape, done, self.stop_event, self.queue)))
             for slot, event in zip(slots, events):
                 self.processes.append(self.ctx.Process(target=_inference, args=(slot, self.shape, event, result, done,
-                                                                                self.stop_event, self.counts)))
+                                                                                self.stop_event, self.counts, self.model)))
             self.processes.append(self.ctx.Process(target=_receiver, args=(url, self.shape, slots, events, self.stop_event)))
         for p in self.processes:
             p.daemon = True

@@ -21,6 +21,7 @@ class Outcome:
     cpu_seconds: float
     peak_rss_mib: float
     notes: dict = field(default_factory=dict)
+    cpu_by_role: dict = field(default_factory=dict)  # CPU seconds per kind of process (TreeMeter.by_role)
 
 
 def measure(meter: TreeMeter, seconds: float, step=None) -> tuple[float, float]:
@@ -40,12 +41,11 @@ def measure(meter: TreeMeter, seconds: float, step=None) -> tuple[float, float]:
     return start, time.time()
 
 
-def run_limit(image_source, seconds: float) -> dict:
-    """The model alone in a tight loop in this process (ONNX Runtime uses every core)."""
+def run_limit(images: list, seconds: float, model: dict) -> dict:
+    """The model alone in a tight loop in this process, on every core (ONNX Runtime's and torch's default)."""
     from mjray.detector import YoloDetector
 
-    images = list(image_source)
-    detector = YoloDetector()
+    detector = YoloDetector(**{**model, "threads": 0})
     for image in images[:5]:
         detector(image)
     done, started = 0, time.perf_counter()
@@ -57,18 +57,60 @@ def run_limit(image_source, seconds: float) -> dict:
             "model_ms": round(1000 * elapsed / done, 1)}
 
 
-def run_mjray(urls: list[str], seconds: float, warmup_s: float, policy: str, workers: int, exclude: set[int]) -> Outcome:
-    import ray
+def _tight_loop(images: list, seconds: float, model: dict, queue) -> None:
+    queue.put(run_limit(images, seconds, model))
 
-    from mjray.config import AppConfig, CameraConfig, PoolConfig, StreamConfig, validate
+
+def run_limit_parallel(images: list, seconds: float, model: dict, processes: int) -> dict:
+    """One single-threaded model per core, all at once: what the box can infer when nothing is
+    spent on keeping threads of one inference in step."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    workers = [ctx.Process(target=_tight_loop, args=(images, seconds, {**model, "threads": 1}, queue))
+               for _ in range(processes)]
+    for w in workers:
+        w.start()
+    results = [queue.get(timeout=seconds + 300) for _ in workers]
+    for w in workers:
+        w.join(30)
+    return {"processes": processes, "fps": round(sum(r["fps"] for r in results), 2),
+            "model_ms": round(sum(r["model_ms"] for r in results) / len(results), 1)}
+
+
+def stage_times(results: list) -> dict:
+    """Where an mjray frame's time goes, p50/p99 ms: decoded -> inference starts -> ends -> delivered."""
+    import numpy as np
+
+    if not results:
+        return {}
+    stages = {
+        "waiting": [r.done_at - r.infer_ms / 1000 - r.frame.decoded_at for r, _ in results],
+        "inference": [r.infer_ms / 1000 for r, _ in results],
+        "delivery": [at - r.done_at for r, at in results],
+    }
+    return {name: {"p50_ms": round(float(np.percentile(v, 50)) * 1000, 1),
+                   "p99_ms": round(float(np.percentile(v, 99)) * 1000, 1)} for name, v in stages.items()}
+
+
+def run_mjray(urls: list[str], seconds: float, warmup_s: float, model: dict, settings: dict,
+              exclude: set[int]) -> Outcome:
+    """mjray as `python -m mjray.main` runs it; `settings` change its defaults ({"pool": {"shared_workers": 0}})."""
+    import ray
+    from omegaconf import OmegaConf
+
+    from mjray.config import AppConfig, CameraConfig, validate
     from mjray.frames import Result
-    from mjray.pipeline import Pipeline
+    from mjray.pipeline import Pipeline, inference_threads
 
     seats = [f"cam{i}" for i in range(len(urls))]
-    cfg = validate(AppConfig(cameras=[CameraConfig(s, u) for s, u in zip(seats, urls)],
-                             stream=StreamConfig(policy=policy), pool=PoolConfig(workers_per_camera=workers)))
+    cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(AppConfig), {"model": model}, settings))  # type-checked
+    cfg.cameras = [CameraConfig(s, u) for s, u in zip(seats, urls)]
+    cfg = validate(cfg)
     ray.init(include_dashboard=False, namespace=f"bench-{time.time_ns()}")
     deliveries: list[Delivery] = []
+    timed: list = []  # (Result, delivered at)
     try:
         pipeline = Pipeline(cfg, cfg.cameras, keep_pixels=True)
         pipeline.start()
@@ -82,6 +124,7 @@ def run_mjray(urls: list[str], seconds: float, warmup_s: float, policy: str, wor
                 images = ray.get([r.frame.ref for r in results])  # what a display would fetch to show
                 if window[0] <= now <= window[1]:
                     deliveries.extend(Delivery(seat_index[seat], now, marker.read(img)) for img in images)
+                    timed.extend((r, now) for r in results)
 
         until = time.monotonic() + warmup_s
         while time.monotonic() < until:
@@ -93,15 +136,19 @@ def run_mjray(urls: list[str], seconds: float, warmup_s: float, policy: str, wor
         pipeline.shutdown()
     finally:
         ray.shutdown()
+    pool = cfg.pool
     return Outcome(deliveries, end - start, meter.cpu_seconds, meter.peak_rss / 2**20,
-                   {"policy": policy, "workers_per_camera": workers})
+                   {"policy": cfg.stream.policy, "threads": inference_threads(cfg),
+                    **({"shared_workers": pool.shared_workers} if pool.shared_workers else
+                       {"workers_per_camera": pool.workers_per_camera}),
+                    "stages": stage_times(timed)}, meter.by_role())
 
 
-def run_baseline(urls: list[str], shape: tuple[int, int, int], seconds: float, warmup_s: float, workers: int,
-                 exclude: set[int]) -> Outcome:
+def run_baseline(urls: list[str], shape: tuple[int, int, int], seconds: float, warmup_s: float, model: dict,
+                 workers: int, exclude: set[int]) -> Outcome:
     from mjray.bench.baseline import Baseline
 
-    baseline = Baseline(urls, shape, workers)
+    baseline = Baseline(urls, shape, workers, model)
     baseline.start()
     time.sleep(warmup_s)
     meter = TreeMeter(os.getpid(), exclude)
@@ -111,26 +158,29 @@ def run_baseline(urls: list[str], shape: tuple[int, int, int], seconds: float, w
                   if start <= at <= end]
     return Outcome(deliveries, end - start, meter.cpu_seconds, meter.peak_rss / 2**20,
                    {"workers_per_camera": workers, **counts,
-                    "note": "latency is of the picture shown; its boxes may come from an older frame (see counts)"})
+                    "note": "latency is of the picture shown; its boxes may come from an older frame (see counts)"},
+                   meter.by_role())
 
 
-def run_ultralytics(urls: list[str], seconds: float, warmup_s: float, exclude: set[int], folder) -> Outcome:
+def run_ultralytics(urls: list[str], seconds: float, warmup_s: float, spec: dict, exclude: set[int], folder) -> Outcome:
     """Ultralytics' own multi-stream mode: predict(source=<file of URLs>, stream=True)."""
-    from mjray.detector import bundled_tile_model, keep_ultralytics_offline
+    from mjray.detector import keep_ultralytics_offline, resolve_weights
 
     keep_ultralytics_offline()
     from ultralytics import YOLO
 
     listing = folder / "cameras.streams"
     listing.write_text("\n".join(urls) + "\n")
-    model = YOLO(str(bundled_tile_model()), task="detect")
+    model = YOLO(resolve_weights(spec["weights"]), task="detect")
+    options = {"imgsz": spec["imgsz"], "conf": spec["conf"], "iou": spec["iou"],
+               **({} if spec["device"] == "auto" else {"device": spec["device"]})}
     deliveries: list[Delivery] = []
     meter = TreeMeter(os.getpid(), exclude)
     started = time.time()
     measuring_from = started + warmup_s
     until = measuring_from + seconds
     began = False
-    for result in model.predict(source=str(listing), stream=True, verbose=False, conf=0.5, iou=0.5):
+    for result in model.predict(source=str(listing), stream=True, verbose=False, **options):
         now = time.time()
         if not began and now >= measuring_from:
             meter.begin()
@@ -143,7 +193,8 @@ def run_ultralytics(urls: list[str], seconds: float, warmup_s: float, exclude: s
             break
     meter.sample()
     return Outcome(deliveries, min(time.time(), until) - measuring_from, meter.cpu_seconds, meter.peak_rss / 2**20,
-                   {"note": "colour frames: Ultralytics' stream loader has no hook for grey/autocontrast"})
+                   {"note": "colour frames: Ultralytics' stream loader has no hook for grey/autocontrast"},
+                   meter.by_role())
 
 
 def _stream_index(result, urls: list[str]) -> int:

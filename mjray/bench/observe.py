@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import multiprocessing as mp
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -102,13 +103,27 @@ class ReferenceReaders:
         return ref
 
 
+def role(process: psutil.Process, root_pid: int) -> str:
+    """What a process is, for a CPU profile: driver, a Ray actor's class, Ray's own, or its name."""
+    if process.pid == root_pid:
+        return "driver"
+    command = process.cmdline() or [process.name()]
+    if command[0].startswith("ray::"):  # Ray titles a worker ray::<Class>[.<method>] or ray::IDLE
+        return command[0][5:].split(".")[0]
+    if any("ray" in part for part in command[:3]):
+        return "ray system"
+    return os.path.basename(command[0])
+
+
 class TreeMeter:
-    """CPU seconds and peak resident memory of a process and its descendants, minus some."""
+    """CPU seconds and peak resident memory of a process and its descendants, minus some; CPU
+    also by role (`by_role`), which is where the time of a pipeline goes."""
 
     def __init__(self, root_pid: int, exclude: set[int] = frozenset()) -> None:
         self.root, self.exclude = psutil.Process(root_pid), set(exclude)
         self._cpu: dict[int, float] = {}
         self._start: dict[int, float] = {}
+        self._role: dict[int, str] = {}
         self.peak_rss = 0
 
     def _members(self) -> list[psutil.Process]:
@@ -134,6 +149,11 @@ class TreeMeter:
                 continue
             self._start.setdefault(p.pid, total if p.pid == self.root.pid else 0.0)
             self._cpu[p.pid] = total
+            if p.pid not in self._role:
+                try:
+                    self._role[p.pid] = role(p, self.root.pid)
+                except psutil.Error:
+                    self._role[p.pid] = "gone"
         self.peak_rss = max(self.peak_rss, rss)
 
     def begin(self) -> None:
@@ -143,6 +163,14 @@ class TreeMeter:
     @property
     def cpu_seconds(self) -> float:
         return sum(v - self._start.get(pid, 0.0) for pid, v in self._cpu.items())
+
+    def by_role(self) -> dict[str, float]:
+        """CPU seconds per role, largest first."""
+        out: dict[str, float] = {}
+        for pid, v in self._cpu.items():
+            name = self._role.get(pid, "gone")
+            out[name] = out.get(name, 0.0) + v - self._start.get(pid, 0.0)
+        return dict(sorted(((k, round(v, 2)) for k, v in out.items()), key=lambda kv: -kv[1]))
 
 
 def _pct(values, q):

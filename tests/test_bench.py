@@ -46,6 +46,14 @@ def test_looped_indices_are_matched_to_the_latest_pass():
     assert figures["seats"][0]["latency_p50_ms"] == pytest.approx(50, abs=1)
 
 
+def test_a_frame_the_reference_missed_in_this_pass_is_not_matched_to_an_old_pass():
+    ref = Reference({0: [(100 + i / 10, i % 200) for i in range(400) if i != 210]})  # loops every 20 s; lost 210
+    figures = score([Delivery(0, 121.2, seen(0, 10)), Delivery(0, 121.3, seen(0, 11))], ref, seats=1, seconds=1, fps=10)
+    seat = figures["seats"][0]
+    assert seat["not_in_reference"] == 1 and seat["order_violations"] == 0  # not a 20 s latency, not out of order
+    assert seat["latency_max_ms"] == pytest.approx(200, abs=1)
+
+
 @pytest.mark.slow
 def test_short_benchmark_of_every_contender_runs(tmp_path):
     """Seconds long, asserting nothing about speed: that each contender runs and is measured."""

@@ -41,13 +41,16 @@ def measure(meter: TreeMeter, seconds: float, step=None) -> tuple[float, float]:
     return start, time.time()
 
 
-def run_limit(images: list, seconds: float, model: dict) -> dict:
-    """The model alone in a tight loop in this process, on every core (ONNX Runtime's and torch's default)."""
+def run_limit(images: list, seconds: float, model: dict, threads: int = 0, start=None) -> dict:
+    """The model alone in a tight loop in this process; threads 0: every core (ONNX Runtime's and torch's default).
+    `start`: a barrier to pass once loaded, so that loops meant to run together do."""
     from mjray.detector import YoloDetector
 
-    detector = YoloDetector(**{**model, "threads": 0})
+    detector = YoloDetector(**{**model, "threads": threads})
     for image in images[:5]:
         detector(image)
+    if start is not None:
+        start.wait()
     done, started = 0, time.perf_counter()
     while time.perf_counter() - started < seconds:
         detector(images[done % len(images)])
@@ -57,8 +60,8 @@ def run_limit(images: list, seconds: float, model: dict) -> dict:
             "model_ms": round(1000 * elapsed / done, 1)}
 
 
-def _tight_loop(images: list, seconds: float, model: dict, queue) -> None:
-    queue.put(run_limit(images, seconds, model))
+def _tight_loop(images: list, seconds: float, model: dict, start, queue) -> None:
+    queue.put(run_limit(images, seconds, model, threads=1, start=start))
 
 
 def run_limit_parallel(images: list, seconds: float, model: dict, processes: int) -> dict:
@@ -67,8 +70,8 @@ def run_limit_parallel(images: list, seconds: float, model: dict, processes: int
     import multiprocessing as mp
 
     ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    workers = [ctx.Process(target=_tight_loop, args=(images, seconds, {**model, "threads": 1}, queue))
+    queue, start = ctx.Queue(), ctx.Barrier(processes)
+    workers = [ctx.Process(target=_tight_loop, args=(images, seconds, model, start, queue))
                for _ in range(processes)]
     for w in workers:
         w.start()

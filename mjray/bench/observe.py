@@ -23,6 +23,9 @@ import psutil
 from mjray.sim import marker
 
 
+MATCH_WINDOW_S = 10.0  # a delivery matches a reference frame seen at most this long before (or after) it
+
+
 @dataclass(frozen=True)
 class Delivery:
     seat: int  # seat index of the camera this output belongs to
@@ -48,7 +51,10 @@ class Reference:
         if not hits:
             return None
         before = [h for h in hits if h[1] <= at + 0.05]  # the reference may decode a little later
-        return before[-1] if before else hits[0]
+        hit = before[-1] if before else hits[0]
+        if abs(at - hit[1]) > MATCH_WINDOW_S:  # the reference missed this pass (its readers starved): no match
+            return None
+        return hit
 
 
 def _read_camera(url: str, seat: int, seconds: float, queue: mp.Queue, stop) -> None:

@@ -164,11 +164,9 @@ class CameraActor:
             pending, self.gate.pending = self.gate.pending, None
         if pending is not None:  # never sent: report it, nothing is lost silently
             self._report_skip(pending)
-        last = self._flush_skips()
-        if last is not None:
-            import ray
+        import ray
 
-            ray.get(last)  # landed before the caller flushes the reorder
+        ray.get(self._flush_skips(always=True))  # this and every earlier push landed before the reorder is flushed
         self.stats_.status = "stopped"
         return self.stats()
 
@@ -257,12 +255,12 @@ class CameraActor:
         if due:
             self._flush_skips()
 
-    def _flush_skips(self) -> object | None:
+    def _flush_skips(self, always: bool = False) -> object | None:
         """Skipped frames go to the reorder in one call, before the next frame is sent (their
         results cannot leave before the frame before them anyway), or after SKIP_REPORT_S."""
         with self._lock:
             skips, self._skips, self._skips_since = self._skips, [], time.monotonic()
-        return self.reorder.push_many.remote(skips) if skips else None
+        return self.reorder.push_many.remote(skips) if skips or always else None
 
     def _put(self, pending: tuple) -> tuple[Frame, object]:
         """The frame's pixels go into the object store here, once."""

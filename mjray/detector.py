@@ -184,7 +184,6 @@ class DetectorActor:
 
     def infer(self, frame: Frame, image: np.ndarray) -> int:
         """Infer one frame (`image` is the frame's pixels, resolved from the object store)."""
-        started = time.perf_counter()
         try:
             detections = self.detector(image)
         except Exception as error:  # one bad frame must not take the worker down
@@ -193,7 +192,7 @@ class DetectorActor:
             return frame.seq
         self.inferred += 1
         self.served[frame.seat] = self.served.get(frame.seat, 0) + 1
-        self._push(Result(frame, detections, (time.perf_counter() - started) * 1000, self.name, time.time()))
+        self._push(Result(frame, detections, self.detector.last_ms, self.name, time.time()))
         return frame.seq
 
     def _push(self, item: Result | Gap) -> None:

@@ -3,8 +3,9 @@
 Per seat: one `reorder:<seat>` actor, one `camera:<seat>` actor and, for a pool per camera,
 `workers_per_camera` actors `detector:<seat>:<i>` that the camera sends frames to; or else
 `shared_workers` actors `detector:shared:<i>` that take frames from every camera in turn.
-Detectors push results straight into their seat's reorder; the driver drains every reorder. This is the only module that knows
-every stage, and the one place where plain classes become Ray actors.
+Detectors push results straight into their seat's reorder; the driver drains every reorder.
+This is the only module that knows every stage, and the one place where plain classes become
+Ray actors.
 """
 
 from __future__ import annotations

@@ -57,6 +57,12 @@ def resolve_weights(weights: str | Path | None) -> str:
                             "architecture such as yolov8n.yaml; nothing is downloaded)")
 
 
+def predict_options(model: dict) -> dict:
+    """Ultralytics `predict()` settings from a `ModelConfig` as a dict; device "auto": Ultralytics picks."""
+    return {"imgsz": model["imgsz"], "conf": model["conf"], "iou": model["iou"], "verbose": False,
+            **({} if model["device"] == "auto" else {"device": model["device"]})}
+
+
 def keep_ultralytics_offline() -> None:
     """Tell Ultralytics it has no network and may not pip-install, before it is first imported."""
     os.environ["YOLO_OFFLINE"] = "1"

@@ -98,8 +98,7 @@ def bench(cfg: BenchConfig, out: Path) -> dict:
             if i:
                 limits.append(run_limit(images, cfg.limit_seconds, model))
             log.info("%s: warming up %.0f s, then measuring %.0f s", name, cfg.warmup_s, cfg.seconds)
-            readers = ReferenceReaders(urls, cfg.warmup_s + cfg.seconds + 30).start()
-            time.sleep(2.0)  # the reference joins first, so it sees every frame the contender can
+            readers = start_reference(urls, cfg)
             exclude = {server.pid, *readers.pids}
             apparatus = ApparatusMeter(exclude)
             if name == "mjray":
@@ -116,12 +115,21 @@ def bench(cfg: BenchConfig, out: Path) -> dict:
                        "model_ms": round(float(np.median([x["model_ms"] for x in limits])), 1),
                        "runs_fps": [x["fps"] for x in limits]}
     for i, (name, (outcome, reference)) in enumerate(outcomes.items()):
-        around = limits[i:i + 2]
-        bracket = {"fps": sum(x["fps"] for x in around) / 2, "model_ms": sum(x["model_ms"] for x in around) / 2}
-        report["contenders"][name] = summarize(outcome, reference, cfg, bracket)
+        report["contenders"][name] = summarize(outcome, reference, cfg, bracket(*limits[i:i + 2]))
         log.info("%s: %s", name, report["contenders"][name]["total"])
     write(report, out)
     return report
+
+
+def start_reference(urls: list[str], cfg: BenchConfig) -> ReferenceReaders:
+    readers = ReferenceReaders(urls, cfg.warmup_s + cfg.seconds + 30).start()
+    time.sleep(2.0)  # the reference joins first, so it sees every frame the contender can
+    return readers
+
+
+def bracket(before: dict, after: dict) -> dict:
+    """The limit a contender is held to: the mean of the limits measured just before and after it."""
+    return {k: (before[k] + after[k]) / 2 for k in ("fps", "model_ms")}
 
 
 class ApparatusMeter:
@@ -162,15 +170,13 @@ def scaling(cfg: BenchConfig, out: Path) -> list[dict]:
             urls = [server.url(s) for s in spec.seats]
             for pool in cfg.scale_pools:
                 before = run_limit(images, cfg.limit_seconds, model)
-                readers = ReferenceReaders(urls, cfg.warmup_s + cfg.seconds + 30).start()
-                time.sleep(2.0)
+                readers = start_reference(urls, cfg)
                 threads = {"model": {"threads": pool["threads"]}} if "threads" in pool else {}
                 settings = {**threads, "pool": {k: v for k, v in pool.items() if k != "threads"}}
                 outcome = run_mjray(urls, cfg.seconds, cfg.warmup_s, model, settings, {server.pid, *readers.pids})
                 reference = readers.collect()
                 after = run_limit(images, cfg.limit_seconds, model)
-                bracket = {k: (before[k] + after[k]) / 2 for k in ("fps", "model_ms")}
-                figures = summarize(outcome, reference, replace(cfg, seats=seats), bracket)
+                figures = summarize(outcome, reference, replace(cfg, seats=seats), bracket(before, after))
                 row = {"cameras": seats, **pool, **{c: figures["total"].get(c) for c in ["kept", *COLUMNS]},
                        "camera_fps": round(figures["total"]["fps"] / seats, 2)}
                 rows.append(row)

@@ -39,15 +39,14 @@ def _receiver(url, shape, slot_names, slot_events, stop):
 
 
 def _inference(slot_name, shape, event, result_name, done, stop, counts, spec: dict):
-    from mjray.detector import keep_ultralytics_offline, preprocess, resolve_weights
+    from mjray.detector import keep_ultralytics_offline, predict_options, preprocess, resolve_weights
     from mjray.sim import marker
 
     keep_ultralytics_offline()
     from ultralytics import YOLO
 
     model = YOLO(resolve_weights(spec["weights"]), task="detect")
-    options = {"imgsz": spec["imgsz"], "conf": spec["conf"], "iou": spec["iou"], "verbose": False,
-               **({} if spec["device"] == "auto" else {"device": spec["device"]})}
+    options = predict_options(spec)
     slot = shared_memory.SharedMemory(name=slot_name)
     out = shared_memory.SharedMemory(name=result_name)
     frame = np.ndarray(shape, np.uint8, buffer=slot.buf)

@@ -167,7 +167,7 @@ def run_baseline(urls: list[str], shape: tuple[int, int, int], seconds: float, w
 
 def run_ultralytics(urls: list[str], seconds: float, warmup_s: float, spec: dict, exclude: set[int], folder) -> Outcome:
     """Ultralytics' own multi-stream mode: predict(source=<file of URLs>, stream=True)."""
-    from mjray.detector import keep_ultralytics_offline, resolve_weights
+    from mjray.detector import keep_ultralytics_offline, predict_options, resolve_weights
 
     keep_ultralytics_offline()
     from ultralytics import YOLO
@@ -175,15 +175,14 @@ def run_ultralytics(urls: list[str], seconds: float, warmup_s: float, spec: dict
     listing = folder / "cameras.streams"
     listing.write_text("\n".join(urls) + "\n")
     model = YOLO(resolve_weights(spec["weights"]), task="detect")
-    options = {"imgsz": spec["imgsz"], "conf": spec["conf"], "iou": spec["iou"],
-               **({} if spec["device"] == "auto" else {"device": spec["device"]})}
+    options = predict_options(spec)
     deliveries: list[Delivery] = []
     meter = TreeMeter(os.getpid(), exclude)
     started = time.time()
     measuring_from = started + warmup_s
     until = measuring_from + seconds
     began = False
-    for result in model.predict(source=str(listing), stream=True, verbose=False, **options):
+    for result in model.predict(source=str(listing), stream=True, **options):
         now = time.time()
         if not began and now >= measuring_from:
             meter.begin()

@@ -9,13 +9,16 @@ Promises:
 - pixels go into Ray's object store once, when a frame is sent, never for skipped frames;
 - a stream that ends, errs or stalls past the timeout is reopened with backoff, forever,
   until `stop()`; control calls (`stats`, `stop`) are answered while it decodes;
+- policy `aligned` (pull only): the camera keeps about a second of decoded frames and a take asks
+  for the one captured nearest an instant, the same instant for every seat; frames passed over
+  are reported as skipped;
 - `stop()` ends decoding; every frame already decoded is still inferred or reported.
 
 Two ways out. Push (a pool per camera): the camera sends each frame to its least busy detector
 as a slot frees. Pull (a pool shared by every camera): a detector `take()`s a seat's newest frame
 when that seat's turn comes, so a frame never ages in a queue while other seats are served.
 
-`FrameGate` and `CaptureClock` are the pure parts; `CameraActor` is the shell around them.
+`FrameGate`, `FrameRing` and `CaptureClock` are the pure parts; `CameraActor` is the shell around them.
 """
 
 from __future__ import annotations
@@ -81,6 +84,45 @@ class FrameGate(Generic[T]):
 
 
 @dataclass
+class FrameRing(Generic[T]):
+    """Policy `aligned`: the last moments of decoded frames, so a take can ask for the frame
+    captured nearest an instant rather than the newest. Frames older than `keep_s` behind the
+    newest, beyond `max_frames`, or passed over by a take are given up (reported as skipped);
+    nothing is handed out twice."""
+
+    keep_s: float
+    max_frames: int
+    frames: deque = field(default_factory=deque)  # (captured_at, frame), oldest first
+
+    def add(self, captured_at: float, frame: T) -> list[T]:
+        """Keep a decoded frame; returns the frames given up to make room."""
+        if self.frames and captured_at < self.frames[-1][0]:
+            captured_at = self.frames[-1][0]  # a clock stepping back must not reorder the ring
+        self.frames.append((captured_at, frame))
+        dropped = []
+        while len(self.frames) > self.max_frames or captured_at - self.frames[0][0] > self.keep_s:
+            dropped.append(self.frames.popleft()[1])
+        return dropped
+
+    def ready(self, at: float, half_interval_s: float) -> bool:
+        """Is the frame nearest `at` known: has a frame captured at `at` - half an interval or later arrived?"""
+        return bool(self.frames) and self.frames[-1][0] >= at - half_interval_s
+
+    def take(self, at: float) -> tuple[T | None, list[T]]:
+        """(frame captured nearest `at` or None if empty, older frames given up with it)."""
+        if not self.frames:
+            return None, []
+        best = min(range(len(self.frames)), key=lambda i: abs(self.frames[i][0] - at))
+        older = [self.frames.popleft()[1] for _ in range(best)]
+        return self.frames.popleft()[1], older
+
+    def clear(self) -> list[T]:
+        frames = [f for _, f in self.frames]
+        self.frames.clear()
+        return frames
+
+
+@dataclass
 class CaptureClock:
     """Capture wall time of a frame from the stream's RTCP-derived clock, else its arrival."""
 
@@ -118,14 +160,22 @@ class CameraActor:
     """One camera: decode thread + completion thread. Wrapped with `ray.remote` in pipeline.py.
 
     With no `detectors` it runs in pull mode: nothing is sent, shared detectors `take()`.
+    `aligned` (policy aligned, pull mode): takes ask for the frame captured nearest an instant.
     """
 
     def __init__(self, seat: str, url: str, shown_url: str, detectors: list, reorder: object, policy: str,
-                 in_flight_per_worker: int, open_timeout_s: float, reconnect_max_s: float, keep_pixels: bool) -> None:
+                 in_flight_per_worker: int, open_timeout_s: float, reconnect_max_s: float, keep_pixels: bool,
+                 aligned: bool = False) -> None:
         self.seat, self.url, self.shown_url = seat, url, shown_url
         self.detectors, self.reorder = list(detectors), reorder
-        self.gate: FrameGate[tuple] = FrameGate(policy, in_flight_per_worker * len(self.detectors))
+        self.gate: FrameGate[tuple] = FrameGate("every" if policy == "every" else "latest",
+                                                in_flight_per_worker * len(self.detectors))
         self.pull = not self.detectors
+        if aligned and not self.pull:
+            raise ValueError(f"camera {seat}: policy aligned needs shared detectors (pull mode)")
+        # aligned: the last seat of a round is served a round after its instant: a second of
+        # decoded frames (32 at most; 1.4 MB each at 720p) covers slow rounds and slow cameras
+        self.ring: FrameRing[tuple] | None = FrameRing(1.0, 32) if aligned else None
         self.per_worker = [0] * len(self.detectors)
         self.open_timeout_s, self.reconnect_max_s = open_timeout_s, reconnect_max_s
         self.keep_pixels = keep_pixels
@@ -162,8 +212,9 @@ class CameraActor:
             while self.pull and self.gate.pending is not None and time.monotonic() < last_take:
                 self._lock.wait(0.05)  # a shared detector takes the last frame soon
             pending, self.gate.pending = self.gate.pending, None
-        if pending is not None:  # never sent: report it, nothing is lost silently
-            self._report_skip(pending)
+            untaken = self.ring.clear() if self.ring else []
+        for frame in [*untaken, *([pending] if pending is not None else [])]:
+            self._report_skip(frame)  # never sent: report it, nothing is lost silently
         import ray
 
         ray.get(self._flush_skips(always=True))  # this and every earlier push landed before the reorder is flushed
@@ -219,6 +270,13 @@ class CameraActor:
         stats.recent.append(time.monotonic())
         pending = (self._seq, image, captured_at, clock, pts, time.time())
         self._seq += 1
+        if self.ring is not None:
+            with self._lock:
+                dropped_frames = self.ring.add(captured_at, pending)
+                self._lock.notify_all()
+            for dropped in dropped_frames:
+                self._report_skip(dropped)
+            return
         with self._lock:
             while self.gate.blocked:  # policy every: back-pressure the decoder (also while stopping)
                 self._lock.wait(0.1)
@@ -229,20 +287,36 @@ class CameraActor:
         if send is not None:
             self._send(send)
 
-    def take(self, wait_s: float) -> tuple | None:
-        """Pull mode: (Frame, ObjectRef of its pixels) of the newest frame, waiting up to `wait_s`.
+    def take(self, wait_s: float, at: float | None = None) -> tuple | None:
+        """Pull mode: (Frame, ObjectRef of its pixels) of the newest frame, waiting up to `wait_s`;
+        policy aligned: of the frame captured nearest wall time `at`, waiting up to `wait_s` past `at`.
 
         None when no frame came in time (camera reconnecting, or stopped and empty).
         """
-        deadline = time.monotonic() + (wait_s if self.stats_.status == "streaming" else 0.0)  # no wait while down
+        if self.stats_.status != "streaming":
+            wait_s = 0.0  # no wait while down
+        elif at is not None:
+            wait_s += max(0.0, at - time.time())
+        deadline = time.monotonic() + wait_s
+        given_up: list = []
         with self._lock:
-            while self.gate.pending is None and not self._stop.is_set() and time.monotonic() < deadline:
-                self._lock.wait(max(0.0, deadline - time.monotonic()))
-            pending = self.gate.take()
+            if self.ring is not None and at is not None:
+                recent = self.stats_.recent  # arrival times: half the frame interval, 1/60 s until known
+                half = 0.5 * (recent[-1] - recent[0]) / (len(recent) - 1) if len(recent) >= 2 else 1 / 60
+                while not self.ring.ready(at, half) and not self._stop.is_set() and time.monotonic() < deadline:
+                    self._lock.wait(max(0.0, deadline - time.monotonic()))
+                # once stopping, the ring's frames are the stop's to report: a take now would race it
+                pending, given_up = self.ring.take(at) if not self._stop.is_set() else (None, [])
+            else:
+                while self.gate.pending is None and not self._stop.is_set() and time.monotonic() < deadline:
+                    self._lock.wait(max(0.0, deadline - time.monotonic()))
+                pending = self.gate.take()
             self._lock.notify_all()  # policy every: the decoder may go on
+        for frame in given_up:
+            self._report_skip(frame)
         if pending is None:
             return None
-        frame, ref = self._put(pending)
+        frame, ref = self._put(pending, at)
         self.stats_.sent += 1
         return frame, ref
 
@@ -262,7 +336,7 @@ class CameraActor:
             skips, self._skips, self._skips_since = self._skips, [], time.monotonic()
         return self.reorder.push_many.remote(skips) if skips or always else None
 
-    def _put(self, pending: tuple) -> tuple[Frame, object]:
+    def _put(self, pending: tuple, instant: float | None = None) -> tuple[Frame, object]:
         """The frame's pixels go into the object store here, once."""
         import ray
 
@@ -271,7 +345,8 @@ class CameraActor:
         image = picture.to_ndarray(format="bgr24")
         height, width = image.shape[:2]
         ref = ray.put(image)
-        return Frame(self.seat, seq, captured_at, clock, pts, decoded_at, width, height, ref if self.keep_pixels else None), ref
+        return Frame(self.seat, seq, captured_at, clock, pts, decoded_at, width, height, ref if self.keep_pixels else None,
+                     instant), ref
 
     def _send(self, pending: tuple) -> None:
         frame, ref = self._put(pending)

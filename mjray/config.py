@@ -16,7 +16,7 @@ from urllib.parse import urlsplit, urlunsplit, quote
 from mjray.sim.marker import MAX_SEATS
 
 SEAT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
-POLICIES = ("latest", "every")
+POLICIES = ("latest", "every", "aligned")
 
 
 class ConfigError(ValueError):
@@ -66,7 +66,9 @@ class PoolConfig:
 
 @dataclass
 class StreamConfig:
-    policy: str = "latest"  # latest: skip frames when busy (real time); every: lossless back-pressure
+    policy: str = "latest"  # latest: skip frames when busy (real time); every: lossless back-pressure;
+    # aligned: every seat sampled at the same instants, round after round (shared workers only)
+    aligned_hz: float = 0.0  # policy aligned: most rounds per second; 0: as many as the workers infer
     open_timeout_s: float = 5.0  # RTSP open/read timeout before a reconnect
     reconnect_max_s: float = 5.0  # longest pause between reconnect attempts
     max_wait_ms: float = 5000.0  # reorder: longest wait for a lost frame before marking a gap (> slowest inference)
@@ -196,6 +198,10 @@ def validate(cfg: AppConfig) -> AppConfig:
 
     stream = cfg.stream
     _check(stream.policy in POLICIES, "stream.policy", f"must be one of {', '.join(POLICIES)}, got {stream.policy!r}")
+    if stream.policy == "aligned":
+        _check(pool.shared_workers >= 1, "stream.policy",
+               "aligned needs detectors shared by every camera (pool.shared_workers >= 1, e.g. pool=cpu)")
+        _check(0 <= stream.aligned_hz <= 120, "stream.aligned_hz", f"must be within 0..120 (0: no cap), got {stream.aligned_hz}")
     _check(stream.open_timeout_s > 0, "stream.open_timeout_s", f"must be > 0, got {stream.open_timeout_s}")
     _check(stream.reconnect_max_s > 0, "stream.reconnect_max_s", f"must be > 0, got {stream.reconnect_max_s}")
     _check(stream.max_wait_ms > 0, "stream.max_wait_ms", f"must be > 0 (the reorder never waits forever), got {stream.max_wait_ms}")

@@ -154,23 +154,55 @@ class YoloDetector:
         return Detections.from_ultralytics(result)
 
 
+class LocalTurns:
+    """Policy latest: a worker's own round robin over its seats, each seat's newest frame."""
+
+    def __init__(self, seats: list[str]) -> None:
+        self.turns = SeatTurns(seats)
+
+    def next(self, report: tuple | None) -> tuple[str, None] | float:
+        """Record the last take (seat, got a frame, delay); the next (seat, None) or seconds to wait."""
+        now = time.monotonic()
+        if report is not None:
+            self.turns.got(report[0], report[1], now)
+        seat = self.turns.next(now)
+        return (seat, None) if seat is not None else max(0.005, self.turns.wake_at() - now)
+
+
+class SharedRounds:
+    """Policy aligned: the (seat, instant) to sample next comes from the pool's `rounds` actor."""
+
+    def __init__(self) -> None:
+        import ray
+
+        self.actor = ray.get_actor("rounds")
+
+    def next(self, report: tuple | None) -> tuple[str, float] | float:
+        import ray
+
+        got = ray.get(self.actor.next.remote(report))
+        return got if isinstance(got, tuple) else max(0.005, got - time.time())
+
+
 class DetectorActor:
     """A pool member: holds one loaded model, infers frames, pushes results to their seat's reorder.
 
     Plain class; `pipeline.py` wraps it with `ray.remote`. Given one seat it is pushed frames by
-    that seat's camera (`infer`); given several it serves them itself, in turn (`SeatTurns`),
-    taking each seat's newest frame. A failed inference becomes a gap in the seat's output
-    rather than an exception nobody reads.
+    that seat's camera (`infer`); given several it serves them itself, in turn, asking each
+    seat's camera just before the model frees up: for its newest frame (`LocalTurns`), or under
+    policy aligned for the frame captured nearest the instant the `rounds` actor gives
+    (`SharedRounds`). A failed inference becomes a gap in the seat's output rather than an
+    exception nobody reads.
     """
 
     TAKE_WAIT_S = 0.1  # how long a seat's camera may wait for its next frame when asked
 
-    def __init__(self, name: str, model: dict, seats: list[str], shared: bool = False) -> None:
+    def __init__(self, name: str, model: dict, seats: list[str], shared: bool = False, aligned: bool = False) -> None:
         import ray
 
         # Looked up by name, not passed as handles: a handle among the constructor arguments
         # would keep Ray from restarting this actor after a crash (ray-project/ray#53727).
-        self.name, self.seats = name, list(seats)
+        self.name, self.seats, self.aligned = name, list(seats), aligned
         self.reorders = {seat: ray.get_actor(f"reorder:{seat}") for seat in self.seats}
         self.detector = YoloDetector(**model)
         self.inferred = self.failed = 0
@@ -205,28 +237,35 @@ class DetectorActor:
         self._pushes[item.seat] = self.reorders[item.seat].push.remote(item)
 
     def _serve(self) -> None:
-        """Shared mode: seats in turn, each asked for its newest frame as the model frees up."""
+        """Shared mode: seats in turn, each asked for its frame as the model frees up."""
         import ray
 
-        turns, timer = SeatTurns(self.seats), AskTimer()
+        plan = SharedRounds() if self.aligned else LocalTurns(self.seats)
+        timer = AskTimer()
         cameras: dict[str, object] = {}
         ask: list = []  # [seat, ObjectRef of its take()]: the one outstanding ask
+        report: list = []  # (seat, got a frame, its capture-to-decode delay) of the last take, for the plan
+        rest = [0.0]  # seconds to wait when every seat rests
 
         def send_ask() -> None:
-            seat = turns.next(time.monotonic())
-            if seat is None:
-                return
-            if seat not in cameras:
-                try:
-                    cameras[seat] = ray.get_actor(f"camera:{seat}")
-                except ValueError:  # not started yet: try again on its next turn
-                    turns.got(seat, False, time.monotonic())
+            for _ in range(len(self.seats) + 1):
+                choice = plan.next(report.pop() if report else None)
+                if not isinstance(choice, tuple):
+                    rest[0] = choice
                     return
-            asked = time.monotonic()
-            ref = cameras[seat].take.remote(self.TAKE_WAIT_S)
-            ask[:] = [seat, ref]
-            if ray.wait([ref], timeout=self.TAKE_WAIT_S + 1.0)[0]:  # the round trip, without our own inference
-                timer.asked(time.monotonic() - asked)
+                seat, at = choice
+                if seat not in cameras:
+                    try:
+                        cameras[seat] = ray.get_actor(f"camera:{seat}")
+                    except ValueError:  # not started yet: try again on its next turn
+                        report.append((seat, False, None))
+                        continue
+                asked = time.monotonic()
+                ref = cameras[seat].take.remote(self.TAKE_WAIT_S, at)
+                ask[:] = [seat, ref]
+                if ray.wait([ref], timeout=self.TAKE_WAIT_S + 1.0)[0]:  # the round trip, without our own inference
+                    timer.asked(time.monotonic() - asked)
+                return
 
         while not self._stop.is_set() or ask:  # a frame already asked for is still inferred
             if not ask and self._stop.is_set():
@@ -234,7 +273,7 @@ class DetectorActor:
             if not ask:
                 send_ask()
             if not ask:
-                self._stop.wait(max(0.005, min(0.1, turns.wake_at() - time.monotonic())))
+                self._stop.wait(min(0.1, rest[0]))
                 continue
             seat, ref = ask
             ask.clear()
@@ -244,7 +283,7 @@ class DetectorActor:
                 log.warning("%s: asking camera %s failed: %s", self.name, seat, error)
                 cameras.pop(seat, None)
                 got = None
-            turns.got(seat, got is not None, time.monotonic())
+            report[:] = [(seat, got is not None, got[0].decoded_at - got[0].captured_at if got else None)]
             if got is None:
                 continue
             frame, image_ref = got

@@ -65,6 +65,7 @@ class Frame:
     width: int
     height: int
     ref: object = None  # ray.ObjectRef of the HxWx3 BGR uint8 array
+    instant: float | None = None  # policy aligned: the round's instant this frame was the nearest to
 
 
 @dataclass(frozen=True)

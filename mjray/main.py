@@ -81,7 +81,7 @@ def run(cfg: AppConfig) -> Summary:
 
     from mjray.display import Display, has_screen
     from mjray.pipeline import Pipeline
-    from mjray.sync import SeatSync
+    from mjray.sync import for_display
 
     validate(cfg)
     stopping: list[str] = []
@@ -105,7 +105,7 @@ def run(cfg: AppConfig) -> Summary:
         jsonl = out / "detections.jsonl" if cfg.display.detections and mode != "none" else None
         display = Display(seats, pipeline.names, ray.get, jsonl, video, window, fps, cfg.display.tile_width)
         stack.callback(display.close)
-        sync = SeatSync(seats, period_s=1.0 / fps, max_lag_s=2.0 if cfg.stream.policy == "latest" else 30.0)
+        sync = for_display(seats, fps, cfg.stream.policy)
         tallies = {seat: SeatTally(seat) for seat in seats}
 
         def take(drained: dict) -> None:
@@ -115,7 +115,7 @@ def run(cfg: AppConfig) -> Summary:
                     tallies[seat].add(item, now)
                     display.write(item, now)
                     if isinstance(item, Result):  # only pictures with boxes are shown; a skip keeps the last
-                        sync.add(seat, item.captured_at, item)
+                        sync.add(seat, item.captured_at, item, item.frame.instant)
             display.show(sync.moments(now))
 
         started = time.monotonic()

@@ -2,7 +2,8 @@
 
 Per seat: one `reorder:<seat>` actor, one `camera:<seat>` actor and, for a pool per camera,
 `workers_per_camera` actors `detector:<seat>:<i>` that the camera sends frames to; or else
-`shared_workers` actors `detector:shared:<i>` that take frames from every camera in turn.
+`shared_workers` actors `detector:shared:<i>` that take frames from every camera in turn (under
+policy aligned, at the instants one `rounds` actor sets).
 Detectors push results straight into their seat's reorder; the driver drains every reorder.
 This is the only module that knows every stage, and the one place where plain classes become
 Ray actors.
@@ -23,6 +24,7 @@ from mjray.config import AppConfig, CameraConfig, check_resources, redact, with_
 from mjray.detector import DetectorActor
 from mjray.frames import Item
 from mjray.reorder import ReorderActor
+from mjray.turns import RoundsActor
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,8 @@ class Pipeline:
         self.names: dict[int, str] = {}
         self.shared: list = []  # detectors serving every seat (pool.shared_workers), else per seat
         self.detector_stats: list[dict] = []  # each detector's last words, after stop()
+        self.rounds = None  # policy aligned: the actor that sets every round's instant
+        self.rounds_stats: dict | None = None  # its last words, after stop()
         self._draining: dict = {}  # outstanding drain call -> seat
         self.drain_wait_s = 0.5
 
@@ -69,11 +73,16 @@ class Pipeline:
                 name=f"reorder:{camera.seat}", num_cpus=0, max_concurrency=4,
             ).remote(camera.seat, stream.max_wait_ms / 1000.0, stream.max_pending), [])
 
+        aligned = stream.policy == "aligned"
+        if aligned:  # one clock for every round, before the workers that ask it
+            self.rounds = ray.remote(RoundsActor).options(name="rounds", num_cpus=0, max_restarts=3).remote(
+                self.seat_names, 1.0 / stream.aligned_hz if stream.aligned_hz else 0.0)
+
         def detector(name: str, seats: list[str], shared: bool):
             return detector_cls.options(
                 name=name, num_cpus=pool.cpus_per_worker, num_gpus=pool.gpus_per_worker,
                 max_restarts=3, runtime_env={"env_vars": WORKER_ENV},
-            ).remote(name, model, seats, shared)
+            ).remote(name, model, seats, shared, aligned)
 
         if pool.shared_workers:
             seats, n = self.seat_names, pool.shared_workers
@@ -107,7 +116,7 @@ class Pipeline:
             s.camera = camera_cls.options(
                 name=f"camera:{seat}", num_cpus=pool.camera_cpus, max_concurrency=2 + len(self.shared),
             ).remote(seat, with_credentials(c), redact(c.url), s.detectors, s.reorder, stream.policy,
-                     pool.in_flight_per_worker, stream.open_timeout_s, stream.reconnect_max_s, self.keep_pixels)
+                     pool.in_flight_per_worker, stream.open_timeout_s, stream.reconnect_max_s, self.keep_pixels, aligned)
         ray.get([s.camera.start.remote() for s in self.seats.values()])
 
     def drain(self, wait_s: float = 0.05) -> dict[str, list[Item]]:
@@ -136,6 +145,7 @@ class Pipeline:
             return {}, {}
         finals = ray.get([s.camera.stop.remote() for s in self.seats.values() if s.camera is not None])
         self.detector_stats = ray.get([d.stop.remote() for d in self.detectors])
+        self.rounds_stats = ray.get(self.rounds.stats.remote()) if self.rounds is not None else None
         # A detector's pushes reach the reorder in the order it sent them, so one more (empty) push
         # that has completed proves all earlier results from that detector have landed.
         ray.get([d.barrier.remote() for d in self.detectors])
@@ -150,11 +160,12 @@ class Pipeline:
         return last, stats
 
     def shutdown(self) -> None:
-        for actor in self.detectors + [a for s in self.seats.values() for a in (s.camera, s.reorder)]:
+        for actor in self.detectors + [a for s in self.seats.values() for a in (s.camera, s.reorder)] + [self.rounds]:
             if actor is not None:
                 ray.kill(actor)
         self.seats.clear()
         self.shared.clear()
+        self.rounds = None
 
 
 def inference_threads(cfg: AppConfig) -> int:

@@ -5,6 +5,10 @@ cursor through capture time at the display rate; a moment at time T shows, for e
 newest item captured at or before T. A moment is produced once every seat has shown something
 after T (so nothing earlier can still come), or when a seat has fallen `max_lag_s` behind the
 wall clock or holds `max_queue` items (a dead or stalled camera must not freeze the others).
+
+Seats sampled in rounds (policy aligned: every seat's frame nearest one instant, items timed by
+that instant) need not wait for the next sample: a moment shows the newest round every seat has
+delivered, as soon as it is complete; the cursor runs at most one step past the newest round.
 Pure: no Ray, no pixels, time passed in.
 """
 
@@ -31,20 +35,27 @@ class Moment(Generic[T]):
 
 
 class SeatSync(Generic[T]):
-    def __init__(self, seats: Sequence[str], period_s: float, max_lag_s: float, max_queue: int = 256) -> None:
+    def __init__(self, seats: Sequence[str], period_s: float, max_lag_s: float, max_queue: int = 256,
+                 rounds: bool = False) -> None:
         if period_s <= 0 or max_lag_s <= 0 or max_queue < 1:
             raise ValueError("period_s and max_lag_s must be > 0, max_queue >= 1")
         self.seats, self.period_s, self.max_lag_s, self.max_queue = tuple(seats), period_s, max_lag_s, max_queue
-        self._queues: dict[str, deque[tuple[float, T]]] = {s: deque() for s in self.seats}
-        self._shown: dict[str, tuple[float, T] | None] = {s: None for s in self.seats}
+        self.rounds = rounds
+        # per seat: (place in time, item, capture time); the place is the round's instant in rounds
+        self._queues: dict[str, deque[tuple[float, T, float]]] = {s: deque() for s in self.seats}
+        self._shown: dict[str, tuple[float, T, float] | None] = {s: None for s in self.seats}
+        self._newest: dict[str, float] = {}  # seat -> place of its newest item, shown or not
         self.cursor: float | None = None
         self._origin, self._steps = 0.0, 0  # cursor = origin + steps * period, without float drift
 
-    def add(self, seat: str, captured_at: float, item: T) -> None:
+    def add(self, seat: str, captured_at: float, item: T, instant: float | None = None) -> None:
+        """`instant`: in rounds, the round's instant, where the item is placed (skew stays of capture times)."""
         queue = self._queues[seat]
-        if queue and captured_at < queue[-1][0]:
-            captured_at = queue[-1][0]  # capture clocks can step back (clock source switch): keep order
-        queue.append((captured_at, item))
+        at = captured_at if instant is None else instant
+        if queue and at < queue[-1][0]:
+            at = queue[-1][0]  # capture clocks can step back (clock source switch): keep order
+        queue.append((at, item, captured_at))
+        self._newest[seat] = at
 
     def moments(self, now: float) -> list[Moment[T]]:
         if self.cursor is None:
@@ -64,11 +75,20 @@ class SeatSync(Generic[T]):
             out.append(Moment(
                 at,
                 {s: (v[1] if v else None) for s, v in self._shown.items()},
-                {s: (v[0] if v else None) for s, v in self._shown.items()},
+                {s: (v[2] if v else None) for s, v in self._shown.items()},
             ))
             self._steps += 1
             self.cursor = self._origin + self._steps * self.period_s
         return out
+
+    def _last_at_or_before(self, seat: str, at: float) -> float | None:
+        shown = self._shown[seat]
+        last = shown[0] if shown else None
+        for t, *_ in self._queues[seat]:
+            if t > at:
+                break
+            last = t
+        return last
 
     def _ready(self, now: float) -> bool:
         at = self.cursor
@@ -76,4 +96,16 @@ class SeatSync(Generic[T]):
             return True
         if any(len(q) > self.max_queue for q in self._queues.values()):
             return True
+        if self.rounds:  # the newest round at or before `at` is complete; one step past the newest at most
+            if len(self._newest) < len(self.seats) or at > max(self._newest.values()) + self.period_s:
+                return False
+            latest = max((t for t in (self._last_at_or_before(s, at) for s in self.seats) if t is not None), default=None)
+            return latest is not None and all(t >= latest for t in self._newest.values())
         return all(q and q[-1][0] > at for q in self._queues.values())
+
+
+def for_display(seats: Sequence[str], display_fps: float, policy: str) -> SeatSync:
+    """The display's sync for a stream policy: real time gives up on a seat after 2 s, `every`
+    waits up to 30 s (nothing is skipped), `aligned` shows whole rounds (add items with their
+    round's instant, `Frame.instant`)."""
+    return SeatSync(seats, 1.0 / display_fps, 30.0 if policy == "every" else 2.0, rounds=policy == "aligned")

@@ -4,11 +4,13 @@ A box with few cores runs one model at a time well and several badly: detectors 
 the cores each take N times longer, so every frame ages N-fold. A shared detector instead serves
 the seats in turn, each with its newest frame, asked for just before the model is free, so a
 frame waits neither behind other seats nor for the model. Pure logic, no Ray: `SeatTurns` picks
-the seat, `AskTimer` says when to ask.
+the seat, `AskTimer` says when to ask, `Rounds` says which instant every seat is sampled at
+under policy `aligned`.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 
@@ -36,6 +38,9 @@ class SeatTurns:
                 self._next = (self._next + step + 1) % len(self.seats)
                 return seat
         return None
+
+    def resting(self, seat: str, now: float) -> bool:
+        return self._until.get(seat, 0.0) > now
 
     def wake_at(self) -> float:
         return min(self._until.get(seat, 0.0) for seat in self.seats)
@@ -69,3 +74,79 @@ class AskTimer:
 
     def asked(self, seconds: float) -> None:
         self.ask_s = seconds if self.ask_s is None else self.ask_s + self.weight * (seconds - self.ask_s)
+
+
+
+class Rounds:
+    """Policy aligned: every seat sampled at the same instants, as fast as the workers go.
+
+    A round is one frame per seat, each the frame captured nearest the round's instant (like
+    DeepStream's muxer batching the sources' frames of one moment). The shared workers all take
+    their next (seat, instant) from here. A round opens when a worker asks and the previous one
+    has been handed out, so rounds follow each other as fast as the pool infers and no worker
+    idles on a clock; `min_period_s` caps the rate. The instant is `lag_s` before the asking
+    moment: the newest time by which every camera's frame has arrived (learned from the frames'
+    capture-to-decode delays). A seat whose camera had nothing rests (`SeatTurns`) and sits
+    rounds out. Pure: no Ray, time passed in.
+    """
+
+    def __init__(self, seats: list[str], min_period_s: float = 0.0, slack_s: float = 0.02, weight: float = 0.1) -> None:
+        if not seats or min_period_s < 0:
+            raise ValueError("Rounds needs seats and min_period_s >= 0")
+        self.turns = SeatTurns(list(seats))
+        self.min_period_s, self.slack_s, self.weight = min_period_s, slack_s, weight
+        self.delay_s: dict[str, float] = {}  # seat -> running mean of capture -> decoded
+        self.instant: float | None = None  # the open round's
+        self.opened = 0  # rounds opened
+        self._todo: list[str] = []
+
+    @property
+    def lag_s(self) -> float:
+        return max(self.delay_s.values(), default=0.0) + self.slack_s
+
+    def next(self, now: float) -> tuple[str, float] | None:
+        """(seat, instant) for a worker to sample next; None while every seat rests (see `wake_at`)."""
+        while True:
+            while self._todo:
+                seat = self._todo.pop(0)
+                if not self.turns.resting(seat, now):
+                    return seat, self.instant  # type: ignore[return-value]
+            seats = [seat for seat in self.turns.seats if not self.turns.resting(seat, now)]
+            if not seats:
+                return None
+            at = now - self.lag_s
+            if self.instant is not None:
+                at = max(at, self.instant + self.min_period_s, self.instant + 1e-6)  # strictly later
+            first = self.opened % len(seats)  # each seat in turn goes first: the last in a round waits longest
+            self.instant, self._todo = at, seats[first:] + seats[:first]
+            self.opened += 1
+
+    def wake_at(self) -> float:
+        return self.turns.wake_at()
+
+    def got(self, seat: str, frame: bool, now: float, delay_s: float | None = None) -> None:
+        """What the camera gave for `seat`; `delay_s`: that frame's capture-to-decode time."""
+        self.turns.got(seat, frame, now)
+        if delay_s is not None and 0 <= delay_s < 10:
+            old = self.delay_s.get(seat)
+            self.delay_s[seat] = delay_s if old is None else old + self.weight * (delay_s - old)
+
+
+class RoundsActor:
+    """The `rounds` actor every shared worker asks for its next (seat, instant); a shell around
+    `Rounds` (pipeline.py wraps it with `ray.remote`). Calls are served one at a time."""
+
+    def __init__(self, seats: list[str], min_period_s: float) -> None:
+        self.rounds = Rounds(seats, min_period_s)
+
+    def next(self, report: tuple | None) -> tuple[str, float] | float:
+        """Record the asking worker's last take (seat, got a frame, delay), then its next
+        (seat, instant), or the wall time to ask again when every seat rests. One clock, this
+        actor's, sets every instant."""
+        now = time.time()
+        if report is not None:
+            self.rounds.got(report[0], report[1], now, report[2])
+        return self.rounds.next(now) or self.rounds.wake_at()
+
+    def stats(self) -> dict:
+        return {"rounds": self.rounds.opened, "lag_ms": round(self.rounds.lag_s * 1000, 1)}

@@ -54,6 +54,17 @@ def test_a_frame_the_reference_missed_in_this_pass_is_not_matched_to_an_old_pass
     assert seat["latency_max_ms"] == pytest.approx(200, abs=1)
 
 
+def test_skew_is_of_what_the_display_showed_when_it_differs_from_the_outputs():
+    # seat 1's outputs trail seat 0's by 5 frames; a synchronising display shows both at frame i together
+    deliveries = [Delivery(s, 100 + i / 10 + 0.3 + 0.5 * s, seen(s, i)) for s in (0, 1) for i in range(10, 40)]
+    displayed = [Delivery(s, 100 + i / 10 + 0.85, seen(s, i)) for s in (0, 1) for i in range(10, 40)]
+    outputs = score(deliveries, REF, seats=2, seconds=3.0, fps=10)["total"]
+    screen = score(deliveries, REF, seats=2, seconds=3.0, fps=10, displayed=displayed)["total"]
+    assert outputs["skew_p50_ms"] >= 400
+    assert screen["skew_p50_ms"] == pytest.approx(20, abs=1)  # the two cameras' own offset
+    assert {k: v for k, v in screen.items() if "skew" not in k} == {k: v for k, v in outputs.items() if "skew" not in k}
+
+
 @pytest.mark.slow
 def test_short_benchmark_of_every_contender_runs(tmp_path):
     """Seconds long, asserting nothing about speed: that each contender runs and is measured."""
@@ -62,9 +73,9 @@ def test_short_benchmark_of_every_contender_runs(tmp_path):
          f"out_dir={tmp_path}"], capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     report = json.loads((tmp_path / "bench.json").read_text())
-    assert set(report["contenders"]) == {"mjray", "baseline", "ultralytics"}
+    assert set(report["contenders"]) == {"mjray", "mjray_aligned", "baseline", "ultralytics"}
     assert report["limit"]["fps"] > 0
-    assert len(report["limit"]["runs_fps"]) == 4 and report["limit_parallel"]["fps"] > 0  # around each contender
+    assert len(report["limit"]["runs_fps"]) == 5 and report["limit_parallel"]["fps"] > 0  # around each contender
     for name, figures in report["contenders"].items():
         assert figures["total"]["fps"] > 0, f"{name} delivered nothing"
         assert figures["total"]["cpu_s_per_frame"] > 0 and figures["total"]["limit_fps"] > 0
@@ -73,8 +84,11 @@ def test_short_benchmark_of_every_contender_runs(tmp_path):
         assert figures["notes"]["apparatus_cores"] > 0  # the server and reference readers were measured too
     assert {"DetectorActor", "CameraActor", "ReorderActor", "driver"} <= set(report["contenders"]["mjray"]["cpu_s_per_frame_by_role"])
     assert set(report["contenders"]["mjray"]["notes"]["stages"]) == {"waiting", "inference", "delivery"}
-    mjray = report["contenders"]["mjray"]["total"]
-    assert mjray["order_violations"] == mjray["duplicates"] == mjray["torn"] == 0
+    for name in ("mjray", "mjray_aligned"):
+        mjray = report["contenders"][name]["total"]
+        assert mjray["order_violations"] == mjray["duplicates"] == mjray["torn"] == 0, name
+        assert len(report["contenders"][name]["notes"]["display_latency_p50_p99_ms"]) == 2, "its display was measured"
+    assert report["contenders"]["mjray_aligned"]["notes"]["policy"] == "aligned"
     assert (tmp_path / "bench.csv").read_text().startswith("contender,seat,fps")
     assert "limit (model alone" in result.stdout and "CPU seconds per delivered frame, by process" in result.stdout
 

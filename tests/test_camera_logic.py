@@ -2,7 +2,7 @@
 
 import pytest
 
-from mjray.camera import CaptureClock, FrameGate
+from mjray.camera import CaptureClock, FrameGate, FrameRing
 
 
 def test_latest_sends_up_to_capacity_then_keeps_only_the_newest_waiting():
@@ -86,3 +86,53 @@ def test_capture_clock_stops_trusting_a_camera_clock_far_off():
     clock = CaptureClock(max_skew_s=10)
     assert clock.stamp(0.0, 3_600_000_000, 1000.0)[1] == "arrival"
     assert clock.stamp(0.0, 999_000_000, 1000.0) == (1000.0, "arrival"), "stays on arrival once distrusted"
+
+
+def test_ring_hands_out_the_frame_captured_nearest_an_instant_and_gives_up_the_older():
+    ring = FrameRing(keep_s=1.0, max_frames=64)
+    interval = 1 / 15
+    for seq in range(10):
+        assert ring.add(100.0 + seq * interval, seq) == []
+    assert ring.take(100.2) == (3, [0, 1, 2])  # 100.2 lies on frame 3
+    assert ring.take(100.33) == (5, [4])  # 100.333 is nearer than 100.267
+    assert ring.take(100.0) == (6, [])  # an instant already passed: the oldest frame left, never one handed out
+    assert ring.take(200.0) == (9, [7, 8])
+    assert ring.take(200.0) == (None, [])
+
+
+def test_ring_knows_the_nearest_frame_once_a_frame_half_an_interval_before_the_instant_or_later_arrived():
+    ring = FrameRing(keep_s=1.0, max_frames=64)
+    half = 0.5 / 15
+    assert not ring.ready(100.0, half)
+    ring.add(99.9, "a")
+    assert not ring.ready(100.0, half)  # the next frame may still be nearer
+    ring.add(99.97, "b")
+    assert ring.ready(100.0, half)  # 100.03 can be no nearer than 99.97
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_ring_is_bounded_and_accounts_for_every_frame_once(seed):
+    import random
+
+    rng = random.Random(seed)
+    ring = FrameRing(keep_s=0.5, max_frames=8)
+    handed, given_up, t = [], [], 0.0
+    for seq in range(300):
+        t += rng.uniform(0.0, 0.1)
+        given_up += ring.add(t, seq)
+        assert len(ring.frames) <= 8 and ring.frames[-1][0] - ring.frames[0][0] <= 0.5
+        if rng.random() < 0.2:
+            frame, older = ring.take(t - rng.uniform(0.0, 0.6))
+            given_up += older
+            handed += [frame] if frame is not None else []
+    given_up += ring.clear()
+    assert handed == sorted(handed), "handed out out of order"
+    assert sorted(handed + given_up) == list(range(300)), "a frame lost or counted twice"
+
+
+def test_ring_keeps_order_when_the_capture_clock_steps_back():
+    ring = FrameRing(keep_s=1.0, max_frames=64)
+    ring.add(10.0, 0)
+    ring.add(9.0, 1)  # clock stepped back: kept after frame 0
+    assert ring.take(9.0) == (0, [])
+    assert ring.take(9.0) == (1, [])

@@ -10,7 +10,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from mjray.config import AppConfig, CameraConfig, ConfigError, check_resources, redact, register, validate, with_credentials
+from mjray.config import (AppConfig, CameraConfig, ConfigError, PoolConfig, StreamConfig, check_resources, redact, register,
+                          validate, with_credentials)
 
 CONF = Path(__file__).resolve().parent.parent / "conf"
 register()
@@ -110,6 +111,17 @@ def test_camera_errors_name_the_seat(camera, setting, words):
         validate(AppConfig(cameras=[camera]))
     assert setting in str(error.value) and words in str(error.value)
     assert "secret" not in str(error.value)
+
+
+def test_aligned_policy_needs_shared_workers_and_a_sane_rate():
+    aligned = StreamConfig(policy="aligned")
+    validate(base(stream=aligned))  # the default pool is shared
+    with pytest.raises(ConfigError, match=r"stream\.policy: aligned needs .*pool\.shared_workers"):
+        validate(base(stream=aligned, pool=PoolConfig(shared_workers=0)))
+    validate(base(stream=StreamConfig(policy="aligned", aligned_hz=0.0)))  # 0: as fast as the workers go
+    for hz in (-1.0, 500.0):
+        with pytest.raises(ConfigError, match=r"stream\.aligned_hz"):
+            validate(base(stream=StreamConfig(policy="aligned", aligned_hz=hz)))
 
 
 def test_two_cameras_on_one_seat_are_refused():

@@ -247,6 +247,40 @@ def test_shared_workers_serve_every_seat_in_turn_and_a_dead_camera_does_not_star
     assert served == 0
 
 
+def test_aligned_policy_samples_every_seat_at_the_same_instants_and_accounts_for_every_frame(table_360, serve):
+    server = serve(table_360)
+    cfg = validate(AppConfig(cameras=cameras_for(server), pool=PoolConfig(shared_workers=2),
+                             stream=StreamConfig(policy="aligned")))
+    with local_ray():
+        pipeline = Pipeline(cfg, cfg.cameras, keep_pixels=False)
+        pipeline.start()
+        try:
+            got = drive(pipeline, seconds=20.0)
+        finally:
+            pipeline.shutdown()
+    seats = table_360.spec.seats
+    interval = 1 / table_360.spec.fps
+    rounds: dict[float, set[str]] = defaultdict(set)
+    for seat in seats:
+        items = got[seat]
+        assert [i.seq for i in items] == list(range(pipeline.final[seat]["camera"]["decoded"])), f"{seat}: order"
+        assert all(i.reason == "skipped" for i in items if isinstance(i, Gap)), f"{seat}: a frame timed out or failed"
+        results = [i for i in items if isinstance(i, Result)]
+        instants = [r.frame.instant for r in results]
+        assert None not in instants and instants == sorted(set(instants)), f"{seat}: an instant twice or backwards"
+        # each result is the frame captured nearest its round's instant (the camera's RTCP clock)
+        off = sorted(abs(r.captured_at - r.frame.instant) for r in results if r.frame.clock == "rtcp")
+        assert off[len(off) * 9 // 10] <= interval / 2 + 0.005, f"{seat}: frames far from their instants: {off[-10:]}"
+        for r in results:
+            rounds[r.frame.instant].add(seat)
+        assert {r.worker for r in results} == {"detector:shared:0", "detector:shared:1"}, f"{seat}: one worker only"
+    steady = [members for instant, members in sorted(rounds.items())][5:-2]  # past start-up, before the stop
+    complete = sum(members == set(seats) for members in steady)
+    print("rounds:", pipeline.rounds_stats, "complete:", complete, "of", len(steady), "detectors:", pipeline.detector_stats)
+    assert len(steady) >= 40, f"only {len(steady)} rounds in 20 s"
+    assert complete >= 0.9 * len(steady), "seats sampled at different instants"
+
+
 def test_camera_reconnects_after_the_server_dies_or_hangs_and_order_holds(table_360, serve):
     server = serve(table_360)
     cfg = validate(AppConfig(cameras=cameras_for(server, seats={"ton"}),

@@ -54,3 +54,53 @@ def test_capture_time_going_backwards_keeps_sequence_order():
 def test_bad_settings_are_refused():
     with pytest.raises(ValueError):
         SeatSync(SEATS, period_s=0, max_lag_s=1)
+
+
+def test_in_rounds_a_moment_shows_the_newest_complete_round_without_waiting_for_the_next():
+    sync = SeatSync(SEATS, period_s=1 / 15, max_lag_s=5, rounds=True)
+    jitter = {"ton": -0.03, "nan": 0.0, "sha": 0.02, "pei": 0.033}  # capture times around the instants
+    for seat in SEATS:  # items placed at their round's instant: the same for every seat
+        for instant in (100.0, 100.25):
+            sync.add(seat, instant + jitter[seat], (seat, instant), instant)
+    sync.add("ton", 100.47, ("ton", 100.5), 100.5)  # the next round has begun: ton's is in, the others' not yet
+    moments = sync.moments(now=100.6)
+    assert moments and moments[-1].at <= 100.5 + 1 / 15
+    for m in moments:
+        point = 100.0 if m.at < 100.25 else 100.25
+        assert all(item == (seat, point) for seat, item in m.items.items()), m
+        assert m.skew_s == pytest.approx(0.063)  # of the capture times, not of the instants
+    assert moments[-1].at > 100.45  # every moment up to the new round's instant is out already
+    for seat in SEATS[1:]:
+        sync.add(seat, 100.5 + jitter[seat], (seat, 100.5), 100.5)
+    later = sync.moments(now=100.6)
+    assert later and all(item == (seat, 100.5) for seat, item in later[0].items.items())
+
+
+def test_in_rounds_a_seat_missing_from_the_newest_round_holds_it_back():
+    sync = SeatSync(("ton", "nan"), period_s=0.1, max_lag_s=5, rounds=True)
+    feed(sync, "ton", [10.0, 10.3, 10.6])
+    feed(sync, "nan", [10.0])
+    shown = sync.moments(now=10.7)
+    assert [m.at for m in shown] == pytest.approx([10.0, 10.1, 10.2])  # not 10.3: nan's round 10.3 is not in
+    assert all(m.items == {"ton": ("ton", 10.0), "nan": ("nan", 10.0)} for m in shown)
+    feed(sync, "nan", [10.3])
+    shown = sync.moments(now=10.7)
+    assert [m.at for m in shown] == pytest.approx([10.3, 10.4, 10.5])
+    assert all(m.items == {"ton": ("ton", 10.3), "nan": ("nan", 10.3)} for m in shown)
+
+
+def test_without_rounds_the_same_items_wait_for_the_next_ones():
+    sync = SeatSync(SEATS, period_s=1 / 15, max_lag_s=5)
+    for seat in SEATS:
+        feed(sync, seat, [100.0, 100.25])
+    moments = sync.moments(now=100.6)
+    assert moments[-1].at < 100.25  # the 100.25 items show only once something later comes
+    assert all(item == (seat, 100.0) for m in moments for seat, item in m.items.items())
+
+
+def test_the_display_sync_follows_the_stream_policy():
+    from mjray.sync import for_display
+
+    assert for_display(SEATS, 15, "latest").max_lag_s == 2.0 and not for_display(SEATS, 15, "latest").rounds
+    assert for_display(SEATS, 15, "every").max_lag_s == 30.0  # nothing is skipped: wait for slow seats
+    assert for_display(SEATS, 15, "aligned").rounds

@@ -2,7 +2,7 @@
 
 import pytest
 
-from mjray.turns import AskTimer, SeatTurns
+from mjray.turns import AskTimer, Rounds, SeatTurns
 
 
 def test_seats_are_served_in_turn_and_equally():
@@ -61,3 +61,43 @@ def test_ask_lands_as_the_model_frees_up():
     assert timer.infer_s == pytest.approx(0.080)
     timer.asked(0.200)  # a slow round trip never makes the delay negative
     assert timer.delay() == 0.0
+
+
+def test_a_round_gives_every_seat_the_same_instant_and_the_next_opens_once_it_is_handed_out():
+    rounds = Rounds(["ton", "nan", "sha", "pei"], slack_s=0.0)
+    first = [rounds.next(now=10.0 + 0.01 * i) for i in range(4)]  # two workers asking in turn
+    assert first == [("ton", 10.0), ("nan", 10.0), ("sha", 10.0), ("pei", 10.0)]
+    assert rounds.next(now=10.25) == ("nan", 10.25)  # opened when asked: no worker waits on a clock
+    assert rounds.opened == 2
+    assert [rounds.next(now=10.3)[0] for _ in range(3)] == ["sha", "pei", "ton"]  # nan went first this time
+
+
+def test_the_instant_lies_behind_by_the_slowest_cameras_delay_so_every_frame_has_arrived():
+    rounds = Rounds(["ton", "nan"], slack_s=0.02, weight=1.0)
+    rounds.got("ton", True, now=0.0, delay_s=0.05)
+    rounds.got("nan", True, now=0.0, delay_s=0.30)  # a camera with a long pipeline
+    assert rounds.next(now=100.0) == ("ton", pytest.approx(100.0 - 0.32))
+
+
+def test_rounds_instants_only_grow_and_respect_a_rate_cap():
+    rounds = Rounds(["ton"], min_period_s=0.5, slack_s=0.0)
+    instants = [rounds.next(now=t)[1] for t in (10.0, 10.1, 10.2, 12.0)]
+    assert instants == pytest.approx([10.0, 10.5, 11.0, 12.0])  # capped to 2 a second, caught up later
+    free = Rounds(["ton"], slack_s=0.5)
+    assert free.next(now=10.0)[1] < free.next(now=10.0)[1]  # never the same instant twice
+
+
+def test_a_seat_with_nothing_sits_rounds_out_until_its_rest_ends():
+    rounds = Rounds(["ton", "nan"], slack_s=0.0)
+    assert rounds.next(0.0) == ("ton", 0.0)
+    rounds.got("ton", False, now=0.0)  # camera down: rests 0.05 s
+    assert rounds.next(0.01) == ("nan", 0.0)
+    assert rounds.next(0.02) == ("nan", 0.02)  # next round: ton still rests
+    rounds.got("nan", False, now=0.02)
+    assert rounds.next(0.03) is None and rounds.wake_at() == pytest.approx(0.05)
+    assert rounds.next(0.05) == ("ton", 0.05)
+
+
+def test_rounds_refuse_no_seats():
+    with pytest.raises(ValueError):
+        Rounds([])

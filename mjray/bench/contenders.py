@@ -22,6 +22,7 @@ class Outcome:
     peak_rss_mib: float
     notes: dict = field(default_factory=dict)
     cpu_by_role: dict = field(default_factory=dict)  # CPU seconds per kind of process (TreeMeter.by_role)
+    displayed: list[Delivery] | None = None  # what a display put on screen, where not the deliveries themselves
 
 
 def measure(meter: TreeMeter, seconds: float, step=None) -> tuple[float, float]:
@@ -98,14 +99,19 @@ def stage_times(results: list) -> dict:
 
 
 def run_mjray(urls: list[str], seconds: float, warmup_s: float, model: dict, settings: dict,
-              exclude: set[int]) -> Outcome:
-    """mjray as `python -m mjray.main` runs it; `settings` change its defaults ({"pool": {"shared_workers": 0}})."""
+              exclude: set[int], display_fps: float = 15.0) -> Outcome:
+    """mjray as `python -m mjray.main` runs it; `settings` change its defaults ({"pool": {"shared_workers": 0}}).
+
+    Deliveries are its outputs as they leave the reorders; `displayed` is what its grid display
+    (`SeatSync`, as in `mjray.main`) puts on screen, seats together, at `display_fps`.
+    """
     import ray
     from omegaconf import OmegaConf
 
     from mjray.config import AppConfig, CameraConfig, validate
     from mjray.frames import Result
     from mjray.pipeline import Pipeline, inference_threads
+    from mjray.sync import for_display
 
     seats = [f"cam{i}" for i in range(len(urls))]
     cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(AppConfig), {"model": model}, settings))  # type-checked
@@ -113,21 +119,35 @@ def run_mjray(urls: list[str], seconds: float, warmup_s: float, model: dict, set
     cfg = validate(cfg)
     ray.init(include_dashboard=False, namespace=f"bench-{time.time_ns()}")
     deliveries: list[Delivery] = []
+    displayed: list[Delivery] = []
     timed: list = []  # (Result, delivered at)
     try:
         pipeline = Pipeline(cfg, cfg.cameras, keep_pixels=True)
         pipeline.start()
         seat_index = {s: i for i, s in enumerate(seats)}
         window = [float("inf"), float("inf")]
+        sync = for_display(seats, display_fps, cfg.stream.policy)
+        on_screen: dict[str, int] = {}  # seat -> seq of the picture shown
 
         def step():
+            now = time.time()
+            measuring = window[0] <= now <= window[1]
             for seat, items in pipeline.drain(wait_s=0.05).items():
                 now = time.time()
                 results = [i for i in items if isinstance(i, Result)]
                 images = ray.get([r.frame.ref for r in results])  # what a display would fetch to show
-                if window[0] <= now <= window[1]:
-                    deliveries.extend(Delivery(seat_index[seat], now, marker.read(img)) for img in images)
+                readings = [marker.read(img) for img in images]
+                for r, reading in zip(results, readings):
+                    sync.add(seat, r.captured_at, (r.seq, reading), r.frame.instant)
+                if measuring:
+                    deliveries.extend(Delivery(seat_index[seat], now, reading) for reading in readings)
                     timed.extend((r, now) for r in results)
+            for moment in sync.moments(time.time()):
+                for seat, item in moment.items.items():
+                    if item is not None and on_screen.get(seat) != item[0]:
+                        on_screen[seat] = item[0]
+                        if measuring:
+                            displayed.append(Delivery(seat_index[seat], time.time(), item[1]))
 
         until = time.monotonic() + warmup_s
         while time.monotonic() < until:
@@ -142,9 +162,10 @@ def run_mjray(urls: list[str], seconds: float, warmup_s: float, model: dict, set
     pool = cfg.pool
     return Outcome(deliveries, end - start, meter.cpu_seconds, meter.peak_rss / 2**20,
                    {"policy": cfg.stream.policy, "threads": inference_threads(cfg),
+                    **({"aligned_hz": cfg.stream.aligned_hz} if cfg.stream.policy == "aligned" else {}),
                     **({"shared_workers": pool.shared_workers} if pool.shared_workers else
                        {"workers_per_camera": pool.workers_per_camera}),
-                    "stages": stage_times(timed)}, meter.by_role())
+                    "stages": stage_times(timed)}, meter.by_role(), displayed)
 
 
 def run_baseline(urls: list[str], shape: tuple[int, int, int], seconds: float, warmup_s: float, model: dict,

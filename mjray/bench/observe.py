@@ -183,8 +183,11 @@ def _pct(values, q):
     return round(float(np.percentile(values, q)) * 1000, 1) if len(values) else None
 
 
-def score(deliveries: list[Delivery], reference: Reference, seats: int, seconds: float, fps: float) -> dict:
-    """The benchmark's figures per seat and in total, from pixels alone."""
+def score(deliveries: list[Delivery], reference: Reference, seats: int, seconds: float, fps: float,
+          displayed: list[Delivery] | None = None) -> dict:
+    """The benchmark's figures per seat and in total, from pixels alone. Skew is of what was on
+    screen: `displayed` (each picture once, when a display put it up) where a contender shows
+    something other than its stream of outputs, else the deliveries themselves."""
     per_seat = {}
     all_latency = []
     shown: dict[int, list[tuple[float, float]]] = {s: [] for s in range(seats)}  # (delivered at, captured at)
@@ -211,6 +214,8 @@ def score(deliveries: list[Delivery], reference: Reference, seats: int, seconds:
             positions.append(position)
             latency.append(d.at - arrived)
             shown[seat].append((d.at, arrived))
+        if displayed is not None:
+            shown[seat] = _on_screen([d for d in displayed if d.seat == seat], reference)
         order_violations = sum(1 for a, b in zip(positions, positions[1:]) if b < a)
         duplicates = len(positions) - len(set(positions))
         all_latency += latency
@@ -220,16 +225,7 @@ def score(deliveries: list[Delivery], reference: Reference, seats: int, seconds:
             "order_violations": order_violations, "duplicates": duplicates, "torn": torn, "unreadable": unreadable,
             "foreign": foreign, "not_in_reference": unknown,
         }
-    skews = []
-    if all(shown[s] for s in range(seats)):
-        start = max(v[0][0] for v in shown.values())
-        end = min(v[-1][0] for v in shown.values())
-        times = {s: [a for a, _ in v] for s, v in shown.items()}
-        t = start
-        while t <= end:
-            captured = [shown[s][bisect.bisect_right(times[s], t) - 1][1] for s in range(seats)]
-            skews.append(max(captured) - min(captured))
-            t += 1.0 / fps
+    skews = _skews(shown, fps)
     total = {
         "fps": round(sum(v["fps"] for v in per_seat.values()), 2),
         "latency_p50_ms": _pct(all_latency, 50), "latency_p99_ms": _pct(all_latency, 99),
@@ -239,3 +235,30 @@ def score(deliveries: list[Delivery], reference: Reference, seats: int, seconds:
         "skew_p50_ms": _pct(skews, 50), "skew_p99_ms": _pct(skews, 99),
     }
     return {"seats": per_seat, "total": total}
+
+
+def _on_screen(displayed: list[Delivery], reference: Reference) -> list[tuple[float, float]]:
+    """(put up at, reference arrival) of each readable picture a display showed, in time order."""
+    out = []
+    for d in sorted(displayed, key=lambda d: d.at):
+        m = d.reading.marker
+        hit = reference.locate(d.seat, m.index, d.at) if m is not None and not d.reading.torn and m.seat == d.seat else None
+        if hit is not None:
+            out.append((d.at, hit[1]))
+    return out
+
+
+def _skews(shown: dict[int, list[tuple[float, float]]], fps: float) -> list[float]:
+    """At each display instant (every 1/fps s), the spread of the capture times on screen."""
+    skews: list[float] = []
+    if not shown or not all(shown.values()):
+        return skews
+    start = max(v[0][0] for v in shown.values())
+    end = min(v[-1][0] for v in shown.values())
+    times = {s: [a for a, _ in v] for s, v in shown.items()}
+    t = start
+    while t <= end:
+        captured = [shown[s][bisect.bisect_right(times[s], t) - 1][1] for s in shown]
+        skews.append(max(captured) - min(captured))
+        t += 1.0 / fps
+    return skews

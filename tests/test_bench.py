@@ -69,7 +69,7 @@ def test_skew_is_of_what_the_display_showed_when_it_differs_from_the_outputs():
 def test_short_benchmark_of_every_contender_runs(tmp_path):
     """Seconds long, asserting nothing about speed: that each contender runs and is measured."""
     result = subprocess.run(
-        [sys.executable, "-m", "mjray.bench", "seats=2", "seconds=6", "warmup_s=30", "limit_seconds=3",
+        [sys.executable, "-m", "mjray.bench", "seats=2", "seconds=6", "warmup_s=20", "limit_seconds=3",
          f"out_dir={tmp_path}"], capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     report = json.loads((tmp_path / "bench.json").read_text())

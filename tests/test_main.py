@@ -58,6 +58,21 @@ def test_embedded_default_runs_and_writes_ordered_results(tmp_path, table_360, m
     assert (out / "latency.png").stat().st_size > 1000 and (out / "rate.png").stat().st_size > 1000
 
 
+def test_aligned_policy_shows_the_seats_together(tmp_path, table_360):
+    out = tmp_path / "run"
+    result = mjray_main("run.duration_s=20", "ray.dashboard=false", "stream.policy=aligned", "display.video=false",
+                        f"display.output_dir={out}", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    print(result.stdout[-1500:])
+    # the frames shown together were captured within a frame interval (66.7 ms at 15 fps) of each other
+    assert summary["skew_p50_ms"] is not None and summary["skew_p50_ms"] < 1000 / 15
+    records = [json.loads(line) for line in (out / "detections.jsonl").read_text().splitlines()]
+    for seat in ("ton", "nan", "sha", "pei"):
+        mine = [r for r in records if r["seat"] == seat]
+        assert [r["seq"] for r in mine] == list(range(len(mine))) and any("boxes" in r for r in mine), seat
+
+
 def test_bad_override_names_the_setting(tmp_path):
     result = mjray_main("pool.workers_per_camera=0", "ray.dashboard=false", cwd=tmp_path, timeout=120)
     assert result.returncode == 2

@@ -32,6 +32,7 @@ def item_record(item: Item, names: dict[int, str], emitted_at: float) -> dict:
         return {
             "seat": item.seat, "seq": item.seq, "captured_at": round(item.frame.captured_at, 6),
             "clock": item.frame.clock, "pts": item.frame.pts, "emitted_at": round(emitted_at, 6),
+            **({"instant": round(item.frame.instant, 6)} if item.frame.instant is not None else {}),  # its round
             "infer_ms": round(item.infer_ms, 2), "worker": item.worker,
             "boxes": [[round(float(v), 1) for v in box] for box in d.xyxy],
             "scores": [round(float(c), 3) for c in d.confidence],

@@ -71,6 +71,12 @@ def test_aligned_policy_shows_the_seats_together(tmp_path, table_360):
     for seat in ("ton", "nan", "sha", "pei"):
         mine = [r for r in records if r["seat"] == seat]
         assert [r["seq"] for r in mine] == list(range(len(mine))) and any("boxes" in r for r in mine), seat
+    rounds = defaultdict(set)  # each result names its round: a user can line the four hands up
+    for r in records:
+        if "boxes" in r:
+            rounds[r["instant"]].add(r["seat"])
+    steady = [seats for _, seats in sorted(rounds.items())][3:-2]
+    assert steady and sum(len(seats) == 4 for seats in steady) >= 0.9 * len(steady)
 
 
 def test_bad_override_names_the_setting(tmp_path):

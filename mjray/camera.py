@@ -176,6 +176,7 @@ class CameraActor:
         # aligned: the last seat of a round is served a round after its instant: a second of
         # decoded frames (32 at most; 1.4 MB each at 720p) covers slow rounds and slow cameras
         self.ring: FrameRing[tuple] | None = FrameRing(1.0, 32) if aligned else None
+        self._last_instant = float("-inf")  # aligned: the newest instant a take asked for
         self.per_worker = [0] * len(self.detectors)
         self.open_timeout_s, self.reconnect_max_s = open_timeout_s, reconnect_max_s
         self.keep_pixels = keep_pixels
@@ -305,8 +306,11 @@ class CameraActor:
                 half = 0.5 * (recent[-1] - recent[0]) / (len(recent) - 1) if len(recent) >= 2 else 1 / 60
                 while not self.ring.ready(at, half) and not self._stop.is_set() and time.monotonic() < deadline:
                     self._lock.wait(max(0.0, deadline - time.monotonic()))
-                # once stopping, the ring's frames are the stop's to report: a take now would race it
-                pending, given_up = self.ring.take(at) if not self._stop.is_set() else (None, [])
+                # once stopping, the ring's frames are the stop's to report: a take now would race it;
+                # an instant older than one served would get a newer frame: frames keep their instants' order
+                stale = self._stop.is_set() or at <= self._last_instant
+                pending, given_up = self.ring.take(at) if not stale else (None, [])
+                self._last_instant = max(self._last_instant, at)
             else:
                 while self.gate.pending is None and not self._stop.is_set() and time.monotonic() < deadline:
                     self._lock.wait(max(0.0, deadline - time.monotonic()))

@@ -160,13 +160,14 @@ class LocalTurns:
     def __init__(self, seats: list[str]) -> None:
         self.turns = SeatTurns(seats)
 
-    def next(self, report: tuple | None) -> tuple[str, None] | float:
-        """Record the last take (seat, got a frame, delay); the next (seat, None) or seconds to wait."""
+    def next(self) -> tuple[str, None] | float:
+        """The next (seat, None), or seconds to wait while every seat rests."""
         now = time.monotonic()
-        if report is not None:
-            self.turns.got(report[0], report[1], now)
         seat = self.turns.next(now)
         return (seat, None) if seat is not None else max(0.005, self.turns.wake_at() - now)
+
+    def got(self, seat: str, frame: bool, delay_s: float | None) -> None:
+        self.turns.got(seat, frame, time.monotonic())
 
 
 class SharedRounds:
@@ -177,11 +178,15 @@ class SharedRounds:
 
         self.actor = ray.get_actor("rounds")
 
-    def next(self, report: tuple | None) -> tuple[str, float] | float:
+    def next(self) -> tuple[str, float] | float:
         import ray
 
-        got = ray.get(self.actor.next.remote(report))
+        got = ray.get(self.actor.next.remote())
         return got if isinstance(got, tuple) else max(0.005, got - time.time())
+
+    def got(self, seat: str, frame: bool, delay_s: float | None) -> None:
+        """Sent, not waited for: this worker's next ask comes after it (an actor's calls from one caller keep their order)."""
+        self.actor.got.remote(seat, frame, delay_s)
 
 
 class DetectorActor:
@@ -244,12 +249,11 @@ class DetectorActor:
         timer = AskTimer()
         cameras: dict[str, object] = {}
         ask: list = []  # [seat, ObjectRef of its take()]: the one outstanding ask
-        report: list = []  # (seat, got a frame, its capture-to-decode delay) of the last take, for the plan
         rest = [0.0]  # seconds to wait when every seat rests
 
         def send_ask() -> None:
             for _ in range(len(self.seats) + 1):
-                choice = plan.next(report.pop() if report else None)
+                choice = plan.next()
                 if not isinstance(choice, tuple):
                     rest[0] = choice
                     return
@@ -258,7 +262,7 @@ class DetectorActor:
                     try:
                         cameras[seat] = ray.get_actor(f"camera:{seat}")
                     except ValueError:  # not started yet: try again on its next turn
-                        report.append((seat, False, None))
+                        plan.got(seat, False, None)
                         continue
                 asked = time.monotonic()
                 ref = cameras[seat].take.remote(self.TAKE_WAIT_S, at)
@@ -283,7 +287,7 @@ class DetectorActor:
                 log.warning("%s: asking camera %s failed: %s", self.name, seat, error)
                 cameras.pop(seat, None)
                 got = None
-            report[:] = [(seat, got is not None, got[0].decoded_at - got[0].captured_at if got else None)]
+            plan.got(seat, got is not None, got[0].decoded_at - got[0].captured_at if got else None)
             if got is None:
                 continue
             frame, image_ref = got

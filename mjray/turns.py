@@ -87,8 +87,13 @@ class Rounds:
     idles on a clock; `min_period_s` caps the rate. The instant is `lag_s` before the asking
     moment: the newest time by which every camera's frame has arrived (learned from the frames'
     capture-to-decode delays). A seat whose camera had nothing rests (`SeatTurns`) and sits
-    rounds out. Pure: no Ray, time passed in.
+    rounds out. A seat is handed to one worker at a time: until its take is reported (`got`), a
+    later round's turn for it waits, so its frames leave the camera in the order of their instants.
+    Pure: no Ray, time passed in.
     """
+
+    BUSY_WAIT_S = 0.005  # how soon to ask again when the round's remaining seats are all out
+    BUSY_MAX_S = 5.0  # a take not reported by then is given up (its worker died): the seat is handed out again
 
     def __init__(self, seats: list[str], min_period_s: float = 0.0, slack_s: float = 0.02, weight: float = 0.1) -> None:
         if not seats or min_period_s < 0:
@@ -98,21 +103,33 @@ class Rounds:
         self.delay_s: dict[str, float] = {}  # seat -> running mean of capture -> decoded
         self.instant: float | None = None  # the open round's
         self.opened = 0  # rounds opened
-        self._todo: list[str] = []
+        self._todo: list[str] = []  # seats of the open round not handed out yet
+        self._busy: dict[str, float] = {}  # seats handed out whose take is not reported yet -> when
+        self._wait_until = 0.0
 
     @property
     def lag_s(self) -> float:
         return max(self.delay_s.values(), default=0.0) + self.slack_s
 
     def next(self, now: float) -> tuple[str, float] | None:
-        """(seat, instant) for a worker to sample next; None while every seat rests (see `wake_at`)."""
+        """(seat, instant) for a worker to sample next; None while every seat rests or is out (see `wake_at`)."""
+        self._busy = {seat: at for seat, at in self._busy.items() if now - at < self.BUSY_MAX_S}
         while True:
-            while self._todo:
-                seat = self._todo.pop(0)
-                if not self.turns.resting(seat, now):
-                    return seat, self.instant  # type: ignore[return-value]
+            self._todo = [seat for seat in self._todo if not self.turns.resting(seat, now)]
+            free = [seat for seat in self._todo if seat not in self._busy]
+            if free:
+                self._todo.remove(free[0])
+                self._busy[free[0]] = now
+                return free[0], self.instant  # type: ignore[return-value]
+            if self._todo:  # the rest of this round are still out from the last: ask again soon
+                self._wait_until = now + self.BUSY_WAIT_S
+                return None
             seats = [seat for seat in self.turns.seats if not self.turns.resting(seat, now)]
             if not seats:
+                self._wait_until = self.turns.wake_at()
+                return None
+            if all(seat in self._busy for seat in seats):  # open the next round once one of it can go
+                self._wait_until = now + self.BUSY_WAIT_S
                 return None
             at = now - self.lag_s
             if self.instant is not None:
@@ -122,10 +139,12 @@ class Rounds:
             self.opened += 1
 
     def wake_at(self) -> float:
-        return self.turns.wake_at()
+        """When to ask again after `next` gave None."""
+        return self._wait_until
 
     def got(self, seat: str, frame: bool, now: float, delay_s: float | None = None) -> None:
         """What the camera gave for `seat`; `delay_s`: that frame's capture-to-decode time."""
+        self._busy.pop(seat, None)
         self.turns.got(seat, frame, now)
         if delay_s is not None and 0 <= delay_s < 10:
             old = self.delay_s.get(seat)
@@ -139,14 +158,14 @@ class RoundsActor:
     def __init__(self, seats: list[str], min_period_s: float) -> None:
         self.rounds = Rounds(seats, min_period_s)
 
-    def next(self, report: tuple | None) -> tuple[str, float] | float:
-        """Record the asking worker's last take (seat, got a frame, delay), then its next
-        (seat, instant), or the wall time to ask again when every seat rests. One clock, this
-        actor's, sets every instant."""
-        now = time.time()
-        if report is not None:
-            self.rounds.got(report[0], report[1], now, report[2])
-        return self.rounds.next(now) or self.rounds.wake_at()
+    def next(self) -> tuple[str, float] | float:
+        """The asking worker's next (seat, instant), or the wall time to ask again. One clock,
+        this actor's, sets every instant."""
+        return self.rounds.next(time.time()) or self.rounds.wake_at()
+
+    def got(self, seat: str, frame: bool, delay_s: float | None) -> None:
+        """A worker's take for `seat` came back (with a frame or not; its capture-to-decode delay)."""
+        self.rounds.got(seat, frame, time.time(), delay_s)
 
     def stats(self) -> dict:
         return {"rounds": self.rounds.opened, "lag_ms": round(self.rounds.lag_s * 1000, 1)}

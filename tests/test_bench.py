@@ -65,6 +65,14 @@ def test_skew_is_of_what_the_display_showed_when_it_differs_from_the_outputs():
     assert {k: v for k, v in screen.items() if "skew" not in k} == {k: v for k, v in outputs.items() if "skew" not in k}
 
 
+def test_a_scaling_row_sets_pool_model_threads_and_stream_policy():
+    from mjray.bench.__main__ import row_settings
+
+    assert row_settings({"shared_workers": 2}) == {"pool": {"shared_workers": 2}}
+    assert row_settings({"shared_workers": 1, "threads": 2, "policy": "aligned"}) == {
+        "pool": {"shared_workers": 1}, "model": {"threads": 2}, "stream": {"policy": "aligned"}}
+
+
 @pytest.mark.slow
 def test_short_benchmark_of_every_contender_runs(tmp_path):
     """Seconds long, asserting nothing about speed: that each contender runs and is measured."""

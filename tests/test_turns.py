@@ -63,13 +63,42 @@ def test_ask_lands_as_the_model_frees_up():
     assert timer.delay() == 0.0
 
 
+def serve(rounds, now):
+    """One worker's ask and its take's report: the next (seat, instant)."""
+    task = rounds.next(now)
+    if task is not None:
+        rounds.got(task[0], True, now)
+    return task
+
+
 def test_a_round_gives_every_seat_the_same_instant_and_the_next_opens_once_it_is_handed_out():
     rounds = Rounds(["ton", "nan", "sha", "pei"], slack_s=0.0)
-    first = [rounds.next(now=10.0 + 0.01 * i) for i in range(4)]  # two workers asking in turn
+    first = [serve(rounds, now=10.0 + 0.01 * i) for i in range(4)]  # two workers asking in turn
     assert first == [("ton", 10.0), ("nan", 10.0), ("sha", 10.0), ("pei", 10.0)]
-    assert rounds.next(now=10.25) == ("nan", 10.25)  # opened when asked: no worker waits on a clock
+    assert serve(rounds, now=10.25) == ("nan", 10.25)  # opened when asked: no worker waits on a clock
     assert rounds.opened == 2
-    assert [rounds.next(now=10.3)[0] for _ in range(3)] == ["sha", "pei", "ton"]  # nan went first this time
+    assert [serve(rounds, now=10.3)[0] for _ in range(3)] == ["sha", "pei", "ton"]  # nan went first this time
+
+
+def test_a_seat_is_out_with_one_worker_at_a_time_so_its_takes_keep_the_order_of_their_instants():
+    rounds = Rounds(["ton"], slack_s=0.0)
+    assert rounds.next(now=1.0) == ("ton", 1.0)  # worker A
+    assert rounds.next(now=1.01) is None  # worker B: ton is still out with A, no second round for it
+    assert rounds.wake_at() == pytest.approx(1.01 + Rounds.BUSY_WAIT_S)
+    rounds.got("ton", True, now=1.02)
+    assert rounds.next(now=1.02) == ("ton", 1.02)
+    assert rounds.next(now=1.03) is None
+    assert rounds.next(now=1.02 + Rounds.BUSY_MAX_S) == ("ton", pytest.approx(1.02 + Rounds.BUSY_MAX_S))  # A died: given up
+
+
+def test_a_busy_seat_lets_the_others_of_its_round_go_first():
+    rounds = Rounds(["ton", "nan"], slack_s=0.0)
+    assert serve(rounds, 0.0) == ("ton", 0.0)
+    assert rounds.next(0.1) == ("nan", 0.0)  # still out when the next round opens
+    assert rounds.next(0.2) == ("ton", 0.2)  # round 2 opened with nan first, but nan is out: ton goes
+    assert rounds.next(0.21) is None
+    rounds.got("nan", True, 0.22)
+    assert rounds.next(0.22) == ("nan", 0.2)
 
 
 def test_the_instant_lies_behind_by_the_slowest_cameras_delay_so_every_frame_has_arrived():
@@ -81,17 +110,17 @@ def test_the_instant_lies_behind_by_the_slowest_cameras_delay_so_every_frame_has
 
 def test_rounds_instants_only_grow_and_respect_a_rate_cap():
     rounds = Rounds(["ton"], min_period_s=0.5, slack_s=0.0)
-    instants = [rounds.next(now=t)[1] for t in (10.0, 10.1, 10.2, 12.0)]
+    instants = [serve(rounds, now=t)[1] for t in (10.0, 10.1, 10.2, 12.0)]
     assert instants == pytest.approx([10.0, 10.5, 11.0, 12.0])  # capped to 2 a second, caught up later
     free = Rounds(["ton"], slack_s=0.5)
-    assert free.next(now=10.0)[1] < free.next(now=10.0)[1]  # never the same instant twice
+    assert serve(free, now=10.0)[1] < serve(free, now=10.0)[1]  # never the same instant twice
 
 
 def test_a_seat_with_nothing_sits_rounds_out_until_its_rest_ends():
     rounds = Rounds(["ton", "nan"], slack_s=0.0)
     assert rounds.next(0.0) == ("ton", 0.0)
     rounds.got("ton", False, now=0.0)  # camera down: rests 0.05 s
-    assert rounds.next(0.01) == ("nan", 0.0)
+    assert serve(rounds, 0.01) == ("nan", 0.0)
     assert rounds.next(0.02) == ("nan", 0.02)  # next round: ton still rests
     rounds.got("nan", False, now=0.02)
     assert rounds.next(0.03) is None and rounds.wake_at() == pytest.approx(0.05)

@@ -49,6 +49,7 @@ class BenchConfig:
     mjray: dict = field(default_factory=dict)  # mjray settings that differ from its defaults: +mjray.pool.shared_workers=0
     workers_per_camera: int = 1  # the original design's N
     # scaling=true: mjray alone, for each number of cameras in scale_seats and each pool in scale_pools
+    # (pool.* settings, plus threads: model.threads and policy: stream.policy)
     scaling: bool = False
     scale_seats: list[int] = field(default_factory=lambda: [1, 2, 4, 8])
     scale_pools: list[dict] = field(default_factory=lambda: [
@@ -180,8 +181,7 @@ def scaling(cfg: BenchConfig, out: Path) -> list[dict]:
             for pool in cfg.scale_pools:
                 before = run_limit(images, cfg.limit_seconds, model)
                 readers = start_reference(urls, cfg)
-                threads = {"model": {"threads": pool["threads"]}} if "threads" in pool else {}
-                settings = {**threads, "pool": {k: v for k, v in pool.items() if k != "threads"}}
+                settings = row_settings(pool)
                 outcome = run_mjray(urls, cfg.seconds, cfg.warmup_s, model, settings, {server.pid, *readers.pids}, cfg.fps)
                 reference = readers.collect()
                 after = run_limit(images, cfg.limit_seconds, model)
@@ -198,6 +198,18 @@ def scaling(cfg: BenchConfig, out: Path) -> list[dict]:
         writer.writerows(rows)
     (out / "scaling.json").write_text(json.dumps({"machine": machine(), "config": asdict(cfg), "rows": rows}, indent=1))
     return rows
+
+
+ROW_KEYS = {"threads": ("model", "threads"), "policy": ("stream", "policy")}  # scale_pools keys outside pool.*
+
+
+def row_settings(row: dict) -> dict:
+    """mjray settings for a scaling row: pool.* keys, plus `threads` (model.threads) and `policy` (stream.policy)."""
+    settings: dict = {"pool": {k: v for k, v in row.items() if k not in ROW_KEYS}}
+    for key, (section, name) in ROW_KEYS.items():
+        if key in row:
+            settings.setdefault(section, {})[name] = row[key]
+    return settings
 
 
 def summarize(outcome: Outcome, reference, cfg: BenchConfig, limit: dict) -> dict:
@@ -274,8 +286,9 @@ def main() -> None:
         try:
             if cfg.scaling:
                 rows = scaling(cfg, out)
-                keys = ["cameras", "shared_workers", "workers_per_camera", "threads", "fps", "camera_fps", "kept",
-                        "ratio_to_limit", "latency_p50_ms", "latency_p99_ms", "latency_target_ms", "order_violations",
+                keys = ["cameras", "shared_workers", "workers_per_camera", "threads", "policy", "fps", "camera_fps", "kept",
+                        "ratio_to_limit", "latency_p50_ms", "latency_p99_ms", "latency_target_ms", "skew_p50_ms",
+                        "skew_p99_ms", "order_violations",
                         "torn", "cpu_s_per_frame"]
                 print("".join(f"{k:>19s}" for k in keys))
                 for row in rows:

@@ -12,6 +12,8 @@ from pathlib import Path
 import av
 import pytest
 
+from tests.rounds import steady_rounds
+
 pytestmark = pytest.mark.slow
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "run_analysis.ipynb"
 
@@ -75,7 +77,7 @@ def test_aligned_policy_shows_the_seats_together(tmp_path, table_360):
     for r in records:
         if "boxes" in r:
             rounds[r["instant"]].add(r["seat"])
-    steady = [seats for _, seats in sorted(rounds.items())][3:-2]
+    steady = steady_rounds(rounds, ("ton", "nan", "sha", "pei"))
     assert steady and sum(len(seats) == 4 for seats in steady) >= 0.9 * len(steady)
 
 

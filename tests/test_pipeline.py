@@ -22,6 +22,7 @@ from mjray.frames import Gap, Result
 from mjray.pipeline import Pipeline
 from mjray.sim import marker
 from mjray.summary import SeatTally
+from tests.rounds import steady_rounds
 
 pytestmark = pytest.mark.slow
 
@@ -274,7 +275,7 @@ def test_aligned_policy_samples_every_seat_at_the_same_instants_and_accounts_for
         for r in results:
             rounds[r.frame.instant].add(seat)
         assert {r.worker for r in results} == {"detector:shared:0", "detector:shared:1"}, f"{seat}: one worker only"
-    steady = [members for instant, members in sorted(rounds.items())][5:-2]  # past start-up, before the stop
+    steady = steady_rounds(rounds, seats)
     complete = sum(members == set(seats) for members in steady)
     print("rounds:", pipeline.rounds_stats, "complete:", complete, "of", len(steady), "detectors:", pipeline.detector_stats)
     assert len(steady) >= 40, f"only {len(steady)} rounds in 20 s"

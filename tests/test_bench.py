@@ -73,6 +73,14 @@ def test_a_scaling_row_sets_pool_model_threads_and_stream_policy():
         "pool": {"shared_workers": 1}, "model": {"threads": 2}, "stream": {"policy": "aligned"}}
 
 
+def test_the_limit_left_is_the_limit_on_the_cores_the_apparatus_left_free():
+    from mjray.bench.__main__ import limit_left
+
+    assert limit_left(20.0, 2, 0.2) == pytest.approx(18.0)
+    assert limit_left(20.0, 2, 0.0) == pytest.approx(20.0)
+    assert limit_left(20.0, 2, None) is None and limit_left(20.0, 2, 2.5) is None and limit_left(0.0, 2, 0.1) is None
+
+
 @pytest.mark.slow
 def test_short_benchmark_of_every_contender_runs(tmp_path):
     """Seconds long, asserting nothing about speed: that each contender runs and is measured."""
@@ -90,6 +98,7 @@ def test_short_benchmark_of_every_contender_runs(tmp_path):
         roles = figures["cpu_s_per_frame_by_role"]
         assert sum(roles.values()) == pytest.approx(figures["total"]["cpu_s_per_frame"], rel=0.05, abs=0.002)
         assert figures["notes"]["apparatus_cores"] > 0  # the server and reference readers were measured too
+        assert figures["total"]["ratio_to_limit_left"] > figures["total"]["ratio_to_limit"]
     assert {"DetectorActor", "CameraActor", "ReorderActor", "driver"} <= set(report["contenders"]["mjray"]["cpu_s_per_frame_by_role"])
     assert set(report["contenders"]["mjray"]["notes"]["stages"]) == {"waiting", "inference", "delivery"}
     for name in ("mjray", "mjray_aligned"):
@@ -110,5 +119,5 @@ def test_short_scaling_run_writes_one_row_per_cameras_and_pool(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     rows = json.loads((tmp_path / "scaling.json").read_text())["rows"]
     assert [(r["cameras"], r["shared_workers"]) for r in rows] == [(1, 1), (2, 1)]
-    assert all(r["fps"] > 0 and r["order_violations"] == 0 for r in rows)
+    assert all(r["fps"] > 0 and r["order_violations"] == 0 and r["ratio_to_limit_left"] > r["ratio_to_limit"] for r in rows)
     assert (tmp_path / "scaling.csv").read_text().startswith("cameras,shared_workers")

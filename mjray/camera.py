@@ -37,7 +37,7 @@ T = TypeVar("T")
 
 RTSP_OPTIONS = {"rtsp_transport": "tcp", "analyzeduration": "0", "probesize": "32", "fflags": "nobuffer"}
 MAX_CLOCK_SKEW_S = 10.0  # a camera clock further than this from ours is not trusted
-SKIP_REPORT_S = 0.25  # longest a skipped frame's gap waits to be sent with others
+SKIP_REPORT_S = 0.5  # longest a skipped frame's gap waits for a frame to travel with
 
 
 @dataclass
@@ -320,9 +320,9 @@ class CameraActor:
             self._report_skip(frame)
         if pending is None:
             return None
-        frame, ref = self._put(pending, at)
+        frame, ref, gaps = self._put(pending, at)
         self.stats_.sent += 1
-        return frame, ref
+        return frame, ref, gaps
 
     def _report_skip(self, pending: tuple) -> None:
         seq, _, captured_at, *_ = pending
@@ -333,32 +333,37 @@ class CameraActor:
         if due:
             self._flush_skips()
 
-    def _flush_skips(self, always: bool = False) -> object | None:
-        """Skipped frames go to the reorder in one call, before the next frame is sent (their
-        results cannot leave before the frame before them anyway), or after SKIP_REPORT_S."""
+    def _take_skips(self) -> list[Gap]:
         with self._lock:
             skips, self._skips, self._skips_since = self._skips, [], time.monotonic()
+        return skips
+
+    def _flush_skips(self, always: bool = False) -> object | None:
+        """Skipped frames the next sent frame did not carry go to the reorder themselves, after SKIP_REPORT_S."""
+        skips = self._take_skips()
         return self.reorder.push_many.remote(skips) if skips or always else None
 
-    def _put(self, pending: tuple, instant: float | None = None) -> tuple[Frame, object]:
-        """The frame's pixels go into the object store here, once."""
+    def _put(self, pending: tuple, instant: float | None = None) -> tuple[Frame, object, list[Gap]]:
+        """The frame's pixels go into the object store here, once. The gaps of the frames skipped
+        since the last one sent travel with it: its detector pushes them with its result, one
+        call where there were two (they cannot leave the reorder before it anyway)."""
         import ray
 
-        self._flush_skips()
+        gaps = self._take_skips()
         seq, picture, captured_at, clock, pts, decoded_at = pending
         image = picture.to_ndarray(format="bgr24")
         height, width = image.shape[:2]
         ref = ray.put(image)
         return Frame(self.seat, seq, captured_at, clock, pts, decoded_at, width, height, ref if self.keep_pixels else None,
-                     instant), ref
+                     instant), ref, gaps
 
     def _send(self, pending: tuple) -> None:
-        frame, ref = self._put(pending)
+        frame, ref, gaps = self._put(pending)
         with self._lock:
             worker = min(range(len(self.detectors)), key=self.per_worker.__getitem__)
             self.per_worker[worker] += 1
-            call = self.detectors[worker].infer.remote(frame, ref)
-            self._in_flight[call] = (worker, frame)
+            call = self.detectors[worker].infer.remote(frame, ref, gaps)
+            self._in_flight[call] = (worker, frame, gaps)
             self._lock.notify_all()
         self.stats_.sent += 1
 
@@ -377,15 +382,15 @@ class CameraActor:
             for call in done:
                 try:
                     ray.get(call)
-                except Exception as error:  # the worker died: its frame becomes a gap
+                except Exception as error:  # the worker died: its frame becomes a gap, the gaps it carried go on
                     with self._lock:
-                        _, frame = self._in_flight[call]
+                        _, frame, gaps = self._in_flight[call]
                     self.stats_.failed += 1
                     self.stats_.last_error = f"detector: {type(error).__name__}"
-                    self.reorder.push.remote(Gap(self.seat, frame.seq, f"failed: {type(error).__name__}",
-                                                 frame.captured_at, frame))
+                    self.reorder.push_many.remote([*gaps, Gap(self.seat, frame.seq, f"failed: {type(error).__name__}",
+                                                              frame.captured_at, frame)])
                 with self._lock:
-                    worker, _ = self._in_flight.pop(call)
+                    worker, *_ = self._in_flight.pop(call)
                     self.per_worker[worker] -= 1
                     waiting = self.gate.done()
                     self._lock.notify_all()

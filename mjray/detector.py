@@ -225,21 +225,23 @@ class DetectorActor:
     def names(self) -> dict[int, str]:
         return self.detector.names
 
-    def infer(self, frame: Frame, image: np.ndarray) -> int:
-        """Infer one frame (`image` is the frame's pixels, resolved from the object store)."""
+    def infer(self, frame: Frame, image: np.ndarray, gaps: list[Gap] = ()) -> int:
+        """Infer one frame (`image` is the frame's pixels, resolved from the object store); `gaps`:
+        the frames its camera skipped before it, pushed with its result."""
         try:
             detections = self.detector(image)
         except Exception as error:  # one bad frame must not take the worker down
             self.failed += 1
-            self._push(Gap(frame.seat, frame.seq, f"failed: {type(error).__name__}: {error}", frame.captured_at, frame))
+            self._push(Gap(frame.seat, frame.seq, f"failed: {type(error).__name__}: {error}", frame.captured_at, frame), gaps)
             return frame.seq
         self.inferred += 1
         self.served[frame.seat] = self.served.get(frame.seat, 0) + 1
-        self._push(Result(frame, detections, self.detector.last_ms, self.name, time.time()))
+        self._push(Result(frame, detections, self.detector.last_ms, self.name, time.time()), gaps)
         return frame.seq
 
-    def _push(self, item: Result | Gap) -> None:
-        self._pushes[item.seat] = self.reorders[item.seat].push.remote(item)
+    def _push(self, item: Result | Gap, gaps: list[Gap]) -> None:
+        reorder = self.reorders[item.seat]
+        self._pushes[item.seat] = reorder.push_many.remote([*gaps, item]) if gaps else reorder.push.remote(item)
 
     def _serve(self) -> None:
         """Shared mode: seats in turn, each asked for its frame as the model frees up."""
@@ -290,12 +292,12 @@ class DetectorActor:
             plan.got(seat, got is not None, got[0].decoded_at - got[0].captured_at if got else None)
             if got is None:
                 continue
-            frame, image_ref = got
+            frame, image_ref, gaps = got
             image = ray.get(image_ref)
             ahead = threading.Timer(timer.delay(), lambda: self._stop.is_set() or send_ask())
             ahead.start()  # the next frame lands as this one ends
             started = time.perf_counter()
-            self.infer(frame, image)
+            self.infer(frame, image, gaps)
             timer.inferred(time.perf_counter() - started)
             ahead.join()
 

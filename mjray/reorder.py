@@ -105,15 +105,17 @@ class ReorderActor:
         )
         self._out: list[Item] = []
         self._ready = threading.Condition()
+        self.pushes = 0  # calls that brought items: each costs both sides a Ray call
 
     def push(self, item: Item) -> None:
-        with self._ready:
-            self._out += self.reorderer.push(item.seq, item, self.clock())
-            self._ready.notify_all()  # output, or a new hole deadline for a waiting drain
+        self.push_many([item])
 
     def push_many(self, items: list[Item]) -> None:
-        for item in items:
-            self.push(item)
+        with self._ready:
+            self.pushes += bool(items)
+            for item in items:
+                self._out += self.reorderer.push(item.seq, item, self.clock())
+            self._ready.notify_all()  # output, or a new hole deadline for a waiting drain
 
     def drain(self, wait_s: float = 0.0) -> list[Item]:
         """Everything emitted since the last drain, in order; waits up to `wait_s` for something."""
@@ -139,4 +141,4 @@ class ReorderActor:
         with self._ready:
             r = self.reorderer
             return {"emitted": r.emitted, "timeouts": r.timeouts, "late": r.late, "duplicates": r.duplicates,
-                    "pending": r.pending, "next_seq": r.next_seq}
+                    "pending": r.pending, "next_seq": r.next_seq, "pushes": self.pushes}

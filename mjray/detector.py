@@ -11,6 +11,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
@@ -225,7 +226,7 @@ class DetectorActor:
     def names(self) -> dict[int, str]:
         return self.detector.names
 
-    def infer(self, frame: Frame, image: np.ndarray, gaps: list[Gap] = ()) -> int:
+    def infer(self, frame: Frame, image: np.ndarray, gaps: Sequence[Gap] = ()) -> int:
         """Infer one frame (`image` is the frame's pixels, resolved from the object store); `gaps`:
         the frames its camera skipped before it, pushed with its result."""
         try:
@@ -239,9 +240,8 @@ class DetectorActor:
         self._push(Result(frame, detections, self.detector.last_ms, self.name, time.time()), gaps)
         return frame.seq
 
-    def _push(self, item: Result | Gap, gaps: list[Gap]) -> None:
-        reorder = self.reorders[item.seat]
-        self._pushes[item.seat] = reorder.push_many.remote([*gaps, item]) if gaps else reorder.push.remote(item)
+    def _push(self, item: Result | Gap, gaps: Sequence[Gap]) -> None:
+        self._pushes[item.seat] = self.reorders[item.seat].push_many.remote([*gaps, item])
 
     def _serve(self) -> None:
         """Shared mode: seats in turn, each asked for its frame as the model frees up."""

@@ -182,8 +182,9 @@ def scaling(cfg: BenchConfig, out: Path) -> list[dict]:
                 before = run_limit(images, cfg.limit_seconds, model)
                 readers = start_reference(urls, cfg)
                 settings = row_settings(pool)
-                apparatus = ApparatusMeter({server.pid, *readers.pids})
-                outcome = run_mjray(urls, cfg.seconds, cfg.warmup_s, model, settings, {server.pid, *readers.pids}, cfg.fps)
+                exclude = {server.pid, *readers.pids}
+                apparatus = ApparatusMeter(exclude)
+                outcome = run_mjray(urls, cfg.seconds, cfg.warmup_s, model, settings, exclude, cfg.fps)
                 outcome.notes["apparatus_cores"] = apparatus.cores()
                 reference = readers.collect()
                 after = run_limit(images, cfg.limit_seconds, model)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -65,6 +66,21 @@ def test_skew_is_of_what_the_display_showed_when_it_differs_from_the_outputs():
     assert {k: v for k, v in screen.items() if "skew" not in k} == {k: v for k, v in outputs.items() if "skew" not in k}
 
 
+def test_mjray_variants_take_their_own_settings_over_the_users_and_keep_the_rest():
+    from omegaconf import OmegaConf
+
+    from mjray.bench.__main__ import BenchConfig, mjray_settings
+
+    cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(BenchConfig), {
+        "mjray": {"pool": {"shared_workers": 2, "camera_cpus": 0.2}, "stream": {"policy": "every"}}}))
+    assert mjray_settings(cfg, "mjray") == {"pool": {"shared_workers": 2, "camera_cpus": 0.2}, "stream": {"policy": "every"}}
+    assert mjray_settings(cfg, "mjray_aligned")["stream"] == {"policy": "aligned"}
+    low = mjray_settings(cfg, "mjray_low_latency")
+    assert low["pool"]["shared_workers"] == 1 and low["pool"]["cpus_per_worker"] == 1.0  # conf/pool/cpu_low_latency.yaml
+    assert low["stream"] == {"policy": "every"}
+    assert cfg.mjray["pool"]["shared_workers"] == 2  # the user's settings are not changed for the next contender
+
+
 def test_a_scaling_row_sets_pool_model_threads_and_stream_policy():
     from mjray.bench.__main__ import row_settings
 
@@ -89,9 +105,9 @@ def test_short_benchmark_of_every_contender_runs(tmp_path):
          f"out_dir={tmp_path}"], capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     report = json.loads((tmp_path / "bench.json").read_text())
-    assert set(report["contenders"]) == {"mjray", "mjray_aligned", "baseline", "ultralytics"}
+    assert set(report["contenders"]) == {"mjray", "mjray_low_latency", "mjray_aligned", "baseline", "ultralytics"}
     assert report["limit"]["fps"] > 0
-    assert len(report["limit"]["runs_fps"]) == 5 and report["limit_parallel"]["fps"] > 0  # around each contender
+    assert len(report["limit"]["runs_fps"]) == len(report["contenders"]) + 1 and report["limit_parallel"]["fps"] > 0  # around each contender
     for name, figures in report["contenders"].items():
         assert figures["total"]["fps"] > 0, f"{name} delivered nothing"
         assert figures["total"]["cpu_s_per_frame"] > 0 and figures["total"]["limit_fps"] > 0
@@ -101,11 +117,13 @@ def test_short_benchmark_of_every_contender_runs(tmp_path):
         assert figures["total"]["ratio_to_limit_left"] > figures["total"]["ratio_to_limit"]
     assert {"DetectorActor", "CameraActor", "ReorderActor", "driver"} <= set(report["contenders"]["mjray"]["cpu_s_per_frame_by_role"])
     assert set(report["contenders"]["mjray"]["notes"]["stages"]) == {"waiting", "inference", "delivery"}
-    for name in ("mjray", "mjray_aligned"):
+    for name in ("mjray", "mjray_low_latency", "mjray_aligned"):
         mjray = report["contenders"][name]["total"]
         assert mjray["order_violations"] == mjray["duplicates"] == mjray["torn"] == 0, name
         assert len(report["contenders"][name]["notes"]["display_latency_p50_p99_ms"]) == 2, "its display was measured"
     assert report["contenders"]["mjray_aligned"]["notes"]["policy"] == "aligned"
+    low = report["contenders"]["mjray_low_latency"]["notes"]
+    assert low["shared_workers"] == 1 and low["threads"] == (os.cpu_count() or 1), low  # one worker on every core
     assert (tmp_path / "bench.csv").read_text().startswith("contender,seat,fps")
     assert "limit (model alone" in result.stdout and "CPU seconds per delivered frame, by process" in result.stdout
 

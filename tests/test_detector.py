@@ -85,3 +85,31 @@ def test_tile_model_reads_the_synthetic_table(table_360):
     assert score.frames == 40 and score.tiles >= 40 * 13
     assert score.found / score.tiles > 0.85
     assert score.read / score.tiles > 0.75
+
+
+THREADS_PROBE = textwrap.dedent(
+    """
+    import numpy as np, torch
+    from mjray.detector import YoloDetector
+    from mjray.sim.game import Hand
+    from mjray.sim.render import SeatView
+    image = SeatView(0, 640, 360).render(Hand(("1m", "2m", "3m", "4p", "5p", "6p", "7s", "8s", "9s", "1z", "1z", "5z", "6z")), 0, 15)
+    alone = YoloDetector()(image)
+    limited = YoloDetector(threads=2)
+    options = limited.model.predictor.model.backend.session.get_session_options()
+    found = limited(image)
+    print("torch", torch.get_num_threads(), "intra", options.intra_op_num_threads,
+          "spinning", options.get_session_config_entry("session.intra_op.allow_spinning"),
+          "same", len(found) == len(alone) and bool(np.array_equal(found.class_id, alone.class_id)), "tiles", len(found))
+    """
+)
+
+
+@pytest.mark.slow
+def test_a_limited_detector_keeps_torch_to_one_thread_and_onnx_runtime_from_spinning():
+    """Spinning thread pools steal a small box's cores from each other (README, benchmark); the
+    session rebuilt with fewer threads must find what the default one finds."""
+    result = subprocess.run([sys.executable, "-c", THREADS_PROBE], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "torch 1 intra 2 spinning 0 same True" in result.stdout, result.stdout
+    assert int(result.stdout.split("tiles ")[1].split()[0]) >= 10, result.stdout

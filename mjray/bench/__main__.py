@@ -3,6 +3,7 @@
     python -m mjray.bench                                   # all contenders, 4 seats, 60 s each
     python -m mjray.bench contenders=[mjray] seconds=20
     python -m mjray.bench contenders=[mjray_aligned]        # mjray, every seat sampled at the same instants
+    python -m mjray.bench contenders=[mjray_low_latency]    # mjray with pool=cpu_low_latency (one worker, all cores)
     python -m mjray.bench scaling=true                      # mjray's scaling curve: 1, 2, 4, 8 cameras x pools
     python -m mjray.bench contenders=[mjray] +mjray.pool.shared_workers=0 +mjray.pool.workers_per_camera=2
     python -m mjray.bench model.weights=yolov8l.yaml model.grayscale=false model.autocontrast=false  # GPU box
@@ -26,6 +27,7 @@ from typing import Optional
 
 import numpy as np
 import psutil
+from omegaconf import OmegaConf
 
 from mjray.bench.contenders import Outcome, run_baseline, run_limit, run_limit_parallel, run_mjray, run_ultralytics
 from mjray.bench.observe import ReferenceReaders, score
@@ -33,7 +35,7 @@ from mjray.config import ModelConfig
 from mjray.main import CONF_DIR
 
 log = logging.getLogger("mjray.bench")
-CONTENDERS = ("mjray", "mjray_aligned", "baseline", "ultralytics")
+CONTENDERS = ("mjray", "mjray_low_latency", "mjray_aligned", "baseline", "ultralytics")
 
 
 @dataclass
@@ -124,10 +126,13 @@ def bench(cfg: BenchConfig, out: Path) -> dict:
 
 
 def mjray_settings(cfg: BenchConfig, contender: str) -> dict:
-    """mjray's settings for a contender: `cfg.mjray`, and for mjray_aligned with stream.policy=aligned."""
+    """mjray's settings for a contender: `cfg.mjray`; for mjray_aligned with stream.policy=aligned,
+    for mjray_low_latency with pool=cpu_low_latency (the variant's own settings win)."""
     settings = {k: dict(v) if isinstance(v, dict) else v for k, v in cfg.mjray.items()}
     if contender == "mjray_aligned":
         settings["stream"] = {**settings.get("stream", {}), "policy": "aligned"}
+    if contender == "mjray_low_latency":
+        settings["pool"] = {**settings.get("pool", {}), **OmegaConf.to_container(OmegaConf.load(CONF_DIR / "pool" / "cpu_low_latency.yaml"))}
     return settings
 
 

@@ -101,7 +101,7 @@ def test_the_limit_left_is_the_limit_on_the_cores_the_apparatus_left_free():
 def test_short_benchmark_of_every_contender_runs(tmp_path):
     """Seconds long, asserting nothing about speed: that each contender runs and is measured."""
     result = subprocess.run(
-        [sys.executable, "-m", "mjray.bench", "seats=2", "seconds=6", "warmup_s=20", "limit_seconds=3",
+        [sys.executable, "-m", "mjray.bench", "seats=2", "seconds=6", "warmup_s=15", "limit_seconds=2",
          f"out_dir={tmp_path}"], capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     report = json.loads((tmp_path / "bench.json").read_text())

@@ -107,9 +107,6 @@ class ReorderActor:
         self._ready = threading.Condition()
         self.pushes = 0  # calls that brought items: each costs both sides a Ray call
 
-    def push(self, item: Item) -> None:
-        self.push_many([item])
-
     def push_many(self, items: list[Item]) -> None:
         with self._ready:
             self.pushes += bool(items)

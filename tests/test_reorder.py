@@ -107,7 +107,7 @@ def test_next_expiry_is_when_the_oldest_held_item_gives_up_its_hole():
 def test_drain_sleeps_until_a_push_or_the_hole_deadline_not_in_short_polls():
     actor = ReorderActor("ton", max_wait_s=0.3, max_pending=10)
     frame = Frame("ton", 1, 5.0, "rtcp", 0, 5.1, 640, 360)
-    threading.Timer(0.1, actor.push, [Result(frame, Detections.empty(), 1.0, "w", 5.2)]).start()
+    threading.Timer(0.1, actor.push_many, [[Result(frame, Detections.empty(), 1.0, "w", 5.2)]]).start()
     started = time.monotonic()
     out = actor.drain(wait_s=5.0)  # frame 0 never comes: its gap is due 0.3 s after frame 1 arrived
     waited = time.monotonic() - started
@@ -139,8 +139,8 @@ def test_actor_shell_emits_results_and_timeout_gaps_with_its_clock():
     now = [0.0]
     actor = ReorderActor("ton", max_wait_s=1.0, max_pending=10, clock=lambda: now[0])
     frame = Frame("ton", 1, 5.0, "rtcp", 0, 5.1, 640, 360)
-    actor.push(Result(frame, Detections.empty(), 1.0, "detector:ton:0", 5.2))
-    actor.push(Gap("ton", 2, "skipped", 5.1))
+    actor.push_many([Result(frame, Detections.empty(), 1.0, "detector:ton:0", 5.2)])
+    actor.push_many([Gap("ton", 2, "skipped", 5.1)])
     assert actor.drain() == []
     now[0] = 1.5
     out = actor.drain()

@@ -115,9 +115,6 @@ class YoloDetector:
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         path = resolve_weights(weights)
-        if threads:  # an ONNX model leaves torch only pre- and post-processing: one thread (see _limit_onnx_threads)
-            torch.set_num_threads(1 if path.endswith(".onnx") else threads)
-
         self.weights, self.imgsz, self.conf, self.iou, self.device = path, imgsz, conf, iou, device
         self.grayscale, self.autocontrast = grayscale, autocontrast
         self.model = YOLO(path, task="detect")
@@ -125,19 +122,24 @@ class YoloDetector:
             self.model.model.eval()  # built, not loaded: inference mode as a checkpoint would be
         self.last_ms = 0.0
         self(np.zeros((imgsz, imgsz, 3), np.uint8))  # load now, not on the first real frame
-        if threads:
-            self._limit_onnx_threads(threads)
+        if threads:  # after loading: Ultralytics sets torch's threads (cores - 1, at most 8) as it loads
+            self._limit_threads(threads)
 
-    def _limit_onnx_threads(self, threads: int) -> None:
-        """ONNX Runtime takes every core by default; several workers on one box then fight.
+    def _limit_threads(self, threads: int) -> None:
+        """torch: `threads`, or one for an ONNX model (torch only pre- and post-processes it).
+        ONNX Runtime takes every core by default; several workers on one box then fight.
 
         Its threads also spin between and after runs by default, and torch's (pre- and
-        post-processing) spin after theirs: on a small box busy decoding, the spinning pools take
-        turns stealing each other's cores. With torch at one thread and ONNX Runtime's threads
-        sleeping when idle, one shared worker on 2 cores serving 4 cameras infers in 70/103 ms
-        (p50/p99) where it took 83/125, and delivers 13.2 frames/s where it delivered 11.3 (README)."""
+        post-processing) spin after theirs: on a small box busy decoding, spinning threads take
+        the cores the decoders and each other need. With ONNX Runtime's threads sleeping when idle
+        (torch was already at one thread on 2 cores), one shared worker on 2 cores serving 4
+        cameras infers in 70/103 ms (p50/p99) where it took 83/125, and delivers 13.2 frames/s
+        where it delivered 11.3 (README)."""
+        import torch
+
         backend = getattr(self.model.predictor.model, "backend", None)
         session = getattr(backend, "session", None)
+        torch.set_num_threads(threads if session is None else 1)
         if session is None:
             return
         import onnxruntime

@@ -38,6 +38,14 @@ def test_detections_arrays_must_agree():
     assert len(Detections.empty()) == 0
 
 
+HAND_IMAGE = textwrap.dedent(
+    """
+    from mjray.sim.game import Hand
+    from mjray.sim.render import SeatView
+    image = SeatView(0, 640, 360).render(Hand(("1m", "2m", "3m", "4p", "5p", "6p", "7s", "8s", "9s", "1z", "1z", "5z", "6z")), 0, 15)
+    """
+)  # a real rendered hand of 13 tiles, for the probes below
+
 OFFLINE_PROBE = textwrap.dedent(
     """
     import socket, sys
@@ -49,14 +57,12 @@ OFFLINE_PROBE = textwrap.dedent(
     socket.create_connection = refuse
     socket.socket.connect = lambda self, *a: refuse(*a)
     socket.socket.connect_ex = lambda self, *a: refuse(*a)
-    import numpy as np
     from mjray.detector import YoloDetector
-    from mjray.sim.game import Hand
-    from mjray.sim.render import SeatView
-    view = SeatView(0, 640, 360)
-    hand = Hand(("1m", "2m", "3m", "4p", "5p", "6p", "7s", "8s", "9s", "1z", "1z", "5z", "6z"))
+    """
+) + HAND_IMAGE + textwrap.dedent(
+    """
     detector = YoloDetector()
-    found = detector(view.render(hand, 0, 15))
+    found = detector(image)
     print("detections", len(found), "names", len(detector.names), "attempts", attempts)
     sys.exit(1 if attempts else 0)
     """
@@ -87,13 +93,12 @@ def test_tile_model_reads_the_synthetic_table(table_360):
     assert score.read / score.tiles > 0.75
 
 
-THREADS_PROBE = textwrap.dedent(
+THREADS_PROBE = HAND_IMAGE + textwrap.dedent(
     """
     import numpy as np, torch
+    import ultralytics.utils.torch_utils
+    ultralytics.utils.torch_utils.NUM_THREADS = 4  # what Ultralytics gives torch as it loads on a 5-core box
     from mjray.detector import YoloDetector
-    from mjray.sim.game import Hand
-    from mjray.sim.render import SeatView
-    image = SeatView(0, 640, 360).render(Hand(("1m", "2m", "3m", "4p", "5p", "6p", "7s", "8s", "9s", "1z", "1z", "5z", "6z")), 0, 15)
     alone = YoloDetector()(image)
     limited = YoloDetector(threads=2)
     options = limited.model.predictor.model.backend.session.get_session_options()
@@ -101,6 +106,8 @@ THREADS_PROBE = textwrap.dedent(
     print("torch", torch.get_num_threads(), "intra", options.intra_op_num_threads,
           "spinning", options.get_session_config_entry("session.intra_op.allow_spinning"),
           "same", len(found) == len(alone) and bool(np.array_equal(found.class_id, alone.class_id)), "tiles", len(found))
+    YoloDetector("yolov8n.yaml", threads=3)
+    print("torch model", torch.get_num_threads())
     """
 )
 
@@ -108,8 +115,10 @@ THREADS_PROBE = textwrap.dedent(
 @pytest.mark.slow
 def test_a_limited_detector_keeps_torch_to_one_thread_and_onnx_runtime_from_spinning():
     """Spinning thread pools steal a small box's cores from each other (README, benchmark); the
-    session rebuilt with fewer threads must find what the default one finds."""
+    session rebuilt with fewer threads must find what the default one finds. The thread counts
+    must hold after Ultralytics sets torch's own as it loads."""
     result = subprocess.run([sys.executable, "-c", THREADS_PROBE], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "torch 1 intra 2 spinning 0 same True" in result.stdout, result.stdout
+    assert "torch model 3" in result.stdout, result.stdout  # a torch model keeps the threads it was given
     assert int(result.stdout.split("tiles ")[1].split()[0]) >= 10, result.stdout

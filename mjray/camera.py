@@ -1,14 +1,14 @@
-"""Camera stage: decode one RTSP stream with PyAV, stamp each frame, hand it to the seat's pool.
+"""Camera stage: one source's decoded frames, numbered, through the frame policy, to the seat's pool.
 
-Promises:
-- every decoded frame gets the next sequence number (also across reconnects) and a capture
-  time: the camera's RTCP wall clock when it sends one, else the arrival time;
+The source (`mjray.sources`: live RTSP or a recording) decodes and stamps capture times; this
+stage knows nothing of where frames come from. Promises:
+- every decoded frame gets the next sequence number (also across reconnects);
 - at most `capacity` frames are in flight to the detectors. Policy `latest` keeps one newest
   frame waiting and reports each frame it replaces as a `skipped` gap (latency stays bounded);
   policy `every` stops decoding until a slot frees (lossless, for recording);
 - pixels go into Ray's object store once, when a frame is sent, never for skipped frames;
-- a stream that ends, errs or stalls past the timeout is reopened with backoff, forever,
-  until `stop()`; control calls (`stats`, `stop`) are answered while it decodes;
+- control calls (`stats`, `stop`) are answered while it decodes; a source that ends (a replay)
+  leaves the camera `ended`, its frames still inferred;
 - policy `aligned` (pull only): the camera keeps about a second of decoded frames and a take asks
   for the one captured nearest an instant, the same instant for every seat; frames passed over
   are reported as skipped;
@@ -18,7 +18,7 @@ Two ways out. Push (a pool per camera): the camera sends each frame to its least
 as a slot frees. Pull (a pool shared by every camera): a detector `take()`s a seat's newest frame
 when that seat's turn comes, so a frame never ages in a queue while other seats are served.
 
-`FrameGate`, `FrameRing` and `CaptureClock` are the pure parts; `CameraActor` is the shell around them.
+`FrameGate` and `FrameRing` are the pure parts; `CameraActor` is the shell around them.
 """
 
 from __future__ import annotations
@@ -30,13 +30,13 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from mjray.frames import Frame, Gap
+from mjray.frames import Decoded, Frame, Gap, GapReason
+from mjray.policy import PolicyParts
+from mjray.sources import Source, SourceState
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-RTSP_OPTIONS = {"rtsp_transport": "tcp", "analyzeduration": "0", "probesize": "32", "fflags": "nobuffer"}
-MAX_CLOCK_SKEW_S = 10.0  # a camera clock further than this from ours is not trusted
 SKIP_REPORT_S = 0.5  # longest a skipped frame's gap waits for a frame to travel with
 
 
@@ -44,7 +44,7 @@ SKIP_REPORT_S = 0.5  # longest a skipped frame's gap waits for a frame to travel
 class FrameGate(Generic[T]):
     """Which decoded frames go to the detectors, with at most `capacity` in flight."""
 
-    policy: str  # "latest" or "every"
+    lossless: bool  # True (policy every): hold the decoder rather than give a frame up
     capacity: int
     in_flight: int = 0
     pending: T | None = None
@@ -57,8 +57,8 @@ class FrameGate(Generic[T]):
         if self.in_flight < self.capacity and self.pending is None:
             self.in_flight += 1
             return frame, None
-        if self.policy == "every" and self.pending is not None:
-            raise RuntimeError("FrameGate.offer while blocked under policy 'every'")
+        if self.lossless and self.pending is not None:
+            raise RuntimeError("FrameGate.offer while blocked (lossless)")
         dropped, self.pending = self.pending, frame
         return None, dropped
 
@@ -80,7 +80,7 @@ class FrameGate(Generic[T]):
 
     @property
     def blocked(self) -> bool:
-        return self.policy == "every" and self.pending is not None
+        return self.lossless and self.pending is not None
 
 
 @dataclass
@@ -123,33 +123,14 @@ class FrameRing(Generic[T]):
 
 
 @dataclass
-class CaptureClock:
-    """Capture wall time of a frame from the stream's RTCP-derived clock, else its arrival."""
-
-    max_skew_s: float = MAX_CLOCK_SKEW_S
-    distrusted: bool = False
-
-    def stamp(self, pts_s: float | None, start_time_realtime_us: int | None, arrival: float) -> tuple[float, str]:
-        if pts_s is None or not start_time_realtime_us or self.distrusted:
-            return arrival, "arrival"
-        captured = start_time_realtime_us / 1e6 + pts_s
-        if abs(captured - arrival) > self.max_skew_s:
-            self.distrusted = True  # camera clock wrong (no NTP?): use ours from now on
-            return arrival, "arrival"
-        return captured, "rtcp"
-
-
-@dataclass
 class CameraStats:
     seat: str
-    status: str = "starting"  # starting, streaming, reconnecting, stopped
+    source: str = ""  # what the source is (no credentials)
     decoded: int = 0
     sent: int = 0
     skipped: int = 0
     failed: int = 0
-    reconnects: int = 0
     in_flight: int = 0
-    last_error: str = ""
     width: int = 0
     height: int = 0
     fps: float = 0.0  # decoded frames per second over the last few seconds
@@ -160,40 +141,39 @@ class CameraActor:
     """One camera: decode thread + completion thread. Wrapped with `ray.remote` in pipeline.py.
 
     With no `detectors` it runs in pull mode: nothing is sent, shared detectors `take()`.
-    `aligned` (policy aligned, pull mode): takes ask for the frame captured nearest an instant.
+    `policy.by_instant` (pull mode): takes ask for the frame captured nearest an instant.
     """
 
-    def __init__(self, seat: str, url: str, shown_url: str, detectors: list, reorder: object, policy: str,
-                 in_flight_per_worker: int, open_timeout_s: float, reconnect_max_s: float, keep_pixels: bool,
-                 aligned: bool = False) -> None:
-        self.seat, self.url, self.shown_url = seat, url, shown_url
+    def __init__(self, seat: str, source: Source, detectors: list, reorder: object, policy: PolicyParts,
+                 in_flight_per_worker: int, keep_pixels: bool) -> None:
+        self.seat, self.source = seat, source
         self.detectors, self.reorder = list(detectors), reorder
-        self.gate: FrameGate[tuple] = FrameGate("every" if policy == "every" else "latest",
-                                                in_flight_per_worker * len(self.detectors))
+        self.gate: FrameGate[Decoded] = FrameGate(policy.lossless, in_flight_per_worker * len(self.detectors))
         self.pull = not self.detectors
-        if aligned and not self.pull:
-            raise ValueError(f"camera {seat}: policy aligned needs shared detectors (pull mode)")
-        # aligned: the last seat of a round is served a round after its instant: a second of
-        # decoded frames (32 at most; 1.4 MB each at 720p) covers slow rounds and slow cameras
-        self.ring: FrameRing[tuple] | None = FrameRing(1.0, 32) if aligned else None
-        self._last_instant = float("-inf")  # aligned: the newest instant a take asked for
+        if policy.by_instant and not self.pull:
+            raise ValueError(f"camera {seat}: a policy that takes frames by instant needs shared detectors (pull mode)")
+        # by instant: the last seat of a round is served a round after its instant: a second of
+        # decoded frames (32 at most) covers slow rounds and slow cameras
+        self.ring: FrameRing[Decoded] | None = FrameRing(1.0, 32) if policy.by_instant else None
+        self._last_instant = float("-inf")  # by instant: the newest instant a take asked for
         self.per_worker = [0] * len(self.detectors)
-        self.open_timeout_s, self.reconnect_max_s = open_timeout_s, reconnect_max_s
         self.keep_pixels = keep_pixels
-        self.stats_ = CameraStats(seat)
-        self.clock = CaptureClock()
+        self.stats_ = CameraStats(seat, source.shown)
+        self.state = SourceState()
         self._seq = 0
         self._lock = threading.Condition()
-        self._in_flight: dict = {}  # ObjectRef of infer call -> (worker index, Frame)
+        self._in_flight: dict = {}  # ObjectRef of infer call -> (worker index, Frame, gaps it carried)
         self._skips: list[Gap] = []  # skipped frames not yet reported
         self._skips_since = time.monotonic()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
     # control ------------------------------------------------------------------------------
-    def start(self) -> str:
+    def start(self, start_at: float | None = None) -> str:
+        """`start_at`: wall time a replay's first frame is due (one for every seat); default now."""
         if not self._threads:
-            self._threads = [threading.Thread(target=self._decode_loop, name=f"decode:{self.seat}", daemon=True)]
+            at = time.time() if start_at is None else start_at
+            self._threads = [threading.Thread(target=self._decode_loop, args=(at,), name=f"decode:{self.seat}", daemon=True)]
             if not self.pull:
                 self._threads.append(threading.Thread(target=self._reap_loop, name=f"reap:{self.seat}", daemon=True))
             for thread in self._threads:
@@ -219,7 +199,8 @@ class CameraActor:
         import ray
 
         ray.get(self._flush_skips(always=True))  # this and every earlier push landed before the reorder is flushed
-        self.stats_.status = "stopped"
+        if self.state.status != "ended":
+            self.state.status = "stopped"
         return self.stats()
 
     def stats(self) -> dict:
@@ -227,61 +208,38 @@ class CameraActor:
         s.in_flight = self.gate.in_flight
         if len(s.recent) >= 2:
             s.fps = (len(s.recent) - 1) / max(1e-6, s.recent[-1] - s.recent[0])
-        return {k: v for k, v in vars(s).items() if k != "recent"}
+        return {**{k: v for k, v in vars(s).items() if k != "recent"}, **vars(self.state)}
 
     # decoding ----------------------------------------------------------------------------
-    def _decode_loop(self) -> None:
-        import av
+    def _decode_loop(self, start_at: float) -> None:
+        try:
+            for decoded in self.source.frames(self._stop, self.state, start_at):
+                if self._stop.is_set():
+                    break
+                self._offer(decoded)
+        except Exception as error:  # a source that cannot go on (a broken recording): the seat ends
+            log.exception("camera %s: source failed", self.seat)
+            self.state.status, self.state.last_error = "ended", f"{type(error).__name__}: {error}"
 
-        backoff = 0.25
-        while not self._stop.is_set():
-            try:
-                options = {**RTSP_OPTIONS, "timeout": str(int(self.open_timeout_s * 1e6))}
-                with av.open(self.url, options=options, timeout=(self.open_timeout_s, self.open_timeout_s)) as container:
-                    stream = container.streams.video[0]
-                    stream.thread_type = "SLICE"  # frame threading would hold back a frame per thread
-                    self.stats_.status = "streaming"
-                    log.info("camera %s: streaming %s", self.seat, self.shown_url)
-                    for frame in container.decode(stream):
-                        arrival = time.time()
-                        if self._stop.is_set():
-                            break
-                        pts_s = float(frame.pts * stream.time_base) if frame.pts is not None else None
-                        captured_at, clock = self.clock.stamp(pts_s, container.start_time_realtime, arrival)
-                        self._offer(frame, captured_at, clock, frame.pts)
-                        backoff = 0.25
-                if not self._stop.is_set():
-                    self.stats_.last_error = "stream ended"
-            except Exception as error:  # av errors, timeouts, refused connections: all reconnect
-                self.stats_.last_error = f"{type(error).__name__}: {error}"
-            if self._stop.is_set():
-                break
-            self.stats_.status = "reconnecting"
-            self.stats_.reconnects += 1
-            log.warning("camera %s: %s; reconnecting in %.1f s", self.seat, self.stats_.last_error, backoff)
-            self._stop.wait(backoff)
-            backoff = min(backoff * 2, self.reconnect_max_s)
-
-    def _offer(self, image, captured_at: float, clock: str, pts: int | None) -> None:
-        """`image`: the decoded picture; turned into BGR pixels only if it is sent (`_put`)."""
-        height, width = image.height, image.width
+    def _offer(self, decoded: Decoded) -> None:
+        """Number a decoded picture and apply the policy; it becomes BGR pixels only if it is sent (`_put`)."""
         stats = self.stats_
-        stats.width, stats.height = width, height
+        stats.width, stats.height = decoded.picture.width, decoded.picture.height  # type: ignore[attr-defined]
         stats.decoded += 1
         stats.recent.append(time.monotonic())
-        pending = (self._seq, image, captured_at, clock, pts, time.time())
+        decoded.seq = self._seq
         self._seq += 1
         if self.ring is not None:
             with self._lock:
-                dropped_frames = self.ring.add(captured_at, pending)
+                dropped_frames = self.ring.add(decoded.captured_at, decoded)
                 self._lock.notify_all()
             for dropped in dropped_frames:
                 self._report_skip(dropped)
             return
         with self._lock:
-            while self.gate.blocked:  # policy every: back-pressure the decoder (also while stopping)
+            while self.gate.blocked:  # lossless: back-pressure the decoder (also while stopping)
                 self._lock.wait(0.1)
-            send, dropped = self.gate.offer(pending)
+            send, dropped = self.gate.offer(decoded)
             self._lock.notify_all()
         if dropped is not None:
             self._report_skip(dropped)
@@ -289,17 +247,17 @@ class CameraActor:
             self._send(send)
 
     def take(self, wait_s: float, at: float | None = None) -> tuple | None:
-        """Pull mode: (Frame, ObjectRef of its pixels) of the newest frame, waiting up to `wait_s`;
-        policy aligned: of the frame captured nearest wall time `at`, waiting up to `wait_s` past `at`.
+        """Pull mode: (Frame, ObjectRef of its pixels, gaps) of the newest frame, waiting up to `wait_s`;
+        by instant: of the frame captured nearest wall time `at`, waiting up to `wait_s` past `at`.
 
         None when no frame came in time (camera reconnecting, or stopped and empty).
         """
-        if self.stats_.status != "streaming":
+        if self.state.status != "streaming":
             wait_s = 0.0  # no wait while down
         elif at is not None:
             wait_s += max(0.0, at - time.time())
         deadline = time.monotonic() + wait_s
-        given_up: list = []
+        given_up: list[Decoded] = []
         with self._lock:
             if self.ring is not None and at is not None:
                 recent = self.stats_.recent  # arrival times: half the frame interval, 1/60 s until known
@@ -315,7 +273,7 @@ class CameraActor:
                 while self.gate.pending is None and not self._stop.is_set() and time.monotonic() < deadline:
                     self._lock.wait(max(0.0, deadline - time.monotonic()))
                 pending = self.gate.take()
-            self._lock.notify_all()  # policy every: the decoder may go on
+            self._lock.notify_all()  # lossless: the decoder may go on
         for frame in given_up:
             self._report_skip(frame)
         if pending is None:
@@ -324,11 +282,10 @@ class CameraActor:
         self.stats_.sent += 1
         return frame, ref, gaps
 
-    def _report_skip(self, pending: tuple) -> None:
-        seq, _, captured_at, *_ = pending
+    def _report_skip(self, decoded: Decoded) -> None:
         self.stats_.skipped += 1
         with self._lock:
-            self._skips.append(Gap(self.seat, seq, "skipped", captured_at))
+            self._skips.append(Gap(self.seat, decoded.seq, GapReason.SKIPPED, decoded.captured_at))
             due = time.monotonic() - self._skips_since > SKIP_REPORT_S
         if due:
             self._flush_skips()
@@ -343,22 +300,22 @@ class CameraActor:
         skips = self._take_skips()
         return self.reorder.push_many.remote(skips) if skips or always else None
 
-    def _put(self, pending: tuple, instant: float | None = None) -> tuple[Frame, object, list[Gap]]:
+    def _put(self, decoded: Decoded, instant: float | None = None) -> tuple[Frame, object, list[Gap]]:
         """The frame's pixels go into the object store here, once. The gaps of the frames skipped
         since the last one sent travel with it: its detector pushes them with its result, one
         call where there were two (they cannot leave the reorder before it anyway)."""
         import ray
 
         gaps = self._take_skips()
-        seq, picture, captured_at, clock, pts, decoded_at = pending
-        image = picture.to_ndarray(format="bgr24")
+        image = decoded.picture.to_ndarray(format="bgr24")  # type: ignore[attr-defined]
         height, width = image.shape[:2]
         ref = ray.put(image)
-        return Frame(self.seat, seq, captured_at, clock, pts, decoded_at, width, height, ref if self.keep_pixels else None,
-                     instant), ref, gaps
+        frame = Frame(self.seat, decoded.seq, decoded.captured_at, decoded.clock, decoded.pts, decoded.decoded_at,
+                      width, height, ref if self.keep_pixels else None, instant)
+        return frame, ref, gaps
 
-    def _send(self, pending: tuple) -> None:
-        frame, ref, gaps = self._put(pending)
+    def _send(self, decoded: Decoded) -> None:
+        frame, ref, gaps = self._put(decoded)
         with self._lock:
             worker = min(range(len(self.detectors)), key=self.per_worker.__getitem__)
             self.per_worker[worker] += 1
@@ -386,9 +343,9 @@ class CameraActor:
                     with self._lock:
                         _, frame, gaps = self._in_flight[call]
                     self.stats_.failed += 1
-                    self.stats_.last_error = f"detector: {type(error).__name__}"
-                    self.reorder.push_many.remote([*gaps, Gap(self.seat, frame.seq, f"failed: {type(error).__name__}",
-                                                              frame.captured_at, frame)])
+                    self.state.last_error = f"detector: {type(error).__name__}"
+                    self.reorder.push_many.remote([*gaps, Gap(self.seat, frame.seq, GapReason.FAILED, frame.captured_at,
+                                                              frame, type(error).__name__)])
                 with self._lock:
                     worker, *_ = self._in_flight.pop(call)
                     self.per_worker[worker] -= 1

@@ -11,12 +11,13 @@ import os
 import re
 from dataclasses import dataclass, field
 from typing import Optional
-from urllib.parse import urlsplit, urlunsplit, quote
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-from mjray.sim.marker import MAX_SEATS
+from mjray.frames import Policy
+from mjray.policy import parts
 
 SEAT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
-POLICIES = ("latest", "every", "aligned")
+DEFAULT_SEATS = ("ton", "nan", "sha", "pei")  # seats named in order when urls= gives none
 
 
 class ConfigError(ValueError):
@@ -66,7 +67,7 @@ class PoolConfig:
 
 @dataclass
 class StreamConfig:
-    policy: str = "latest"  # latest: skip frames when busy (real time); every: lossless back-pressure;
+    policy: Policy = Policy.latest  # latest: skip frames when busy (real time); every: lossless back-pressure;
     # aligned: every seat sampled at the same instants, round after round (shared workers only)
     aligned_hz: float = 0.0  # policy aligned: most rounds per second; 0: as many as the workers infer
     open_timeout_s: float = 5.0  # RTSP open/read timeout before a reconnect
@@ -94,6 +95,14 @@ class RayConfig:
 
 
 @dataclass
+class ReplayConfig:
+    """`replay=<run dir>` on the command line is short for `replay.path=<run dir>`."""
+
+    path: Optional[str] = None  # a run directory made with record=true (or its recording/ folder)
+    speed: str = "1"  # 1: the recorded pace (2: twice as fast, ...); max: as fast as the detectors take frames
+
+
+@dataclass
 class RunConfig:
     duration_s: Optional[float] = None  # stop after this long; None runs until Ctrl-C
     status_every_s: float = 5.0  # print a status line this often
@@ -101,7 +110,11 @@ class RunConfig:
 
 @dataclass
 class AppConfig:
-    cameras: list[CameraConfig] = field(default_factory=list)  # empty: the embedded table
+    cameras: list[CameraConfig] = field(default_factory=list)  # a preset (cameras=tapo4); empty: the embedded table
+    urls: list[str] = field(default_factory=list)  # cameras from the command line: urls=[rtsp://...,rtsp://...]
+    seats: list[str] = field(default_factory=list)  # their seats, in order (default ton, nan, sha, pei, seat5, ...)
+    record: bool = False  # write every camera's stream as received under <run dir>/recording
+    replay: ReplayConfig = field(default_factory=ReplayConfig)  # feed a recording instead of cameras
     sim: SimConfig = field(default_factory=SimConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     pool: PoolConfig = field(default_factory=PoolConfig)
@@ -139,13 +152,54 @@ def with_credentials(camera: CameraConfig) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+def cameras_from_urls(urls: list[str], seats: list[str]) -> list[CameraConfig]:
+    """`urls=[...]` (and `seats=[...]`) as camera entries. Credentials in a URL move to the entry's
+    username/password, so the URL itself never holds a password that could be logged."""
+    _check(not seats or len(seats) == len(urls), "seats",
+           f"names {len(seats)} seats for {len(urls)} urls; give one name per URL, or none for {', '.join(DEFAULT_SEATS)}, ...")
+    names = list(seats) or [DEFAULT_SEATS[i] if i < len(DEFAULT_SEATS) else f"seat{i + 1}" for i in range(len(urls))]
+    twice = sorted({seat for seat in names if names.count(seat) > 1})
+    _check(not twice, "seats", f"names {', '.join(twice)} twice; give each camera its own seat")
+    cameras = []
+    for i, (seat, url) in enumerate(zip(names, urls)):
+        parts_ = urlsplit(str(url))
+        _check(parts_.scheme in ("rtsp", "rtsps") and bool(parts_.hostname), f"urls[{i}]",
+               f"must be an rtsp:// URL with a host, such as rtsp://192.168.1.101:554/stream1, got {redact(str(url))!r}")
+        netloc = (parts_.hostname or "") + (f":{parts_.port}" if parts_.port else "")
+        cameras.append(CameraConfig(seat=seat, url=urlunsplit(parts_._replace(netloc=netloc)),
+                                    username=unquote(parts_.username) if parts_.username else None,
+                                    password=unquote(parts_.password) if parts_.password else None))
+    return cameras
+
+
+def replay_speed(speed: str) -> float | None:
+    """`replay.speed` as a factor of the recorded pace; None for max (as fast as frames are taken)."""
+    if str(speed).strip().lower() == "max":
+        return None
+    try:
+        factor = float(speed)
+    except ValueError:
+        factor = float("nan")
+    _check(factor > 0 and factor <= 100, "replay.speed",
+           f"must be max or a factor of the recorded pace within (0, 100] (1: as recorded), got {speed!r}")
+    return factor
+
+
 def _check(condition: bool, setting: str, message: str) -> None:
     if not condition:
         raise ConfigError(f"{setting}: {message}")
 
 
 def validate(cfg: AppConfig) -> AppConfig:
-    """Check every setting; raise ConfigError naming the first wrong one and the fix."""
+    """Check every setting; raise ConfigError naming the first wrong one and the fix.
+
+    Camera URLs given with `urls=` become `cameras` here; the policy name becomes its `Policy`."""
+    if cfg.urls:
+        _check(not cfg.cameras, "urls", "and a cameras preset were both given; use one of them")
+        cfg.cameras = cameras_from_urls(list(cfg.urls), list(cfg.seats))
+        cfg.urls, cfg.seats = [], []  # now cameras: validating again finds them there
+    else:
+        _check(not cfg.seats, "seats", "names seats but no urls=[...] were given")
     seats = [c.seat for c in cfg.cameras]
     for i, camera in enumerate(cfg.cameras):
         where = f"cameras[{i}] (seat {camera.seat!r})"
@@ -153,24 +207,22 @@ def validate(cfg: AppConfig) -> AppConfig:
                "must start with a letter and hold only letters, digits, - or _ (at most 32)")
         _check(seats.count(camera.seat) == 1, f"{where}.seat", "is used by two cameras; give each seat its own name")
         scheme = urlsplit(camera.url).scheme
-        _check(scheme in ("rtsp", "rtsps", "file", "") and bool(camera.url), f"{where}.url",
-               f"must be an rtsp:// URL (or a video file path), got {redact(camera.url)!r}")
-        if not scheme or scheme == "file":
-            path = urlsplit(camera.url).path if scheme else camera.url
-            _check(os.path.exists(path), f"{where}.url", f"no such video file: {path}")
+        _check(scheme in ("rtsp", "rtsps") and bool(urlsplit(camera.url).hostname), f"{where}.url",
+               f"must be an rtsp:// URL with a host, got {redact(camera.url)!r} (a run recorded with record=true "
+               "plays back with replay=<run dir>)")
         _check(urlsplit(camera.url).password is None, f"{where}.url",
                "holds a password; put it in cameras[].password (e.g. ${oc.env:TAPO_PASSWORD}) so it is never logged")
     _check(len(cfg.cameras) <= 64, "cameras", f"{len(cfg.cameras)} cameras is more than 64")
 
     sim = cfg.sim
-    _check(1 <= sim.seats <= MAX_SEATS, "sim.seats", f"must be within 1..{MAX_SEATS}, got {sim.seats}")
+    _check(sim.seats >= 1, "sim.seats", f"must be at least 1, got {sim.seats}")  # the most: mjray.sim's to say
     _check(bool(re.match(r"^\d+x\d+$", sim.size)), "sim.size", f"must be WIDTHxHEIGHT like 640x360, got {sim.size!r}")
     _check(1 <= sim.fps <= 120, "sim.fps", f"must be within 1..120, got {sim.fps}")
     _check(sim.seconds >= 2, "sim.seconds", f"must be at least 2, got {sim.seconds}")
 
     model = cfg.model
     if model.weights and not os.path.isfile(model.weights):
-        from mjray.detector import shipped_model_yaml
+        from mjray.model import shipped_model_yaml
 
         _check(model.weights.endswith(".yaml") and shipped_model_yaml(model.weights), "model.weights",
                f"file not found: {model.weights} (give a local .pt or .onnx path, or an architecture Ultralytics "
@@ -197,11 +249,14 @@ def validate(cfg: AppConfig) -> AppConfig:
                f"is {model.device!r} but pool.gpus_per_worker is 0: reserve GPUs (pool=gpu) or use model.device=cpu")
 
     stream = cfg.stream
-    _check(stream.policy in POLICIES, "stream.policy", f"must be one of {', '.join(POLICIES)}, got {stream.policy!r}")
-    if stream.policy == "aligned":
+    try:
+        stream.policy = Policy(stream.policy)
+    except ValueError:
+        raise ConfigError(f"stream.policy: must be one of {', '.join(p.value for p in Policy)}, got {stream.policy!r}") from None
+    if parts(stream.policy).shared_only:
         _check(pool.shared_workers >= 1, "stream.policy",
-               "aligned needs detectors shared by every camera (pool.shared_workers >= 1, e.g. pool=cpu)")
-        _check(0 <= stream.aligned_hz <= 120, "stream.aligned_hz", f"must be within 0..120 (0: no cap), got {stream.aligned_hz}")
+               f"{stream.policy.value} needs detectors shared by every camera (pool.shared_workers >= 1, e.g. pool=cpu)")
+    _check(0 <= stream.aligned_hz <= 120, "stream.aligned_hz", f"must be within 0..120 (0: no cap), got {stream.aligned_hz}")
     _check(stream.open_timeout_s > 0, "stream.open_timeout_s", f"must be > 0, got {stream.open_timeout_s}")
     _check(stream.reconnect_max_s > 0, "stream.reconnect_max_s", f"must be > 0, got {stream.reconnect_max_s}")
     _check(stream.max_wait_ms > 0, "stream.max_wait_ms", f"must be > 0 (the reorder never waits forever), got {stream.max_wait_ms}")
@@ -216,6 +271,13 @@ def validate(cfg: AppConfig) -> AppConfig:
     if cfg.run.duration_s is not None:
         _check(cfg.run.duration_s > 0, "run.duration_s", f"must be > 0 (or null to run until Ctrl-C), got {cfg.run.duration_s}")
     _check(cfg.run.status_every_s > 0, "run.status_every_s", f"must be > 0, got {cfg.run.status_every_s}")
+    speed = replay_speed(cfg.replay.speed)
+    if cfg.replay.path:
+        _check(os.path.exists(cfg.replay.path), "replay", f"no such run directory: {cfg.replay.path}")
+        _check(not cfg.record, "record", "cannot record a replay (record=true with replay=...): it is recorded already")
+        _check(not cfg.cameras, "replay", "replays a recording's cameras; drop the cameras/urls settings")
+    elif speed != 1.0:
+        _check(False, "replay.speed", "is set but replay (the run directory to replay) is not")
     if cfg.ray.num_cpus is not None:
         _check(cfg.ray.num_cpus >= 1, "ray.num_cpus", f"must be at least 1, got {cfg.ray.num_cpus}")
     return cfg

@@ -1,14 +1,36 @@
 """The data that flows between stages: small, typed, and cheap to send between Ray actors.
 
 Detections follow roboflow/supervision's `Detections`: parallel numpy arrays (boxes, scores,
-class ids), never framework objects or drawn images.
+class ids), never framework objects or drawn images. Closed sets (stream policy, gap reason,
+clock) are types, so a stage never compares strings.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
+from typing import Literal
 
 import numpy as np
+
+Clock = Literal["rtcp", "arrival"]  # where a capture time came from: the camera's RTCP clock, or ours on arrival
+
+
+class Policy(str, Enum):
+    """What a camera does with frames while every detector is busy (see `mjray.policy`).
+    Members are lower case: Hydra matches an override (`stream.policy=every`) by member name."""
+
+    latest = "latest"  # keep the newest, skip the rest (real time)
+    every = "every"  # hold the decoder until a detector takes the frame (lossless)
+    aligned = "aligned"  # every seat sampled at the same instants, round after round
+
+
+class GapReason(str, Enum):
+    """Why a frame has no detections."""
+
+    SKIPPED = "skipped"  # the frame policy passed over it
+    FAILED = "failed"  # inference raised, or its detector died
+    TIMEOUT = "timeout"  # the reorder gave up waiting for it
 
 
 @dataclass(frozen=True)
@@ -52,14 +74,30 @@ class Detections:
         return self[np.argsort(self.xyxy[:, 0], kind="stable")]
 
 
+@dataclass
+class Decoded:
+    """A picture as a source decoded it, before the camera numbers it and (maybe) sends it.
+
+    `picture` stays a decoder frame (an `av.VideoFrame`) until it is sent: converting to BGR
+    costs, and most frames under policy latest are never sent.
+    """
+
+    picture: object  # av.VideoFrame (anything with .width, .height, .to_ndarray(format=))
+    captured_at: float  # wall-clock seconds: the camera's RTCP clock when it sends one, else arrival
+    clock: Clock
+    pts: int | None  # the stream's presentation timestamp (its time_base units), None if absent
+    decoded_at: float  # wall-clock seconds when decoding finished (a replay: when the frame was released)
+    seq: int = -1  # set by the camera: 0, 1, 2, ... per seat
+
+
 @dataclass(frozen=True)
 class Frame:
-    """One decoded camera frame. The pixels live once in Ray's object store behind `ref`."""
+    """One decoded camera frame as it travels. The pixels live once in Ray's object store behind `ref`."""
 
     seat: str
     seq: int  # 0, 1, 2, ... per camera in decode order, never reused (also across reconnects)
     captured_at: float  # wall-clock seconds: from the camera's RTCP clock when it sends one
-    clock: str  # "rtcp" or "arrival": where captured_at came from
+    clock: Clock
     pts: int | None  # the stream's presentation timestamp (time_base units), None if absent
     decoded_at: float  # wall-clock seconds when decoding finished
     width: int
@@ -93,13 +131,14 @@ class Result:
 
 @dataclass(frozen=True)
 class Gap:
-    """A frame that has no detections, and why: skipped, failed, or timed out in the reorder."""
+    """A frame that has no detections, and why."""
 
     seat: str
     seq: int
-    reason: str  # "skipped" (frame policy), "failed: <error>", "timeout" (never arrived)
+    reason: GapReason
     captured_at: float | None = None
     frame: Frame | None = None  # kept when the pixels exist, so a display can still show them
+    error: str = ""  # what went wrong, for a failed frame
 
 
 Item = Result | Gap

@@ -3,6 +3,9 @@
     python -m mjray.main                                   # embedded synthetic table, bundled tile model
     python -m mjray.main run.duration_s=60 stream.policy=every
     python -m mjray.main cameras=tapo4 pool=gpu pool.workers_per_camera=3 model.weights=best.pt
+    python -m mjray.main 'urls=[rtsp://10.0.0.5/s1,rtsp://10.0.0.6/s1]'   # cameras from the command line
+    python -m mjray.main record=true run.duration_s=600    # also keep every camera's stream as received
+    python -m mjray.main replay=outputs/2026-11-25/20-00-00 stream.policy=every replay.speed=max
     python -m mjray.main ray.address=auto                  # join a running Ray cluster
 
 The only module that imports Hydra's entry machinery; `run(cfg)` takes a plain `AppConfig` and
@@ -12,6 +15,7 @@ is what tests call.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import signal
@@ -20,8 +24,7 @@ import time
 from pathlib import Path
 
 from mjray.config import AppConfig, CameraConfig, ConfigError, redact, register, validate
-from mjray.frames import Result
-from mjray.summary import SeatTally, Summary
+from mjray.summary import Summary
 
 log = logging.getLogger("mjray")
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
@@ -29,12 +32,19 @@ CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 
 def start_embedded_table(cfg: AppConfig, stack: contextlib.ExitStack) -> list[CameraConfig]:
     """No cameras configured: render the synthetic table and serve it over RTSP on 127.0.0.1."""
-    from mjray.sim.server import RtspServer
-    from mjray.sim.table import TableSpec, parse_size, render_table, seat_names
+    try:
+        from mjray.sim.server import RtspServer
+        from mjray.sim.table import TableSpec, parse_size, render_table, seat_names
+    except ImportError as error:
+        raise ConfigError(f"cameras: none given, and the embedded table needs mjray's simulator ({error}); "
+                          "install it with `pip install -e '.[sim]'` (scripts/setup.sh does) or give urls=[rtsp://...]")
 
     width, height = parse_size(cfg.sim.size)
-    spec = TableSpec(seats=seat_names(cfg.sim.seats), width=width, height=height, fps=cfg.sim.fps,
-                     seconds=cfg.sim.seconds, seed=cfg.sim.seed)
+    try:
+        seats = seat_names(cfg.sim.seats)
+    except ValueError as error:
+        raise ConfigError(f"sim.seats: {error}") from None
+    spec = TableSpec(seats=seats, width=width, height=height, fps=cfg.sim.fps, seconds=cfg.sim.seconds, seed=cfg.sim.seed)
     table = render_table(spec)
     server = stack.enter_context(RtspServer(table.videos, fps=spec.fps))
     log.info("embedded table: %d seats %s at %d fps on %s", len(spec.seats), cfg.sim.size, spec.fps,
@@ -47,9 +57,9 @@ def init_ray(cfg: AppConfig) -> None:
 
     if ray.is_initialized():  # a caller (a test, a notebook) set Ray up already
         return
-    from mjray.pipeline import WORKER_ENV
+    from mjray.model import OFFLINE_ENV
 
-    common = {"namespace": f"mjray-{int(time.time())}", "runtime_env": {"env_vars": WORKER_ENV},
+    common = {"namespace": f"mjray-{int(time.time())}", "runtime_env": {"env_vars": OFFLINE_ENV},
               "log_to_driver": True, "configure_logging": False}
     if cfg.ray.address:
         context = ray.init(address=cfg.ray.address, **common)
@@ -75,12 +85,48 @@ def output_dir(cfg: AppConfig) -> Path:
     return path
 
 
+def settings_yaml(cfg: AppConfig) -> str:
+    """The run's settings as YAML, camera credentials left out (kept with a recording)."""
+    from omegaconf import OmegaConf
+
+    saved = dataclasses.replace(cfg, cameras=[dataclasses.replace(c, username=None, password=None) for c in cfg.cameras])
+    return OmegaConf.to_yaml(OmegaConf.structured(saved))
+
+
+def sources_for(cfg: AppConfig, out: Path, stack: contextlib.ExitStack) -> tuple[dict, float]:
+    """Each seat's source, and how far a replay moves capture times (filled in once started)."""
+    from mjray.config import replay_speed
+    from mjray.pipeline import live_sources, replay_sources
+    from mjray.recording import Recording, RecordingError, start_recording
+
+    if cfg.replay.path:
+        try:
+            recording = Recording(cfg.replay.path)
+            sources = replay_sources(recording, replay_speed(cfg.replay.speed))
+        except RecordingError as error:
+            raise ConfigError(f"replay: {error}") from None
+        log.info("replaying %s (%s), seats %s, speed %s", recording.folder, "recorded pace" if cfg.replay.speed != "max"
+                 else "as fast as the detectors take frames", ", ".join(recording.seats), cfg.replay.speed)
+        return sources, recording.first_capture()
+    cameras = cfg.cameras or start_embedded_table(cfg, stack)
+    for c in cameras:
+        log.info("camera %s: %s", c.seat, redact(c.url))
+    record_to = None
+    if cfg.record:
+        record_to = start_recording(out / "recording", [c.seat for c in cameras],
+                                    settings_yaml(dataclasses.replace(cfg, cameras=cameras)))
+        log.info("recording every camera as received into %s", record_to)
+    return live_sources(cfg, cameras, record_to), 0.0
+
+
 def run(cfg: AppConfig) -> Summary:
-    """Run the pipeline until `run.duration_s` or Ctrl-C; return the per-seat summary."""
+    """Run the pipeline until `run.duration_s`, Ctrl-C or the end of a replay; return the per-seat summary."""
     import ray
 
-    from mjray.display import Display, has_screen
+    from mjray.driver import Driver
     from mjray.pipeline import Pipeline
+    from mjray.policy import parts
+    from mjray.sinks import SinkContext, build_sinks, wanted_sinks, wants_pixels
     from mjray.sync import for_display
 
     validate(cfg)
@@ -89,55 +135,66 @@ def run(cfg: AppConfig) -> Summary:
                 for sig in (signal.SIGINT, signal.SIGTERM)}
     with contextlib.ExitStack() as stack:
         stack.callback(lambda: [signal.signal(s, h) for s, h in previous.items()])
-        cameras = cfg.cameras or start_embedded_table(cfg, stack)
-        for c in cameras:
-            log.info("camera %s: %s", c.seat, redact(c.url))
-        init_ray(cfg)
         out = output_dir(cfg)
-        mode = cfg.display.mode if cfg.display.mode != "auto" else ("window" if has_screen() else "files")
-        video = out / "grid.mp4" if mode == "files" and cfg.display.video else None
-        window = mode == "window"
-        pipeline = Pipeline(cfg, cameras, keep_pixels=bool(video or window))
+        sources, first_capture = sources_for(cfg, out, stack)
+        init_ray(cfg)
+        outputs = wanted_sinks(cfg.display)
+        pipeline = Pipeline(cfg, sources, keep_pixels=wants_pixels(outputs))
         stack.callback(pipeline.shutdown)
         pipeline.start()
         seats = pipeline.seat_names
-        fps = cfg.display.fps
-        jsonl = out / "detections.jsonl" if cfg.display.detections and mode != "none" else None
-        display = Display(seats, pipeline.names, ray.get, jsonl, video, window, fps, cfg.display.tile_width)
-        stack.callback(display.close)
-        sync = for_display(seats, fps, cfg.stream.policy)
-        tallies = {seat: SeatTally(seat) for seat in seats}
-
-        def take(drained: dict) -> None:
-            now = time.time()
-            for seat, items in drained.items():
-                for item in items:
-                    tallies[seat].add(item, now)
-                    display.write(item, now)
-                    if isinstance(item, Result):  # only pictures with boxes are shown; a skip keeps the last
-                        sync.add(seat, item.captured_at, item, item.frame.instant)
-            display.show(sync.moments(now))
-
-        started = time.monotonic()
-        next_status = started + cfg.run.status_every_s
+        shift = (pipeline.started_at - first_capture) if cfg.replay.path else 0.0
+        context = SinkContext(out, tuple(seats), pipeline.names, ray.get, cfg.display, shift)
+        driver = Driver(pipeline, build_sinks(context, outputs), for_display(seats, cfg.display.fps, parts(cfg.stream.policy)),
+                        cfg.run.status_every_s)
+        stack.callback(driver.close)
         log.info("running%s; Ctrl-C stops", f" for {cfg.run.duration_s:g} s" if cfg.run.duration_s else "")
-        while not stopping and not display.closed_by_user:
-            if cfg.run.duration_s is not None and time.monotonic() - started >= cfg.run.duration_s:
-                break
-            take(pipeline.drain(wait_s=0.05))
-            if time.monotonic() >= next_status:
-                next_status += cfg.run.status_every_s
-                status = pipeline.stats()
-                log.info("status: %s", "  ".join(tallies[s].status(status[s]) for s in seats))
-        elapsed = time.monotonic() - started
-        why = stopping[0] if stopping else ("window closed" if display.closed_by_user else "duration reached")
+        why = driver.run(cfg.run.duration_s, lambda: stopping[0] if stopping else None)
         log.info("stopping (%s)", why)
-        last, final = pipeline.stop()
-        take(last)
-        summary = Summary.build(tallies, final, elapsed, display.skews)
+        final = driver.finish()
+        summary = Summary.build(driver.tallies, final, driver.elapsed_s, driver.skews)
         (out / "summary.json").write_text(json.dumps(summary.to_dict(), indent=1))
         log.info("outputs in %s", out)
     return summary
+
+
+def shorthand(overrides: list[str]) -> list[str]:
+    """`replay=<run dir>` is `replay.path=<run dir>` (replay is a group of settings)."""
+    return [f"replay.path={arg[len('replay='):]}" if arg.startswith("replay=") else arg for arg in overrides]
+
+
+def check_overrides(overrides: list[str]) -> str | None:
+    """Compose the config from these overrides as Hydra will; the first error as one line, or None.
+
+    Hydra reports a bad override with a multi-line message and exit 1; mjray promises one line
+    naming the setting and exit 2, so the overrides are tried here first.
+    """
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    mine = [arg for arg in overrides if not arg.startswith(("-", "hydra.", "+hydra.", "hydra/"))]
+    for arg in mine:  # a value the override grammar cannot read: name its setting
+        try:
+            OverridesParser.create().parse_overrides([arg])
+        except HydraException as error:
+            return f"{arg.split('=', 1)[0].lstrip('+~')}: cannot read {arg!r}: {str(error).splitlines()[0]}"
+    try:
+        with initialize_config_dir(version_base=None, config_dir=str(CONF_DIR)):
+            OmegaConf.to_object(compose(config_name="config", overrides=mine))
+    except (HydraException, OmegaConfBaseException, TypeError, ValueError) as error:
+        lines = [text.strip() for text in str(error).splitlines() if text.strip()] or [type(error).__name__]
+        cause = error.__cause__
+        if cause is not None and str(cause).strip():
+            lines.append(str(cause).strip().splitlines()[0])
+        line = ": ".join(lines[:2])
+        if any(arg.startswith("cameras=[") for arg in mine):
+            line += " (cameras= picks a preset from conf/cameras; give URLs with urls=[rtsp://...,rtsp://...])"
+        return line
+    return None
 
 
 def main() -> None:
@@ -146,6 +203,13 @@ def main() -> None:
     from omegaconf.errors import OmegaConfBaseException
 
     register()
+    sys.argv[1:] = shorthand(sys.argv[1:])
+    if not any(arg in ("--help", "-h", "--hydra-help", "--info", "--cfg", "-c") or arg.startswith("--info")
+               for arg in sys.argv[1:]):
+        problem = check_overrides(sys.argv[1:])
+        if problem:
+            print(f"mjray: bad setting: {problem}", file=sys.stderr)
+            sys.exit(2)
 
     @hydra.main(version_base=None, config_path=str(CONF_DIR), config_name="config")
     def entry(raw) -> None:

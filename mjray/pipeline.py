@@ -1,6 +1,7 @@
-"""Build the actor graph from a config, start it, drain it, stop it.
+"""Build the actor graph from a config and its sources, start it, drain it, stop it.
 
-Per seat: one `reorder:<seat>` actor, one `camera:<seat>` actor and, for a pool per camera,
+Per seat: one `reorder:<seat>` actor, one `camera:<seat>` actor (around the seat's source: live
+RTSP or a replay) and, for a pool per camera,
 `workers_per_camera` actors `detector:<seat>:<i>` that the camera sends frames to; or else
 `shared_workers` actors `detector:shared:<i>` that take frames from every camera in turn (under
 policy aligned, at the instants one `rounds` actor sets).
@@ -16,6 +17,7 @@ import logging
 import math
 import os
 import time
+from pathlib import Path
 
 import ray
 
@@ -23,26 +25,47 @@ from mjray.camera import CameraActor
 from mjray.config import AppConfig, CameraConfig, check_resources, redact, with_credentials
 from mjray.detector import DetectorActor
 from mjray.frames import Item
+from mjray.model import OFFLINE_ENV
+from mjray.policy import parts
+from mjray.recording import Recording
 from mjray.reorder import ReorderActor
+from mjray.sources import ReplaySource, RtspSource, Source
 from mjray.turns import RoundsActor
 
 log = logging.getLogger(__name__)
 
-WORKER_ENV = {"YOLO_OFFLINE": "1", "YOLO_AUTOINSTALL": "False", "YOLO_VERBOSE": "False"}
+START_DELAY_S = 0.2  # cameras start together this long after they are created: one time zero for a replay
+
+
+def live_sources(cfg: AppConfig, cameras: list[CameraConfig], record_to: Path | None = None) -> dict[str, Source]:
+    """An RTSP source per camera; `record_to`: a recording folder to write every stream into."""
+    stream = cfg.stream
+    return {c.seat: RtspSource(with_credentials(c), f"{c.seat} {redact(c.url)}", stream.open_timeout_s,
+                               stream.reconnect_max_s, str(record_to / c.seat) if record_to else None)
+            for c in cameras}
+
+
+def replay_sources(recording: Recording, speed: float | None) -> dict[str, Source]:
+    """A replay source per recorded seat, all on the recording's one time zero."""
+    first = recording.first_capture()
+    return {seat: ReplaySource(str(recording.folder), seat, speed, first) for seat in recording.seats}
 
 
 @dataclasses.dataclass
 class Seat:
-    camera_config: CameraConfig
+    source: Source
     reorder: object
     detectors: list
     camera: object | None = None
 
 
 class Pipeline:
-    def __init__(self, cfg: AppConfig, cameras: list[CameraConfig], keep_pixels: bool) -> None:
+    """`sources`: seat -> where its frames come from (`live_sources`, `replay_sources`), in seat order."""
+
+    def __init__(self, cfg: AppConfig, sources: dict[str, Source], keep_pixels: bool) -> None:
         self.cfg, self.keep_pixels = cfg, keep_pixels
-        self.cameras = cameras
+        self.sources = dict(sources)
+        self.started_at: float | None = None  # wall time the cameras started (a replay's time zero)
         self.seats: dict[str, Seat] = {}
         self.names: dict[int, str] = {}
         self.shared: list = []  # detectors serving every seat (pool.shared_workers), else per seat
@@ -54,7 +77,7 @@ class Pipeline:
 
     @property
     def seat_names(self) -> list[str]:
-        return [c.seat for c in self.cameras]
+        return list(self.sources)
 
     @property
     def detectors(self) -> list:
@@ -62,18 +85,19 @@ class Pipeline:
 
     def start(self, ready_timeout_s: float = 600.0) -> None:
         cfg, pool, stream = self.cfg, self.cfg.pool, self.cfg.stream
-        check_resources(cfg, len(self.cameras), ray.cluster_resources())
+        check_resources(cfg, len(self.sources), ray.cluster_resources())
         reorder_cls = ray.remote(ReorderActor)
         detector_cls = ray.remote(DetectorActor)
         camera_cls = ray.remote(CameraActor)
         model = dataclasses.asdict(cfg.model)
         model["threads"] = inference_threads(cfg)
-        for camera in self.cameras:
-            self.seats[camera.seat] = Seat(camera, reorder_cls.options(
-                name=f"reorder:{camera.seat}", num_cpus=0, max_concurrency=4,
-            ).remote(camera.seat, stream.max_wait_ms / 1000.0, stream.max_pending), [])
+        for seat, source in self.sources.items():
+            self.seats[seat] = Seat(source, reorder_cls.options(
+                name=f"reorder:{seat}", num_cpus=0, max_concurrency=4,
+            ).remote(seat, stream.max_wait_ms / 1000.0, stream.max_pending), [])
 
-        aligned = stream.policy == "aligned"
+        policy = parts(stream.policy)
+        aligned = policy.rounds
         if aligned:  # one clock for every round, before the workers that ask it
             self.rounds = ray.remote(RoundsActor).options(name="rounds", num_cpus=0, max_restarts=3).remote(
                 self.seat_names, 1.0 / stream.aligned_hz if stream.aligned_hz else 0.0)
@@ -81,7 +105,7 @@ class Pipeline:
         def detector(name: str, seats: list[str], shared: bool):
             return detector_cls.options(
                 name=name, num_cpus=pool.cpus_per_worker, num_gpus=pool.gpus_per_worker,
-                max_restarts=3, runtime_env={"env_vars": WORKER_ENV},
+                max_restarts=3, runtime_env={"env_vars": OFFLINE_ENV},
             ).remote(name, model, seats, shared, aligned)
 
         if pool.shared_workers:
@@ -112,12 +136,11 @@ class Pipeline:
         log.info("detectors ready in %.1f s; model has %d classes", time.monotonic() - started, len(self.names))
 
         for seat, s in self.seats.items():
-            c = s.camera_config
             s.camera = camera_cls.options(
                 name=f"camera:{seat}", num_cpus=pool.camera_cpus, max_concurrency=2 + len(self.shared),
-            ).remote(seat, with_credentials(c), redact(c.url), s.detectors, s.reorder, stream.policy,
-                     pool.in_flight_per_worker, stream.open_timeout_s, stream.reconnect_max_s, self.keep_pixels, aligned)
-        ray.get([s.camera.start.remote() for s in self.seats.values()])
+            ).remote(seat, s.source, s.detectors, s.reorder, policy, pool.in_flight_per_worker, self.keep_pixels)
+        self.started_at = time.time() + START_DELAY_S
+        ray.get([s.camera.start.remote(self.started_at) for s in self.seats.values()])
 
     def drain(self, wait_s: float = 0.05) -> dict[str, list[Item]]:
         """What seats emitted since their last drain, each list in sequence order.
@@ -132,6 +155,11 @@ class Pipeline:
         if done:  # take every other seat that is ready too
             done, _ = ray.wait(list(self._draining), num_returns=len(self._draining), timeout=0)
         return {self._draining.pop(ref): items for ref, items in zip(done, ray.get(done))}
+
+    def ended(self) -> bool:
+        """Has every seat's source ended (a replay at its end)? Live cameras never end."""
+        states = ray.get([s.camera.stats.remote() for s in self.seats.values()])
+        return bool(states) and all(state["status"] == "ended" for state in states)
 
     def stats(self) -> dict[str, dict]:
         seats = list(self.seats)

@@ -2,7 +2,7 @@
 
 `Reorderer` is the pure logic (no Ray, time passed in). It promises:
 - every sequence number is emitted exactly once, in increasing order, as the item pushed for it
-  or as a gap made by `missing(seq, reason)`;
+  or as a gap made by `missing(seq)` (a timeout);
 - it never waits forever: a hole is declared a `timeout` gap once something after it has
   waited `max_wait_s`, or at once when more than `max_pending` items are held behind it;
 - an item arriving after its number was given up (late) or a second time (duplicate) is
@@ -17,13 +17,13 @@ import threading
 import time
 from typing import Callable, Generic, TypeVar
 
-from mjray.frames import Gap, Item
+from mjray.frames import Gap, GapReason, Item
 
 T = TypeVar("T")
 
 
 class Reorderer(Generic[T]):
-    def __init__(self, missing: Callable[[int, str], T], max_wait_s: float, max_pending: int, first_seq: int = 0) -> None:
+    def __init__(self, missing: Callable[[int], T], max_wait_s: float, max_pending: int, first_seq: int = 0) -> None:
         if max_wait_s <= 0 or max_pending < 1:
             raise ValueError("max_wait_s must be > 0 and max_pending >= 1")
         self.missing, self.max_wait_s, self.max_pending = missing, max_wait_s, max_pending
@@ -88,7 +88,7 @@ class Reorderer(Generic[T]):
         self.next_seq += 1
         self.emitted += 1
         self.timeouts += 1
-        return self.missing(seq, "timeout")
+        return self.missing(seq)
 
 
 class ReorderActor:
@@ -101,7 +101,7 @@ class ReorderActor:
     def __init__(self, seat: str, max_wait_s: float, max_pending: int, clock: Callable[[], float] = time.monotonic) -> None:
         self.seat, self.clock = seat, clock
         self.reorderer: Reorderer[Item] = Reorderer(
-            lambda seq, reason: Gap(seat, seq, reason), max_wait_s=max_wait_s, max_pending=max_pending
+            lambda seq: Gap(seat, seq, GapReason.TIMEOUT), max_wait_s=max_wait_s, max_pending=max_pending
         )
         self._out: list[Item] = []
         self._ready = threading.Condition()

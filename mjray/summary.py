@@ -11,14 +11,14 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from mjray.frames import Gap, Item, Result
+from mjray.frames import Gap, GapReason, Item, Result
 
 
 @dataclass
 class SeatTally:
     seat: str
     results: int = 0
-    gaps: Counter = field(default_factory=Counter)  # reason (first word) -> count
+    gaps: Counter = field(default_factory=Counter)  # GapReason -> count
     last_seq: int = -1
     out_of_order: int = 0
     latencies_s: deque = field(default_factory=lambda: deque(maxlen=200_000))
@@ -37,7 +37,7 @@ class SeatTally:
             self.recent.append((emitted_at, latency))
         else:
             assert isinstance(item, Gap)
-            self.gaps[item.reason.split(":")[0]] += 1
+            self.gaps[item.reason] += 1
 
     def status(self, stats: dict) -> str:
         """One short live line for this seat."""
@@ -88,8 +88,8 @@ class Summary:
             cam = final.get(seat, {}).get("camera", {})
             emitted = t.results + sum(t.gaps.values())
             seats.append(SeatSummary(
-                seat=seat, decoded=cam.get("decoded", 0), inferred=t.results, skipped=t.gaps["skipped"],
-                failed=t.gaps["failed"], timeouts=t.gaps["timeout"], emitted=emitted, out_of_order=t.out_of_order,
+                seat=seat, decoded=cam.get("decoded", 0), inferred=t.results, skipped=t.gaps[GapReason.SKIPPED],
+                failed=t.gaps[GapReason.FAILED], timeouts=t.gaps[GapReason.TIMEOUT], emitted=emitted, out_of_order=t.out_of_order,
                 reconnects=cam.get("reconnects", 0), fps_in=round(cam.get("decoded", 0) / seconds, 2),
                 fps_out=round(t.results / seconds, 2), latency_p50_ms=_pct(t.latencies_s, 50),
                 latency_p99_ms=_pct(t.latencies_s, 99), latency_max_ms=_pct(t.latencies_s, 100),

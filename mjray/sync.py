@@ -18,6 +18,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Generic, Sequence, TypeVar
 
+from mjray.policy import PolicyParts
+
 T = TypeVar("T")
 
 
@@ -104,8 +106,7 @@ class SeatSync(Generic[T]):
         return all(q and q[-1][0] > at for q in self._queues.values())
 
 
-def for_display(seats: Sequence[str], display_fps: float, policy: str) -> SeatSync:
-    """The display's sync for a stream policy: real time gives up on a seat after 2 s, `every`
-    waits up to 30 s (nothing is skipped), `aligned` shows whole rounds (add items with their
-    round's instant, `Frame.instant`)."""
-    return SeatSync(seats, 1.0 / display_fps, 30.0 if policy == "every" else 2.0, rounds=policy == "aligned")
+def for_display(seats: Sequence[str], display_fps: float, policy: PolicyParts) -> SeatSync:
+    """The display's sync for a stream policy: how long it waits for a late seat, and whether it
+    shows whole rounds (add items with their round's instant, `Frame.instant`)."""
+    return SeatSync(seats, 1.0 / display_fps, policy.display_lag_s, rounds=policy.rounds)

@@ -8,7 +8,7 @@
 # System packages: GStreamer's RTSP server and Python bindings (the synthetic cameras of
 # mjray.sim), cairo (tile artwork), OpenCV's GUI libraries, and Xvfb + xdotool (the tests
 # open the display window on a virtual screen). Python: torch/torchvision pinned to the releases on this
-# machine's disk, then mjray with everything in pyproject.toml.
+# machine's disk, then mjray with everything in pyproject.toml (its simulator and test extras too).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,7 +43,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "setup: installing Python packages into .venv (torch first; a few minutes the first time)"
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q "${TORCH[@]}"
-  .venv/bin/python -m pip install -q -e '.[test]'
+  .venv/bin/python -m pip install -q -e '.[sim,test]'
   echo "$want" > "$stamp"
 fi
 

@@ -2,11 +2,12 @@
 
 import pytest
 
-from mjray.camera import CaptureClock, FrameGate, FrameRing
+from mjray.camera import FrameGate, FrameRing
+from mjray.sources import CaptureClock
 
 
 def test_latest_sends_up_to_capacity_then_keeps_only_the_newest_waiting():
-    gate = FrameGate("latest", capacity=2)
+    gate = FrameGate(lossless=False, capacity=2)
     assert gate.offer(0) == (0, None)
     assert gate.offer(1) == (1, None)
     assert gate.offer(2) == (None, None)  # waits
@@ -17,7 +18,7 @@ def test_latest_sends_up_to_capacity_then_keeps_only_the_newest_waiting():
 
 
 def test_every_never_skips_and_blocks_when_full():
-    gate = FrameGate("every", capacity=1)
+    gate = FrameGate(lossless=True, capacity=1)
     assert gate.offer(0) == (0, None)
     assert gate.offer(1) == (None, None)
     assert gate.blocked
@@ -30,7 +31,7 @@ def test_every_never_skips_and_blocks_when_full():
 @pytest.mark.parametrize("policy", ["latest", "every"])
 @pytest.mark.parametrize("capacity", [1, 2, 5])
 def test_in_flight_never_exceeds_capacity_and_every_frame_is_accounted(policy, capacity):
-    gate = FrameGate(policy, capacity)
+    gate = FrameGate(policy == "every", capacity)
     sent, skipped, in_flight = [], [], []
     for frame in range(300):
         if gate.blocked:
@@ -58,7 +59,7 @@ def test_in_flight_never_exceeds_capacity_and_every_frame_is_accounted(policy, c
 
 @pytest.mark.parametrize("policy", ["latest", "every"])
 def test_pull_mode_hands_out_the_newest_frame_and_sends_nothing_by_itself(policy):
-    gate = FrameGate(policy, capacity=0)  # shared detectors take frames; none is pushed
+    gate = FrameGate(policy == "every", capacity=0)  # shared detectors take frames; none is pushed
     assert gate.take() is None
     assert gate.offer(0) == (None, None)
     if policy == "latest":
@@ -72,7 +73,7 @@ def test_pull_mode_hands_out_the_newest_frame_and_sends_nothing_by_itself(policy
 
 def test_done_without_flight_is_a_bug():
     with pytest.raises(RuntimeError):
-        FrameGate("latest", 1).done()
+        FrameGate(False, 1).done()
 
 
 def test_capture_clock_prefers_rtcp_and_falls_back_to_arrival():

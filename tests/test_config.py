@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import os
 from pathlib import Path
 
@@ -91,7 +92,7 @@ def base(**changes) -> AppConfig:
     ({"display__mode": "tv"}, "display.mode"),
     ({"display__fps": 0}, "display.fps"),
     ({"run__duration_s": -5}, "run.duration_s"),
-    ({"sim__seats": 9}, "sim.seats"),
+    ({"sim__seats": 0}, "sim.seats"),
     ({"sim__size": "big"}, "sim.size"),
     ({"ray__num_cpus": 0}, "ray.num_cpus"),
 ])
@@ -161,3 +162,74 @@ def test_auto_threads_split_the_cores_among_shared_workers_or_follow_the_reserva
 def test_redact_hides_only_the_password():
     assert redact("rtsp://admin:pw@10.0.0.2:554/stream1") == "rtsp://admin:***@10.0.0.2:554/stream1"
     assert redact("rtsp://10.0.0.2/stream1") == "rtsp://10.0.0.2/stream1"
+
+
+def test_more_seats_than_the_simulator_draws_is_one_line_naming_sim_seats():
+    import contextlib
+
+    from mjray.main import start_embedded_table
+
+    with pytest.raises(ConfigError, match=r"sim\.seats: .*1\.\.8"), contextlib.ExitStack() as stack:
+        start_embedded_table(validate(AppConfig(sim=dataclasses.replace(AppConfig().sim, seats=9))), stack)
+
+
+def test_cameras_come_from_the_command_line_with_seats_in_order_and_credentials_out_of_the_url():
+    cfg = validate(load("urls=[rtsp://10.0.0.5:554/s1,rtsp://admin:p%40ss@10.0.0.6/s1]"))
+    assert [(c.seat, c.url) for c in cfg.cameras] == [("ton", "rtsp://10.0.0.5:554/s1"), ("nan", "rtsp://10.0.0.6/s1")]
+    assert (cfg.cameras[1].username, cfg.cameras[1].password) == ("admin", "p@ss")
+    assert with_credentials(cfg.cameras[1]) == "rtsp://admin:p%40ss@10.0.0.6/s1"
+    assert validate(cfg).cameras == cfg.cameras, "validating twice changes nothing"
+    named = validate(load("urls=[rtsp://a/1,rtsp://b/1]", "seats=[east,west]"))
+    assert [c.seat for c in named.cameras] == ["east", "west"]
+    many = validate(load("urls=[" + ",".join(f"rtsp://h/{i}" for i in range(6)) + "]"))
+    assert [c.seat for c in many.cameras] == ["ton", "nan", "sha", "pei", "seat5", "seat6"]
+
+
+@pytest.mark.parametrize("overrides, setting", [
+    (["urls=[http://10.0.0.5/s1]"], "urls[0]"),
+    (["urls=[rtsp:///nohost]"], "urls[0]"),
+    (["urls=[rtsp://a/1,rtsp://b/1]", "seats=[east]"], "seats"),
+    (["seats=[east]"], "seats"),
+    (["urls=[rtsp://a/1,rtsp://b/1]", "seats=[east,east]"], "seats"),
+    (["urls=[rtsp://a/1]", "seats=[1east]"], "cameras[0] (seat '1east').seat"),
+    (["urls=[rtsp://a/1]", "cameras=local4"], "urls"),
+    (["replay.speed=fast"], "replay.speed"),
+    (["replay.speed=0"], "replay.speed"),
+    (["replay.speed=2"], "replay.speed"),  # with nothing to replay
+    (["replay.path=/no/such/run"], "replay"),
+])
+def test_wrong_cameras_or_replay_settings_name_their_setting(overrides, setting):
+    with pytest.raises(ConfigError, match=re.escape(setting) + ":"):
+        validate(load(*overrides))
+
+
+def test_replay_speed_is_a_factor_of_the_recorded_pace_or_max():
+    from mjray.config import replay_speed
+
+    assert replay_speed("1") == 1.0 and replay_speed("2.5") == 2.5 and replay_speed("max") is None
+    assert replay_speed("MAX") is None
+
+
+def test_a_replay_cannot_be_recorded_again_nor_mixed_with_cameras(tmp_path):
+    with pytest.raises(ConfigError, match="record: cannot record a replay"):
+        validate(load(f"replay.path={tmp_path}", "record=true"))
+    with pytest.raises(ConfigError, match="replay: replays a recording's cameras"):
+        validate(load(f"replay.path={tmp_path}", "urls=[rtsp://a/1]"))
+
+
+def test_the_command_line_shorthand_and_one_line_errors_for_bad_overrides():
+    from mjray.main import check_overrides, shorthand
+
+    assert shorthand(["replay=/runs/a", "replay.speed=max", "run.duration_s=5"]) == [
+        "replay.path=/runs/a", "replay.speed=max", "run.duration_s=5"]
+    assert check_overrides(["urls=[rtsp://a/1]", "stream.policy=every", "hydra.run.dir=/tmp/x"]) is None
+    for bad, words in [(["urls=rtsp://a/1"], "urls"), (["stream.policy=fastest"], "latest, every, aligned"),
+                       (["nonexistent=1"], "nonexistent"), (['cameras=[{seat:a,url:"rtsp://a/1"}]'], "urls=[rtsp://")]:
+        problem = check_overrides(bad)
+        assert problem and words in problem and "\n" not in problem, (bad, problem)
+
+
+def test_a_command_line_url_takes_its_password_from_the_environment(monkeypatch):
+    monkeypatch.setenv("CAM_PASSWORD", "p@ss")
+    (camera,) = validate(load("urls=[rtsp://admin:${oc.env:CAM_PASSWORD}@10.0.0.5/s1]")).cameras
+    assert (camera.url, camera.username, camera.password) == ("rtsp://10.0.0.5/s1", "admin", "p@ss")

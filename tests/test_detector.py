@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from mjray.detector import preprocess
+from mjray.model import preprocess
 from mjray.frames import Detections
 
 
@@ -57,7 +57,7 @@ OFFLINE_PROBE = textwrap.dedent(
     socket.create_connection = refuse
     socket.socket.connect = lambda self, *a: refuse(*a)
     socket.socket.connect_ex = lambda self, *a: refuse(*a)
-    from mjray.detector import YoloDetector
+    from mjray.model import YoloDetector
     """
 ) + HAND_IMAGE + textwrap.dedent(
     """
@@ -98,7 +98,7 @@ THREADS_PROBE = HAND_IMAGE + textwrap.dedent(
     import numpy as np, torch
     import ultralytics.utils.torch_utils
     ultralytics.utils.torch_utils.NUM_THREADS = 4  # what Ultralytics gives torch as it loads on a 5-core box
-    from mjray.detector import YoloDetector
+    from mjray.model import YoloDetector
     alone = YoloDetector()(image)
     limited = YoloDetector(threads=2)
     options = limited.model.predictor.model.backend.session.get_session_options()

@@ -17,11 +17,11 @@ import pytest
 import ray
 
 from mjray.config import AppConfig, CameraConfig, ConfigError, PoolConfig, StreamConfig, validate
-from mjray.detector import YoloDetector
-from mjray.frames import Gap, Result
-from mjray.pipeline import Pipeline
+from mjray.driver import Driver
+from mjray.frames import Gap, GapReason, Result
+from mjray.model import YoloDetector
+from mjray.pipeline import Pipeline, live_sources
 from mjray.sim import marker
-from mjray.summary import SeatTally
 from tests.rounds import steady_rounds
 
 pytestmark = pytest.mark.slow
@@ -41,29 +41,45 @@ def cameras_for(server, seats=None) -> list[CameraConfig]:
     return [CameraConfig(seat, url) for seat, url in server.urls.items() if seats is None or seat in seats]
 
 
-def drive(pipeline: Pipeline, seconds: float, on_items=None, every_s: float = 10.0, on_tick=None) -> dict[str, list]:
-    """Run a started pipeline for `seconds`, then stop it; every item per seat, in emission order."""
-    got: dict[str, list] = defaultdict(list)
+def pipeline_for(cfg: AppConfig, keep_pixels: bool) -> Pipeline:
+    return Pipeline(cfg, live_sources(cfg, cfg.cameras), keep_pixels=keep_pixels)
 
-    def deliver(seat, items):
-        if on_items:
-            on_items(seat, items)
-        else:
-            got[seat].extend(items)
 
+class Collect:
+    """A sink keeping every item per seat, in emission order."""
+
+    stop_requested = False
+
+    def __init__(self):
+        self.got: dict[str, list] = defaultdict(list)
+
+    def write(self, item, emitted_at):
+        self.got[item.seat].append(item)
+
+    def show(self, moments):
+        pass
+
+    def close(self):
+        pass
+
+
+def drive(pipeline: Pipeline, seconds: float, sink=None, every_s: float = 10.0, on_tick=None) -> dict[str, list]:
+    """Run a started pipeline through mjray's driver loop for `seconds`, then stop it; every item
+    per seat, in emission order (or what `sink` kept)."""
+    collect = sink or Collect()
+    driver = Driver(pipeline, [collect])
     started = time.monotonic()
-    next_tick = started + every_s
-    while time.monotonic() - started < seconds:
-        for seat, items in pipeline.drain(wait_s=0.05).items():
-            deliver(seat, items)
-        if on_tick and time.monotonic() >= next_tick:
-            next_tick += every_s
+    next_tick = [started + every_s]
+
+    def tick():
+        if on_tick and time.monotonic() >= next_tick[0]:
+            next_tick[0] += every_s
             on_tick(time.monotonic() - started)
-    last, final = pipeline.stop()
-    for seat, items in last.items():
-        deliver(seat, items)
-    pipeline.final = final
-    return got
+
+    driver.run(seconds, stop=lambda: tick())
+    pipeline.final = driver.finish()
+    pipeline.tallies = driver.tallies
+    return getattr(collect, "got", {})
 
 
 @pytest.mark.parametrize("pool", [PoolConfig(shared_workers=0, cpus_per_worker=0.25, in_flight_per_worker=2), PoolConfig(shared_workers=1)],
@@ -73,7 +89,7 @@ def test_every_policy_emits_every_decoded_frame_once_in_order_with_the_models_bo
     seats = None if not pool.shared_workers else {"ton", "nan"}  # one model for all: fewer seats, same checks
     cfg = validate(AppConfig(cameras=cameras_for(server, seats), stream=StreamConfig(policy="every"), pool=pool))
     with local_ray():
-        pipeline = Pipeline(cfg, cfg.cameras, keep_pixels=True)
+        pipeline = pipeline_for(cfg, keep_pixels=True)
         pipeline.start()
         try:
             got = drive(pipeline, seconds=10.0)
@@ -124,24 +140,22 @@ def test_latest_policy_under_overload_stays_bounded_even_and_in_order(table_360,
     """60 frames/s in, about a third of that inferable on this box, for two minutes."""
     server = serve(table_360)
     cfg = validate(AppConfig(cameras=cameras_for(server)))
-    tallies = {seat: SeatTally(seat) for seat in table_360.spec.seats}
     seqs: dict[str, list[int]] = defaultdict(list)
     samples = []
 
-    def take(seat, items):
-        now = time.time()
-        for item in items:
-            tallies[seat].add(item, now)
-            seqs[seat].append(item.seq)
+    class Seqs(Collect):
+        def write(self, item, emitted_at):
+            seqs[item.seat].append(item.seq)
 
     with local_ray():
-        pipeline = Pipeline(cfg, cfg.cameras, keep_pixels=False)
+        pipeline = pipeline_for(cfg, keep_pixels=False)
         pipeline.start()
         try:
-            drive(pipeline, seconds=120.0, on_items=take, every_s=10.0,
+            drive(pipeline, seconds=120.0, sink=Seqs(), every_s=10.0,
                   on_tick=lambda t: samples.append((t, plasma_mib(), ray_workers_rss_mib())))
         finally:
             pipeline.shutdown()
+    tallies = pipeline.tallies
 
     ratios = {}
     for seat, tally in tallies.items():
@@ -150,14 +164,14 @@ def test_latest_policy_under_overload_stays_bounded_even_and_in_order(table_360,
         latencies = np.array(tally.latencies_s)
         p99 = np.percentile(latencies, 99)
         infer = np.median(tally.infer_ms) / 1000
-        print(f"\n{seat}: decoded {decoded}, inferred {tally.results}, skipped {tally.gaps['skipped']}, "
+        print(f"\n{seat}: decoded {decoded}, inferred {tally.results}, skipped {tally.gaps[GapReason.SKIPPED]}, "
               f"latency p50 {np.median(latencies) * 1000:.0f} ms p99 {p99 * 1000:.0f} ms, infer p50 {infer * 1000:.0f} ms")
         assert decoded >= 110 * 15, f"{seat}: the camera fell behind real time ({decoded} frames in 120 s)"
-        assert tally.gaps["timeout"] == 0 and tally.gaps["failed"] == 0
+        assert tally.gaps[GapReason.TIMEOUT] == 0 and tally.gaps[GapReason.FAILED] == 0
         # skipped frames' gaps travel with the next frame sent: about one push per result, not two
         assert pipeline.final[seat]["reorder"]["pushes"] < 1.2 * tally.results + 20, pipeline.final[seat]["reorder"]
         assert p99 < 3 * infer + 0.5, f"{seat}: latency p99 {p99:.2f} s is not bounded by the inference time"
-        ratios[seat] = tally.gaps["skipped"] / decoded
+        ratios[seat] = tally.gaps[GapReason.SKIPPED] / decoded
     mean = np.mean(list(ratios.values()))
     assert mean > 0.3, "this test must overload the box to mean anything"
     assert all(abs(r - mean) < 0.1 for r in ratios.values()), f"skips not spread evenly: {ratios}"
@@ -171,7 +185,7 @@ def test_gpu_fraction_lets_four_detectors_share_a_gpu_and_a_fifth_wait(table_360
     server = serve(table_360)
     cfg = validate(AppConfig(cameras=cameras_for(server), pool=PoolConfig(shared_workers=0, cpus_per_worker=0.25, gpus_per_worker=0.25)))
     with local_ray(dashboard=True, num_gpus=1):
-        pipeline = Pipeline(cfg, cfg.cameras, keep_pixels=False)
+        pipeline = pipeline_for(cfg, keep_pixels=False)
         pipeline.start()
         try:
             from ray.util.state import list_actors
@@ -196,7 +210,7 @@ def test_gpu_fraction_lets_four_detectors_share_a_gpu_and_a_fifth_wait(table_360
 
         too_many = validate(AppConfig(cameras=cameras_for(server), pool=PoolConfig(shared_workers=0, cpus_per_worker=0.25, gpus_per_worker=0.3)))
         with pytest.raises(ConfigError, match=r"pool\.gpus_per_worker"):
-            Pipeline(too_many, too_many.cameras, keep_pixels=False).start()
+            pipeline_for(too_many, keep_pixels=False).start()
 
 
 def test_three_workers_per_camera_are_named_by_seat_and_all_used(table_360, serve):
@@ -204,7 +218,7 @@ def test_three_workers_per_camera_are_named_by_seat_and_all_used(table_360, serv
     cfg = validate(AppConfig(cameras=cameras_for(server, seats={"ton", "nan"}),
                              pool=PoolConfig(shared_workers=0, workers_per_camera=3, cpus_per_worker=0.25)))
     with local_ray(dashboard=True):
-        pipeline = Pipeline(cfg, cfg.cameras, keep_pixels=False)
+        pipeline = pipeline_for(cfg, keep_pixels=False)
         pipeline.start()
         try:
             from ray.util.state import list_actors
@@ -227,7 +241,7 @@ def test_shared_workers_serve_every_seat_in_turn_and_a_dead_camera_does_not_star
     cfg = validate(AppConfig(cameras=cameras, pool=PoolConfig(shared_workers=2),
                              stream=StreamConfig(open_timeout_s=1.0, reconnect_max_s=1.0)))
     with local_ray(dashboard=True):
-        pipeline = Pipeline(cfg, cfg.cameras, keep_pixels=False)
+        pipeline = pipeline_for(cfg, keep_pixels=False)
         pipeline.start()
         try:
             from ray.util.state import list_actors
@@ -255,7 +269,7 @@ def test_aligned_policy_samples_every_seat_at_the_same_instants_and_accounts_for
     cfg = validate(AppConfig(cameras=cameras_for(server), pool=PoolConfig(shared_workers=2),
                              stream=StreamConfig(policy="aligned")))
     with local_ray():
-        pipeline = Pipeline(cfg, cfg.cameras, keep_pixels=False)
+        pipeline = pipeline_for(cfg, keep_pixels=False)
         pipeline.start()
         try:
             got = drive(pipeline, seconds=20.0)
@@ -267,7 +281,7 @@ def test_aligned_policy_samples_every_seat_at_the_same_instants_and_accounts_for
     for seat in seats:
         items = got[seat]
         assert [i.seq for i in items] == list(range(pipeline.final[seat]["camera"]["decoded"])), f"{seat}: order"
-        assert all(i.reason == "skipped" for i in items if isinstance(i, Gap)), f"{seat}: a frame timed out or failed"
+        assert all(i.reason is GapReason.SKIPPED for i in items if isinstance(i, Gap)), f"{seat}: a frame timed out or failed"
         results = [i for i in items if isinstance(i, Result)]
         instants = [r.frame.instant for r in results]
         assert None not in instants and instants == sorted(set(instants)), f"{seat}: an instant twice or backwards"
@@ -288,15 +302,14 @@ def test_camera_reconnects_after_the_server_dies_or_hangs_and_order_holds(table_
     server = serve(table_360)
     cfg = validate(AppConfig(cameras=cameras_for(server, seats={"ton"}),
                              stream=StreamConfig(open_timeout_s=2.0, reconnect_max_s=1.0)))
-    got: list = []
+    collect = Collect()
+    got = collect.got["ton"]
     with local_ray():
-        pipeline = Pipeline(cfg, cfg.cameras, keep_pixels=False)
+        pipeline = pipeline_for(cfg, keep_pixels=False)
         pipeline.start()
+        driver = Driver(pipeline, [collect])
         try:
-            def run_for(seconds):
-                until = time.monotonic() + seconds
-                while time.monotonic() < until:
-                    got.extend(pipeline.drain(wait_s=0.05).get("ton", []))
+            run_for = driver.run
 
             run_for(4)
             before = len([i for i in got if isinstance(i, Result)])
@@ -312,8 +325,7 @@ def test_camera_reconnects_after_the_server_dies_or_hangs_and_order_holds(table_
             assert stats["status"] == "reconnecting", stats
             server.thaw()
             run_for(8)
-            last, final = pipeline.stop()
-            got.extend(last["ton"])
+            final = driver.finish()
         finally:
             pipeline.shutdown()
     results = [i for i in got if isinstance(i, Result)]

@@ -9,12 +9,12 @@ import time
 
 import pytest
 
-from mjray.frames import Detections, Frame, Gap, Result
+from mjray.frames import Detections, Frame, Gap, GapReason, Result
 from mjray.reorder import ReorderActor, Reorderer
 
 
 def make(max_wait_s=1.0, max_pending=100):
-    return Reorderer(lambda seq, reason: ("gap", seq, reason), max_wait_s=max_wait_s, max_pending=max_pending)
+    return Reorderer(lambda seq: ("gap", seq, "timeout"), max_wait_s=max_wait_s, max_pending=max_pending)
 
 
 def seqs(items):
@@ -140,10 +140,10 @@ def test_actor_shell_emits_results_and_timeout_gaps_with_its_clock():
     actor = ReorderActor("ton", max_wait_s=1.0, max_pending=10, clock=lambda: now[0])
     frame = Frame("ton", 1, 5.0, "rtcp", 0, 5.1, 640, 360)
     actor.push_many([Result(frame, Detections.empty(), 1.0, "detector:ton:0", 5.2)])
-    actor.push_many([Gap("ton", 2, "skipped", 5.1)])
+    actor.push_many([Gap("ton", 2, GapReason.SKIPPED, 5.1)])
     assert actor.drain() == []
     now[0] = 1.5
     out = actor.drain()
     assert [(type(i).__name__, i.seq) for i in out] == [("Gap", 0), ("Result", 1), ("Gap", 2)]
-    assert out[0].reason == "timeout" and out[0].seat == "ton"
+    assert out[0].reason is GapReason.TIMEOUT and out[0].seat == "ton"
     assert actor.stats()["timeouts"] == 1

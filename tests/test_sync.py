@@ -99,8 +99,9 @@ def test_without_rounds_the_same_items_wait_for_the_next_ones():
 
 
 def test_the_display_sync_follows_the_stream_policy():
+    from mjray.policy import parts
     from mjray.sync import for_display
 
-    assert for_display(SEATS, 15, "latest").max_lag_s == 2.0 and not for_display(SEATS, 15, "latest").rounds
-    assert for_display(SEATS, 15, "every").max_lag_s == 30.0  # nothing is skipped: wait for slow seats
-    assert for_display(SEATS, 15, "aligned").rounds
+    assert for_display(SEATS, 15, parts("latest")).max_lag_s == 2.0 and not for_display(SEATS, 15, parts("latest")).rounds
+    assert for_display(SEATS, 15, parts("every")).max_lag_s == 30.0  # nothing is skipped: wait for slow seats
+    assert for_display(SEATS, 15, parts("aligned")).rounds

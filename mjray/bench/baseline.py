@@ -39,7 +39,7 @@ def _receiver(url, shape, slot_names, slot_events, stop):
 
 
 def _inference(slot_name, shape, event, result_name, done, stop, counts, spec: dict):
-    from mjray.detector import keep_ultralytics_offline, predict_options, preprocess, resolve_weights
+    from mjray.model import keep_ultralytics_offline, predict_options, preprocess, resolve_weights
     from mjray.sim import marker
 
     keep_ultralytics_offline()

@@ -45,7 +45,7 @@ def measure(meter: TreeMeter, seconds: float, step=None) -> tuple[float, float]:
 def run_limit(images: list, seconds: float, model: dict, threads: int = 0, start=None) -> dict:
     """The model alone in a tight loop in this process; threads 0: every core (ONNX Runtime's and torch's default).
     `start`: a barrier to pass once loaded, so that loops meant to run together do."""
-    from mjray.detector import YoloDetector
+    from mjray.model import YoloDetector
 
     detector = YoloDetector(**{**model, "threads": threads})
     for image in images[:5]:
@@ -98,9 +98,57 @@ def stage_times(results: list) -> dict:
                    "p99_ms": round(float(np.percentile(v, 99)) * 1000, 1)} for name, v in stages.items()}
 
 
+class MarkerSink:
+    """The benchmark's output: reads the frame marker of every result as it leaves its reorder
+    (a delivery) and of every picture the grid display would put on screen (displayed)."""
+
+    stop_requested = False
+
+    def __init__(self, seats: list[str], fetch) -> None:
+        self.seat_index = {s: i for i, s in enumerate(seats)}
+        self.fetch = fetch
+        self.window = (float("inf"), float("inf"))  # wall times measured
+        self.deliveries: list[Delivery] = []
+        self.displayed: list[Delivery] = []
+        self.timed: list = []  # (Result, delivered at)
+        self._readings: dict[tuple[str, int], object] = {}  # (seat, seq) -> reading, until shown
+        self._on_screen: dict[str, int] = {}  # seat -> seq of the picture shown
+
+    def measuring(self, now: float) -> bool:
+        return self.window[0] <= now <= self.window[1]
+
+    def write(self, item, emitted_at: float) -> None:
+        from mjray.frames import Result
+
+        if not isinstance(item, Result):
+            return
+        reading = marker.read(self.fetch([item.frame.ref])[0])  # what a display would fetch to show
+        self._readings[(item.seat, item.seq)] = reading
+        now = time.time()
+        if self.measuring(now):
+            self.deliveries.append(Delivery(self.seat_index[item.seat], now, reading))
+            self.timed.append((item, now))
+
+    def show(self, moments) -> None:
+        for moment in moments:
+            for seat, item in moment.items.items():
+                if item is not None and self._on_screen.get(seat) != item.seq:
+                    self._on_screen[seat] = item.seq
+                    reading = self._readings.get((seat, item.seq))
+                    if self.measuring(time.time()):
+                        self.displayed.append(Delivery(self.seat_index[seat], time.time(), reading))
+        shown = {(seat, seq) for seat, seq in self._on_screen.items()}
+        self._readings = {key: r for key, r in self._readings.items()
+                          if key in shown or key[1] > self._on_screen.get(key[0], -1)}
+
+    def close(self) -> None:
+        pass
+
+
 def run_mjray(urls: list[str], seconds: float, warmup_s: float, model: dict, settings: dict,
               exclude: set[int], display_fps: float = 15.0) -> Outcome:
-    """mjray as `python -m mjray.main` runs it; `settings` change its defaults ({"pool": {"shared_workers": 0}}).
+    """mjray as `python -m mjray.main` runs it (the same driver loop); `settings` change its
+    defaults ({"pool": {"shared_workers": 0}}).
 
     Deliveries are its outputs as they leave the reorders; `displayed` is what its grid display
     (`SeatSync`, as in `mjray.main`) puts on screen, seats together, at `display_fps`.
@@ -109,8 +157,9 @@ def run_mjray(urls: list[str], seconds: float, warmup_s: float, model: dict, set
     from omegaconf import OmegaConf
 
     from mjray.config import AppConfig, CameraConfig, validate
-    from mjray.frames import Result
-    from mjray.pipeline import Pipeline, inference_threads
+    from mjray.driver import Driver
+    from mjray.pipeline import Pipeline, inference_threads, live_sources
+    from mjray.policy import parts
     from mjray.sync import for_display
 
     seats = [f"cam{i}" for i in range(len(urls))]
@@ -118,54 +167,28 @@ def run_mjray(urls: list[str], seconds: float, warmup_s: float, model: dict, set
     cfg.cameras = [CameraConfig(s, u) for s, u in zip(seats, urls)]
     cfg = validate(cfg)
     ray.init(include_dashboard=False, namespace=f"bench-{time.time_ns()}")
-    deliveries: list[Delivery] = []
-    displayed: list[Delivery] = []
-    timed: list = []  # (Result, delivered at)
     try:
-        pipeline = Pipeline(cfg, cfg.cameras, keep_pixels=True)
+        pipeline = Pipeline(cfg, live_sources(cfg, cfg.cameras), keep_pixels=True)
         pipeline.start()
-        seat_index = {s: i for i, s in enumerate(seats)}
-        window = [float("inf"), float("inf")]
-        sync = for_display(seats, display_fps, cfg.stream.policy)
-        on_screen: dict[str, int] = {}  # seat -> seq of the picture shown
-
-        def step():
-            now = time.time()
-            measuring = window[0] <= now <= window[1]
-            for seat, items in pipeline.drain(wait_s=0.05).items():
-                now = time.time()
-                results = [i for i in items if isinstance(i, Result)]
-                images = ray.get([r.frame.ref for r in results])  # what a display would fetch to show
-                readings = [marker.read(img) for img in images]
-                for r, reading in zip(results, readings):
-                    sync.add(seat, r.captured_at, (r.seq, reading), r.frame.instant)
-                if measuring:
-                    deliveries.extend(Delivery(seat_index[seat], now, reading) for reading in readings)
-                    timed.extend((r, now) for r in results)
-            for moment in sync.moments(time.time()):
-                for seat, item in moment.items.items():
-                    if item is not None and on_screen.get(seat) != item[0]:
-                        on_screen[seat] = item[0]
-                        if measuring:
-                            displayed.append(Delivery(seat_index[seat], time.time(), item[1]))
-
+        sink = MarkerSink(seats, ray.get)
+        driver = Driver(pipeline, [sink], for_display(seats, display_fps, parts(cfg.stream.policy)))
         until = time.monotonic() + warmup_s
         while time.monotonic() < until:
-            step()
+            driver.step()
         meter = TreeMeter(os.getpid(), exclude)
-        window[0], window[1] = time.time(), time.time() + seconds
-        start, end = measure(meter, seconds, step)
-        pipeline.stop()
+        sink.window = (time.time(), time.time() + seconds)
+        start, end = measure(meter, seconds, driver.step)
+        driver.finish()
         pipeline.shutdown()
     finally:
         ray.shutdown()
     pool = cfg.pool
-    return Outcome(deliveries, end - start, meter.cpu_seconds, meter.peak_rss / 2**20,
-                   {"policy": cfg.stream.policy, "threads": inference_threads(cfg),
-                    **({"aligned_hz": cfg.stream.aligned_hz} if cfg.stream.policy == "aligned" else {}),
+    return Outcome(sink.deliveries, end - start, meter.cpu_seconds, meter.peak_rss / 2**20,
+                   {"policy": cfg.stream.policy.value, "threads": inference_threads(cfg),
+                    **({"aligned_hz": cfg.stream.aligned_hz} if parts(cfg.stream.policy).rounds else {}),
                     **({"shared_workers": pool.shared_workers} if pool.shared_workers else
                        {"workers_per_camera": pool.workers_per_camera}),
-                    "stages": stage_times(timed)}, meter.by_role(), displayed)
+                    "stages": stage_times(sink.timed)}, meter.by_role(), sink.displayed)
 
 
 def run_baseline(urls: list[str], shape: tuple[int, int, int], seconds: float, warmup_s: float, model: dict,
@@ -188,7 +211,7 @@ def run_baseline(urls: list[str], shape: tuple[int, int, int], seconds: float, w
 
 def run_ultralytics(urls: list[str], seconds: float, warmup_s: float, spec: dict, exclude: set[int], folder) -> Outcome:
     """Ultralytics' own multi-stream mode: predict(source=<file of URLs>, stream=True)."""
-    from mjray.detector import keep_ultralytics_offline, predict_options, resolve_weights
+    from mjray.model import keep_ultralytics_offline, predict_options, resolve_weights
 
     keep_ultralytics_offline()
     from ultralytics import YOLO

@@ -102,7 +102,7 @@ def decoded(table: RenderedTable, seat: str, indices: list[int]):
 
 
 def score_table(table: RenderedTable, frames: int = 200, seed: int = 0, detector=None) -> Score:
-    from mjray.detector import YoloDetector
+    from mjray.model import YoloDetector
 
     detector = detector or YoloDetector()
     names = detector.names

@@ -1,0 +1,88 @@
+"""The one driver loop: drain every seat's reorder -> tally -> sinks -> seat sync -> sinks.
+
+`mjray.main`, the benchmark and the tests all run a pipeline through `Driver`, so what they
+measure and check is what a user's run does. The loop never waits on one seat: `Pipeline.drain`
+returns as soon as any seat has output.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+
+from mjray.frames import Item, Result
+from mjray.sinks import Sink
+from mjray.summary import SeatTally
+from mjray.sync import SeatSync
+
+log = logging.getLogger(__name__)
+
+ENDED_CHECK_S = 0.5  # how often to ask whether every source has ended (replays)
+
+
+class Driver:
+    def __init__(self, pipeline, sinks: Sequence[Sink], sync: SeatSync | None = None,
+                 status_every_s: float | None = None) -> None:
+        self.pipeline, self.sinks, self.sync = pipeline, list(sinks), sync
+        self.status_every_s = status_every_s
+        self.tallies = {seat: SeatTally(seat) for seat in pipeline.seat_names}
+        self.skews: list[float] = []  # spread of capture times of every moment shown
+        self.final: dict[str, dict] = {}  # each seat's last stats, after `finish`
+        self.elapsed_s = 0.0
+
+    def step(self, wait_s: float = 0.05) -> None:
+        """Take what the seats emitted (waiting up to `wait_s` for something) through the sinks."""
+        self.take(self.pipeline.drain(wait_s=wait_s))
+
+    def take(self, drained: dict[str, list[Item]]) -> None:
+        now = time.time()
+        for seat, items in drained.items():
+            for item in items:
+                self.tallies[seat].add(item, now)
+                for sink in self.sinks:
+                    sink.write(item, now)
+                if self.sync is not None and isinstance(item, Result):  # a gap keeps the last picture shown
+                    self.sync.add(seat, item.captured_at, item, item.frame.instant)
+        if self.sync is not None:
+            moments = self.sync.moments(now)
+            self.skews += [m.skew_s for m in moments if m.skew_s is not None]
+            if moments:
+                for sink in self.sinks:
+                    sink.show(moments)
+
+    def run(self, duration_s: float | None = None, stop: Callable[[], str | None] = lambda: None) -> str:
+        """Step until `duration_s` passes, `stop()` names a reason, a sink asks to stop, or every
+        source has ended; returns why it stopped."""
+        started = time.monotonic()
+        next_status = started + (self.status_every_s or float("inf"))
+        next_ended_check = started + ENDED_CHECK_S
+        why = None
+        while why is None:
+            self.step()
+            now = time.monotonic()
+            why = stop()
+            if why is None and any(getattr(sink, "stop_requested", False) for sink in self.sinks):
+                why = "window closed"
+            if why is None and duration_s is not None and now - started >= duration_s:
+                why = "duration reached"
+            if why is None and now >= next_ended_check:
+                next_ended_check = now + ENDED_CHECK_S
+                if self.pipeline.ended():
+                    why = "every source ended"
+            if now >= next_status:
+                next_status += self.status_every_s
+                status = self.pipeline.stats()
+                log.info("status: %s", "  ".join(self.tallies[s].status(status[s]) for s in self.tallies))
+        self.elapsed_s = time.monotonic() - started
+        return why
+
+    def finish(self) -> dict[str, dict]:
+        """Stop the pipeline, take its last items through the sinks; each seat's final stats."""
+        last, self.final = self.pipeline.stop()
+        self.take(last)
+        return self.final
+
+    def close(self) -> None:
+        for sink in self.sinks:
+            sink.close()

@@ -1,0 +1,173 @@
+"""Where a camera's frames come from: a live RTSP stream, or a recording of one played back.
+
+A source is an iterator of `Decoded` pictures, each with its capture time; the camera actor
+numbers them and applies the frame policy, and knows nothing else about where they came from.
+Sources are plain, picklable objects: nothing is opened until `frames()` runs, in the actor.
+
+- `RtspSource`: PyAV over TCP with timeouts; a stream that ends, errs or stalls is reopened with
+  backoff, forever, until `stop` is set. Capture times come from the camera's RTCP clock when it
+  sends one, else arrival. With a `SeatRecorder` every packet is also written as received.
+- `ReplaySource`: a seat of a `Recording`, decoded from its files and released at the recorded
+  pace (or as fast as it is consumed); it ends at the recording's end.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from mjray.frames import Clock, Decoded
+from mjray.recording import Recording, SeatRecorder
+
+log = logging.getLogger(__name__)
+
+RTSP_OPTIONS = {"rtsp_transport": "tcp", "analyzeduration": "0", "probesize": "32", "fflags": "nobuffer"}
+MAX_CLOCK_SKEW_S = 10.0  # a camera clock further than this from ours is not trusted
+
+
+@dataclass
+class SourceState:
+    """What a source tells the camera's status line and summary."""
+
+    status: str = "starting"  # starting, streaming, reconnecting, ended, stopped
+    reconnects: int = 0
+    last_error: str = ""
+
+
+class Source(Protocol):
+    shown: str  # what logs and status may show (no credentials)
+
+    def frames(self, stop: threading.Event, state: SourceState, start_at: float) -> Iterator[Decoded]:
+        """Decoded pictures in order until `stop` is set or the source ends (`state.status` says which).
+        `start_at`: wall time the first frame is due (a replay's time zero; live sources ignore it)."""
+        ...
+
+
+@dataclass
+class CaptureClock:
+    """Capture wall time of a frame from the stream's RTCP-derived clock, else its arrival."""
+
+    max_skew_s: float = MAX_CLOCK_SKEW_S
+    distrusted: bool = False
+
+    def stamp(self, pts_s: float | None, start_time_realtime_us: int | None, arrival: float) -> tuple[float, Clock]:
+        if pts_s is None or not start_time_realtime_us or self.distrusted:
+            return arrival, "arrival"
+        captured = start_time_realtime_us / 1e6 + pts_s
+        if abs(captured - arrival) > self.max_skew_s:
+            self.distrusted = True  # camera clock wrong (no NTP?): use ours from now on
+            return arrival, "arrival"
+        return captured, "rtcp"
+
+
+@dataclass
+class RtspSource:
+    url: str  # the URL to open, credentials filled in: never logged
+    shown: str  # the same URL redacted
+    open_timeout_s: float = 5.0
+    reconnect_max_s: float = 5.0
+    record_to: str | None = None  # a seat folder of a recording: every packet is written there as received
+    clock: CaptureClock = field(default_factory=CaptureClock)
+
+    def frames(self, stop: threading.Event, state: SourceState, start_at: float = 0.0) -> Iterator[Decoded]:
+        import av
+
+        recorder = SeatRecorder(Path(self.record_to)) if self.record_to else None
+        backoff = 0.25
+        try:
+            while not stop.is_set():
+                try:
+                    options = {**RTSP_OPTIONS, "timeout": str(int(self.open_timeout_s * 1e6))}
+                    with av.open(self.url, options=options, timeout=(self.open_timeout_s, self.open_timeout_s)) as container:
+                        stream = container.streams.video[0]
+                        stream.thread_type = "SLICE"  # frame threading would hold back a frame per thread
+                        segment = recorder.open(stream) if recorder else None
+                        state.status = "streaming"
+                        log.info("camera %s: streaming", self.shown)
+                        for packet in container.demux(stream):
+                            arrival = time.time()
+                            pictures = packet.decode()  # before the recorder takes the packet into its file
+                            if segment is not None and packet.pts is not None:
+                                captured, clock = self._stamp(packet.pts, stream, container, arrival)
+                                segment.write(packet, captured, clock)
+                            for picture in pictures:
+                                captured, clock = self._stamp(picture.pts, stream, container, arrival)
+                                yield Decoded(picture, captured, clock, picture.pts, time.time())
+                                backoff = 0.25
+                            if stop.is_set():
+                                break
+                    if not stop.is_set():
+                        state.last_error = "stream ended"
+                except Exception as error:  # av errors, timeouts, refused connections: all reconnect
+                    state.last_error = f"{type(error).__name__}: {error}"
+                finally:
+                    if recorder:
+                        recorder.close()
+                if stop.is_set():
+                    break
+                state.status = "reconnecting"
+                state.reconnects += 1
+                log.warning("camera %s: %s; reconnecting in %.1f s", self.shown, state.last_error, backoff)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, self.reconnect_max_s)
+        finally:
+            if recorder:
+                recorder.close()
+
+    def _stamp(self, pts: int | None, stream, container, arrival: float) -> tuple[float, Clock]:
+        pts_s = float(pts * stream.time_base) if pts is not None else None
+        return self.clock.stamp(pts_s, container.start_time_realtime, arrival)
+
+
+@dataclass
+class ReplaySource:
+    """One seat of a recording. Capture times are the recorded ones moved by one shift for every
+    seat (`start_at` - the recording's first capture), so the pipeline runs on a live-like clock
+    and the seats stay as aligned as they were; outputs subtract the shift again."""
+
+    recording: str  # the recording folder
+    seat: str
+    speed: float | None = 1.0  # 1: the recorded pace; 2: twice as fast; None: as fast as frames are taken
+    first_capture: float = 0.0  # the recording's time zero (`Recording.first_capture`)
+
+    @property
+    def shown(self) -> str:
+        return f"replay of {self.seat} from {self.recording}"
+
+    def frames(self, stop: threading.Event, state: SourceState, start_at: float) -> Iterator[Decoded]:
+        import av
+
+        recording = Recording(self.recording)
+        shift = start_at - self.first_capture
+        state.status = "streaming"
+        for segment in recording.segments.get(self.seat, []):
+            times = segment.packet_times()
+            by_pts: dict[int | None, tuple[float, Clock, int]] = {}  # file pts -> recorded time, clock, stream pts
+            with av.open(str(segment.video)) as container:
+                stream = container.streams.video[0]
+                stream.thread_type = "SLICE"  # as live: the same decoder settings give the same pixels
+                index = 0
+                for packet in container.demux(stream):
+                    if packet.pts is not None and index < len(times):
+                        line = times[index]
+                        by_pts[packet.pts] = (line["captured_at"], line["clock"], line["pts"])
+                        index += 1
+                    for picture in packet.decode():
+                        known = by_pts.pop(picture.pts, None)
+                        if known is None:  # a frame whose packet line was cut off by a kill: past the end
+                            continue
+                        captured, clock, pts = known
+                        if self.speed is not None:
+                            due = start_at + (captured - self.first_capture) / self.speed
+                            if stop.wait(max(0.0, due - time.time())):
+                                return
+                        elif stop.is_set():
+                            return
+                        yield Decoded(picture, captured + shift, clock, pts, time.time())
+        state.status = "ended"
+        state.last_error = "recording ended"

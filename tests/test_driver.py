@@ -1,0 +1,93 @@
+"""The one driver loop, without Ray: a pipeline stand-in that emits known items."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from mjray.driver import Driver
+from mjray.frames import Detections, Frame, Gap, GapReason, Result
+from mjray.policy import parts
+from mjray.sync import for_display
+
+SEATS = ["ton", "nan"]
+
+
+def result(seat: str, seq: int, captured_at: float) -> Result:
+    frame = Frame(seat, seq, captured_at, "rtcp", seq * 6000, captured_at + 0.01, 64, 48)
+    return Result(frame, Detections(np.zeros((1, 4), np.float32), np.ones(1, np.float32), np.zeros(1, np.int32)),
+                  5.0, "detector:shared:0", captured_at + 0.05)
+
+
+class ScriptedPipeline:
+    """Emits `script[i]` on the i-th drain; ends when the script is done (as a replay does)."""
+
+    def __init__(self, script: list[dict], last: dict | None = None) -> None:
+        self.script, self.last, self.drains, self.stopped = list(script), last or {}, 0, False
+        self.seat_names = SEATS
+
+    def drain(self, wait_s: float):
+        self.drains += 1
+        return self.script.pop(0) if self.script else {}
+
+    def ended(self) -> bool:
+        return not self.script
+
+    def stats(self):
+        return {s: {"camera": {"status": "streaming", "fps": 15.0, "skipped": 0}} for s in SEATS}
+
+    def stop(self):
+        self.stopped = True
+        return self.last, {s: {"camera": {"decoded": 3}} for s in SEATS}
+
+
+class Recorder:
+    def __init__(self, stop_after: int | None = None) -> None:
+        self.items, self.moments, self.closed, self.stop_after = [], [], False, stop_after
+
+    @property
+    def stop_requested(self) -> bool:
+        return self.stop_after is not None and len(self.items) >= self.stop_after
+
+    def write(self, item, emitted_at):
+        self.items.append((item.seat, item.seq))
+
+    def show(self, moments):
+        self.moments += moments
+
+    def close(self):
+        self.closed = True
+
+
+def test_every_item_reaches_every_sink_in_seat_order_and_moments_show_both_seats():
+    now = time.time()
+    script = [{"ton": [result("ton", 0, now)], "nan": [result("nan", 0, now + 0.01)]},
+              {"ton": [Gap("ton", 1, GapReason.SKIPPED, now + 0.066), result("ton", 2, now + 0.133)],
+               "nan": [result("nan", 1, now + 0.07), result("nan", 2, now + 0.14)]}]
+    pipeline = ScriptedPipeline(script, last={"ton": [result("ton", 3, now + 0.2)], "nan": []})
+    sinks = [Recorder(), Recorder()]
+    driver = Driver(pipeline, sinks, for_display(SEATS, 15, parts("latest")))
+    why = driver.run(duration_s=10)
+    driver.finish()
+    driver.close()
+    assert why == "every source ended" and pipeline.stopped
+    for sink in sinks:
+        assert [i for i in sink.items if i[0] == "ton"] == [("ton", s) for s in range(4)], "the last items too"
+        assert [i for i in sink.items if i[0] == "nan"] == [("nan", s) for s in range(3)]
+        assert sink.moments and all(set(m.items) == set(SEATS) for m in sink.moments) and sink.closed
+    tally = driver.tallies["ton"]
+    assert tally.results == 3 and tally.gaps[GapReason.SKIPPED] == 1 and tally.out_of_order == 0
+    assert driver.skews and max(driver.skews) < 0.1
+
+
+def test_the_run_stops_when_asked_by_a_sink_by_a_signal_or_by_its_duration():
+    now = time.time()
+    endless = [{"ton": [result("ton", i, now + i / 15)]} for i in range(1000)]
+    assert Driver(ScriptedPipeline(list(endless)), [Recorder(stop_after=3)]).run() == "window closed"
+    assert Driver(ScriptedPipeline(list(endless)), [Recorder()]).run(stop=lambda: "SIGTERM") == "SIGTERM"
+    started = time.monotonic()
+    slow = ScriptedPipeline(list(endless))
+    slow.drain = lambda wait_s: time.sleep(0.01) or {}
+    assert Driver(slow, [Recorder()]).run(duration_s=0.3) == "duration reached"
+    assert 0.3 <= time.monotonic() - started < 1.0

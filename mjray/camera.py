@@ -5,7 +5,7 @@ stage knows nothing of where frames come from. Promises:
 - every decoded frame gets the next sequence number (also across reconnects);
 - at most `capacity` frames are in flight to the detectors. Policy `latest` keeps one newest
   frame waiting and reports each frame it replaces as a `skipped` gap (latency stays bounded);
-  policy `every` stops decoding until a slot frees (lossless, for recording);
+  policy `every` stops decoding until a slot frees (lossless);
 - pixels go into Ray's object store once, when a frame is sent, never for skipped frames;
 - control calls (`stats`, `stop`) are answered while it decodes; a source that ends (a replay)
   leaves the camera `ended`, its frames still inferred;

@@ -276,6 +276,9 @@ def validate(cfg: AppConfig) -> AppConfig:
         _check(os.path.exists(cfg.replay.path), "replay", f"no such run directory: {cfg.replay.path}")
         _check(not cfg.record, "record", "cannot record a replay (record=true with replay=...): it is recorded already")
         _check(not cfg.cameras, "replay", "replays a recording's cameras; drop the cameras/urls settings")
+        _check(speed is not None or not parts(stream.policy).rounds, "replay.speed",
+               f"max cannot drive stream.policy={stream.policy.value}: its rounds follow the wall clock; "
+               "replay at a pace (replay.speed=1, 2, ...) or use stream.policy=every")
     elif speed != 1.0:
         _check(False, "replay.speed", "is set but replay (the run directory to replay) is not")
     if cfg.ray.num_cpus is not None:

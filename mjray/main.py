@@ -94,9 +94,10 @@ def settings_yaml(cfg: AppConfig) -> str:
 
 
 def sources_for(cfg: AppConfig, out: Path, stack: contextlib.ExitStack) -> tuple[dict, float]:
-    """Each seat's source, and how far a replay moves capture times (filled in once started)."""
+    """Each seat's source, and a replay's time zero (its recording's first capture; 0 live)."""
     from mjray.config import replay_speed
     from mjray.pipeline import live_sources, replay_sources
+    from mjray.policy import parts
     from mjray.recording import Recording, RecordingError, start_recording
 
     if cfg.replay.path:
@@ -105,16 +106,23 @@ def sources_for(cfg: AppConfig, out: Path, stack: contextlib.ExitStack) -> tuple
             sources = replay_sources(recording, replay_speed(cfg.replay.speed))
         except RecordingError as error:
             raise ConfigError(f"replay: {error}") from None
-        log.info("replaying %s (%s), seats %s, speed %s", recording.folder, "recorded pace" if cfg.replay.speed != "max"
-                 else "as fast as the detectors take frames", ", ".join(recording.seats), cfg.replay.speed)
+        fastest = replay_speed(cfg.replay.speed) is None
+        log.info("replaying %s (%s), seats %s", recording.folder, "as fast as the detectors take frames" if fastest
+                 else f"at {cfg.replay.speed} x the recorded pace", ", ".join(sources))
+        if fastest and not parts(cfg.stream.policy).lossless:
+            log.warning("replay.speed=max with stream.policy=%s skips most frames (nothing holds the decoder back); "
+                        "stream.policy=every infers them all", cfg.stream.policy.value)
         return sources, recording.first_capture()
     cameras = cfg.cameras or start_embedded_table(cfg, stack)
     for c in cameras:
         log.info("camera %s: %s", c.seat, redact(c.url))
     record_to = None
     if cfg.record:
-        record_to = start_recording(out / "recording", [c.seat for c in cameras],
-                                    settings_yaml(dataclasses.replace(cfg, cameras=cameras)))
+        try:
+            record_to = start_recording(out / "recording", [c.seat for c in cameras],
+                                        settings_yaml(dataclasses.replace(cfg, cameras=cameras)))
+        except RecordingError as error:
+            raise ConfigError(f"record: {error}") from None
         log.info("recording every camera as received into %s", record_to)
     return live_sources(cfg, cameras, record_to), 0.0
 
@@ -123,8 +131,10 @@ def run(cfg: AppConfig) -> Summary:
     """Run the pipeline until `run.duration_s`, Ctrl-C or the end of a replay; return the per-seat summary."""
     import ray
 
+    from mjray.config import replay_speed
     from mjray.driver import Driver
     from mjray.pipeline import Pipeline
+    from mjray.sources import ReplayClock
     from mjray.policy import parts
     from mjray.sinks import SinkContext, build_sinks, wanted_sinks, wants_pixels
     from mjray.sync import for_display
@@ -143,8 +153,8 @@ def run(cfg: AppConfig) -> Summary:
         stack.callback(pipeline.shutdown)
         pipeline.start()
         seats = pipeline.seat_names
-        shift = (pipeline.started_at - first_capture) if cfg.replay.path else 0.0
-        context = SinkContext(out, tuple(seats), pipeline.names, ray.get, cfg.display, shift)
+        clock = ReplayClock(pipeline.started_at, first_capture, replay_speed(cfg.replay.speed)) if cfg.replay.path else None
+        context = SinkContext(out, tuple(seats), pipeline.names, ray.get, cfg.display, clock.recorded if clock else None)
         driver = Driver(pipeline, build_sinks(context, outputs), for_display(seats, cfg.display.fps, parts(cfg.stream.policy)),
                         cfg.run.status_every_s)
         stack.callback(driver.close)

@@ -34,7 +34,7 @@ from mjray.turns import RoundsActor
 
 log = logging.getLogger(__name__)
 
-START_DELAY_S = 0.2  # cameras start together this long after they are created: one time zero for a replay
+START_DELAY_S = 0.1  # cameras start together this long after they are up: one time zero for a replay
 
 
 def live_sources(cfg: AppConfig, cameras: list[CameraConfig], record_to: Path | None = None) -> dict[str, Source]:
@@ -46,9 +46,14 @@ def live_sources(cfg: AppConfig, cameras: list[CameraConfig], record_to: Path | 
 
 
 def replay_sources(recording: Recording, speed: float | None) -> dict[str, Source]:
-    """A replay source per recorded seat, all on the recording's one time zero."""
+    """A replay source per recorded seat, all on the recording's one time zero. A seat whose
+    camera never streamed (no video) is left out, so the display does not wait for it."""
     first = recording.first_capture()
-    return {seat: ReplaySource(str(recording.folder), seat, speed, first) for seat in recording.seats}
+    for seat in recording.seats:
+        if not recording.segments[seat]:
+            log.warning("replay: seat %s has no recorded video; replaying the others", seat)
+    return {seat: ReplaySource(str(recording.folder), seat, speed, first)
+            for seat in recording.seats if recording.segments[seat]}
 
 
 @dataclasses.dataclass
@@ -139,6 +144,7 @@ class Pipeline:
             s.camera = camera_cls.options(
                 name=f"camera:{seat}", num_cpus=pool.camera_cpus, max_concurrency=2 + len(self.shared),
             ).remote(seat, s.source, s.detectors, s.reorder, policy, pool.in_flight_per_worker, self.keep_pixels)
+        ray.get([s.camera.stats.remote() for s in self.seats.values()])  # every camera process up
         self.started_at = time.time() + START_DELAY_S
         ray.get([s.camera.start.remote(self.started_at) for s in self.seats.values()])
 

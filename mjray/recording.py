@@ -6,13 +6,14 @@ A recording is a folder (`<run dir>/recording`):
     config.yaml              the run's settings (credentials left out)
     <seat>/000.mkv           the H.264 packets of one connection, remuxed, never re-encoded
     <seat>/000.packets.jsonl one line per packet, in the file's order: {"pts", "captured_at", "clock"}
-    <seat>/001.mkv ...       the next connection after a reconnect
+    <seat>/001.mkv ...       the next connection after a reconnect (numbered on: 999, 1000, ...)
 
 A segment per connection, because a reconnect may change the stream's parameters and restarts
 its timestamps. Capture times live beside the video (Matroska keeps no wall clock per packet);
 line i belongs to packet i of the segment, which is how a reader pairs them whatever timestamp
-rescaling the container did. Both files are written as packets arrive and flushed about once a
-second, so a run that is killed leaves a readable recording up to that second.
+rescaling the container did. Both files are written as packets arrive and reach the disk about
+once a second (Matroska clusters of at most a second, each written out when full), so a run that
+is killed leaves a readable recording up to about that second.
 
 `SegmentWriter` and `Recording` are plain classes: no Ray, no threads.
 """
@@ -35,15 +36,22 @@ class RecordingError(ValueError):
 class SegmentWriter:
     """One connection's packets into `<folder>/<nnn>.mkv`, their capture times beside them."""
 
-    def __init__(self, folder: Path, index: int, template: object) -> None:
+    def __init__(self, folder: Path, index: int, template: object, flush_every_s: float = FLUSH_EVERY_S) -> None:
         import av
 
         folder.mkdir(parents=True, exist_ok=True)
         self.video_path = folder / f"{index:03d}.mkv"
         self.times_path = folder / f"{index:03d}.packets.jsonl"
-        self._container = av.open(str(self.video_path), "w", format="matroska")
-        self._stream = self._container.add_stream_from_template(template)
-        self._times = open(self.times_path, "w", buffering=1 << 16)
+        self.flush_every_s = flush_every_s
+        # clusters of at most a second, each written out when closed: what a kill leaves is readable
+        self._container = av.open(str(self.video_path), "w", format="matroska",
+                                  options={"cluster_time_limit": str(int(flush_every_s * 1000)), "flush_packets": "1"})
+        try:
+            self._stream = self._container.add_stream_from_template(template)
+            self._times = open(self.times_path, "w", buffering=1 << 16)
+        except Exception:
+            self._container.close()
+            raise
         self._flushed = time.monotonic()
         self.packets = 0
 
@@ -56,7 +64,7 @@ class SegmentWriter:
         self._container.mux(packet)
         self._times.write(json.dumps({"pts": pts, "captured_at": round(captured_at, 6), "clock": clock}) + "\n")
         self.packets += 1
-        if time.monotonic() - self._flushed >= FLUSH_EVERY_S:
+        if time.monotonic() - self._flushed >= self.flush_every_s:
             self._times.flush()
             self._flushed = time.monotonic()
 
@@ -70,14 +78,14 @@ class SegmentWriter:
 class SeatRecorder:
     """A seat's recording: a new segment for each connection the source opens."""
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
+    def __init__(self, folder: Path, flush_every_s: float = FLUSH_EVERY_S) -> None:
+        self.folder, self.flush_every_s = folder, flush_every_s
         self.segment: SegmentWriter | None = None
         self.segments = 0
 
     def open(self, template: object) -> SegmentWriter:
         self.close()
-        self.segment = SegmentWriter(self.folder, self.segments, template)
+        self.segment = SegmentWriter(self.folder, self.segments, template, self.flush_every_s)
         self.segments += 1
         return self.segment
 
@@ -139,7 +147,7 @@ class Recording:
         self.folder, self.seats = folder, list(meta["seats"])
         self.segments: dict[str, list[Segment]] = {}
         for seat in self.seats:
-            videos = sorted((folder / seat).glob("[0-9][0-9][0-9].mkv"))
+            videos = sorted((v for v in (folder / seat).glob("*.mkv") if v.stem.isdigit()), key=lambda v: int(v.stem))
             self.segments[seat] = [Segment(v, v.with_name(v.stem + ".packets.jsonl")) for v in videos
                                    if v.with_name(v.stem + ".packets.jsonl").exists()]
         empty = [seat for seat in self.seats if not self.segments[seat]]

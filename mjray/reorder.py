@@ -7,7 +7,7 @@
   waited `max_wait_s`, or at once when more than `max_pending` items are held behind it;
 - an item arriving after its number was given up (late) or a second time (duplicate) is
   counted and dropped, never emitted.
-`ReorderActor` is the thin shell that one seat's detectors push into and the display drains.
+`ReorderActor` is the thin shell that one seat's detectors push into and the driver drains.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ class Reorderer(Generic[T]):
 
 
 class ReorderActor:
-    """One seat's reorder buffer; detectors and the camera push, the display drains.
+    """One seat's reorder buffer; detectors and the camera push, the driver drains.
 
     Runs threaded (`max_concurrency` > 1) so `drain(wait_s)` can wait for output without
     blocking pushes: the driver makes one call per burst of output, not one per poll.

@@ -13,7 +13,6 @@ Adding an output is a class here and an entry in `SINKS` (with its `display.*` s
 from __future__ import annotations
 
 import json
-import logging
 import math
 import os
 from pathlib import Path
@@ -62,39 +61,40 @@ class SinkContext:
     names: dict[int, str]  # the model's class names
     fetch: Callable[[list], list]  # object refs -> pixels (ray.get)
     display: DisplayConfig
-    time_shift_s: float = 0.0  # a replay's capture times run this far ahead of the recorded ones
-
-log = logging.getLogger(__name__)
+    recorded_time: Callable[[float], float] | None = None  # a replay: its clock's time -> the recorded time
 
 
-def item_record(item: Item, names: dict[int, str], emitted_at: float, time_shift_s: float = 0.0) -> dict:
+
+def item_record(item: Item, names: dict[int, str], emitted_at: float,
+                recorded_time: Callable[[float], float] | None = None) -> dict:
     """One JSONL line: what a seat's stream says about one frame (a replay's at its recorded time)."""
+    at = recorded_time or (lambda t: t)
     if isinstance(item, Result):
         d = item.detections.left_to_right()
         instant = item.frame.instant
         return {
-            "seat": item.seat, "seq": item.seq, "captured_at": round(item.frame.captured_at - time_shift_s, 6),
+            "seat": item.seat, "seq": item.seq, "captured_at": round(at(item.frame.captured_at), 6),
             "clock": item.frame.clock, "pts": item.frame.pts, "emitted_at": round(emitted_at, 6),
-            **({"instant": round(instant - time_shift_s, 6)} if instant is not None else {}),  # its round
+            **({"instant": round(at(instant), 6)} if instant is not None else {}),  # its round
             "infer_ms": round(item.infer_ms, 2), "worker": item.worker,
             "boxes": [[round(float(v), 1) for v in box] for box in d.xyxy],
             "scores": [round(float(c), 3) for c in d.confidence],
             "classes": [names.get(int(c), str(int(c))) for c in d.class_id],
         }
     return {"seat": item.seat, "seq": item.seq, "gap": item.reason.value,
-            "captured_at": None if item.captured_at is None else round(item.captured_at - time_shift_s, 6),
+            "captured_at": None if item.captured_at is None else round(at(item.captured_at), 6),
             "emitted_at": round(emitted_at, 6), **({"error": item.error} if item.error else {})}
 
 
 class JsonlSink(BaseSink):
     """`detections.jsonl`: one line per item of every seat."""
 
-    def __init__(self, path: Path, names: dict[int, str], time_shift_s: float = 0.0) -> None:
-        self.path, self.names, self.time_shift_s = path, names, time_shift_s
+    def __init__(self, path: Path, names: dict[int, str], recorded_time: Callable[[float], float] | None = None) -> None:
+        self.path, self.names, self.recorded_time = path, names, recorded_time
         self._file = open(path, "w", buffering=1 << 16)
 
     def write(self, item: Item, emitted_at: float) -> None:
-        self._file.write(json.dumps(item_record(item, self.names, emitted_at, self.time_shift_s)) + "\n")
+        self._file.write(json.dumps(item_record(item, self.names, emitted_at, self.recorded_time)) + "\n")
 
     def close(self) -> None:
         self._file.close()
@@ -226,7 +226,7 @@ class SinkEntry:
 
 SINKS: dict[str, SinkEntry] = {
     "detections": SinkEntry(lambda d, screen: d.detections and d.mode != "none",
-                            lambda c: JsonlSink(c.out_dir / "detections.jsonl", c.names, c.time_shift_s)),
+                            lambda c: JsonlSink(c.out_dir / "detections.jsonl", c.names, c.recorded_time)),
     "video": SinkEntry(lambda d, screen: d.video and (d.mode == "files" or (d.mode == "auto" and not screen)),
                        GridVideoSink, pixels=True),
     "window": SinkEntry(lambda d, screen: d.mode == "window" or (d.mode == "auto" and screen), WindowSink, pixels=True),

@@ -65,6 +65,23 @@ class CaptureClock:
         return captured, "rtcp"
 
 
+@dataclass(frozen=True)
+class ReplayClock:
+    """A replay's time: the recording's capture times mapped onto the wall clock from `start_at`,
+    at `speed` (None: as fast as frames are taken, times kept at the recorded pace), and back.
+    One clock for every seat, so seats stay as aligned as they were recorded."""
+
+    start_at: float  # wall time the recording's first capture is replayed at
+    first_capture: float  # the recording's time zero (`Recording.first_capture`)
+    speed: float | None = 1.0
+
+    def live(self, recorded: float) -> float:
+        return self.start_at + (recorded - self.first_capture) / (self.speed or 1.0)
+
+    def recorded(self, live: float) -> float:
+        return self.first_capture + (live - self.start_at) * (self.speed or 1.0)
+
+
 @dataclass
 class RtspSource:
     url: str  # the URL to open, credentials filled in: never logged
@@ -79,6 +96,22 @@ class RtspSource:
 
         recorder = SeatRecorder(Path(self.record_to)) if self.record_to else None
         backoff = 0.25
+
+        def record(write, *args):
+            """A recorder that fails (disk full) stops recording this seat, never the camera."""
+            nonlocal recorder
+            try:
+                return write(*args)
+            except Exception as error:
+                log.error("camera %s: recording stopped: %s: %s", self.shown, type(error).__name__, error)
+                state.last_error = f"recording stopped: {type(error).__name__}"
+                failed, recorder = recorder, None
+                try:
+                    failed.close()
+                except Exception:
+                    pass
+                return None
+
         try:
             while not stop.is_set():
                 try:
@@ -86,21 +119,31 @@ class RtspSource:
                     with av.open(self.url, options=options, timeout=(self.open_timeout_s, self.open_timeout_s)) as container:
                         stream = container.streams.video[0]
                         stream.thread_type = "SLICE"  # frame threading would hold back a frame per thread
-                        segment = recorder.open(stream) if recorder else None
+                        segment = record(recorder.open, stream) if recorder else None
                         state.status = "streaming"
                         log.info("camera %s: streaming", self.shown)
-                        for packet in container.demux(stream):
-                            arrival = time.time()
-                            pictures = packet.decode()  # before the recorder takes the packet into its file
-                            if segment is not None and packet.pts is not None:
-                                captured, clock = self._stamp(packet.pts, stream, container, arrival)
-                                segment.write(packet, captured, clock)
-                            for picture in pictures:
-                                captured, clock = self._stamp(picture.pts, stream, container, arrival)
+                        broken = None
+                        try:
+                            for packet in container.demux(stream):
+                                arrival = time.time()
+                                pictures = packet.decode()  # before the recorder takes the packet into its file
+                                if segment is not None and recorder is not None and packet.pts is not None:
+                                    captured, clock = self._stamp(packet.pts, stream, container, arrival)
+                                    record(segment.write, packet, captured, clock)
+                                for picture in pictures:
+                                    captured, clock = self._stamp(picture.pts, stream, container, arrival)
+                                    yield Decoded(picture, captured, clock, picture.pts, time.time())
+                                    backoff = 0.25
+                                if stop.is_set():
+                                    break
+                        except av.error.FFmpegError as error:
+                            broken = error
+                        if not stop.is_set():  # what the decoder still holds, as a replay of this segment gives it
+                            for picture in _flush(stream):
+                                captured, clock = self._stamp(picture.pts, stream, container, time.time())
                                 yield Decoded(picture, captured, clock, picture.pts, time.time())
-                                backoff = 0.25
-                            if stop.is_set():
-                                break
+                        if broken is not None:
+                            raise broken
                     if not stop.is_set():
                         state.last_error = "stream ended"
                 except Exception as error:  # av errors, timeouts, refused connections: all reconnect
@@ -124,11 +167,19 @@ class RtspSource:
         return self.clock.stamp(pts_s, container.start_time_realtime, arrival)
 
 
+def _flush(stream) -> list:
+    """The pictures a decoder still holds at the end of its input (none without B-frames)."""
+    try:
+        return stream.codec_context.decode(None)
+    except Exception:  # a decoder that cannot flush after an error holds nothing usable
+        return []
+
+
 @dataclass
 class ReplaySource:
-    """One seat of a recording. Capture times are the recorded ones moved by one shift for every
-    seat (`start_at` - the recording's first capture), so the pipeline runs on a live-like clock
-    and the seats stay as aligned as they were; outputs subtract the shift again."""
+    """One seat of a recording. Frames are released and stamped on the replay's clock
+    (`ReplayClock`: the same for every seat), so the pipeline runs as it would live; outputs map
+    the times back to the recorded ones."""
 
     recording: str  # the recording folder
     seat: str
@@ -143,7 +194,7 @@ class ReplaySource:
         import av
 
         recording = Recording(self.recording)
-        shift = start_at - self.first_capture
+        clock_ = ReplayClock(start_at, self.first_capture, self.speed)
         state.status = "streaming"
         for segment in recording.segments.get(self.seat, []):
             times = segment.packet_times()
@@ -152,22 +203,28 @@ class ReplaySource:
                 stream = container.streams.video[0]
                 stream.thread_type = "SLICE"  # as live: the same decoder settings give the same pixels
                 index = 0
-                for packet in container.demux(stream):
-                    if packet.pts is not None and index < len(times):
-                        line = times[index]
-                        by_pts[packet.pts] = (line["captured_at"], line["clock"], line["pts"])
-                        index += 1
-                    for picture in packet.decode():
-                        known = by_pts.pop(picture.pts, None)
-                        if known is None:  # a frame whose packet line was cut off by a kill: past the end
-                            continue
-                        captured, clock, pts = known
-                        if self.speed is not None:
-                            due = start_at + (captured - self.first_capture) / self.speed
-                            if stop.wait(max(0.0, due - time.time())):
-                                return
-                        elif stop.is_set():
-                            return
-                        yield Decoded(picture, captured + shift, clock, pts, time.time())
+
+                def pictures():
+                    nonlocal index
+                    try:
+                        for packet in container.demux(stream):
+                            if packet.pts is not None and index < len(times):
+                                line = times[index]
+                                by_pts[packet.pts] = (line["captured_at"], line["clock"], line["pts"])
+                                index += 1
+                            yield from packet.decode()
+                    except av.error.FFmpegError as error:  # a file cut short by a kill: its end is lost
+                        log.warning("%s: %s ends early: %s", self.shown, segment.video.name, error)
+                        yield from _flush(stream)
+
+                for picture in pictures():
+                    known = by_pts.pop(picture.pts, None)
+                    if known is None:  # a frame whose packet line was cut off by a kill: past the end
+                        continue
+                    captured, clock, pts = known
+                    live = clock_.live(captured)
+                    if stop.wait(max(0.0, live - time.time()) if self.speed is not None else 0.0):
+                        return
+                    yield Decoded(picture, live, clock, pts, time.time())
         state.status = "ended"
         state.last_error = "recording ended"

@@ -75,7 +75,8 @@ def test_every_item_reaches_every_sink_in_seat_order_and_moments_show_both_seats
     for sink in sinks:
         assert [i for i in sink.items if i[0] == "ton"] == [("ton", s) for s in range(4)], "the last items too"
         assert [i for i in sink.items if i[0] == "nan"] == [("nan", s) for s in range(3)]
-        assert sink.moments and all(set(m.items) == set(SEATS) for m in sink.moments) and sink.closed
+        assert sink.closed and any(all(m.items[s] is not None for s in SEATS) for m in sink.moments), \
+            "no moment showed both seats"
     tally = driver.tallies["ton"]
     assert tally.results == 3 and tally.gaps[GapReason.SKIPPED] == 1 and tally.out_of_order == 0
     assert driver.skews and max(driver.skews) < 0.1

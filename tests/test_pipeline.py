@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import threading
 import time
 from collections import defaultdict
 
@@ -21,6 +22,8 @@ from mjray.driver import Driver
 from mjray.frames import Gap, GapReason, Result
 from mjray.model import YoloDetector
 from mjray.pipeline import Pipeline, live_sources
+from mjray.recording import Recording, start_recording
+from mjray.sources import ReplayClock, ReplaySource, SourceState
 from mjray.sim import marker
 from tests.rounds import steady_rounds
 
@@ -298,14 +301,16 @@ def test_aligned_policy_samples_every_seat_at_the_same_instants_and_accounts_for
     assert complete >= 0.9 * len(steady), "seats sampled at different instants"
 
 
-def test_camera_reconnects_after_the_server_dies_or_hangs_and_order_holds(table_360, serve):
+def test_camera_reconnects_after_the_server_dies_or_hangs_and_order_holds_and_each_connection_is_recorded(
+        table_360, serve, tmp_path):
     server = serve(table_360)
     cfg = validate(AppConfig(cameras=cameras_for(server, seats={"ton"}),
                              stream=StreamConfig(open_timeout_s=2.0, reconnect_max_s=1.0)))
     collect = Collect()
     got = collect.got["ton"]
+    recording = start_recording(tmp_path / "recording", ["ton"], "")
     with local_ray():
-        pipeline = pipeline_for(cfg, keep_pixels=False)
+        pipeline = Pipeline(cfg, live_sources(cfg, cfg.cameras, record_to=recording), keep_pixels=False)
         pipeline.start()
         driver = Driver(pipeline, [collect])
         try:
@@ -332,3 +337,15 @@ def test_camera_reconnects_after_the_server_dies_or_hangs_and_order_holds(table_
     assert before > 5 and after_restart > before + 5 and len(results) > after_restart + 5, "frames flow again after each outage"
     assert final["ton"]["camera"]["reconnects"] >= 2
     assert [i.seq for i in got] == list(range(final["ton"]["camera"]["decoded"])), "seq continues across reconnects, in order"
+
+    # a segment per connection, replayed in order: the frames the live camera decoded, with their capture times
+    segments = Recording(tmp_path).segments["ton"]
+    assert len(segments) == 3, [s.video.name for s in segments]
+    replayed = list(ReplaySource(str(recording), "ton", None, Recording(tmp_path).first_capture()).frames(
+        threading.Event(), SourceState(), start_at=0.0))
+    live = {i.seq: i.captured_at for i in got}
+    decoded = final["ton"]["camera"]["decoded"]
+    assert decoded <= len(replayed) <= decoded + 3, (decoded, len(replayed))
+    clock = ReplayClock(0.0, Recording(tmp_path).first_capture(), None)
+    steps = [clock.recorded(f.captured_at) - live[seq] for seq, f in enumerate(replayed[:decoded])]
+    assert max(abs(step) for step in steps) < 1e-5, "a replayed frame is not the live one of its seq"

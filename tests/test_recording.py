@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from mjray.recording import Recording, RecordingError, SeatRecorder, start_recording
-from mjray.sources import ReplaySource, SourceState
+from mjray.sources import ReplayClock, ReplaySource, SourceState
 
 FPS = 15
 
@@ -48,7 +48,7 @@ def record(h264: Path, folder: Path, seats=("ton",), t0: float = 1_700_000_000.0
                 segment = recorder.open(stream)
                 for i, packet in enumerate(source.demux(stream)):
                     if packet.size:
-                        packet.pts = packet.dts = i * 6000  # a 90 kHz RTP clock
+                        packet.pts = packet.dts = i * 6000  # the stream's own clock, as a camera numbers them
                         packet.time_base = stream.time_base
                         segment.write(packet, t0 + c * 10 + i / FPS + s * 0.01, "rtcp")
         recorder.close()
@@ -80,17 +80,23 @@ def test_a_replay_gives_every_recorded_frame_with_its_pixels_capture_time_and_st
         assert np.array_equal(decoded.picture.to_ndarray(format="bgr24"), pixels), f"frame {i} differs"
         assert decoded.pts == i * 6000, "the stream's own pts, not the file's"
         assert decoded.clock == "rtcp"
-        # one shift for the whole recording: the recorded time is captured_at - (start_at - first capture)
-        assert decoded.captured_at - (start_at - recording.first_capture()) == pytest.approx(t0 + i / FPS, abs=1e-5)
+        # on the replay's clock, and back on the recorded one
+        clock = ReplayClock(start_at, recording.first_capture(), None)
+        assert clock.recorded(decoded.captured_at) == pytest.approx(t0 + i / FPS, abs=1e-5)
 
 
-def test_a_replay_keeps_the_recorded_pace(h264, tmp_path):
-    record(h264, tmp_path)
-    speed = 3.0  # 45 frames at 15 fps, three times as fast: 1 s
+@pytest.mark.parametrize("speed", [1.0, 3.0])
+def test_a_replay_keeps_the_recorded_pace_and_stamps_frames_when_it_releases_them(h264, tmp_path, speed):
+    t0 = 1_700_000_000.0
+    record(h264, tmp_path, t0=t0)
     frames, _, start_at, recording = replay(tmp_path, "ton", speed=speed)
-    late = [released - (start_at + (d.captured_at - start_at) / speed) for d, released in frames]
+    due = [start_at + i / FPS / speed for i in range(45)]
+    late = [released - at for (_, released), at in zip(frames, due)]
     assert max(abs(x) for x in late) < 0.05, f"released off the recorded pace by up to {max(late):.3f} s"
-    assert frames[-1][1] - start_at == pytest.approx(44 / FPS / speed, abs=0.05)
+    # stamped on the replay's clock, as a live camera stamps: capture time is when it is released
+    assert [d.captured_at for d, _ in frames] == pytest.approx(due, abs=1e-5)
+    clock = ReplayClock(start_at, recording.first_capture(), speed)
+    assert [clock.recorded(d.captured_at) for d, _ in frames] == pytest.approx([t0 + i / FPS for i in range(45)], abs=1e-5)
 
 
 def test_each_connection_is_a_segment_and_a_replay_plays_them_in_order(h264, tmp_path):
@@ -118,6 +124,30 @@ def test_a_recording_cut_off_by_a_kill_replays_up_to_its_last_whole_line(h264, t
     frames, state, _, _ = replay(tmp_path, "ton", speed=None)
     assert state.status == "ended" and len(frames) == 30
     assert [d.pts for d, _ in frames] == [i * 6000 for i in range(30)]
+
+
+def test_a_segment_its_writer_never_closed_replays_up_to_its_last_second(h264, tmp_path):
+    """A killed camera actor closes nothing: what reached the disk must still play."""
+    recording = start_recording(tmp_path / "recording", ["ton"], "")
+    recorder = SeatRecorder(recording / "ton", flush_every_s=0.2)
+    with av.open(str(h264), format="h264") as source:
+        stream = source.streams.video[0]
+        segment = recorder.open(stream)
+        step = int(1 / FPS / stream.time_base)  # one frame interval in the stream's clock
+        for i, packet in enumerate(source.demux(stream)):
+            if packet.size:
+                packet.pts = packet.dts = i * step
+                packet.time_base = stream.time_base
+                segment.write(packet, 1_700_000_000.0 + i / FPS, "rtcp")
+                time.sleep(0.02)  # 45 packets over about a second: a few flushes of both files
+    copy = tmp_path / "killed"
+    (copy / "recording" / "ton").mkdir(parents=True)
+    for f in (recording / "manifest.json", recording / "ton" / "000.mkv", recording / "ton" / "000.packets.jsonl"):
+        (copy / f.relative_to(tmp_path)).write_bytes(f.read_bytes())  # the files as a kill leaves them
+    segment.close()
+    frames, state, _, _ = replay(copy, "ton", speed=None)
+    assert state.status == "ended" and 25 <= len(frames) < 45, len(frames)
+    assert [d.pts for d, _ in frames] == [i * step for i in range(len(frames))]
 
 
 def test_a_connection_that_brought_nothing_leaves_no_segment(h264, tmp_path):

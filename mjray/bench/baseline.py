@@ -23,7 +23,7 @@ import numpy as np
 def _receiver(url, shape, slot_names, slot_events, stop):
     import av
 
-    from mjray.camera import RTSP_OPTIONS
+    from mjray.sources import RTSP_OPTIONS
 
     slots = [shared_memory.SharedMemory(name=n) for n in slot_names]
     views = [np.ndarray(shape, np.uint8, buffer=s.buf) for s in slots]

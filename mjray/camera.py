@@ -2,7 +2,9 @@
 
 The source (`mjray.sources`: live RTSP or a recording) decodes and stamps capture times; this
 stage knows nothing of where frames come from. Promises:
-- every decoded frame gets the next sequence number (also across reconnects);
+- every decoded frame gets the next sequence number (also across reconnects), and so does every
+  frame the camera sent that never came (the source's `MissingFrames`: `lost`, `offline`), as a
+  gap: decoded + lost + offline is what the camera sent;
 - at most `capacity` frames are in flight to the detectors. Policy `latest` keeps one newest
   frame waiting and reports each frame it replaces as a `skipped` gap (latency stays bounded);
   policy `every` stops decoding until a slot frees (lossless);
@@ -33,11 +35,13 @@ from typing import Generic, TypeVar
 from mjray.frames import Decoded, Frame, Gap, GapReason
 from mjray.policy import PolicyParts
 from mjray.sources import Source, SourceState
+from mjray.timeline import MissingFrames
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 SKIP_REPORT_S = 0.5  # longest a skipped frame's gap waits for a frame to travel with
+GAPS_PER_PUSH = 1000  # a long outage's gaps go to the reorder in pushes of at most this many
 
 
 @dataclass
@@ -130,6 +134,9 @@ class CameraStats:
     sent: int = 0
     skipped: int = 0
     failed: int = 0
+    lost: int = 0  # frames the camera sent that never arrived
+    offline: int = 0  # frames due while the camera could not be reached
+    offline_s: float = 0.0
     in_flight: int = 0
     width: int = 0
     height: int = 0
@@ -196,6 +203,8 @@ class CameraActor:
             untaken = self.ring.clear() if self.ring else []
         for frame in [*untaken, *([pending] if pending is not None else [])]:
             self._report_skip(frame)  # never sent: report it, nothing is lost silently
+        if self.state.status not in ("streaming", "ended"):  # down at the end: what it missed until now
+            self._report_missing(self.source.unreceived(time.time()))
         import ray
 
         ray.get(self._flush_skips(always=True))  # this and every earlier push landed before the reorder is flushed
@@ -216,7 +225,10 @@ class CameraActor:
             for decoded in self.source.frames(self._stop, self.state, start_at):
                 if self._stop.is_set():
                     break
-                self._offer(decoded)
+                if isinstance(decoded, MissingFrames):
+                    self._report_missing(decoded)
+                else:
+                    self._offer(decoded)
         except Exception as error:  # a source that cannot go on (a broken recording): the seat ends
             log.exception("camera %s: source failed", self.seat)
             self.state.status, self.state.last_error = "ended", f"{type(error).__name__}: {error}"
@@ -282,6 +294,25 @@ class CameraActor:
         self.stats_.sent += 1
         return frame, ref, gaps
 
+    def _report_missing(self, missing: MissingFrames | None) -> None:
+        """Frames the camera sent that never came: each takes the next seq, as a gap with its capture time."""
+        if missing is None:
+            return
+        reason = GapReason.LOST if missing.reason == "lost" else GapReason.OFFLINE
+        if reason is GapReason.LOST:
+            self.stats_.lost += missing.count
+        else:
+            self.stats_.offline += missing.count
+            self.stats_.offline_s += missing.count * missing.interval_s
+        first_seq, self._seq = self._seq, self._seq + missing.count
+        gaps = [Gap(self.seat, first_seq + k, reason, missing.first_captured_at + k * missing.interval_s)
+                for k in range(missing.count)]
+        with self._lock:
+            self._skips += gaps
+            due = len(self._skips) >= GAPS_PER_PUSH or time.monotonic() - self._skips_since > SKIP_REPORT_S
+        if due:
+            self._flush_skips()
+
     def _report_skip(self, decoded: Decoded) -> None:
         self.stats_.skipped += 1
         with self._lock:
@@ -296,9 +327,10 @@ class CameraActor:
         return skips
 
     def _flush_skips(self, always: bool = False) -> object | None:
-        """Skipped frames the next sent frame did not carry go to the reorder themselves, after SKIP_REPORT_S."""
+        """Gaps the next sent frame did not carry go to the reorder themselves, after SKIP_REPORT_S."""
         skips = self._take_skips()
-        return self.reorder.push_many.remote(skips) if skips or always else None
+        pushes = [self.reorder.push_many.remote(skips[i:i + GAPS_PER_PUSH]) for i in range(0, len(skips), GAPS_PER_PUSH)]
+        return pushes[-1] if pushes else (self.reorder.push_many.remote([]) if always else None)
 
     def _put(self, decoded: Decoded, instant: float | None = None) -> tuple[Frame, object, list[Gap]]:
         """The frame's pixels go into the object store here, once. The gaps of the frames skipped

@@ -140,6 +140,14 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+CREDENTIALS_IN_TEXT = re.compile(r"(\w+://[^\s/@:'\"]*):[^\s/@'\"]*@")
+
+
+def redact_text(text: str) -> str:
+    """Any text (an exception's message, a log line) with the passwords of URLs in it replaced by ***."""
+    return CREDENTIALS_IN_TEXT.sub(r"\1:***@", text)
+
+
 def with_credentials(camera: CameraConfig) -> str:
     """The URL to open, credentials filled in (keep it out of logs: use `redact`)."""
     if not camera.username and not camera.password:

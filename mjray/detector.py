@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from mjray.frames import Frame, Gap, GapReason, Result
-from mjray.model import YoloDetector
+from mjray.model import ModelError, YoloDetector
 from mjray.turns import AskTimer, SeatTurns
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,11 @@ class DetectorActor:
         # would keep Ray from restarting this actor after a crash (ray-project/ray#53727).
         self.name, self.seats, self.aligned = name, list(seats), aligned
         self.reorders = {seat: ray.get_actor(f"reorder:{seat}") for seat in self.seats}
-        self.detector = YoloDetector(**model)
+        self.load_error: ModelError | None = None
+        try:
+            self.detector = YoloDetector(**model)
+        except ModelError as error:  # said by ready(): a restart would fail the same way
+            self.load_error, shared = error, False
         self.inferred = self.failed = 0
         self.served: dict[str, int] = {seat: 0 for seat in self.seats}
         self._pushes: dict[str, object] = {}  # seat -> last push made to its reorder
@@ -84,6 +88,8 @@ class DetectorActor:
             self._thread.start()
 
     def ready(self) -> dict:
+        if self.load_error is not None:
+            raise self.load_error
         return {"name": self.name, "device": self.detector.device, "classes": len(self.detector.names)}
 
     def names(self) -> dict[int, str]:

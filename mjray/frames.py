@@ -31,6 +31,8 @@ class GapReason(str, Enum):
     SKIPPED = "skipped"  # the frame policy passed over it
     FAILED = "failed"  # inference raised, or its detector died
     TIMEOUT = "timeout"  # the reorder gave up waiting for it
+    LOST = "lost"  # the camera sent it, it never arrived (lost in transit or dropped upstream)
+    OFFLINE = "offline"  # due while the camera could not be reached
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,27 @@ def output_dir(cfg: AppConfig) -> Path:
     return path
 
 
+@contextlib.contextmanager
+def stop_signals(stopping: list[str]):
+    """SIGINT and SIGTERM (how systemd, Docker and Kubernetes stop a service) ask for a clean stop:
+    the run notes it and winds down (outputs flushed, summary written); a second one exits at once."""
+
+    def ask(signum, _frame) -> None:
+        name = signal.Signals(signum).name
+        if stopping:
+            log.warning("%s again: exiting at once", name)
+            raise SystemExit(128 + signum)
+        log.info("%s: stopping cleanly (again to exit at once)", name)
+        stopping.append(name)
+
+    previous = {sig: signal.signal(sig, ask) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def settings_yaml(cfg: AppConfig) -> str:
     """The run's settings as YAML, camera credentials left out (kept with a recording)."""
     from omegaconf import OmegaConf
@@ -141,13 +162,12 @@ def run(cfg: AppConfig) -> Summary:
 
     validate(cfg)
     stopping: list[str] = []
-    previous = {sig: signal.signal(sig, lambda s, _: stopping.append(signal.Signals(s).name))
-                for sig in (signal.SIGINT, signal.SIGTERM)}
     with contextlib.ExitStack() as stack:
-        stack.callback(lambda: [signal.signal(s, h) for s, h in previous.items()])
+        stack.enter_context(stop_signals(stopping))
         out = output_dir(cfg)
         sources, first_capture = sources_for(cfg, out, stack)
         init_ray(cfg)
+        stack.enter_context(stop_signals(stopping))  # again: ray.init installs its own SIGTERM handler
         outputs = wanted_sinks(cfg.display)
         pipeline = Pipeline(cfg, sources, keep_pixels=wants_pixels(outputs))
         stack.callback(pipeline.shutdown)

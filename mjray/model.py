@@ -20,6 +20,10 @@ from mjray.frames import Detections
 OFFLINE_ENV = {"YOLO_OFFLINE": "1", "YOLO_AUTOINSTALL": "False", "YOLO_VERBOSE": "False"}
 
 
+class ModelError(ValueError):
+    """Weights that do not load as a model; the message names the file and what went wrong."""
+
+
 def bundled_tile_model() -> Path:
     """`model.onnx` of the `mahjong-detector` package: YOLO11n, 34 tile classes, 640x640."""
     import mahjong_detector
@@ -116,11 +120,16 @@ class YoloDetector:
         path = resolve_weights(weights)
         self.weights, self.imgsz, self.conf, self.iou, self.device = path, imgsz, conf, iou, device
         self.grayscale, self.autocontrast = grayscale, autocontrast
-        self.model = YOLO(path, task="detect")
-        if path.endswith(".yaml"):
-            self.model.model.eval()  # built, not loaded: inference mode as a checkpoint would be
         self.last_ms = 0.0
-        self(np.zeros((imgsz, imgsz, 3), np.uint8))  # load now, not on the first real frame
+        try:
+            self.model = YOLO(path, task="detect")
+            if path.endswith(".yaml"):
+                self.model.model.eval()  # built, not loaded: inference mode as a checkpoint would be
+            self(np.zeros((imgsz, imgsz, 3), np.uint8))  # load now, not on the first real frame
+        except Exception as error:  # Ultralytics and its backends raise anything on a file that is no model
+            what = (str(error).strip().splitlines() or [""])[0][:200]
+            raise ModelError(f"{path} does not load as a YOLO model ({type(error).__name__}: {what}); give a .pt, "
+                             ".onnx or other export Ultralytics loads") from error
         if threads:  # after loading: Ultralytics sets torch's threads (cores - 1, at most 8) as it loads
             self._limit_threads(threads)
 

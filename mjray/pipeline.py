@@ -22,10 +22,10 @@ from pathlib import Path
 import ray
 
 from mjray.camera import CameraActor
-from mjray.config import AppConfig, CameraConfig, check_resources, redact, with_credentials
+from mjray.config import AppConfig, CameraConfig, ConfigError, check_resources, redact, with_credentials
 from mjray.detector import DetectorActor
 from mjray.frames import Item
-from mjray.model import OFFLINE_ENV
+from mjray.model import OFFLINE_ENV, ModelError
 from mjray.policy import parts
 from mjray.recording import Recording
 from mjray.reorder import ReorderActor
@@ -129,7 +129,13 @@ class Pipeline:
         pending = [d.ready.remote() for d in all_detectors]
         while pending:
             done, pending = ray.wait(pending, num_returns=len(pending), timeout=10.0)
-            ray.get(done)  # a model that fails to load raises here, with its own message
+            try:
+                ray.get(done)  # a model that fails to load raises here, with its own message
+            except Exception as error:
+                cause = getattr(error, "cause", error)
+                if isinstance(cause, ModelError):
+                    raise ConfigError(f"model.weights: {cause}") from None
+                raise
             if pending:
                 waited = time.monotonic() - started
                 if waited > ready_timeout_s:

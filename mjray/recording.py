@@ -6,6 +6,7 @@ A recording is a folder (`<run dir>/recording`):
     config.yaml              the run's settings (credentials left out)
     <seat>/000.mkv           the H.264 packets of one connection, remuxed, never re-encoded
     <seat>/000.packets.jsonl one line per packet, in the file's order: {"pts", "captured_at", "clock"}
+                             (the first line also names the stream's "time_base", e.g. "1/90000")
     <seat>/001.mkv ...       the next connection after a reconnect (numbered on: 999, 1000, ...)
 
 A segment per connection, because a reconnect may change the stream's parameters and restarts
@@ -59,10 +60,12 @@ class SegmentWriter:
         """Remux one demuxed packet (its pts/dts in the input stream's time base)."""
         if packet.dts is None and packet.pts is None:  # type: ignore[attr-defined]
             return  # the demuxer's flush packet: no data
-        pts = packet.pts  # type: ignore[attr-defined]
+        line = {"pts": packet.pts, "captured_at": round(captured_at, 6), "clock": clock}  # type: ignore[attr-defined]
+        if not self.packets:  # the stream's clock, so a replay counts missing frames as live did
+            line["time_base"] = str(packet.time_base)  # type: ignore[attr-defined]
         packet.stream = self._stream  # type: ignore[attr-defined]
         self._container.mux(packet)
-        self._times.write(json.dumps({"pts": pts, "captured_at": round(captured_at, 6), "clock": clock}) + "\n")
+        self._times.write(json.dumps(line) + "\n")
         self.packets += 1
         if time.monotonic() - self._flushed >= self.flush_every_s:
             self._times.flush()

@@ -21,13 +21,35 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from mjray.config import redact_text
+from fractions import Fraction
+
 from mjray.frames import Clock, Decoded
 from mjray.recording import Recording, SeatRecorder
+from mjray.timeline import MissingFrames, Timeline
 
 log = logging.getLogger(__name__)
 
 RTSP_OPTIONS = {"rtsp_transport": "tcp", "analyzeduration": "0", "probesize": "32", "fflags": "nobuffer"}
 MAX_CLOCK_SKEW_S = 10.0  # a camera clock further than this from ours is not trusted
+
+
+def describe(error: BaseException) -> str:
+    """A camera's error in words a user can act on; credentials never included."""
+    import av
+
+    kinds = [
+        (av.error.HTTPUnauthorizedError, "401 unauthorized: wrong user name or password"),
+        (av.error.HTTPForbiddenError, "403 forbidden: this user may not watch the stream"),
+        (av.error.HTTPNotFoundError, "404 not found: no such stream path on the camera"),
+        (ConnectionRefusedError, "connection refused: nothing listens at that host and port"),
+        ((TimeoutError, av.error.ExitError), "timed out: no answer from the camera"),
+        (av.error.EOFError, "stream ended"),
+    ]
+    for kind, words in kinds:
+        if isinstance(error, kind):
+            return words
+    return redact_text(f"{type(error).__name__}: {error}")
 
 
 @dataclass
@@ -42,9 +64,14 @@ class SourceState:
 class Source(Protocol):
     shown: str  # what logs and status may show (no credentials)
 
-    def frames(self, stop: threading.Event, state: SourceState, start_at: float) -> Iterator[Decoded]:
-        """Decoded pictures in order until `stop` is set or the source ends (`state.status` says which).
+    def frames(self, stop: threading.Event, state: SourceState, start_at: float) -> Iterator[Decoded | MissingFrames]:
+        """Decoded pictures in order until `stop` is set or the source ends (`state.status` says which),
+        and before a picture the frames the camera sent that never came (`MissingFrames`).
         `start_at`: wall time the first frame is due (a replay's time zero; live sources ignore it)."""
+        ...
+
+    def unreceived(self, now: float) -> MissingFrames | None:
+        """At the end, for a camera down: the frames due since its last one."""
         ...
 
 
@@ -90,8 +117,12 @@ class RtspSource:
     reconnect_max_s: float = 5.0
     record_to: str | None = None  # a seat folder of a recording: every packet is written there as received
     clock: CaptureClock = field(default_factory=CaptureClock)
+    timeline: Timeline = field(default_factory=Timeline)
 
-    def frames(self, stop: threading.Event, state: SourceState, start_at: float = 0.0) -> Iterator[Decoded]:
+    def unreceived(self, now: float) -> MissingFrames | None:
+        return self.timeline.until(now)
+
+    def frames(self, stop: threading.Event, state: SourceState, start_at: float = 0.0) -> Iterator[Decoded | MissingFrames]:
         import av
 
         recorder = SeatRecorder(Path(self.record_to)) if self.record_to else None
@@ -120,6 +151,8 @@ class RtspSource:
                         stream = container.streams.video[0]
                         stream.thread_type = "SLICE"  # frame threading would hold back a frame per thread
                         segment = record(recorder.open, stream) if recorder else None
+                        if state.reconnects:
+                            self.timeline.reconnected()
                         state.status = "streaming"
                         log.info("camera %s: streaming", self.shown)
                         broken = None
@@ -131,8 +164,7 @@ class RtspSource:
                                     captured, clock = self._stamp(packet.pts, stream, container, arrival)
                                     record(segment.write, packet, captured, clock)
                                 for picture in pictures:
-                                    captured, clock = self._stamp(picture.pts, stream, container, arrival)
-                                    yield Decoded(picture, captured, clock, picture.pts, time.time())
+                                    yield from self._decoded(picture, stream, container, arrival)
                                     backoff = 0.25
                                 if stop.is_set():
                                     break
@@ -140,14 +172,13 @@ class RtspSource:
                             broken = error
                         if not stop.is_set():  # what the decoder still holds, as a replay of this segment gives it
                             for picture in _flush(stream):
-                                captured, clock = self._stamp(picture.pts, stream, container, time.time())
-                                yield Decoded(picture, captured, clock, picture.pts, time.time())
+                                yield from self._decoded(picture, stream, container, time.time())
                         if broken is not None:
                             raise broken
                     if not stop.is_set():
                         state.last_error = "stream ended"
                 except Exception as error:  # av errors, timeouts, refused connections: all reconnect
-                    state.last_error = f"{type(error).__name__}: {error}"
+                    state.last_error = describe(error)
                 finally:
                     if recorder:
                         recorder.close()
@@ -162,9 +193,21 @@ class RtspSource:
             if recorder:
                 recorder.close()
 
+    def _decoded(self, picture, stream, container, arrival: float) -> Iterator[Decoded | MissingFrames]:
+        """A decoded picture, stamped, after the frames missing just before it."""
+        captured, clock = self._stamp(picture.pts, stream, container, arrival)
+        missing = self.timeline.frame(_seconds(picture.pts, stream.time_base), captured)
+        if missing is not None:
+            yield missing
+        yield Decoded(picture, captured, clock, picture.pts, time.time())
+
     def _stamp(self, pts: int | None, stream, container, arrival: float) -> tuple[float, Clock]:
         pts_s = float(pts * stream.time_base) if pts is not None else None
         return self.clock.stamp(pts_s, container.start_time_realtime, arrival)
+
+
+def _seconds(pts: int | None, time_base) -> float | None:
+    return float(pts * time_base) if pts is not None and time_base is not None else None
 
 
 def _flush(stream) -> list:
@@ -190,14 +233,21 @@ class ReplaySource:
     def shown(self) -> str:
         return f"replay of {self.seat} from {self.recording}"
 
-    def frames(self, stop: threading.Event, state: SourceState, start_at: float) -> Iterator[Decoded]:
+    def unreceived(self, now: float) -> MissingFrames | None:
+        return None  # a recording ends with its last frame
+
+    def frames(self, stop: threading.Event, state: SourceState, start_at: float) -> Iterator[Decoded | MissingFrames]:
         import av
 
         recording = Recording(self.recording)
         clock_ = ReplayClock(start_at, self.first_capture, self.speed)
+        timeline = Timeline()  # fed as live fed it: the same frames missing, so the same seqs
         state.status = "streaming"
-        for segment in recording.segments.get(self.seat, []):
+        for number, segment in enumerate(recording.segments.get(self.seat, [])):
             times = segment.packet_times()
+            time_base = Fraction(times[0]["time_base"]) if times and "time_base" in times[0] else None
+            if number:
+                timeline.reconnected()
             by_pts: dict[int | None, tuple[float, Clock, int]] = {}  # file pts -> recorded time, clock, stream pts
             with av.open(str(segment.video)) as container:
                 stream = container.streams.video[0]
@@ -222,9 +272,13 @@ class ReplaySource:
                     if known is None:  # a frame whose packet line was cut off by a kill: past the end
                         continue
                     captured, clock, pts = known
+                    missing = timeline.frame(_seconds(pts, time_base), captured)
                     live = clock_.live(captured)
                     if stop.wait(max(0.0, live - time.time()) if self.speed is not None else 0.0):
                         return
+                    if missing is not None:
+                        yield MissingFrames(missing.reason, missing.count, clock_.live(missing.first_captured_at),
+                                            missing.interval_s / (self.speed or 1.0))
                     yield Decoded(picture, live, clock, pts, time.time())
         state.status = "ended"
         state.last_error = "recording ended"

@@ -4,6 +4,7 @@ times, released at the recorded pace, pixels equal to a direct decode."""
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 import threading
 import time
 from pathlib import Path
@@ -14,8 +15,10 @@ import pytest
 
 from mjray.recording import Recording, RecordingError, SeatRecorder, start_recording
 from mjray.sources import ReplayClock, ReplaySource, SourceState
+from mjray.timeline import MissingFrames
 
 FPS = 15
+STEP = 80_000  # one frame interval in a raw H.264 stream's clock (1/1200000 s)
 
 
 @pytest.fixture(scope="module")
@@ -46,9 +49,10 @@ def record(h264: Path, folder: Path, seats=("ton",), t0: float = 1_700_000_000.0
             with av.open(str(h264), format="h264") as source:
                 stream = source.streams.video[0]
                 segment = recorder.open(stream)
+                assert stream.time_base * STEP == Fraction(1, FPS)
                 for i, packet in enumerate(source.demux(stream)):
                     if packet.size:
-                        packet.pts = packet.dts = i * 6000  # the stream's own clock, as a camera numbers them
+                        packet.pts = packet.dts = i * STEP  # the stream's own clock, as a camera numbers them
                         packet.time_base = stream.time_base
                         segment.write(packet, t0 + c * 10 + i / FPS + s * 0.01, "rtcp")
         recorder.close()
@@ -65,7 +69,9 @@ def replay(folder: Path, seat: str, speed: float | None, start_at: float | None 
     source = ReplaySource(str(recording.folder), seat, speed, recording.first_capture())
     state = SourceState()
     start_at = time.time() if start_at is None else start_at
-    frames = [(d, time.time()) for d in source.frames(threading.Event(), state, start_at)]
+    items = [(d, time.time()) for d in source.frames(threading.Event(), state, start_at)]
+    frames = [(d, at) for d, at in items if not isinstance(d, MissingFrames)]
+    replay.missing = [d for d, _ in items if isinstance(d, MissingFrames)]
     return frames, state, start_at, recording
 
 
@@ -78,7 +84,7 @@ def test_a_replay_gives_every_recorded_frame_with_its_pixels_capture_time_and_st
     assert len(frames) == len(expected) == 45
     for i, ((decoded, _), pixels) in enumerate(zip(frames, expected)):
         assert np.array_equal(decoded.picture.to_ndarray(format="bgr24"), pixels), f"frame {i} differs"
-        assert decoded.pts == i * 6000, "the stream's own pts, not the file's"
+        assert decoded.pts == i * STEP, "the stream's own pts, not the file's"
         assert decoded.clock == "rtcp"
         # on the replay's clock, and back on the recorded one
         clock = ReplayClock(start_at, recording.first_capture(), None)
@@ -107,6 +113,8 @@ def test_each_connection_is_a_segment_and_a_replay_plays_them_in_order(h264, tmp
     times = [d.captured_at for d, _ in frames]
     assert len(frames) == 90 and times == sorted(times)
     assert times[45] - times[44] == pytest.approx(10 - 44 / FPS, abs=1e-5), "the outage between connections is kept"
+    (outage,) = replay.missing  # counted as live counted it: the frames due while the camera was away
+    assert outage.reason == "offline" and outage.count == round((10 - 44 / FPS) * FPS) - 1
 
 
 def test_seats_share_one_time_zero_so_they_stay_as_aligned_as_recorded(h264, tmp_path):
@@ -123,7 +131,7 @@ def test_a_recording_cut_off_by_a_kill_replays_up_to_its_last_whole_line(h264, t
     times.write_text("\n".join(lines[:30]) + "\n" + lines[30][:17])  # a line half written
     frames, state, _, _ = replay(tmp_path, "ton", speed=None)
     assert state.status == "ended" and len(frames) == 30
-    assert [d.pts for d, _ in frames] == [i * 6000 for i in range(30)]
+    assert [d.pts for d, _ in frames] == [i * STEP for i in range(30)]
 
 
 def test_a_segment_its_writer_never_closed_replays_up_to_its_last_second(h264, tmp_path):

@@ -111,6 +111,7 @@ class MarkerSink:
         self.deliveries: list[Delivery] = []
         self.displayed: list[Delivery] = []
         self.timed: list = []  # (Result, delivered at)
+        self._pending: list = []  # (Result, delivered at) whose markers are not read yet
         self._readings: dict[tuple[str, int], object] = {}  # (seat, seq) -> reading, until shown
         self._on_screen: dict[str, int] = {}  # seat -> seq of the picture shown
 
@@ -120,16 +121,23 @@ class MarkerSink:
     def write(self, item, emitted_at: float) -> None:
         from mjray.frames import Result
 
-        if not isinstance(item, Result):
+        if isinstance(item, Result):
+            self._pending.append((item, time.time()))
+
+    def _read(self) -> None:
+        """The markers of the results delivered since the last call: their pixels in one fetch, as a display would."""
+        if not self._pending:
             return
-        reading = marker.read(self.fetch([item.frame.ref])[0])  # what a display would fetch to show
-        self._readings[(item.seat, item.seq)] = reading
-        now = time.time()
-        if self.measuring(now):
-            self.deliveries.append(Delivery(self.seat_index[item.seat], now, reading))
-            self.timed.append((item, now))
+        pending, self._pending = self._pending, []
+        for (item, at), image in zip(pending, self.fetch([r.frame.ref for r, _ in pending])):
+            reading = marker.read(image)
+            self._readings[(item.seat, item.seq)] = reading
+            if self.measuring(at):
+                self.deliveries.append(Delivery(self.seat_index[item.seat], at, reading))
+                self.timed.append((item, at))
 
     def show(self, moments) -> None:
+        self._read()
         for moment in moments:
             for seat, item in moment.items.items():
                 if item is not None and self._on_screen.get(seat) != item.seq:
@@ -142,7 +150,7 @@ class MarkerSink:
                           if key in shown or key[1] > self._on_screen.get(key[0], -1)}
 
     def close(self) -> None:
-        pass
+        self._read()
 
 
 def run_mjray(urls: list[str], seconds: float, warmup_s: float, model: dict, settings: dict,
@@ -179,6 +187,7 @@ def run_mjray(urls: list[str], seconds: float, warmup_s: float, model: dict, set
         sink.window = (time.time(), time.time() + seconds)
         start, end = measure(meter, seconds, driver.step)
         driver.finish()
+        driver.close()
         pipeline.shutdown()
     finally:
         ray.shutdown()

@@ -9,10 +9,13 @@ as with a real camera) that loops the file forever. h264parse gives a raw .264 s
 timestamps only, so a pad probe stamps every access unit with a running PTS = DTS = n / fps:
 timestamps increase monotonically across loops and the server paces output in real time.
 `--pattern PATH` adds a live `videotestsrc` encoded on the fly. The server binds 127.0.0.1 by
-default and prints `READY <port>` once listening.
+default and prints `READY <port>` once listening. With `MJRAY_RTSP_AUTH=user:password` in its
+environment it asks every client for RTSP basic authentication, as IP cameras do (GStreamer's
+`RTSPAuth`): a wrong password gets 401 Unauthorized.
 """
 
 import argparse
+import os
 import signal
 import sys
 
@@ -70,6 +73,19 @@ def pattern_factory(width, height, fps):
     return factory
 
 
+def require_basic_auth(server, factories, credentials):
+    """Every path asks for `user:password` (RTSP basic auth); no anonymous access."""
+    user, _, password = credentials.partition(":")
+    auth = GstRtspServer.RTSPAuth()
+    token = GstRtspServer.RTSPToken()
+    token.set_string("media.factory.role", "viewer")
+    auth.add_basic(GstRtspServer.RTSPAuth.make_basic(user, password), token)
+    server.set_auth(auth)
+    for factory in factories:
+        factory.add_role_from_structure(Gst.Structure.new_from_string(
+            "viewer, media.factory.access=(boolean)true, media.factory.construct=(boolean)true"))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
@@ -85,12 +101,17 @@ def main(argv=None):
     server.set_address(args.host)
     server.set_service(str(args.port))
     mounts = server.get_mount_points()
+    factories = []
     for spec in args.mount:
         path, _, location = spec.partition("=")
-        mounts.add_factory("/" + path.strip("/"), LoopedFile(location, args.fps))
+        factories.append(LoopedFile(location, args.fps))
+        mounts.add_factory("/" + path.strip("/"), factories[-1])
     width, height = (int(v) for v in args.size.split("x"))
     for path in args.pattern:
-        mounts.add_factory("/" + path.strip("/"), pattern_factory(width, height, args.fps))
+        factories.append(pattern_factory(width, height, args.fps))
+        mounts.add_factory("/" + path.strip("/"), factories[-1])
+    if os.environ.get("MJRAY_RTSP_AUTH"):
+        require_basic_auth(server, factories, os.environ["MJRAY_RTSP_AUTH"])
     if server.attach(None) == 0:
         print(f"ERROR cannot listen on {args.host}:{args.port}", flush=True)
         return 1

@@ -4,7 +4,8 @@ The server is `gst_rtsp_server.py` run by the system Python that has GStreamer's
 (`MJRAY_GST_PYTHON`, default `/usr/bin/python3`). `RtspServer` owns that process: `start()`
 returns once it listens, `kill()` drops every camera at once as a crashed camera would,
 `freeze()`/`thaw()` make it hang without closing sockets (a stalled camera), `restart()` brings
-it back on the same port so clients can reconnect to the same URLs.
+it back on the same port so clients can reconnect to the same URLs; `auth` makes it ask for a
+user name and password, as IP cameras do.
 """
 
 from __future__ import annotations
@@ -66,8 +67,11 @@ class RtspServer:
         port: int = 0,
         patterns: tuple[str, ...] = (),
         pattern_size: str = "640x360",
+        auth: tuple[str, str] | None = None,
     ) -> None:
+        """`auth`: (user, password) every client must give (RTSP basic auth), as IP cameras ask."""
         self.videos, self.fps, self.host = dict(videos), fps, host
+        self.auth = auth
         self.port = port or free_port(host)
         self.patterns, self.pattern_size = tuple(patterns), pattern_size
         self._process: subprocess.Popen[str] | None = None
@@ -96,7 +100,8 @@ class RtspServer:
         cmd = [gst_python(), str(SCRIPT), "--host", self.host, "--port", str(self.port), "--fps", str(self.fps)]
         cmd += [arg for path, video in self.videos.items() for arg in ("--mount", f"{path}={video}")]
         cmd += [arg for path in self.patterns for arg in ("--pattern", path)] + ["--size", self.pattern_size]
-        self._process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        env = {**os.environ, **({"MJRAY_RTSP_AUTH": ":".join(self.auth)} if self.auth else {})}  # not in argv: `ps` shows argv
+        self._process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
         deadline = time.monotonic() + timeout_s
         assert self._process.stdout is not None
         while time.monotonic() < deadline:

@@ -1,0 +1,116 @@
+"""Faults as a user meets them, against the test bed's RTSP server (with basic auth, as IP
+cameras have): a camera down for a while, a wrong password, SIGTERM, weights that are no model."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from mjray.config import AppConfig, StreamConfig, validate
+from mjray.frames import Gap, GapReason, Result
+from mjray.pipeline import Pipeline, live_sources
+from tests.test_main import mjray_main
+from tests.test_pipeline import Collect, cameras_for, drive, local_ray
+
+pytestmark = pytest.mark.slow
+PASSWORD = "Wr0ng-Pa55word-7d1e"  # what the user typed wrong: must never be shown
+
+
+def test_a_camera_down_for_ten_seconds_is_about_150_offline_frames_in_order(table_360, serve):
+    server = serve(table_360)
+    cfg = validate(AppConfig(cameras=cameras_for(server, seats={"ton", "nan"}),
+                             stream=StreamConfig(open_timeout_s=2.0, reconnect_max_s=0.5)))
+    collect = Collect()
+    with local_ray():
+        pipeline = Pipeline(cfg, live_sources(cfg, cfg.cameras), keep_pixels=False)
+        pipeline.start()
+        try:
+            def outage(elapsed):
+                server.kill()
+                time.sleep(10.0)  # the driver waits too: nothing arrives meanwhile
+                server.start()
+
+            drive(pipeline, seconds=25.0, sink=collect, every_s=6.0, on_tick=lambda t: t < 7 and outage(t))
+        finally:
+            pipeline.shutdown()
+    for seat in ("ton", "nan"):
+        items = collect.got[seat]
+        camera = pipeline.final[seat]["camera"]
+        assert [i.seq for i in items] == list(range(len(items))), f"{seat}: not in order, or a frame twice"
+        offline = [i for i in items if isinstance(i, Gap) and i.reason is GapReason.OFFLINE]
+        print(seat, "offline", len(offline), "decoded", camera["decoded"], "lost", camera["lost"], camera["offline_s"], "s")
+        assert 140 <= len(offline) <= 175, f"{seat}: {len(offline)} offline frames for a 10 s outage (and reconnect)"
+        times = [g.captured_at for g in offline]
+        assert times == sorted(times) and 9.0 <= times[-1] - times[0] + 1 / 15 <= 11.7
+        assert len(items) == camera["decoded"] + camera["lost"] + camera["offline"], "every frame accounted for"
+        results = [i for i in items if isinstance(i, Result)]
+        assert results[-1].seq > offline[-1].seq, f"{seat}: frames flow again after the outage"
+        # decoded + lost + offline is what the camera sent over the run: 15 a second from first to last
+        span = items[-1].captured_at - items[0].captured_at
+        assert abs(len(items) - (span * 15 + 1)) <= 0.02 * len(items) + 2, (len(items), span * 15 + 1)
+
+
+def test_a_wrong_password_is_named_401_within_seconds_and_shown_nowhere(tmp_path, table_360, serve):
+    server = serve(table_360, auth=("admin", "the-right-one"))
+    run = tmp_path / "run"
+    env = {"CAM_PW": PASSWORD}
+    done = mjray_main(f"urls=[rtsp://admin:${{oc.env:CAM_PW}}@127.0.0.1:{server.port}/ton]", "run.duration_s=10",
+                      "run.status_every_s=2", "ray.dashboard=false", f"display.output_dir={run}", cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    status = [line for line in (done.stdout + done.stderr).splitlines() if "status:" in line]
+    assert status and all("401 unauthorized" in line for line in status[:5]), status[:3]
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["seats"][0]["last_error"].startswith("401 unauthorized")
+    assert PASSWORD not in done.stdout + done.stderr
+    looked = 0
+    for path in [*tmp_path.rglob("*"), *newest_ray_session().rglob("*")]:
+        if path.is_file() and path.stat().st_size < 50 * 2**20:
+            looked += 1
+            assert PASSWORD.encode() not in path.read_bytes(), f"the password is in {path}"
+    assert looked > 10
+
+
+def newest_ray_session() -> Path:
+    sessions = sorted(Path("/tmp/ray").glob("session_2*"), key=lambda p: p.stat().st_mtime)
+    assert sessions, "no Ray session folder"
+    return sessions[-1]
+
+
+def test_sigterm_stops_cleanly_with_the_summary_written(tmp_path, table_360):
+    run = tmp_path / "run"
+    process = subprocess.Popen([sys.executable, "-m", "mjray.main", "sim.seats=2", "ray.dashboard=false",
+                                f"display.output_dir={run}"], cwd=tmp_path, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (run / "detections.jsonl").exists():
+            time.sleep(0.5)
+        time.sleep(6)  # results flowing
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=90)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output[-3000:]
+    assert "stopping (SIGTERM)" in output and "mjray summary" in output
+    summary = json.loads((run / "summary.json").read_text())
+    lines = (run / "detections.jsonl").read_text().splitlines()
+    assert all(json.loads(line) for line in lines), "a truncated line"
+    assert sum(s["emitted"] for s in summary["seats"]) == len(lines) > 0
+
+
+def test_weights_that_are_no_model_are_one_line_naming_model_weights(tmp_path):
+    fake = tmp_path / "best.onnx"
+    fake.write_bytes(os.urandom(4096))
+    done = mjray_main(f"model.weights={fake}", "sim.seats=1", "run.duration_s=5", "ray.dashboard=false", cwd=tmp_path)
+    assert done.returncode == 2, done.stderr[-2000:]
+    lines = done.stderr.strip().splitlines()
+    assert lines[-1].startswith("mjray: bad setting: model.weights: ") and str(fake) in lines[-1]
+    assert "Traceback" not in done.stderr

@@ -7,7 +7,8 @@ stage knows nothing of where frames come from. Promises:
   gap: decoded + lost + offline is what the camera sent;
 - at most `capacity` frames are in flight to the detectors. Policy `latest` keeps one newest
   frame waiting and reports each frame it replaces as a `skipped` gap (latency stays bounded);
-  policy `every` stops decoding until a slot frees (lossless);
+  policy `every` keeps decoding and holds up to `buffer_s` seconds of frames, oldest first, and
+  reports what overflows as `overflow` gaps (a replay at full speed is held back instead);
 - pixels go into Ray's object store once, when a frame is sent, never for skipped frames;
 - control calls (`stats`, `stop`) are answered while it decodes; a source that ends (a replay)
   leaves the camera `ended`, its frames still inferred;
@@ -46,45 +47,50 @@ GAPS_PER_PUSH = 1000  # a long outage's gaps go to the reorder in pushes of at m
 
 @dataclass
 class FrameGate(Generic[T]):
-    """Which decoded frames go to the detectors, with at most `capacity` in flight."""
+    """Which decoded frames go to the detectors, with at most `capacity` in flight and at most
+    `max_waiting` waiting, oldest first. Policy latest waits with one (the newest: each new frame
+    gives the waiting one up); policy every with a buffer of seconds of frames, the oldest given
+    up when it overflows. `hold`: a source that can wait (a replay at full speed) is held back
+    (`blocked`) instead, and nothing is given up."""
 
-    lossless: bool  # True (policy every): hold the decoder rather than give a frame up
     capacity: int
+    max_waiting: int = 1
+    hold: bool = False
     in_flight: int = 0
-    pending: T | None = None
+    waiting: deque = field(default_factory=deque)
 
     def offer(self, frame: T) -> tuple[T | None, T | None]:
-        """(frame to send now or None, frame given up or None).
-
-        Under `every` the caller must not offer again while `blocked`.
-        """
-        if self.in_flight < self.capacity and self.pending is None:
+        """(frame to send now or None, frame given up or None). Not while `blocked`."""
+        if self.in_flight < self.capacity and not self.waiting:
             self.in_flight += 1
             return frame, None
-        if self.lossless and self.pending is not None:
-            raise RuntimeError("FrameGate.offer while blocked (lossless)")
-        dropped, self.pending = self.pending, frame
-        return None, dropped
+        if self.blocked:
+            raise RuntimeError("FrameGate.offer while blocked")
+        self.waiting.append(frame)
+        return None, (self.waiting.popleft() if len(self.waiting) > self.max_waiting else None)
 
     def done(self) -> T | None:
         """A frame finished; returns the waiting frame to send now, if any."""
         if self.in_flight <= 0:
             raise RuntimeError("FrameGate.done without a frame in flight")
         self.in_flight -= 1
-        if self.pending is not None:
-            frame, self.pending = self.pending, None
+        if self.waiting:
             self.in_flight += 1
-            return frame
+            return self.waiting.popleft()
         return None
 
     def take(self) -> T | None:
-        """Hand the waiting frame to a puller (pull mode: capacity 0, nothing is ever in flight)."""
-        frame, self.pending = self.pending, None
-        return frame
+        """Hand the oldest waiting frame to a puller (pull mode: capacity 0, nothing is ever in flight)."""
+        return self.waiting.popleft() if self.waiting else None
+
+    def clear(self) -> list[T]:
+        frames = list(self.waiting)
+        self.waiting.clear()
+        return frames
 
     @property
     def blocked(self) -> bool:
-        return self.lossless and self.pending is not None
+        return self.hold and len(self.waiting) >= self.max_waiting
 
 
 @dataclass
@@ -134,6 +140,7 @@ class CameraStats:
     sent: int = 0
     skipped: int = 0
     failed: int = 0
+    overflow: int = 0  # policy every: frames given up because its buffer was full
     lost: int = 0  # frames the camera sent that never arrived
     offline: int = 0  # frames due while the camera could not be reached
     offline_s: float = 0.0
@@ -141,7 +148,15 @@ class CameraStats:
     width: int = 0
     height: int = 0
     fps: float = 0.0  # decoded frames per second over the last few seconds
+    waiting: int = 0  # decoded frames waiting for a detector
+    first_at: float | None = None  # wall times of the first and the last decoded frame
+    last_at: float | None = None
     recent: deque = field(default_factory=lambda: deque(maxlen=64), repr=False)
+
+    def rate(self) -> float:
+        """Decoded frames per second over the recent ones; 0 until two came."""
+        recent = self.recent
+        return (len(recent) - 1) / max(1e-6, recent[-1] - recent[0]) if len(recent) >= 2 else 0.0
 
 
 class CameraActor:
@@ -152,10 +167,12 @@ class CameraActor:
     """
 
     def __init__(self, seat: str, source: Source, detectors: list, reorder: object, policy: PolicyParts,
-                 in_flight_per_worker: int, keep_pixels: bool) -> None:
+                 in_flight_per_worker: int, keep_pixels: bool, buffer_s: float = 2.0) -> None:
         self.seat, self.source = seat, source
         self.detectors, self.reorder = list(detectors), reorder
-        self.gate: FrameGate[Decoded] = FrameGate(policy.lossless, in_flight_per_worker * len(self.detectors))
+        self.lossless, self.buffer_s = policy.lossless, buffer_s
+        self.gate: FrameGate[Decoded] = FrameGate(in_flight_per_worker * len(self.detectors),
+                                                  hold=policy.lossless and source.can_wait)
         self.pull = not self.detectors
         if policy.by_instant and not self.pull:
             raise ValueError(f"camera {seat}: a policy that takes frames by instant needs shared detectors (pull mode)")
@@ -170,7 +187,7 @@ class CameraActor:
         self._seq = 0
         self._lock = threading.Condition()
         self._in_flight: dict = {}  # ObjectRef of infer call -> (worker index, Frame, gaps it carried)
-        self._skips: list[Gap] = []  # skipped frames not yet reported
+        self._skips: list[Gap] = []  # gaps (skipped, overflow, lost, offline) not yet reported
         self._skips_since = time.monotonic()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -197,11 +214,10 @@ class CameraActor:
             thread.join(max(0.0, deadline - time.monotonic()))
         last_take = min(deadline, time.monotonic() + 5.0)
         with self._lock:
-            while self.pull and self.gate.pending is not None and time.monotonic() < last_take:
-                self._lock.wait(0.05)  # a shared detector takes the last frame soon
-            pending, self.gate.pending = self.gate.pending, None
-            untaken = self.ring.clear() if self.ring else []
-        for frame in [*untaken, *([pending] if pending is not None else [])]:
+            while self.pull and self.gate.waiting and time.monotonic() < last_take:
+                self._lock.wait(0.05)  # shared detectors take the last frames soon
+            untaken = self.gate.clear() + (self.ring.clear() if self.ring else [])
+        for frame in untaken:
             self._report_skip(frame)  # never sent: report it, nothing is lost silently
         if self.state.status not in ("streaming", "ended"):  # down at the end: what it missed until now
             self._report_missing(self.source.unreceived(time.time()))
@@ -214,9 +230,8 @@ class CameraActor:
 
     def stats(self) -> dict:
         s = self.stats_
-        s.in_flight = self.gate.in_flight
-        if len(s.recent) >= 2:
-            s.fps = (len(s.recent) - 1) / max(1e-6, s.recent[-1] - s.recent[0])
+        s.in_flight, s.waiting = self.gate.in_flight, len(self.gate.waiting)
+        s.fps = s.rate()
         return {**{k: v for k, v in vars(s).items() if k != "recent"}, **vars(self.state)}
 
     # decoding ----------------------------------------------------------------------------
@@ -239,6 +254,8 @@ class CameraActor:
         stats.width, stats.height = decoded.picture.width, decoded.picture.height  # type: ignore[attr-defined]
         stats.decoded += 1
         stats.recent.append(time.monotonic())
+        stats.last_at = time.time()
+        stats.first_at = stats.first_at or stats.last_at
         decoded.seq = self._seq
         self._seq += 1
         if self.ring is not None:
@@ -249,17 +266,20 @@ class CameraActor:
                 self._report_skip(dropped)
             return
         with self._lock:
-            while self.gate.blocked:  # lossless: back-pressure the decoder (also while stopping)
+            if self.lossless and not self.gate.hold:  # seconds of frames at the camera's rate (30 fps until known)
+                self.gate.max_waiting = max(1, round(self.buffer_s * (stats.rate() or 30.0)))
+            while self.gate.blocked:  # a source that can wait is held back (also while stopping)
                 self._lock.wait(0.1)
             send, dropped = self.gate.offer(decoded)
             self._lock.notify_all()
         if dropped is not None:
-            self._report_skip(dropped)
+            self._report_skip(dropped, GapReason.OVERFLOW if self.lossless else GapReason.SKIPPED)
         if send is not None:
             self._send(send)
 
     def take(self, wait_s: float, at: float | None = None) -> tuple | None:
-        """Pull mode: (Frame, ObjectRef of its pixels, gaps) of the newest frame, waiting up to `wait_s`;
+        """Pull mode: (Frame, ObjectRef of its pixels, gaps) of the oldest waiting frame (under latest the
+        only one, the newest), waiting up to `wait_s` for one;
         by instant: of the frame captured nearest wall time `at`, waiting up to `wait_s` past `at`.
 
         None when no frame came in time (camera reconnecting, or stopped and empty).
@@ -282,10 +302,10 @@ class CameraActor:
                 pending, given_up = self.ring.take(at) if not stale else (None, [])
                 self._last_instant = max(self._last_instant, at)
             else:
-                while self.gate.pending is None and not self._stop.is_set() and time.monotonic() < deadline:
+                while not self.gate.waiting and not self._stop.is_set() and time.monotonic() < deadline:
                     self._lock.wait(max(0.0, deadline - time.monotonic()))
                 pending = self.gate.take()
-            self._lock.notify_all()  # lossless: the decoder may go on
+            self._lock.notify_all()  # a held-back source may go on
         for frame in given_up:
             self._report_skip(frame)
         if pending is None:
@@ -313,10 +333,13 @@ class CameraActor:
         if due:
             self._flush_skips()
 
-    def _report_skip(self, decoded: Decoded) -> None:
-        self.stats_.skipped += 1
+    def _report_skip(self, decoded: Decoded, reason: GapReason = GapReason.SKIPPED) -> None:
+        if reason is GapReason.OVERFLOW:
+            self.stats_.overflow += 1
+        else:
+            self.stats_.skipped += 1
         with self._lock:
-            self._skips.append(Gap(self.seat, decoded.seq, GapReason.SKIPPED, decoded.captured_at))
+            self._skips.append(Gap(self.seat, decoded.seq, reason, decoded.captured_at))
             due = time.monotonic() - self._skips_since > SKIP_REPORT_S
         if due:
             self._flush_skips()

@@ -72,6 +72,8 @@ class StreamConfig:
     aligned_hz: float = 0.0  # policy aligned: most rounds per second; 0: as many as the workers infer
     open_timeout_s: float = 5.0  # RTSP open/read timeout before a reconnect
     reconnect_max_s: float = 5.0  # longest pause between reconnect attempts
+    buffer_s: float = 2.0  # policy every: seconds of decoded frames a camera holds while detectors are busy
+    # (memory: width x height x 1.5 bytes a frame; what overflows is reported as `overflow` gaps)
     max_wait_ms: float = 5000.0  # reorder: longest wait for a lost frame before marking a gap (> slowest inference)
     max_pending: int = 256  # reorder: most frames held waiting for an earlier one
 
@@ -268,6 +270,7 @@ def validate(cfg: AppConfig) -> AppConfig:
     _check(stream.open_timeout_s > 0, "stream.open_timeout_s", f"must be > 0, got {stream.open_timeout_s}")
     _check(stream.reconnect_max_s > 0, "stream.reconnect_max_s", f"must be > 0, got {stream.reconnect_max_s}")
     _check(stream.max_wait_ms > 0, "stream.max_wait_ms", f"must be > 0 (the reorder never waits forever), got {stream.max_wait_ms}")
+    _check(0 < stream.buffer_s <= 60, "stream.buffer_s", f"must be within (0, 60] seconds, got {stream.buffer_s}")
     _check(stream.max_pending >= 1, "stream.max_pending", f"must be at least 1, got {stream.max_pending}")
 
     display = cfg.display

@@ -33,6 +33,7 @@ class GapReason(str, Enum):
     TIMEOUT = "timeout"  # the reorder gave up waiting for it
     LOST = "lost"  # the camera sent it, it never arrived (lost in transit or dropped upstream)
     OFFLINE = "offline"  # due while the camera could not be reached
+    OVERFLOW = "overflow"  # policy every: given up because the camera's buffer of waiting frames was full
 
 
 @dataclass(frozen=True)

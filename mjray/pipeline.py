@@ -149,7 +149,8 @@ class Pipeline:
         for seat, s in self.seats.items():
             s.camera = camera_cls.options(
                 name=f"camera:{seat}", num_cpus=pool.camera_cpus, max_concurrency=2 + len(self.shared),
-            ).remote(seat, s.source, s.detectors, s.reorder, policy, pool.in_flight_per_worker, self.keep_pixels)
+            ).remote(seat, s.source, s.detectors, s.reorder, policy, pool.in_flight_per_worker, self.keep_pixels,
+                     stream.buffer_s)
         ray.get([s.camera.stats.remote() for s in self.seats.values()])  # every camera process up
         self.started_at = time.time() + START_DELAY_S
         ray.get([s.camera.start.remote(self.started_at) for s in self.seats.values()])
@@ -169,9 +170,11 @@ class Pipeline:
         return {self._draining.pop(ref): items for ref, items in zip(done, ray.get(done))}
 
     def ended(self) -> bool:
-        """Has every seat's source ended (a replay at its end)? Live cameras never end."""
+        """Has every seat's source ended (a replay at its end) and handed out every frame it
+        decoded? Live cameras never end."""
         states = ray.get([s.camera.stats.remote() for s in self.seats.values()])
-        return bool(states) and all(state["status"] == "ended" for state in states)
+        return bool(states) and all(state["status"] == "ended" and not state["waiting"] and not state["in_flight"]
+                                    for state in states)
 
     def stats(self) -> dict[str, dict]:
         seats = list(self.seats)

@@ -63,6 +63,7 @@ class SourceState:
 
 class Source(Protocol):
     shown: str  # what logs and status may show (no credentials)
+    can_wait: bool  # may it be held back (a file) rather than give frames up (a live camera)
 
     def frames(self, stop: threading.Event, state: SourceState, start_at: float) -> Iterator[Decoded | MissingFrames]:
         """Decoded pictures in order until `stop` is set or the source ends (`state.status` says which),
@@ -118,6 +119,7 @@ class RtspSource:
     record_to: str | None = None  # a seat folder of a recording: every packet is written there as received
     clock: CaptureClock = field(default_factory=CaptureClock)
     timeline: Timeline = field(default_factory=Timeline)
+    can_wait = False  # a camera sends on: what is not read in time is lost upstream
 
     def unreceived(self, now: float) -> MissingFrames | None:
         return self.timeline.until(now)
@@ -232,6 +234,10 @@ class ReplaySource:
     @property
     def shown(self) -> str:
         return f"replay of {self.seat} from {self.recording}"
+
+    @property
+    def can_wait(self) -> bool:
+        return self.speed is None  # at full speed nothing is due: it waits for the detectors
 
     def unreceived(self, now: float) -> MissingFrames | None:
         return None  # a recording ends with its last frame

@@ -48,8 +48,14 @@ class SeatTally:
         p50 = np.median([lat for _, lat in self.recent]) * 1000 if self.recent else float("nan")
         state = "" if cam["status"] == "streaming" else f" [{cam['status']}" + (
             f": {cam['last_error']}]" if cam.get("last_error") else "]")
-        return (f"{self.seat}{state} in {cam['fps']:.1f} out {out_fps:.1f} fps, skip {cam['skipped']}, "
+        overflow = f", overflow {cam['overflow']}" if cam.get("overflow") else ""
+        return (f"{self.seat}{state} in {cam['fps']:.1f} out {out_fps:.1f} fps, skip {cam['skipped']}{overflow}, "
                 f"p50 {p50:.0f} ms")
+
+
+def _rate(camera: dict) -> float:
+    first, last, decoded = camera.get("first_at"), camera.get("last_at"), camera.get("decoded", 0)
+    return round((decoded - 1) / (last - first), 2) if first and last and last > first else 0.0
 
 
 def _pct(values, q: float) -> float | None:
@@ -62,6 +68,7 @@ class SeatSummary:
     decoded: int  # frames the camera actor decoded
     inferred: int  # results emitted
     skipped: int  # frames the policy skipped (reported as gaps)
+    overflow: int  # policy every: frames given up because the camera's buffer was full
     failed: int
     timeouts: int  # holes the reorder gave up waiting for
     lost: int  # frames the camera sent that never arrived
@@ -71,7 +78,8 @@ class SeatSummary:
     reconnects: int
     offline_s: float  # seconds the camera was unreachable (its offline frames' span)
     last_error: str  # the camera's last error in words, "" if none
-    fps_in: float
+    fps_in: float  # decoded frames per second of the run
+    fps_decoding: float  # decoded frames per second from the first decoded frame to the last
     fps_out: float
     latency_p50_ms: float | None
     latency_p99_ms: float | None
@@ -93,11 +101,12 @@ class Summary:
             cam = final.get(seat, {}).get("camera", {})
             emitted = t.results + sum(t.gaps.values())
             seats.append(SeatSummary(
-                seat=seat, decoded=cam.get("decoded", 0), inferred=t.results, skipped=t.gaps[GapReason.SKIPPED],
+                seat=seat, decoded=cam.get("decoded", 0), inferred=t.results, skipped=t.gaps[GapReason.SKIPPED], overflow=t.gaps[GapReason.OVERFLOW],
                 failed=t.gaps[GapReason.FAILED], timeouts=t.gaps[GapReason.TIMEOUT], lost=t.gaps[GapReason.LOST],
                 offline=t.gaps[GapReason.OFFLINE], emitted=emitted, out_of_order=t.out_of_order,
                 reconnects=cam.get("reconnects", 0), offline_s=round(cam.get("offline_s", 0.0), 2),
                 last_error=cam.get("last_error", ""), fps_in=round(cam.get("decoded", 0) / seconds, 2),
+                fps_decoding=_rate(cam),
                 fps_out=round(t.results / seconds, 2), latency_p50_ms=_pct(t.latencies_s, 50),
                 latency_p99_ms=_pct(t.latencies_s, 99), latency_max_ms=_pct(t.latencies_s, 100),
                 infer_p50_ms=round(float(np.median(t.infer_ms)), 1) if t.infer_ms else None,
@@ -108,19 +117,19 @@ class Summary:
         return asdict(self)
 
     def table(self) -> str:
-        head = (f"{'seat':8s}{'decoded':>9s}{'inferred':>9s}{'skipped':>9s}{'failed':>8s}{'timeout':>8s}{'lost':>7s}"
+        head = (f"{'seat':8s}{'decoded':>9s}{'inferred':>9s}{'skipped':>9s}{'overflow':>9s}{'failed':>8s}{'timeout':>8s}{'lost':>7s}"
                 f"{'offline':>8s}{'emitted':>9s}{'fps in':>8s}{'fps out':>8s}{'p50 ms':>8s}{'p99 ms':>8s}{'infer ms':>9s}")
         rows = [f"mjray summary: {self.seconds:.1f} s", head]
         fmt = lambda v: "-" if v is None else f"{v:.0f}"  # noqa: E731
         for s in self.seats:
-            rows.append(f"{s.seat:8s}{s.decoded:9d}{s.inferred:9d}{s.skipped:9d}{s.failed:8d}{s.timeouts:8d}{s.lost:7d}"
+            rows.append(f"{s.seat:8s}{s.decoded:9d}{s.inferred:9d}{s.skipped:9d}{s.overflow:9d}{s.failed:8d}{s.timeouts:8d}{s.lost:7d}"
                         f"{s.offline:8d}{s.emitted:9d}"
                         f"{s.fps_in:8.1f}{s.fps_out:8.1f}{fmt(s.latency_p50_ms):>8s}{fmt(s.latency_p99_ms):>8s}"
                         f"{fmt(s.infer_p50_ms):>9s}")
         total_in = sum(s.fps_in for s in self.seats)
         total_out = sum(s.fps_out for s in self.seats)
         rows.append(f"{'total':8s}{sum(s.decoded for s in self.seats):9d}{sum(s.inferred for s in self.seats):9d}"
-                    f"{sum(s.skipped for s in self.seats):9d}{'':8s}{'':8s}{'':7s}{'':8s}{sum(s.emitted for s in self.seats):9d}"
+                    f"{sum(s.skipped for s in self.seats):9d}{sum(s.overflow for s in self.seats):9d}{'':8s}{'':8s}{'':7s}{'':8s}{sum(s.emitted for s in self.seats):9d}"
                     f"{total_in:8.1f}{total_out:8.1f}")
         for s in self.seats:
             if s.reconnects or s.last_error:

@@ -7,7 +7,7 @@ from mjray.sources import CaptureClock
 
 
 def test_latest_sends_up_to_capacity_then_keeps_only_the_newest_waiting():
-    gate = FrameGate(lossless=False, capacity=2)
+    gate = FrameGate(capacity=2)
     assert gate.offer(0) == (0, None)
     assert gate.offer(1) == (1, None)
     assert gate.offer(2) == (None, None)  # waits
@@ -17,24 +17,32 @@ def test_latest_sends_up_to_capacity_then_keeps_only_the_newest_waiting():
     assert gate.done() is None and gate.in_flight == 1
 
 
-def test_every_never_skips_and_blocks_when_full():
-    gate = FrameGate(lossless=True, capacity=1)
+def test_every_buffers_oldest_first_and_gives_the_oldest_up_when_full():
+    gate = FrameGate(capacity=1, max_waiting=3)
     assert gate.offer(0) == (0, None)
-    assert gate.offer(1) == (None, None)
-    assert gate.blocked
+    assert [gate.offer(i) for i in (1, 2, 3)] == [(None, None)] * 3
+    assert gate.offer(4) == (None, 1), "the oldest waiting overflows, the decoder never waits"
+    assert not gate.blocked
+    assert [gate.done(), gate.done(), gate.done(), gate.done()] == [2, 3, 4, None]
+
+
+def test_a_source_that_can_wait_is_held_back_and_nothing_is_given_up():
+    gate = FrameGate(capacity=1, max_waiting=2, hold=True)
+    assert gate.offer(0) == (0, None)
+    assert gate.offer(1) == (None, None) and not gate.blocked
+    assert gate.offer(2) == (None, None) and gate.blocked
     with pytest.raises(RuntimeError):
-        gate.offer(2)
+        gate.offer(3)
     assert gate.done() == 1 and not gate.blocked
-    assert gate.offer(2) == (None, None)
 
 
-@pytest.mark.parametrize("policy", ["latest", "every"])
+@pytest.mark.parametrize("max_waiting, hold", [(1, False), (4, False), (4, True)], ids=["latest", "every", "replay"])
 @pytest.mark.parametrize("capacity", [1, 2, 5])
-def test_in_flight_never_exceeds_capacity_and_every_frame_is_accounted(policy, capacity):
-    gate = FrameGate(policy == "every", capacity)
-    sent, skipped, in_flight = [], [], []
+def test_in_flight_never_exceeds_capacity_and_every_frame_is_accounted(max_waiting, hold, capacity):
+    gate = FrameGate(capacity, max_waiting, hold)
+    sent, given_up, in_flight = [], [], []
     for frame in range(300):
-        if gate.blocked:
+        while gate.blocked:
             waiting = gate.done()
             sent += [waiting] if waiting is not None else []
             in_flight.pop(0)
@@ -42,38 +50,36 @@ def test_in_flight_never_exceeds_capacity_and_every_frame_is_accounted(policy, c
         send, dropped = gate.offer(frame)
         sent += [send] if send is not None else []
         in_flight += [send] if send is not None else []
-        skipped += [dropped] if dropped is not None else []
-        assert gate.in_flight == len(in_flight) <= capacity
+        given_up += [dropped] if dropped is not None else []
+        assert gate.in_flight == len(in_flight) <= capacity and len(gate.waiting) <= max_waiting
         if frame % 3 == 0 and in_flight:  # the pool finishes a frame every third decoded frame
             in_flight.pop(0)
             waiting = gate.done()
             if waiting is not None:
                 sent.append(waiting)
                 in_flight.append(waiting)
-    held = [gate.pending] if gate.pending is not None else []
-    assert sorted(sent + skipped + held) == list(range(300))
+    assert sorted(sent + given_up + list(gate.waiting)) == list(range(300))
     assert sent == sorted(sent)
-    if policy == "every":
-        assert skipped == []
+    assert (given_up == []) == hold
 
 
-@pytest.mark.parametrize("policy", ["latest", "every"])
-def test_pull_mode_hands_out_the_newest_frame_and_sends_nothing_by_itself(policy):
-    gate = FrameGate(policy == "every", capacity=0)  # shared detectors take frames; none is pushed
+@pytest.mark.parametrize("max_waiting", [1, 3])
+def test_pull_mode_hands_out_the_oldest_waiting_frame_and_sends_nothing_by_itself(max_waiting):
+    gate = FrameGate(capacity=0, max_waiting=max_waiting)  # shared detectors take frames; none is pushed
     assert gate.take() is None
     assert gate.offer(0) == (None, None)
-    if policy == "latest":
+    if max_waiting == 1:  # latest
         assert gate.offer(1) == (None, 0)  # replaced before anyone asked: skipped
         assert gate.take() == 1
-    else:
-        assert gate.blocked  # the decoder waits: nothing is skipped
-        assert gate.take() == 0
-    assert gate.take() is None and not gate.blocked and gate.in_flight == 0
+    else:  # every
+        assert gate.offer(1) == (None, None)
+        assert gate.take() == 0 and gate.take() == 1
+    assert gate.take() is None and gate.in_flight == 0
 
 
 def test_done_without_flight_is_a_bug():
     with pytest.raises(RuntimeError):
-        FrameGate(False, 1).done()
+        FrameGate(1).done()
 
 
 def test_capture_clock_prefers_rtcp_and_falls_back_to_arrival():

@@ -114,3 +114,28 @@ def test_weights_that_are_no_model_are_one_line_naming_model_weights(tmp_path):
     lines = done.stderr.strip().splitlines()
     assert lines[-1].startswith("mjray: bad setting: model.weights: ") and str(fake) in lines[-1]
     assert "Traceback" not in done.stderr
+
+
+def test_every_on_an_overloaded_box_accounts_for_every_frame_the_cameras_sent(table_360, serve):
+    """Four cameras, every frame wanted, about a third inferable: decoding never stops, what
+    overflows the buffer is an `overflow` gap, and decoded + gaps is what the cameras sent."""
+    server = serve(table_360)
+    cfg = validate(AppConfig(cameras=cameras_for(server), stream=StreamConfig(policy="every", buffer_s=2.0)))
+    collect = Collect()
+    with local_ray():
+        pipeline = Pipeline(cfg, live_sources(cfg, cfg.cameras), keep_pixels=False)
+        pipeline.start()
+        try:
+            drive(pipeline, seconds=20.0, sink=collect)
+        finally:
+            pipeline.shutdown()
+    for seat in table_360.spec.seats:
+        items, camera = collect.got[seat], pipeline.final[seat]["camera"]
+        assert [i.seq for i in items] == list(range(len(items))) == list(range(camera["decoded"] + camera["lost"]
+                                                                                + camera["offline"]))
+        sent = (items[-1].captured_at - items[0].captured_at) * 15 + 1
+        overflow = sum(isinstance(i, Gap) and i.reason is GapReason.OVERFLOW for i in items)
+        results = sum(isinstance(i, Result) for i in items)
+        print(seat, "sent", round(sent), "decoded", camera["decoded"], "inferred", results, "overflow", overflow)
+        assert abs(len(items) - sent) <= 0.02 * sent, f"{seat}: {len(items)} frames accounted for, the camera sent {sent:.0f}"
+        assert overflow > 0.3 * len(items), "the box must be overloaded for this test to mean anything"

@@ -31,16 +31,17 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Callable, Generic, TypeVar
 
 from mjray.frames import Decoded, Frame, Gap, GapReason
 from mjray.policy import PolicyParts
-from mjray.sources import Source, SourceState
+from mjray.sources import Source, SourceState, describe
 from mjray.timeline import MissingFrames
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+MAX_FPS = 120  # the buffer of policy every holds at most buffer_s x this many frames, whatever the stream says
 SKIP_REPORT_S = 0.5  # longest a skipped frame's gap waits for a frame to travel with
 GAPS_PER_PUSH = 1000  # a long outage's gaps go to the reorder in pushes of at most this many
 
@@ -82,6 +83,13 @@ class FrameGate(Generic[T]):
     def take(self) -> T | None:
         """Hand the oldest waiting frame to a puller (pull mode: capacity 0, nothing is ever in flight)."""
         return self.waiting.popleft() if self.waiting else None
+
+    def trim(self, too_old: Callable[[T], bool]) -> list[T]:
+        """Give up the oldest waiting frames while `too_old` says so."""
+        given_up = []
+        while self.waiting and too_old(self.waiting[0]):
+            given_up.append(self.waiting.popleft())
+        return given_up
 
     def clear(self) -> list[T]:
         frames = list(self.waiting)
@@ -171,8 +179,10 @@ class CameraActor:
         self.seat, self.source = seat, source
         self.detectors, self.reorder = list(detectors), reorder
         self.lossless, self.buffer_s = policy.lossless, buffer_s
+        hold = policy.lossless and source.can_wait
+        buffered = policy.lossless and not hold  # seconds of frames by capture time, oldest first
         self.gate: FrameGate[Decoded] = FrameGate(in_flight_per_worker * len(self.detectors),
-                                                  hold=policy.lossless and source.can_wait)
+                                                  max(1, round(buffer_s * MAX_FPS)) if buffered else 1, hold)
         self.pull = not self.detectors
         if policy.by_instant and not self.pull:
             raise ValueError(f"camera {seat}: a policy that takes frames by instant needs shared detectors (pull mode)")
@@ -189,6 +199,7 @@ class CameraActor:
         self._in_flight: dict = {}  # ObjectRef of infer call -> (worker index, Frame, gaps it carried)
         self._skips: list[Gap] = []  # gaps (skipped, overflow, lost, offline) not yet reported
         self._skips_since = time.monotonic()
+        self._pushes: list = []  # gap pushes to the reorder not known to have landed
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -223,14 +234,14 @@ class CameraActor:
             self._report_missing(self.source.unreceived(time.time()))
         import ray
 
-        ray.get(self._flush_skips(always=True))  # this and every earlier push landed before the reorder is flushed
+        ray.get(self._flush_skips(always=True))  # every push landed before the reorder is flushed
         if self.state.status != "ended":
             self.state.status = "stopped"
         return self.stats()
 
     def stats(self) -> dict:
         s = self.stats_
-        s.in_flight, s.waiting = self.gate.in_flight, len(self.gate.waiting)
+        s.in_flight, s.waiting = self.gate.in_flight, len(self.gate.waiting) + (len(self.ring.frames) if self.ring else 0)
         s.fps = s.rate()
         return {**{k: v for k, v in vars(s).items() if k != "recent"}, **vars(self.state)}
 
@@ -245,8 +256,8 @@ class CameraActor:
                 else:
                     self._offer(decoded)
         except Exception as error:  # a source that cannot go on (a broken recording): the seat ends
-            log.exception("camera %s: source failed", self.seat)
-            self.state.status, self.state.last_error = "ended", f"{type(error).__name__}: {error}"
+            log.error("camera %s: source failed: %s", self.seat, describe(error))
+            self.state.status, self.state.last_error = "ended", describe(error)
 
     def _offer(self, decoded: Decoded) -> None:
         """Number a decoded picture and apply the policy; it becomes BGR pixels only if it is sent (`_put`)."""
@@ -266,14 +277,15 @@ class CameraActor:
                 self._report_skip(dropped)
             return
         with self._lock:
-            if self.lossless and not self.gate.hold:  # seconds of frames at the camera's rate (30 fps until known)
-                self.gate.max_waiting = max(1, round(self.buffer_s * (stats.rate() or 30.0)))
             while self.gate.blocked:  # a source that can wait is held back (also while stopping)
                 self._lock.wait(0.1)
             send, dropped = self.gate.offer(decoded)
+            given_up = [dropped] if dropped is not None else []
+            if self.lossless:  # the buffer holds `buffer_s` seconds of capture time
+                given_up += self.gate.trim(lambda old: decoded.captured_at - old.captured_at > self.buffer_s)
             self._lock.notify_all()
-        if dropped is not None:
-            self._report_skip(dropped, GapReason.OVERFLOW if self.lossless else GapReason.SKIPPED)
+        for frame in given_up:
+            self._report_skip(frame, GapReason.OVERFLOW if self.lossless else GapReason.SKIPPED)
         if send is not None:
             self._send(send)
 
@@ -311,7 +323,8 @@ class CameraActor:
         if pending is None:
             return None
         frame, ref, gaps = self._put(pending, at)
-        self.stats_.sent += 1
+        with self._lock:
+            self.stats_.sent += 1
         return frame, ref, gaps
 
     def _report_missing(self, missing: MissingFrames | None) -> None:
@@ -325,20 +338,27 @@ class CameraActor:
             self.stats_.offline += missing.count
             self.stats_.offline_s += missing.count * missing.interval_s
         first_seq, self._seq = self._seq, self._seq + missing.count
-        gaps = [Gap(self.seat, first_seq + k, reason, missing.first_captured_at + k * missing.interval_s)
-                for k in range(missing.count)]
+        for start in range(0, missing.count, GAPS_PER_PUSH):  # a long outage: a chunk in memory at a time
+            chunk = [Gap(self.seat, first_seq + k, reason, missing.first_captured_at + k * missing.interval_s)
+                     for k in range(start, min(missing.count, start + GAPS_PER_PUSH))]
+            with self._lock:
+                self._skips += chunk
+                full = len(self._skips) >= GAPS_PER_PUSH
+            if full:
+                import ray
+
+                ray.get(self._flush_skips())
         with self._lock:
-            self._skips += gaps
-            due = len(self._skips) >= GAPS_PER_PUSH or time.monotonic() - self._skips_since > SKIP_REPORT_S
+            due = time.monotonic() - self._skips_since > SKIP_REPORT_S
         if due:
             self._flush_skips()
 
     def _report_skip(self, decoded: Decoded, reason: GapReason = GapReason.SKIPPED) -> None:
-        if reason is GapReason.OVERFLOW:
-            self.stats_.overflow += 1
-        else:
-            self.stats_.skipped += 1
-        with self._lock:
+        with self._lock:  # decode, reap and take threads all report
+            if reason is GapReason.OVERFLOW:
+                self.stats_.overflow += 1
+            else:
+                self.stats_.skipped += 1
             self._skips.append(Gap(self.seat, decoded.seq, reason, decoded.captured_at))
             due = time.monotonic() - self._skips_since > SKIP_REPORT_S
         if due:
@@ -349,11 +369,18 @@ class CameraActor:
             skips, self._skips, self._skips_since = self._skips, [], time.monotonic()
         return skips
 
-    def _flush_skips(self, always: bool = False) -> object | None:
-        """Gaps the next sent frame did not carry go to the reorder themselves, after SKIP_REPORT_S."""
+    def _flush_skips(self, always: bool = False) -> list:
+        """Gaps the next sent frame did not carry go to the reorder themselves, after SKIP_REPORT_S;
+        the pushes not known to have landed yet (the reorder serves calls on several threads, so
+        one landed call says nothing of earlier ones)."""
+        import ray
+
         skips = self._take_skips()
         pushes = [self.reorder.push_many.remote(skips[i:i + GAPS_PER_PUSH]) for i in range(0, len(skips), GAPS_PER_PUSH)]
-        return pushes[-1] if pushes else (self.reorder.push_many.remote([]) if always else None)
+        with self._lock:
+            self._pushes = ray.wait(self._pushes, num_returns=len(self._pushes), timeout=0)[1] if self._pushes else []
+            self._pushes += pushes or ([self.reorder.push_many.remote([])] if always else [])
+            return list(self._pushes)
 
     def _put(self, decoded: Decoded, instant: float | None = None) -> tuple[Frame, object, list[Gap]]:
         """The frame's pixels go into the object store here, once. The gaps of the frames skipped
@@ -376,8 +403,8 @@ class CameraActor:
             self.per_worker[worker] += 1
             call = self.detectors[worker].infer.remote(frame, ref, gaps)
             self._in_flight[call] = (worker, frame, gaps)
+            self.stats_.sent += 1
             self._lock.notify_all()
-        self.stats_.sent += 1
 
     def _reap_loop(self) -> None:
         """Notice finished inferences, free their slots, send the waiting frame."""

@@ -80,7 +80,7 @@ class DetectorActor:
             self.load_error, shared = error, False
         self.inferred = self.failed = 0
         self.served: dict[str, int] = {seat: 0 for seat in self.seats}
-        self._pushes: dict[str, object] = {}  # seat -> last push made to its reorder
+        self._pushes: list = []  # pushes to reorders not known to have landed
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         if shared:  # started here, not by a call, so a restarted actor serves again by itself
@@ -110,7 +110,11 @@ class DetectorActor:
         return frame.seq
 
     def _push(self, item: Result | Gap, gaps: Sequence[Gap]) -> None:
-        self._pushes[item.seat] = self.reorders[item.seat].push_many.remote([*gaps, item])
+        import ray
+
+        if len(self._pushes) > 32:  # keep only those still on their way
+            self._pushes = ray.wait(self._pushes, num_returns=len(self._pushes), timeout=0)[1]
+        self._pushes.append(self.reorders[item.seat].push_many.remote([*gaps, item]))
 
     def _serve(self) -> None:
         """Shared mode: seats in turn, each asked for its frame as the model frees up."""
@@ -178,10 +182,12 @@ class DetectorActor:
         return self.stats()
 
     def barrier(self) -> None:
-        """Returns once every result this worker pushed has reached its reorder (calls stay in order)."""
+        """Returns once every result this worker pushed has reached its reorder (a reorder serves
+        calls on several threads: each push is waited for, not just the last)."""
         import ray
 
-        ray.get([self.reorders[seat].push_many.remote([]) for seat in self._pushes])
+        ray.get(self._pushes)
+        self._pushes = []
 
     def stats(self) -> dict:
         return {"name": self.name, "inferred": self.inferred, "failed": self.failed, "served": dict(self.served)}

@@ -155,9 +155,9 @@ def run(cfg: AppConfig) -> Summary:
     from mjray.config import replay_speed
     from mjray.driver import Driver
     from mjray.pipeline import Pipeline
-    from mjray.sources import ReplayClock
     from mjray.policy import parts
     from mjray.sinks import SinkContext, build_sinks, wanted_sinks, wants_pixels
+    from mjray.sources import ReplayClock
     from mjray.sync import for_display
 
     validate(cfg)
@@ -200,11 +200,10 @@ def check_overrides(overrides: list[str]) -> str | None:
     naming the setting and exit 2, so the overrides are tried here first.
     """
     from hydra import compose, initialize_config_dir
+    from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
-
-    from hydra.core.override_parser.overrides_parser import OverridesParser
 
     mine = [arg for arg in overrides if not arg.startswith(("-", "hydra.", "+hydra.", "hydra/"))]
     for arg in mine:  # a value the override grammar cannot read: name its setting

@@ -126,7 +126,11 @@ class YoloDetector:
             if path.endswith(".yaml"):
                 self.model.model.eval()  # built, not loaded: inference mode as a checkpoint would be
             self(np.zeros((imgsz, imgsz, 3), np.uint8))  # load now, not on the first real frame
+        except (ImportError, MemoryError):
+            raise  # a missing backend or no memory left: not the weights' fault
         except Exception as error:  # Ultralytics and its backends raise anything on a file that is no model
+            if "out of memory" in str(error).lower():
+                raise
             what = (str(error).strip().splitlines() or [""])[0][:200]
             raise ModelError(f"{path} does not load as a YOLO model ({type(error).__name__}: {what}); give a .pt, "
                              ".onnx or other export Ultralytics loads") from error

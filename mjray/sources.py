@@ -43,6 +43,7 @@ def describe(error: BaseException) -> str:
         (av.error.HTTPForbiddenError, "403 forbidden: this user may not watch the stream"),
         (av.error.HTTPNotFoundError, "404 not found: no such stream path on the camera"),
         (ConnectionRefusedError, "connection refused: nothing listens at that host and port"),
+        ((ConnectionResetError, BrokenPipeError), "connection reset: the camera dropped the connection"),
         ((TimeoutError, av.error.ExitError), "timed out: no answer from the camera"),
         (av.error.EOFError, "stream ended"),
     ]
@@ -183,7 +184,7 @@ class RtspSource:
                     state.last_error = describe(error)
                 finally:
                     if recorder:
-                        recorder.close()
+                        record(recorder.close)
                 if stop.is_set():
                     break
                 state.status = "reconnecting"
@@ -193,7 +194,7 @@ class RtspSource:
                 backoff = min(backoff * 2, self.reconnect_max_s)
         finally:
             if recorder:
-                recorder.close()
+                record(recorder.close)
 
     def _decoded(self, picture, stream, container, arrival: float) -> Iterator[Decoded | MissingFrames]:
         """A decoded picture, stamped, after the frames missing just before it."""

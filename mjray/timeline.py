@@ -8,7 +8,8 @@ stream's timestamps). `Timeline` counts them, so every frame the camera sent is 
 decoded, `lost` or `offline`. Pure: no PyAV, no Ray, times passed in.
 
 The interval is learned from the stream itself: a low quantile of recent timestamp steps, so
-regular drops (every other frame gone) do not pass for a slower camera.
+regular drops (every other frame gone) do not pass for a slower camera. A timestamp that jumps
+further than the capture time that passed (a camera clock reset forward) is a jump, not a loss.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class Timeline:
     STEPS = 64  # timestamp steps the interval is learned from
     QUANTILE = 0.25
     MIN_INTERVAL_S, MAX_INTERVAL_S = 1 / 240, 2.0
+    JUMP_SLACK_S = 1.0  # a step this much longer than the capture time that passed is a clock jump
 
     def __init__(self, interval_s: float | None = None) -> None:
         self._nominal = interval_s
@@ -65,7 +67,8 @@ class Timeline:
             missing = self._between("offline", self._last_captured, captured_at, interval)
         elif pts_s is not None and self._last_pts_s is not None:
             step = pts_s - self._last_pts_s
-            if step >= self.MIN_INTERVAL_S:  # a step back or in place (a clock reset) says nothing
+            passed = captured_at - self._last_captured if self._last_captured is not None else step
+            if self.MIN_INTERVAL_S <= step <= passed + self.JUMP_SLACK_S:  # back, in place or a jump: says nothing
                 if step <= self.MAX_INTERVAL_S and (interval is None or step < 1.5 * interval):
                     self._steps.append(step)
                 interval = self.interval_s

@@ -143,3 +143,11 @@ def test_ring_keeps_order_when_the_capture_clock_steps_back():
     ring.add(9.0, 1)  # clock stepped back: kept after frame 0
     assert ring.take(9.0) == (0, [])
     assert ring.take(9.0) == (1, [])
+
+
+def test_every_gives_up_what_waited_longer_than_its_buffer_oldest_first():
+    gate = FrameGate(capacity=0, max_waiting=1000)
+    for at in range(10):
+        gate.offer(at)
+    assert gate.trim(lambda old: 9 - old > 3) == [0, 1, 2, 3, 4, 5] and list(gate.waiting) == [6, 7, 8, 9]
+    assert gate.trim(lambda old: False) == []

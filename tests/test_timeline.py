@@ -68,3 +68,12 @@ def test_before_the_interval_is_known_nothing_is_guessed():
     assert timeline.frame(0.0, 1000.0) is None and timeline.frame(1.0, 1001.0) is None
     timeline.reconnected()
     assert timeline.frame(0.0, 1010.0) is None
+
+
+def test_a_timestamp_jumping_far_past_the_time_that_passed_is_a_clock_jump_not_a_loss():
+    timeline = Timeline()
+    feed(timeline, list(range(30)))
+    assert timeline.frame(29 * T + 3600.0, 1000.0 + 30 * T) is None, "an hour of 'lost' frames in 1/15 s"
+    assert timeline.frame(29 * T + 3600.0 + T, 1000.0 + 31 * T) is None, "and it goes on from the new clock"
+    missing = timeline.frame(29 * T + 3600.0 + 3 * T, 1000.0 + 33 * T)
+    assert missing is not None and missing.count == 1

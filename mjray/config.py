@@ -67,7 +67,7 @@ class PoolConfig:
 
 @dataclass
 class StreamConfig:
-    policy: Policy = Policy.latest  # latest: skip frames when busy (real time); every: lossless back-pressure;
+    policy: Policy = Policy.latest  # latest: skip frames when busy (real time); every: a buffer, oldest first;
     # aligned: every seat sampled at the same instants, round after round (shared workers only)
     aligned_hz: float = 0.0  # policy aligned: most rounds per second; 0: as many as the workers infer
     open_timeout_s: float = 5.0  # RTSP open/read timeout before a reconnect

@@ -171,7 +171,9 @@ class Pipeline:
 
     def ended(self) -> bool:
         """Has every seat's source ended (a replay at its end) and handed out every frame it
-        decoded? Live cameras never end."""
+        decoded? Live cameras never end, and are not asked."""
+        if not any(source.ends for source in self.sources.values()):
+            return False
         states = ray.get([s.camera.stats.remote() for s in self.seats.values()])
         return bool(states) and all(state["status"] == "ended" and not state["waiting"] and not state["in_flight"]
                                     for state in states)

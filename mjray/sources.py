@@ -65,6 +65,7 @@ class SourceState:
 class Source(Protocol):
     shown: str  # what logs and status may show (no credentials)
     can_wait: bool  # may it be held back (a file) rather than give frames up (a live camera)
+    ends: bool  # does it end by itself (a recording) or go on until stopped (a camera)
 
     def frames(self, stop: threading.Event, state: SourceState, start_at: float) -> Iterator[Decoded | MissingFrames]:
         """Decoded pictures in order until `stop` is set or the source ends (`state.status` says which),
@@ -121,6 +122,7 @@ class RtspSource:
     clock: CaptureClock = field(default_factory=CaptureClock)
     timeline: Timeline = field(default_factory=Timeline)
     can_wait = False  # a camera sends on: what is not read in time is lost upstream
+    ends = False  # reconnects until stopped
 
     def unreceived(self, now: float) -> MissingFrames | None:
         return self.timeline.until(now)
@@ -164,7 +166,7 @@ class RtspSource:
                                 arrival = time.time()
                                 pictures = packet.decode()  # before the recorder takes the packet into its file
                                 if segment is not None and recorder is not None and packet.pts is not None:
-                                    captured, clock = self._stamp(packet.pts, stream, container, arrival)
+                                    captured, clock = self._stamp(_seconds(packet.pts, stream.time_base), container, arrival)
                                     record(segment.write, packet, captured, clock)
                                 for picture in pictures:
                                     yield from self._decoded(picture, stream, container, arrival)
@@ -198,14 +200,14 @@ class RtspSource:
 
     def _decoded(self, picture, stream, container, arrival: float) -> Iterator[Decoded | MissingFrames]:
         """A decoded picture, stamped, after the frames missing just before it."""
-        captured, clock = self._stamp(picture.pts, stream, container, arrival)
-        missing = self.timeline.frame(_seconds(picture.pts, stream.time_base), captured)
+        pts_s = _seconds(picture.pts, stream.time_base)
+        captured, clock = self._stamp(pts_s, container, arrival)
+        missing = self.timeline.frame(pts_s, captured)
         if missing is not None:
             yield missing
         yield Decoded(picture, captured, clock, picture.pts, time.time())
 
-    def _stamp(self, pts: int | None, stream, container, arrival: float) -> tuple[float, Clock]:
-        pts_s = float(pts * stream.time_base) if pts is not None else None
+    def _stamp(self, pts_s: float | None, container, arrival: float) -> tuple[float, Clock]:
         return self.clock.stamp(pts_s, container.start_time_realtime, arrival)
 
 
@@ -231,6 +233,7 @@ class ReplaySource:
     seat: str
     speed: float | None = 1.0  # 1: the recorded pace; 2: twice as fast; None: as fast as frames are taken
     first_capture: float = 0.0  # the recording's time zero (`Recording.first_capture`)
+    ends = True  # at the recording's end
 
     @property
     def shown(self) -> str:

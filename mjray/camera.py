@@ -15,7 +15,10 @@ stage knows nothing of where frames come from. Promises:
 - policy `aligned` (pull only): the camera keeps about a second of decoded frames and a take asks
   for the one captured nearest an instant, the same instant for every seat; frames passed over
   are reported as skipped;
-- `stop()` ends decoding; every frame already decoded is still inferred or reported.
+- `stop()` ends decoding; every frame already decoded is still inferred or reported;
+- restarted by Ray after its process died, it resumes where it was: it never reuses a seq it may
+  have used (it claims them from a ledger its reorder keeps), counts the frames due while it was
+  gone as `offline`, and keeps its counters.
 
 Two ways out. Push (a pool per camera): the camera sends each frame to its least busy detector
 as a slot frees. Pull (a pool shared by every camera): a detector `take()`s a seat's newest frame
@@ -36,13 +39,17 @@ from typing import Callable, Generic, TypeVar
 from mjray.frames import Decoded, Frame, Gap, GapReason
 from mjray.policy import PolicyParts
 from mjray.sources import Source, SourceState, describe
-from mjray.timeline import MissingFrames
+from mjray.timeline import MissingFrames, quantile_step
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_FPS = 120  # the buffer of policy every holds at most buffer_s x this many frames, whatever the stream says
-SKIP_REPORT_S = 0.5  # longest a skipped frame's gap waits for a frame to travel with
+SKIP_REPORT_S = 0.5  # longest a skipped frame's gap waits for a frame to travel with (and the ledger is written)
+LEASE_FRAMES = 16  # seqs a camera claims from its ledger at a time: one waited-for call a second at 15 fps;
+# a restart takes longer than that, so the claimed seqs a dead camera never used stand for frames it missed
+RESTART_GRACE_S = 2.0  # restarted: results of the dead camera's frames still on their way land within this
+COUNTERS = ("decoded", "sent", "skipped", "failed", "overflow", "lost", "offline", "offline_s")  # kept across restarts
 GAPS_PER_PUSH = 1000  # a long outage's gaps go to the reorder in pushes of at most this many
 
 
@@ -174,10 +181,17 @@ class CameraActor:
     `policy.by_instant` (pull mode): takes ask for the frame captured nearest an instant.
     """
 
-    def __init__(self, seat: str, source: Source, detectors: list, reorder: object, policy: PolicyParts,
+    def __init__(self, seat: str, source: Source, detectors: list[str], policy: PolicyParts,
                  in_flight_per_worker: int, keep_pixels: bool, buffer_s: float = 2.0) -> None:
+        import ray
+
+        from mjray.actors import reconstructed
+
         self.seat, self.source = seat, source
-        self.detectors, self.reorder = list(detectors), reorder
+        # Looked up by name, not passed as handles: handles among the constructor arguments would
+        # keep Ray from restarting this actor after a crash (ray-project/ray#53727).
+        self.reorder = ray.get_actor(f"reorder:{seat}")
+        self.detectors = [ray.get_actor(name) for name in detectors]
         self.lossless, self.buffer_s = policy.lossless, buffer_s
         hold = policy.lossless and source.can_wait
         buffered = policy.lossless and not hold  # seconds of frames by capture time, oldest first
@@ -195,6 +209,11 @@ class CameraActor:
         self.stats_ = CameraStats(seat, source.shown)
         self.state = SourceState()
         self._seq = 0
+        self._leased = 0  # seqs below this are claimed in the ledger: a restart resumes at or past it
+        self._started_at: float | None = None
+        self._captures: deque[float] = deque(maxlen=33)  # recent capture times: the frame interval
+        self._resume_from: tuple[int, float, float | None] | None = None  # restarted: newest (seq, capture time) seen, interval
+        self._ledger_at = 0.0
         self._lock = threading.Condition()
         self._in_flight: dict = {}  # ObjectRef of infer call -> (worker index, Frame, gaps it carried)
         self._skips: list[Gap] = []  # gaps (skipped, overflow, lost, offline) not yet reported
@@ -202,12 +221,30 @@ class CameraActor:
         self._pushes: list = []  # gap pushes to the reorder not known to have landed
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        if reconstructed():
+            self._resume(ray.get(self.reorder.resume.remote(), timeout=60.0))
+
+    def _resume(self, ledger: dict) -> None:
+        """Restarted: go on from the ledger: past every seq the dead camera may have used, with its
+        counters, and start decoding again by itself (nobody calls `start` on a restart)."""
+        newest_seq, newest_at = ledger.get("newest_seq", -1), ledger.get("newest_captured_at")
+        self._seq = self._leased = max(ledger.get("seq_until", 0), newest_seq + 1)
+        for name, value in ledger.get("counters", {}).items():
+            setattr(self.stats_, name, value)
+        self.state.reconnects = ledger.get("reconnects", 0)
+        if newest_at is not None:
+            self._resume_from = (newest_seq, newest_at, ledger.get("interval_s"))
+        self.reorder.abandon.remote(self._seq, RESTART_GRACE_S)
+        log.warning("camera %s: restarted after its process died; resuming at seq %d", self.seat, self._seq)
+        self.start(ledger.get("start_at"))
 
     # control ------------------------------------------------------------------------------
     def start(self, start_at: float | None = None) -> str:
         """`start_at`: wall time a replay's first frame is due (one for every seat); default now."""
         if not self._threads:
             at = time.time() if start_at is None else start_at
+            self._started_at = at
+            self._write_ledger(wait=True)
             self._threads = [threading.Thread(target=self._decode_loop, args=(at,), name=f"decode:{self.seat}", daemon=True)]
             if not self.pull:
                 self._threads.append(threading.Thread(target=self._reap_loop, name=f"reap:{self.seat}", daemon=True))
@@ -234,7 +271,10 @@ class CameraActor:
             self._report_missing(self.source.unreceived(time.time()))
         import ray
 
-        ray.get(self._flush_skips(always=True))  # every push landed before the reorder is flushed
+        try:
+            ray.get(self._flush_skips(always=True))  # every push landed before the reorder is flushed
+        except ray.exceptions.RayError as error:  # the reorder died for good: its seat is down
+            log.error("camera %s: reorder unreachable at stop: %s", self.seat, type(error).__name__)
         if self.state.status != "ended":
             self.state.status = "stopped"
         return self.stats()
@@ -251,6 +291,8 @@ class CameraActor:
             for decoded in self.source.frames(self._stop, self.state, start_at):
                 if self._stop.is_set():
                     break
+                if self._resume_from is not None and not self._resumed(decoded):
+                    continue
                 if isinstance(decoded, MissingFrames):
                     self._report_missing(decoded)
                 else:
@@ -258,6 +300,52 @@ class CameraActor:
         except Exception as error:  # a source that cannot go on (a broken recording): the seat ends
             log.error("camera %s: source failed: %s", self.seat, describe(error))
             self.state.status, self.state.last_error = "ended", describe(error)
+
+    def _resumed(self, got: Decoded | MissingFrames) -> bool:
+        """Restarted: is `got` past where the dead camera was? At the first that is, the frames due
+        between are reported `offline` (less the seqs the dead camera claimed: those are gaps
+        already, or results still on their way). A replay starts over: its frames before are passed over."""
+        assert self._resume_from is not None
+        newest_seq, newest_at, interval = self._resume_from
+        captured = got.first_captured_at if isinstance(got, MissingFrames) else got.captured_at
+        if captured <= newest_at + 0.5 * (interval or 0.0):
+            return False
+        self._resume_from = None
+        if interval:
+            claimed = self._seq - newest_seq - 1
+            missed = round((captured - newest_at) / interval) - 1 - claimed
+            if missed > 0:
+                self._report_missing(MissingFrames("offline", missed, newest_at + (claimed + 1) * interval, interval))
+        return True
+
+    def _claim(self, count: int) -> int:
+        """The first of `count` new seqs. Past the ledger's lease, a new lease is written and waited
+        for first, so a restart never reuses a seq (decode thread only)."""
+        first = self._seq
+        self._seq += count
+        if self._seq > self._leased:
+            self._leased = self._seq + LEASE_FRAMES
+            self._write_ledger(wait=True)
+        return first
+
+    def _write_ledger(self, wait: bool = False) -> None:
+        """Write the camera's ledger into its reorder (waited for when it claims new seqs, else sent)."""
+        import ray
+
+        self._ledger_at = time.monotonic()
+        ledger = {"seq_until": self._leased, "start_at": self._started_at, "reconnects": self.state.reconnects,
+                  "interval_s": self.interval_s, "counters": {name: getattr(self.stats_, name) for name in COUNTERS}}
+        call = self.reorder.lease.remote(ledger)
+        if wait:
+            try:
+                ray.get(call, timeout=30.0)
+            except ray.exceptions.RayError as error:  # a reorder dead for good (its seat is down) or stuck: decoding goes on
+                log.error("camera %s: ledger not written: %s", self.seat, type(error).__name__)
+
+    @property
+    def interval_s(self) -> float | None:
+        """The frame interval by capture time: a low quantile of recent steps (as `Timeline`)."""
+        return quantile_step(list(self._captures))
 
     def _offer(self, decoded: Decoded) -> None:
         """Number a decoded picture and apply the policy; it becomes BGR pixels only if it is sent (`_put`)."""
@@ -267,8 +355,8 @@ class CameraActor:
         stats.recent.append(time.monotonic())
         stats.last_at = time.time()
         stats.first_at = stats.first_at or stats.last_at
-        decoded.seq = self._seq
-        self._seq += 1
+        self._captures.append(decoded.captured_at)
+        decoded.seq = self._claim(1)
         if self.ring is not None:
             with self._lock:
                 dropped_frames = self.ring.add(decoded.captured_at, decoded)
@@ -337,7 +425,7 @@ class CameraActor:
         else:
             self.stats_.offline += missing.count
             self.stats_.offline_s += missing.count * missing.interval_s
-        first_seq, self._seq = self._seq, self._seq + missing.count
+        first_seq = self._claim(missing.count)
         for start in range(0, missing.count, GAPS_PER_PUSH):  # a long outage: a chunk in memory at a time
             chunk = [Gap(self.seat, first_seq + k, reason, missing.first_captured_at + k * missing.interval_s)
                      for k in range(start, min(missing.count, start + GAPS_PER_PUSH))]
@@ -376,6 +464,8 @@ class CameraActor:
         import ray
 
         skips = self._take_skips()
+        if time.monotonic() - self._ledger_at > SKIP_REPORT_S:
+            self._write_ledger()
         pushes = [self.reorder.push_many.remote(skips[i:i + GAPS_PER_PUSH]) for i in range(0, len(skips), GAPS_PER_PUSH)]
         with self._lock:
             self._pushes = ray.wait(self._pushes, num_returns=len(self._pushes), timeout=0)[1] if self._pushes else []

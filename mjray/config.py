@@ -108,6 +108,7 @@ class ReplayConfig:
 class RunConfig:
     duration_s: Optional[float] = None  # stop after this long; None runs until Ctrl-C
     status_every_s: float = 5.0  # print a status line this often
+    max_restarts: int = 3  # times Ray restarts an actor whose process died; past it its seat is down (-1: no limit)
 
 
 @dataclass

@@ -65,6 +65,7 @@ class DetectorActor:
     """
 
     TAKE_WAIT_S = 0.1  # how long a seat's camera may wait for its next frame when asked
+    ASK_SLACK_S = 0.5  # past its wait, how long a take may take before this worker moves on (its answer is kept)
 
     def __init__(self, name: str, model: dict, seats: list[str], shared: bool = False, aligned: bool = False) -> None:
         import ray
@@ -123,8 +124,31 @@ class DetectorActor:
         plan = SharedRounds() if self.aligned else LocalTurns(self.seats)
         timer = AskTimer()
         cameras: dict[str, object] = {}
-        ask: list = []  # [seat, ObjectRef of its take()]: the one outstanding ask
+        ask: list = []  # [seat, ObjectRef of its take(), when it must have answered]: the one outstanding ask
         rest = [0.0]  # seconds to wait when every seat rests
+        late: dict[str, object] = {}  # seat -> a call its camera did not answer in time: a take, or a stats() probe
+
+        def answer(seat: str) -> tuple[bool, object | None]:
+            """(may this seat be asked now, a late take that brought a frame, to infer now). While a
+            seat's late call is out (its camera restarts, or the box is slow), it is not asked: a new
+            take would hold this worker too. A late frame is inferred, never dropped."""
+            ref = late.get(seat)
+            if ref is None:
+                return True, None
+            if not ray.wait([ref], timeout=0)[0]:
+                return False, None
+            del late[seat]
+            try:
+                got = ray.get(ref)
+            except ray.exceptions.RayError:  # died (again): probe it until it answers
+                probe(seat)
+                return False, None
+            return True, ref if isinstance(got, tuple) else None
+
+        def probe(seat: str) -> None:
+            camera = cameras.get(seat)
+            if camera is not None:
+                late[seat] = camera.stats.remote()
 
         def send_ask() -> None:
             for _ in range(len(self.seats) + 1):
@@ -133,6 +157,13 @@ class DetectorActor:
                     rest[0] = choice
                     return
                 seat, at = choice
+                may, frame_ref = answer(seat)
+                if frame_ref is not None:
+                    ask[:] = [seat, frame_ref, time.monotonic() + self.ASK_SLACK_S]
+                    return
+                if not may:
+                    plan.got(seat, False, None)
+                    continue
                 if seat not in cameras:
                     try:
                         cameras[seat] = ray.get_actor(f"camera:{seat}")
@@ -141,8 +172,9 @@ class DetectorActor:
                         continue
                 asked = time.monotonic()
                 ref = cameras[seat].take.remote(self.TAKE_WAIT_S, at)
-                ask[:] = [seat, ref]
-                if ray.wait([ref], timeout=self.TAKE_WAIT_S + 1.0)[0]:  # the round trip, without our own inference
+                answer_by = asked + self.TAKE_WAIT_S + self.ASK_SLACK_S + max(0.0, (at or 0.0) - time.time())
+                ask[:] = [seat, ref, answer_by]
+                if ray.wait([ref], timeout=max(0.0, answer_by - time.monotonic()))[0]:  # the round trip, without our own inference
                     timer.asked(time.monotonic() - asked)
                 return
 
@@ -154,19 +186,26 @@ class DetectorActor:
             if not ask:
                 self._stop.wait(min(0.1, rest[0]))
                 continue
-            seat, ref = ask
+            seat, ref, answer_by = ask
             ask.clear()
             try:
-                got = ray.get(ref)
-            except Exception as error:  # the camera actor died or restarts: rest that seat
-                log.warning("%s: asking camera %s failed: %s", self.name, seat, error)
-                cameras.pop(seat, None)
+                got = ray.get(ref, timeout=max(0.0, answer_by - time.monotonic()))
+            except ray.exceptions.GetTimeoutError:  # restarting, or slow: its answer is taken when it comes
+                late[seat] = ref
+                got = None
+            except Exception as error:  # the camera actor died: rest that seat until it answers again
+                log.warning("%s: asking camera %s failed: %s", self.name, seat, type(error).__name__)
+                probe(seat)
                 got = None
             plan.got(seat, got is not None, got[0].decoded_at - got[0].captured_at if got else None)
             if got is None:
                 continue
             frame, image_ref, gaps = got
-            image = ray.get(image_ref)
+            try:
+                image = ray.get(image_ref)
+            except ray.exceptions.RayError as error:  # its camera died since: the frame is a gap, the gaps it carried go on
+                self._push(Gap(frame.seat, frame.seq, GapReason.RESTART, frame.captured_at, frame, type(error).__name__), gaps)
+                continue
             ahead = threading.Timer(timer.delay(), lambda: self._stop.is_set() or send_ask())
             ahead.start()  # the next frame lands as this one ends
             started = time.perf_counter()
@@ -186,7 +225,11 @@ class DetectorActor:
         calls on several threads: each push is waited for, not just the last)."""
         import ray
 
-        ray.get(self._pushes)
+        for push in self._pushes:
+            try:
+                ray.get(push)
+            except ray.exceptions.RayError as error:  # that reorder is dead for good: its seat is down
+                log.warning("%s: a push was lost: %s", self.name, type(error).__name__)
         self._pushes = []
 
     def stats(self) -> dict:

@@ -34,6 +34,7 @@ class GapReason(str, Enum):
     LOST = "lost"  # the camera sent it, it never arrived (lost in transit or dropped upstream)
     OFFLINE = "offline"  # due while the camera could not be reached
     OVERFLOW = "overflow"  # policy every: given up because the camera's buffer of waiting frames was full
+    RESTART = "restart"  # died with an actor's process (its camera's, detector's or reorder's) before it was emitted
 
 
 @dataclass(frozen=True)

@@ -183,9 +183,19 @@ def run(cfg: AppConfig) -> Summary:
         log.info("stopping (%s)", why)
         final = driver.finish()
         summary = Summary.build(driver.tallies, final, driver.elapsed_s, driver.skews)
+        summary.actors = {name: dataclasses.asdict(fact) for name, fact in pipeline.facts.items()}
         (out / "summary.json").write_text(json.dumps(summary.to_dict(), indent=1))
         log.info("outputs in %s", out)
     return summary
+
+
+def quiet_ray() -> None:
+    """Shut Ray down, and with it the thread that copies its workers' output onto our stderr."""
+    import ray
+
+    if ray.is_initialized():
+        ray.shutdown()
+    sys.stderr.flush()
 
 
 def shorthand(overrides: list[str]) -> list[str]:
@@ -250,6 +260,7 @@ def main() -> None:
         try:
             summary = run(cfg)
         except ConfigError as error:
+            quiet_ray()  # its workers' last lines (a killed actor's dump) must not follow the error
             print(f"mjray: bad setting: {error}", file=sys.stderr)
             sys.exit(2)
         print(summary.table())

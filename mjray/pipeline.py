@@ -6,6 +6,8 @@ RTSP or a replay) and, for a pool per camera,
 `shared_workers` actors `detector:shared:<i>` that take frames from every camera in turn (under
 policy aligned, at the instants one `rounds` actor sets).
 Detectors push results straight into their seat's reorder; the driver drains every reorder.
+Every actor is restarted by Ray when its process dies (`run.max_restarts` times); one that stays
+dead marks its seat down (a shared detector or the rounds actor: every seat) and the others go on.
 This is the only module that knows every stage, and the one place where plain classes become
 Ray actors.
 """
@@ -21,6 +23,7 @@ from pathlib import Path
 
 import ray
 
+from mjray.actors import ActorFacts, facts
 from mjray.camera import CameraActor
 from mjray.config import AppConfig, CameraConfig, ConfigError, check_resources, redact, with_credentials
 from mjray.detector import DetectorActor
@@ -34,6 +37,7 @@ from mjray.turns import RoundsActor
 
 log = logging.getLogger(__name__)
 
+STATS_TIMEOUT_S = 2.0  # a camera that does not answer its stats in this long is restarting
 START_DELAY_S = 0.1  # cameras start together this long after they are up: one time zero for a replay
 
 
@@ -78,6 +82,11 @@ class Pipeline:
         self.rounds = None  # policy aligned: the actor that sets every round's instant
         self.rounds_stats: dict | None = None  # its last words, after stop()
         self._draining: dict = {}  # outstanding drain call -> seat
+        self._last_seq: dict[str, int] = {}  # the last seq each seat emitted: where a restarted reorder resumes
+        self._camera_stats: dict[str, dict] = {}  # each camera's last stats, while it cannot answer
+        self.down: dict[str, str] = {}  # seat -> why it is down (an actor dead for good)
+        self._dead_reorders: set[str] = set()  # seats whose reorder is dead for good: not drained
+        self.facts: dict[str, ActorFacts] = {}  # actor name -> what Ray said of it at stop()
         self.drain_wait_s = 0.5
 
     @property
@@ -96,21 +105,23 @@ class Pipeline:
         camera_cls = ray.remote(CameraActor)
         model = dataclasses.asdict(cfg.model)
         model["threads"] = inference_threads(cfg)
-        for seat, source in self.sources.items():
+        restarts = cfg.run.max_restarts
+        for seat, source in self.sources.items():  # calls to a restarting reorder wait for it (and land)
             self.seats[seat] = Seat(source, reorder_cls.options(
-                name=f"reorder:{seat}", num_cpus=0, max_concurrency=4,
+                name=f"reorder:{seat}", num_cpus=0, max_concurrency=4, max_restarts=restarts, max_task_retries=-1,
             ).remote(seat, stream.max_wait_ms / 1000.0, stream.max_pending), [])
 
         policy = parts(stream.policy)
         aligned = policy.rounds
         if aligned:  # one clock for every round, before the workers that ask it
-            self.rounds = ray.remote(RoundsActor).options(name="rounds", num_cpus=0, max_restarts=3).remote(
+            self.rounds = ray.remote(RoundsActor).options(name="rounds", num_cpus=0, max_restarts=restarts,
+                                                          max_task_retries=-1).remote(
                 self.seat_names, 1.0 / stream.aligned_hz if stream.aligned_hz else 0.0)
 
         def detector(name: str, seats: list[str], shared: bool):
             return detector_cls.options(
                 name=name, num_cpus=pool.cpus_per_worker, num_gpus=pool.gpus_per_worker,
-                max_restarts=3, runtime_env={"env_vars": OFFLINE_ENV},
+                max_restarts=restarts, runtime_env={"env_vars": OFFLINE_ENV},
             ).remote(name, model, seats, shared, aligned)
 
         if pool.shared_workers:
@@ -149,9 +160,12 @@ class Pipeline:
         for seat, s in self.seats.items():
             s.camera = camera_cls.options(
                 name=f"camera:{seat}", num_cpus=pool.camera_cpus, max_concurrency=2 + len(self.shared),
-            ).remote(seat, s.source, s.detectors, s.reorder, policy, pool.in_flight_per_worker, self.keep_pixels,
-                     stream.buffer_s)
+                max_restarts=restarts,
+            ).remote(seat, s.source, [f"detector:{seat}:{i}" for i in range(len(s.detectors))], policy,
+                     pool.in_flight_per_worker, self.keep_pixels, stream.buffer_s)
         ray.get([s.camera.stats.remote() for s in self.seats.values()])  # every camera process up
+        for name, where in facts(self.actors()).items():
+            log.info("actor %s: pid %d on %s (node %s)", name, where.pid, where.node_ip, where.node_id[:12])
         self.started_at = time.time() + START_DELAY_S
         ray.get([s.camera.start.remote(self.started_at) for s in self.seats.values()])
 
@@ -159,50 +173,116 @@ class Pipeline:
         """What seats emitted since their last drain, each list in sequence order.
 
         Keeps one waiting `drain` call per seat and returns as soon as any seat has output (or
-        after `wait_s`), so output is taken when it is ready, without busy polling.
+        after `wait_s`), so output is taken when it is ready, without busy polling. Each call says
+        the last seq taken, where a restarted reorder resumes.
         """
         for seat, s in self.seats.items():
-            if seat not in self._draining.values():
-                self._draining[s.reorder.drain.remote(self.drain_wait_s)] = seat
+            if seat not in self._draining.values() and seat not in self._dead_reorders:
+                self._draining[s.reorder.drain.remote(self.drain_wait_s, self._last_seq.get(seat, -1))] = seat
+        if not self._draining:
+            time.sleep(wait_s)
+            return {}
         done, _ = ray.wait(list(self._draining), num_returns=1, timeout=wait_s)
         if done:  # take every other seat that is ready too
             done, _ = ray.wait(list(self._draining), num_returns=len(self._draining), timeout=0)
-        return {self._draining.pop(ref): items for ref, items in zip(done, ray.get(done))}
+        return self._take_drained(done)
+
+    def _take_drained(self, done: list) -> dict[str, list[Item]]:
+        out: dict[str, list[Item]] = {}
+        for ref, got in zip(done, settle(done)):
+            seat = self._draining.pop(ref)
+            if isinstance(got, Exception):  # calls to a restarting reorder wait: this one is dead for good
+                self._dead_reorders.add(seat)
+                self._seat_down(seat, f"reorder died and was not restarted ({type(got).__name__})")
+                continue
+            if got:
+                self._last_seq[seat] = got[-1].seq
+            out[seat] = got
+        return out
+
+    def _seat_down(self, seat: str, why: str) -> None:
+        if seat not in self.down:
+            self.down[seat] = why
+            log.error("seat %s is down: %s; the other seats go on", seat, why)
+
+    def _cameras(self, method: str, *args) -> dict[str, dict]:
+        """Each camera's answer to `method` (stats, stop); a camera that cannot answer (restarting,
+        or dead for good: its seat down) is given its last stats with its state."""
+        seats = [seat for seat, s in self.seats.items() if s.camera is not None and seat not in self.down]
+        out = {seat: {**self._camera_stats.get(seat, {"seat": seat}), "status": "down"} for seat in self.down}
+        calls = [getattr(self.seats[seat].camera, method).remote(*args) for seat in seats]
+        for seat, got in zip(seats, settle(calls, STATS_TIMEOUT_S if method == "stats" else None)):
+            if isinstance(got, Exception):
+                dead = facts({"camera": self.seats[seat].camera}).get("camera")
+                if dead is None or dead.dead:
+                    self._seat_down(seat, f"camera died and was not restarted ({type(got).__name__})")
+                got = {**self._camera_stats.get(seat, {"seat": seat}), "status": "down" if seat in self.down else "restarting"}
+            out[seat] = self._camera_stats[seat] = got
+        return out
 
     def ended(self) -> bool:
         """Has every seat's source ended (a replay at its end) and handed out every frame it
         decoded? Live cameras never end, and are not asked."""
         if not any(source.ends for source in self.sources.values()):
             return False
-        states = ray.get([s.camera.stats.remote() for s in self.seats.values()])
-        return bool(states) and all(state["status"] == "ended" and not state["waiting"] and not state["in_flight"]
-                                    for state in states)
+        states = [state for seat, state in self._cameras("stats").items() if seat not in self.down]
+        return all(state.get("status") == "ended" and not state.get("waiting") and not state.get("in_flight")
+                   for state in states)
 
     def stats(self) -> dict[str, dict]:
         seats = list(self.seats)
-        cams = ray.get([self.seats[s].camera.stats.remote() for s in seats])
-        reorders = ray.get([self.seats[s].reorder.stats.remote() for s in seats])
-        return {s: {"camera": c, "reorder": r} for s, c, r in zip(seats, cams, reorders)}
+        cams = self._cameras("stats")
+        reorders = settle([self.seats[s].reorder.stats.remote() for s in seats], STATS_TIMEOUT_S)
+        return {s: {"camera": cams.get(s, {}), "reorder": r if isinstance(r, dict) else {}, "down": self.down.get(s, "")}
+                for s, r in zip(seats, reorders)}
 
     def stop(self) -> tuple[dict[str, list[Item]], dict[str, dict]]:
         """Stop cameras, let frames in flight finish, flush every reorder; (last items, final stats)."""
         if not self.seats:
             return {}, {}
-        finals = ray.get([s.camera.stop.remote() for s in self.seats.values() if s.camera is not None])
-        self.detector_stats = ray.get([d.stop.remote() for d in self.detectors])
-        self.rounds_stats = ray.get(self.rounds.stats.remote()) if self.rounds is not None else None
+        finals = self._cameras("stop")
+        self.detector_stats = [got for got in settle([d.stop.remote() for d in self.detectors]) if isinstance(got, dict)]
+        if self.rounds is not None:
+            got = settle([self.rounds.stats.remote()])[0]
+            self.rounds_stats = got if isinstance(got, dict) else None
         # A detector's pushes reach the reorder in the order it sent them, so one more (empty) push
         # that has completed proves all earlier results from that detector have landed.
-        ray.get([d.barrier.remote() for d in self.detectors])
+        settle([d.barrier.remote() for d in self.detectors])
         last: dict[str, list[Item]] = {seat: [] for seat in self.seats}
-        for ref, items in zip(list(self._draining), ray.get(list(self._draining))):  # calls still waiting
-            last[self._draining.pop(ref)] += items
-        seats = list(self.seats)
-        for seat, items in zip(seats, ray.get([self.seats[s].reorder.flush.remote() for s in seats])):
+        for seat, items in self._take_drained(list(self._draining)).items():  # calls still waiting
             last[seat] += items
-        reorders = ray.get([self.seats[s].reorder.stats.remote() for s in seats])
-        stats = {s: {"camera": c, "reorder": r} for s, c, r in zip(seats, finals, reorders)}
+        seats = list(self.seats)  # a seat down for its camera still has what its reorder holds
+        for seat, items in zip(seats, settle([self.seats[s].reorder.flush.remote() for s in seats])):
+            if isinstance(items, list):
+                last[seat] += items
+        reorders = dict(zip(seats, settle([self.seats[s].reorder.stats.remote() for s in seats])))
+        self.facts = facts(self.actors())
+        stats = {s: {"camera": finals.get(s, {}), "reorder": r if isinstance(r := reorders.get(s), dict) else {},
+                     "restarts": self.restarts(s), "down": self.down.get(s, "")} for s in self.seats}
         return last, stats
+
+    def actors(self) -> dict[str, object]:
+        """Every actor of the run by name."""
+        named = {f"{kind}:{seat}": actor for seat, s in self.seats.items()
+                 for kind, actor in (("camera", s.camera), ("reorder", s.reorder)) if actor is not None}
+        for detector, name in zip(self.detectors, self._detector_names()):
+            named[name] = detector
+        if self.rounds is not None:
+            named["rounds"] = self.rounds
+        return named
+
+    def _detector_names(self) -> list[str]:
+        shared = [f"detector:shared:{i}" for i in range(len(self.shared))]
+        return shared + [f"detector:{seat}:{i}" for seat, s in self.seats.items() for i in range(len(s.detectors))]
+
+    def restarts(self, seat: str) -> dict[str, int]:
+        """How often each of this seat's actors was restarted (from the facts taken at stop()):
+        camera, reorder, its detectors together; and the actors every seat shares (`shared`)."""
+        def count(prefix: str) -> int:
+            return sum(f.restarts for name, f in self.facts.items() if name.startswith(prefix))
+
+        return {"camera": count(f"camera:{seat}"), "reorder": count(f"reorder:{seat}"),
+                "detectors": count(f"detector:{seat}:"), "shared": count("detector:shared:") + count("rounds")}
 
     def shutdown(self) -> None:
         for actor in self.detectors + [a for s in self.seats.values() for a in (s.camera, s.reorder)] + [self.rounds]:
@@ -221,3 +301,16 @@ def inference_threads(cfg: AppConfig) -> int:
     if cfg.pool.shared_workers:
         return max(1, (os.cpu_count() or 1) // cfg.pool.shared_workers)
     return max(1, math.ceil(cfg.pool.cpus_per_worker))
+
+
+def settle(refs: list, timeout_s: float | None = None) -> list:
+    """Each call's result, or the exception it raised (a dead actor must not stop the others'
+    answers); past `timeout_s` for them all, a `GetTimeoutError` (a restarting actor)."""
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    out = []
+    for ref in refs:
+        try:
+            out.append(ray.get(ref, timeout=None if deadline is None else max(0.0, deadline - time.monotonic())))
+        except ray.exceptions.RayError as error:
+            out.append(error)
+    return out

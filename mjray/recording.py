@@ -79,12 +79,14 @@ class SegmentWriter:
 
 
 class SeatRecorder:
-    """A seat's recording: a new segment for each connection the source opens."""
+    """A seat's recording: a new segment for each connection the source opens, numbered on from
+    the segments already there (a camera restarted after a crash appends, never overwrites)."""
 
     def __init__(self, folder: Path, flush_every_s: float = FLUSH_EVERY_S) -> None:
         self.folder, self.flush_every_s = folder, flush_every_s
         self.segment: SegmentWriter | None = None
-        self.segments = 0
+        numbers = [int(path.stem) for path in folder.glob("*.mkv") if path.stem.isdigit()] if folder.is_dir() else []
+        self.segments = max(numbers, default=-1) + 1
 
     def open(self, template: object) -> SegmentWriter:
         self.close()

@@ -42,14 +42,16 @@ class SeatTally:
     def status(self, stats: dict) -> str:
         """One short live line for this seat."""
         cam = stats["camera"]
+        if stats.get("down"):
+            return f"{self.seat} [down: {stats['down']}]"
         out_fps = 0.0
         if len(self.recent) >= 2:
             out_fps = (len(self.recent) - 1) / max(1e-6, self.recent[-1][0] - self.recent[0][0])
         p50 = np.median([lat for _, lat in self.recent]) * 1000 if self.recent else float("nan")
-        state = "" if cam["status"] == "streaming" else f" [{cam['status']}" + (
+        state = "" if cam.get("status") == "streaming" else f" [{cam.get('status')}" + (
             f": {cam['last_error']}]" if cam.get("last_error") else "]")
         overflow = f", overflow {cam['overflow']}" if cam.get("overflow") else ""
-        return (f"{self.seat}{state} in {cam['fps']:.1f} out {out_fps:.1f} fps, skip {cam['skipped']}{overflow}, "
+        return (f"{self.seat}{state} in {cam.get('fps', 0.0):.1f} out {out_fps:.1f} fps, skip {cam.get('skipped', 0)}{overflow}, "
                 f"p50 {p50:.0f} ms")
 
 
@@ -73,11 +75,14 @@ class SeatSummary:
     timeouts: int  # holes the reorder gave up waiting for
     lost: int  # frames the camera sent that never arrived
     offline: int  # frames due while the camera could not be reached
+    restart: int  # frames that died with an actor's process
     emitted: int  # results + gaps: decoded + lost + offline, every frame the camera sent
     out_of_order: int
     reconnects: int
     offline_s: float  # seconds the camera was unreachable (its offline frames' span)
     last_error: str  # the camera's last error in words, "" if none
+    restarts: dict  # times Ray restarted this seat's camera, reorder, detectors; and the actors all seats share
+    down: str  # why the seat stopped before the run did (an actor dead for good), "" if it did not
     fps_in: float  # decoded frames per second of the run
     fps_decoding: float  # decoded frames per second from the first decoded frame to the last
     fps_out: float
@@ -93,6 +98,7 @@ class Summary:
     seats: list[SeatSummary]
     skew_p50_ms: float | None = None  # spread of capture times shown together across seats
     skew_p99_ms: float | None = None
+    actors: dict = field(default_factory=dict)  # actor name -> where it ran last (node, pid) and its restarts
 
     @classmethod
     def build(cls, tallies: dict[str, SeatTally], final: dict[str, dict], seconds: float, skews: list[float]) -> Summary:
@@ -103,9 +109,10 @@ class Summary:
             seats.append(SeatSummary(
                 seat=seat, decoded=cam.get("decoded", 0), inferred=t.results, skipped=t.gaps[GapReason.SKIPPED], overflow=t.gaps[GapReason.OVERFLOW],
                 failed=t.gaps[GapReason.FAILED], timeouts=t.gaps[GapReason.TIMEOUT], lost=t.gaps[GapReason.LOST],
-                offline=t.gaps[GapReason.OFFLINE], emitted=emitted, out_of_order=t.out_of_order,
+                offline=t.gaps[GapReason.OFFLINE], restart=t.gaps[GapReason.RESTART], emitted=emitted, out_of_order=t.out_of_order,
                 reconnects=cam.get("reconnects", 0), offline_s=round(cam.get("offline_s", 0.0), 2),
-                last_error=cam.get("last_error", ""), fps_in=round(cam.get("decoded", 0) / seconds, 2),
+                last_error=cam.get("last_error", ""), restarts=final.get(seat, {}).get("restarts", {}),
+                down=final.get(seat, {}).get("down", ""), fps_in=round(cam.get("decoded", 0) / seconds, 2),
                 fps_decoding=_rate(cam),
                 fps_out=round(t.results / seconds, 2), latency_p50_ms=_pct(t.latencies_s, 50),
                 latency_p99_ms=_pct(t.latencies_s, 99), latency_max_ms=_pct(t.latencies_s, 100),
@@ -135,6 +142,15 @@ class Summary:
             if s.reconnects or s.last_error:
                 rows.append(f"{s.seat}: {s.reconnects} reconnects, {s.offline_s:.1f} s offline"
                             + (f", last error: {s.last_error}" if s.last_error else ""))
+            restarted = {actor: n for actor, n in s.restarts.items() if n and actor != "shared"}
+            if restarted or s.restart:
+                rows.append(f"{s.seat}: restarted " + ", ".join(f"{actor} {n}x" for actor, n in restarted.items())
+                            + f"; {s.restart} frames died with a process")
+            if s.down:
+                rows.append(f"{s.seat}: DOWN: {s.down}")
+        shared = max((s.restarts.get("shared", 0) for s in self.seats), default=0)
+        if shared:
+            rows.append(f"shared detectors and rounds restarted {shared}x")
         if self.skew_p50_ms is not None:
             rows.append(f"cross-seat skew of the shown frames: p50 {self.skew_p50_ms:.0f} ms, p99 {self.skew_p99_ms:.0f} ms")
         return "\n".join(rows)

@@ -94,3 +94,10 @@ class Timeline:
     def _between(reason: Missing, last: float, now: float, interval: float) -> MissingFrames | None:
         count = round((now - last) / interval) - 1
         return MissingFrames(reason, count, last + interval, interval) if count > 0 else None
+
+
+def quantile_step(times: list[float]) -> float | None:
+    """The frame interval of these capture times, as `Timeline` learns it: a low quantile of the
+    steps between them that could be one interval; None with fewer than three."""
+    steps = sorted(b - a for a, b in zip(times, times[1:]) if Timeline.MIN_INTERVAL_S <= b - a <= Timeline.MAX_INTERVAL_S)
+    return steps[int(len(steps) * Timeline.QUANTILE)] if len(steps) >= 3 else None

@@ -147,3 +147,71 @@ def test_actor_shell_emits_results_and_timeout_gaps_with_its_clock():
     assert [(type(i).__name__, i.seq) for i in out] == [("Gap", 0), ("Result", 1), ("Gap", 2)]
     assert out[0].reason is GapReason.TIMEOUT and out[0].seat == "ton"
     assert actor.stats()["timeouts"] == 1
+
+
+def result(seq, seat="ton"):
+    return Result(Frame(seat, seq, 5.0 + seq / 15, "rtcp", seq, 5.1 + seq / 15, 640, 360), Detections.empty(), 1.0, "w", 6.0)
+
+
+def test_a_restarted_reorderer_emits_nothing_until_anchored_then_never_an_item_twice():
+    r = Reorderer(lambda seq: ("gap", seq, "timeout"), max_wait_s=1.0, max_pending=100, first_seq=None)
+    assert r.push(12, ("item", 12), now=0.0) == [] and r.push(9, ("item", 9), now=0.0) == []
+    assert r.expire(100.0) == [] and r.next_expiry() is None, "nothing leaves before it knows where output stopped"
+    r.anchor(10)  # the driver took up to 9: the 9 pushed again (a retried push) is a duplicate
+    assert r.duplicates == 1 and r.resumed_below == 12
+    assert r.expire(0.5) == [] and seqs(r.expire(1.0)) == [10, 11, 12]
+    assert r.push(9, ("item", 9), now=1.0) == [] and r.late + r.duplicates == 2
+    r.anchor(0)  # a second anchor changes nothing
+    assert r.next_seq == 13
+
+
+def test_a_restarted_reorderer_left_unanchored_starts_at_what_it_holds_rather_than_grow():
+    r = Reorderer(lambda seq: ("gap", seq, "timeout"), max_wait_s=1.0, max_pending=3, first_seq=None)
+    for seq in (20, 21, 22):
+        assert r.push(seq, ("item", seq), now=0.0) == []
+    assert seqs(r.push(23, ("item", 23), now=0.0)) == [20, 21, 22, 23]
+    r2 = Reorderer(lambda seq: ("gap", seq, "timeout"), max_wait_s=1.0, max_pending=3, first_seq=None)
+    r2.push(5, ("item", 5), now=0.0)
+    assert seqs(r2.flush()) == [5]
+
+
+def test_a_restarted_reorder_actor_resumes_after_the_drivers_last_seq_with_restart_gaps_for_what_it_lost():
+    now = [0.0]
+    actor = ReorderActor("ton", max_wait_s=1.0, max_pending=50, clock=lambda: now[0], restarted=True)
+    actor.push_many([result(8), result(14), result(15)])  # 9..13 died with the old process's memory
+    assert actor.drain(after=8) == [] and actor.stats()["duplicates"] == 1, "the driver took 8 already"
+    now[0] = 1.0
+    out = actor.drain(after=8)
+    assert [i.seq for i in out] == list(range(9, 16))
+    assert [i.reason for i in out if isinstance(i, Gap)] == [GapReason.RESTART] * 5
+    actor.push_many([result(17)])
+    now[0] = 2.5
+    late = actor.drain()
+    assert [(i.seq, getattr(i, "reason", None)) for i in late] == [(16, GapReason.TIMEOUT), (17, None)], "a hole after the restart is a timeout"
+
+
+def test_the_reorder_keeps_its_cameras_ledger_and_the_newest_frame_that_reached_the_seat():
+    actor = ReorderActor("ton", max_wait_s=1.0, max_pending=50, restarted=False)
+    assert actor.resume() == {"newest_seq": -1, "newest_captured_at": None}
+    actor.lease({"seq_until": 64, "counters": {"decoded": 3}})
+    actor.push_many([result(2), result(0), Gap("ton", 1, GapReason.SKIPPED, 5.05)])
+    ledger = actor.resume()
+    assert ledger["seq_until"] == 64 and ledger["counters"] == {"decoded": 3}
+    assert ledger["newest_seq"] == 2 and ledger["newest_captured_at"] == pytest.approx(5.0 + 2 / 15)
+
+
+def test_seqs_of_a_dead_sender_are_given_up_at_their_deadline_not_after_the_usual_wait():
+    now = [0.0]
+    actor = ReorderActor("ton", max_wait_s=5.0, max_pending=50, clock=lambda: now[0], restarted=False)
+    actor.push_many([result(0), result(1)])
+    assert [i.seq for i in actor.drain()] == [0, 1]
+    actor.abandon(6, grace_s=1.0)  # a restarted camera: 2..5 were the dead one's
+    actor.push_many([result(3), result(6), result(7)])  # 3 landed in time; 2, 4, 5 never will
+    assert actor.drain() == []
+    now[0] = 1.0
+    out = actor.drain()
+    assert [(i.seq, getattr(i, "reason", None)) for i in out] == [
+        (2, GapReason.RESTART), (3, None), (4, GapReason.RESTART), (5, GapReason.RESTART), (6, None), (7, None)]
+    actor.push_many([result(9)])
+    now[0] = 3.0
+    assert actor.drain() == [], "a later hole waits the usual max_wait_s"

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Generic, TypeVar
 
 from mjray.frames import Decoded, Frame, Gap, GapReason
+from mjray.heap import HeapTrimmer
 from mjray.policy import PolicyParts
 from mjray.sources import Source, SourceState, describe
 from mjray.timeline import MissingFrames, quantile_step
@@ -49,7 +50,7 @@ SKIP_REPORT_S = 0.5  # longest a skipped frame's gap waits for a frame to travel
 LEASE_FRAMES = 16  # seqs a camera claims from its ledger at a time: one waited-for call a second at 15 fps;
 # a restart takes longer than that, so the claimed seqs a dead camera never used stand for frames it missed
 RESTART_GRACE_S = 2.0  # restarted: results of the dead camera's frames still on their way land within this
-COUNTERS = ("decoded", "sent", "skipped", "failed", "overflow", "lost", "offline", "offline_s")  # kept across restarts
+COUNTERS = ("decoded", "sent", "skipped", "failed", "overflow", "lost", "offline", "offline_s", "first_at")  # kept across restarts
 GAPS_PER_PUSH = 1000  # a long outage's gaps go to the reorder in pushes of at most this many
 
 
@@ -214,6 +215,7 @@ class CameraActor:
         self._captures: deque[float] = deque(maxlen=33)  # recent capture times: the frame interval
         self._resume_from: tuple[int, float, float | None] | None = None  # restarted: newest (seq, capture time) seen, interval
         self._ledger_at = 0.0
+        self._ledger_failed = False  # said once
         self._lock = threading.Condition()
         self._in_flight: dict = {}  # ObjectRef of infer call -> (worker index, Frame, gaps it carried)
         self._skips: list[Gap] = []  # gaps (skipped, overflow, lost, offline) not yet reported
@@ -221,8 +223,14 @@ class CameraActor:
         self._pushes: list = []  # gap pushes to the reorder not known to have landed
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._heap = HeapTrimmer()  # frames freed by other threads go back to the system (decode thread)
         if reconstructed():
-            self._resume(ray.get(self.reorder.resume.remote(), timeout=60.0))
+            try:
+                ledger = ray.get(self.reorder.resume.remote(), timeout=60.0)
+            except ray.exceptions.RayError as error:  # raising here would leave the actor dead for good
+                log.error("camera %s: restarted without its ledger (%s): seqs may repeat", seat, type(error).__name__)
+                ledger = {}
+            self._resume(ledger)
 
     def _resume(self, ledger: dict) -> None:
         """Restarted: go on from the ledger: past every seq the dead camera may have used, with its
@@ -244,7 +252,7 @@ class CameraActor:
         if not self._threads:
             at = time.time() if start_at is None else start_at
             self._started_at = at
-            self._write_ledger(wait=True)
+            self._write_ledger(self._leased, wait=True)
             self._threads = [threading.Thread(target=self._decode_loop, args=(at,), name=f"decode:{self.seat}", daemon=True)]
             if not self.pull:
                 self._threads.append(threading.Thread(target=self._reap_loop, name=f"reap:{self.seat}", daemon=True))
@@ -267,7 +275,8 @@ class CameraActor:
             untaken = self.gate.clear() + (self.ring.clear() if self.ring else [])
         for frame in untaken:
             self._report_skip(frame)  # never sent: report it, nothing is lost silently
-        if self.state.status not in ("streaming", "ended"):  # down at the end: what it missed until now
+        decoding = any(thread.is_alive() for thread in self._threads[:1])  # stuck past the timeout: it claims seqs
+        if self.state.status not in ("streaming", "ended") and not decoding:  # down at the end: what it missed until now
             self._report_missing(self.source.unreceived(time.time()))
         import ray
 
@@ -291,6 +300,7 @@ class CameraActor:
             for decoded in self.source.frames(self._stop, self.state, start_at):
                 if self._stop.is_set():
                     break
+                self._heap.tick()
                 if self._resume_from is not None and not self._resumed(decoded):
                     continue
                 if isinstance(decoded, MissingFrames):
@@ -319,28 +329,36 @@ class CameraActor:
         return True
 
     def _claim(self, count: int) -> int:
-        """The first of `count` new seqs. Past the ledger's lease, a new lease is written and waited
-        for first, so a restart never reuses a seq (decode thread only)."""
+        """The first of `count` new seqs (decode thread only). Past the ledger's lease, a new lease
+        is written and waited for first, so a restart never reuses a seq; between, the ledger is
+        sent now and then with the counters."""
         first = self._seq
         self._seq += count
         if self._seq > self._leased:
-            self._leased = self._seq + LEASE_FRAMES
-            self._write_ledger(wait=True)
+            if self._write_ledger(self._seq + LEASE_FRAMES, wait=True):
+                self._leased = self._seq + LEASE_FRAMES
+        elif time.monotonic() - self._ledger_at > SKIP_REPORT_S:
+            self._write_ledger(self._leased)
         return first
 
-    def _write_ledger(self, wait: bool = False) -> None:
-        """Write the camera's ledger into its reorder (waited for when it claims new seqs, else sent)."""
+    def _write_ledger(self, seq_until: int, wait: bool = False) -> bool:
+        """Write the camera's ledger into its reorder; with `wait`, is it written?"""
         import ray
 
         self._ledger_at = time.monotonic()
-        ledger = {"seq_until": self._leased, "start_at": self._started_at, "reconnects": self.state.reconnects,
+        ledger = {"seq_until": seq_until, "start_at": self._started_at, "reconnects": self.state.reconnects,
                   "interval_s": self.interval_s, "counters": {name: getattr(self.stats_, name) for name in COUNTERS}}
         call = self.reorder.lease.remote(ledger)
-        if wait:
-            try:
-                ray.get(call, timeout=30.0)
-            except ray.exceptions.RayError as error:  # a reorder dead for good (its seat is down) or stuck: decoding goes on
+        if not wait:
+            return False
+        try:
+            ray.get(call, timeout=30.0)
+            return True
+        except ray.exceptions.RayError as error:  # a reorder dead for good (its seat is down) or stuck: decoding goes on
+            if not self._ledger_failed:
                 log.error("camera %s: ledger not written: %s", self.seat, type(error).__name__)
+            self._ledger_failed = True
+            return False
 
     @property
     def interval_s(self) -> float | None:
@@ -435,7 +453,10 @@ class CameraActor:
             if full:
                 import ray
 
-                ray.get(self._flush_skips())
+                try:
+                    ray.get(self._flush_skips())  # a chunk landed before the next is built: bounded memory
+                except ray.exceptions.RayError:  # the reorder is dead for good: its seat is down
+                    pass
         with self._lock:
             due = time.monotonic() - self._skips_since > SKIP_REPORT_S
         if due:
@@ -464,8 +485,6 @@ class CameraActor:
         import ray
 
         skips = self._take_skips()
-        if time.monotonic() - self._ledger_at > SKIP_REPORT_S:
-            self._write_ledger()
         pushes = [self.reorder.push_many.remote(skips[i:i + GAPS_PER_PUSH]) for i in range(0, len(skips), GAPS_PER_PUSH)]
         with self._lock:
             self._pushes = ray.wait(self._pushes, num_returns=len(self._pushes), timeout=0)[1] if self._pushes else []

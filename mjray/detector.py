@@ -152,7 +152,12 @@ class DetectorActor:
 
         def send_ask() -> None:
             for _ in range(len(self.seats) + 1):
-                choice = plan.next()
+                try:
+                    choice = plan.next()
+                except ray.exceptions.RayError as error:  # the rounds actor is dead for good: no more rounds
+                    log.error("%s: no rounds to serve: %s", self.name, type(error).__name__)
+                    rest[0] = 1.0
+                    return
                 if not isinstance(choice, tuple):
                     rest[0] = choice
                     return
@@ -177,6 +182,20 @@ class DetectorActor:
                 if ray.wait([ref], timeout=max(0.0, answer_by - time.monotonic()))[0]:  # the round trip, without our own inference
                     timer.asked(time.monotonic() - asked)
                 return
+
+        def infer_late() -> None:
+            """Stopping: the takes that came back late still bring frames the cameras handed out."""
+            for seat, ref in list(late.items()):
+                try:
+                    got = ray.get(ref, timeout=self.TAKE_WAIT_S + self.ASK_SLACK_S)
+                except ray.exceptions.RayError:  # GetTimeoutError too: a camera still restarting took nothing yet
+                    continue
+                if isinstance(got, tuple):
+                    frame, image_ref, gaps = got
+                    try:
+                        self.infer(frame, ray.get(image_ref), gaps)
+                    except ray.exceptions.RayError as error:
+                        self._push(Gap(frame.seat, frame.seq, GapReason.RESTART, frame.captured_at, frame, type(error).__name__), gaps)
 
         while not self._stop.is_set() or ask:  # a frame already asked for is still inferred
             if not ask and self._stop.is_set():
@@ -212,6 +231,7 @@ class DetectorActor:
             self.infer(frame, image, gaps)
             timer.inferred(time.perf_counter() - started)
             ahead.join()
+        infer_late()
 
     def stop(self, timeout_s: float = 30.0) -> dict:
         """Shared mode: finish the frame in hand and stop asking for more."""

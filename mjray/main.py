@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from mjray.config import AppConfig, CameraConfig, ConfigError, redact, register, validate
+from mjray.config import AppConfig, CameraConfig, ConfigError, redact, redact_text, register, validate
 from mjray.summary import Summary
 
 log = logging.getLogger("mjray")
@@ -189,6 +189,29 @@ def run(cfg: AppConfig) -> Summary:
     return summary
 
 
+def hide_credentials_in_title() -> None:
+    """A password typed into a camera URL on the command line leaves our process title (what `ps`
+    shows, and what Ray records as the job's entrypoint for its dashboard)."""
+    import setproctitle
+
+    title = " ".join(sys.argv)
+    if redact_text(title) != title:
+        setproctitle.setproctitle(redact_text(f"{sys.executable} -m mjray.main {' '.join(sys.argv[1:])}"))
+
+
+def redact_hydra_files() -> None:
+    """Hydra saves the command line's overrides into the run folder (`.hydra/`): passwords out."""
+    from hydra.core.hydra_config import HydraConfig
+
+    hydra = HydraConfig.get()
+    if hydra.output_subdir is None:
+        return
+    for path in (Path(hydra.runtime.output_dir) / hydra.output_subdir).glob("*.yaml"):
+        text = path.read_text()
+        if redact_text(text) != text:
+            path.write_text(redact_text(text))
+
+
 def quiet_ray() -> None:
     """Shut Ray down, and with it the thread that copies its workers' output onto our stderr."""
     import ray
@@ -242,6 +265,7 @@ def main() -> None:
     from omegaconf.errors import OmegaConfBaseException
 
     register()
+    hide_credentials_in_title()
     sys.argv[1:] = shorthand(sys.argv[1:])
     if not any(arg in ("--help", "-h", "--hydra-help", "--info", "--cfg", "-c") or arg.startswith("--info")
                for arg in sys.argv[1:]):
@@ -252,6 +276,7 @@ def main() -> None:
 
     @hydra.main(version_base=None, config_path=str(CONF_DIR), config_name="config")
     def entry(raw) -> None:
+        redact_hydra_files()
         try:
             cfg = OmegaConf.to_object(raw)
         except OmegaConfBaseException as error:  # e.g. ${oc.env:TAPO_PASSWORD} unset

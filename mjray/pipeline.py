@@ -6,7 +6,8 @@ RTSP or a replay) and, for a pool per camera,
 `shared_workers` actors `detector:shared:<i>` that take frames from every camera in turn (under
 policy aligned, at the instants one `rounds` actor sets).
 Detectors push results straight into their seat's reorder; the driver drains every reorder.
-Every actor is restarted by Ray when its process dies (`run.max_restarts` times); one that stays
+Their calls (hundreds a second) record no task events: Ray's control store would keep the last
+100,000 of them, about 250 MB. Every actor is restarted by Ray when its process dies (`run.max_restarts` times); one that stays
 dead marks its seat down (a shared detector or the rounds actor: every seat) and the others go on.
 This is the only module that knows every stage, and the one place where plain classes become
 Ray actors.
@@ -86,6 +87,7 @@ class Pipeline:
         self._camera_stats: dict[str, dict] = {}  # each camera's last stats, while it cannot answer
         self.down: dict[str, str] = {}  # seat -> why it is down (an actor dead for good)
         self._dead_reorders: set[str] = set()  # seats whose reorder is dead for good: not drained
+        self._dead_cameras: set[str] = set()  # seats whose camera is dead for good: not asked
         self.facts: dict[str, ActorFacts] = {}  # actor name -> what Ray said of it at stop()
         self.drain_wait_s = 0.5
 
@@ -109,19 +111,20 @@ class Pipeline:
         for seat, source in self.sources.items():  # calls to a restarting reorder wait for it (and land)
             self.seats[seat] = Seat(source, reorder_cls.options(
                 name=f"reorder:{seat}", num_cpus=0, max_concurrency=4, max_restarts=restarts, max_task_retries=-1,
+                enable_task_events=False,
             ).remote(seat, stream.max_wait_ms / 1000.0, stream.max_pending), [])
 
         policy = parts(stream.policy)
         aligned = policy.rounds
         if aligned:  # one clock for every round, before the workers that ask it
             self.rounds = ray.remote(RoundsActor).options(name="rounds", num_cpus=0, max_restarts=restarts,
-                                                          max_task_retries=-1).remote(
+                                                          max_task_retries=-1, enable_task_events=False).remote(
                 self.seat_names, 1.0 / stream.aligned_hz if stream.aligned_hz else 0.0)
 
         def detector(name: str, seats: list[str], shared: bool):
             return detector_cls.options(
                 name=name, num_cpus=pool.cpus_per_worker, num_gpus=pool.gpus_per_worker,
-                max_restarts=restarts, runtime_env={"env_vars": OFFLINE_ENV},
+                max_restarts=restarts, runtime_env={"env_vars": OFFLINE_ENV}, enable_task_events=False,
             ).remote(name, model, seats, shared, aligned)
 
         if pool.shared_workers:
@@ -160,7 +163,7 @@ class Pipeline:
         for seat, s in self.seats.items():
             s.camera = camera_cls.options(
                 name=f"camera:{seat}", num_cpus=pool.camera_cpus, max_concurrency=2 + len(self.shared),
-                max_restarts=restarts,
+                max_restarts=restarts, enable_task_events=False,
             ).remote(seat, s.source, [f"detector:{seat}:{i}" for i in range(len(s.detectors))], policy,
                      pool.in_flight_per_worker, self.keep_pixels, stream.buffer_s)
         ray.get([s.camera.stats.remote() for s in self.seats.values()])  # every camera process up
@@ -192,8 +195,7 @@ class Pipeline:
         for ref, got in zip(done, settle(done)):
             seat = self._draining.pop(ref)
             if isinstance(got, Exception):  # calls to a restarting reorder wait: this one is dead for good
-                self._dead_reorders.add(seat)
-                self._seat_down(seat, f"reorder died and was not restarted ({type(got).__name__})")
+                self._reorder_dead(seat, f"reorder died and was not restarted ({type(got).__name__})")
                 continue
             if got:
                 self._last_seq[seat] = got[-1].seq
@@ -208,17 +210,45 @@ class Pipeline:
     def _cameras(self, method: str, *args) -> dict[str, dict]:
         """Each camera's answer to `method` (stats, stop); a camera that cannot answer (restarting,
         or dead for good: its seat down) is given its last stats with its state."""
-        seats = [seat for seat, s in self.seats.items() if s.camera is not None and seat not in self.down]
-        out = {seat: {**self._camera_stats.get(seat, {"seat": seat}), "status": "down"} for seat in self.down}
+        seats = [seat for seat, s in self.seats.items() if s.camera is not None and seat not in self._dead_cameras]
+        out = {seat: {**self._camera_stats.get(seat, {"seat": seat}), "status": "down"} for seat in self._dead_cameras}
         calls = [getattr(self.seats[seat].camera, method).remote(*args) for seat in seats]
         for seat, got in zip(seats, settle(calls, STATS_TIMEOUT_S if method == "stats" else None)):
             if isinstance(got, Exception):
-                dead = facts({"camera": self.seats[seat].camera}).get("camera")
-                if dead is None or dead.dead:
+                known = facts({"camera": self.seats[seat].camera}).get("camera")
+                if known is not None and known.dead:
+                    self._dead_cameras.add(seat)
                     self._seat_down(seat, f"camera died and was not restarted ({type(got).__name__})")
                 got = {**self._camera_stats.get(seat, {"seat": seat}), "status": "down" if seat in self.down else "restarting"}
             out[seat] = self._camera_stats[seat] = got
         return out
+
+    def _check_actors(self) -> None:
+        """Seats whose actors died for good are down: a seat's own detectors all dead; or every
+        seat, with every shared detector dead or the rounds actor dead."""
+        known = facts(self.actors())
+        dead = {name for name, fact in known.items() if fact.dead}
+        if self.rounds is not None and "rounds" in dead:
+            for seat in self.seats:
+                self._seat_down(seat, "the rounds actor died and was not restarted")
+        shared = [f"detector:shared:{i}" for i in range(len(self.shared))]
+        if shared and all(name in dead for name in shared):
+            for seat in self.seats:
+                self._seat_down(seat, "every shared detector died and none was restarted")
+        for seat, s in self.seats.items():
+            own = [f"detector:{seat}:{i}" for i in range(len(s.detectors))]
+            if own and all(name in dead for name in own):
+                self._seat_down(seat, "its detectors died and none was restarted")
+            if f"reorder:{seat}" in dead and seat not in self._dead_reorders:
+                self._reorder_dead(seat, "reorder died and was not restarted")
+
+    def _reorder_dead(self, seat: str, why: str) -> None:
+        """Nothing of this seat can be emitted any more: stop its camera, so no detector works for nothing."""
+        self._dead_reorders.add(seat)
+        self._seat_down(seat, why)
+        camera = self.seats[seat].camera
+        if camera is not None and seat not in self._dead_cameras:
+            camera.stop.remote()
 
     def ended(self) -> bool:
         """Has every seat's source ended (a replay at its end) and handed out every frame it
@@ -230,6 +260,7 @@ class Pipeline:
                    for state in states)
 
     def stats(self) -> dict[str, dict]:
+        self._check_actors()
         seats = list(self.seats)
         cams = self._cameras("stats")
         reorders = settle([self.seats[s].reorder.stats.remote() for s in seats], STATS_TIMEOUT_S)
@@ -252,7 +283,8 @@ class Pipeline:
         for seat, items in self._take_drained(list(self._draining)).items():  # calls still waiting
             last[seat] += items
         seats = list(self.seats)  # a seat down for its camera still has what its reorder holds
-        for seat, items in zip(seats, settle([self.seats[s].reorder.flush.remote() for s in seats])):
+        flushes = [self.seats[s].reorder.flush.remote(self._last_seq.get(s, -1)) for s in seats]
+        for seat, items in zip(seats, settle(flushes)):
             if isinstance(items, list):
                 last[seat] += items
         reorders = dict(zip(seats, settle([self.seats[s].reorder.stats.remote() for s in seats])))
@@ -281,8 +313,12 @@ class Pipeline:
         def count(prefix: str) -> int:
             return sum(f.restarts for name, f in self.facts.items() if name.startswith(prefix))
 
-        return {"camera": count(f"camera:{seat}"), "reorder": count(f"reorder:{seat}"),
-                "detectors": count(f"detector:{seat}:"), "shared": count("detector:shared:") + count("rounds")}
+        def one(name: str) -> int:
+            fact = self.facts.get(name)
+            return fact.restarts if fact is not None else 0
+
+        return {"camera": one(f"camera:{seat}"), "reorder": one(f"reorder:{seat}"),
+                "detectors": count(f"detector:{seat}:"), "shared": count("detector:shared:") + one("rounds")}
 
     def shutdown(self) -> None:
         for actor in self.detectors + [a for s in self.seats.values() for a in (s.camera, s.reorder)] + [self.rounds]:

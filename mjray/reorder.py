@@ -27,6 +27,8 @@ T = TypeVar("T")
 
 
 class Reorderer(Generic[T]):
+    MAX_UNANCHORED = 100_000  # items a restarted reorderer holds before its anchor comes (gaps of a long outage)
+
     def __init__(self, missing: Callable[[int], T], max_wait_s: float, max_pending: int, first_seq: int | None = 0) -> None:
         if max_wait_s <= 0 or max_pending < 1:
             raise ValueError("max_wait_s must be > 0 and max_pending >= 1")
@@ -45,23 +47,23 @@ class Reorderer(Generic[T]):
 
     def push(self, seq: int, item: T, now: float) -> list[T]:
         """Accept one item; return what can now be emitted, in order."""
-        if self.next_seq is None:  # restarted: hold until anchored (or until holding too much)
+        if self.next_seq is None:  # restarted: hold until anchored (the driver's next drain, within a second)
             if seq in self._held:
                 self.duplicates += 1
             else:
                 self._held[seq] = (item, now)
-            if len(self._held) > self.max_pending:
+            if len(self._held) > self.MAX_UNANCHORED:  # no driver for minutes: memory first
                 self.anchor(min(self._held))
                 return self.expire(now)
             return []
-        if self._resuming and self.resumed_below is None:
-            self.resumed_below = seq
         if seq < self.next_seq or seq in self._held:
             if seq in self._given_up:
                 self.late += 1
             else:
                 self.duplicates += 1
             return self.expire(now)
+        if self._resuming and self.resumed_below is None:
+            self.resumed_below = seq
         self._held[seq] = (item, now)
         return self.expire(now)
 
@@ -192,8 +194,11 @@ class ReorderActor:
             out, self._out = self._out, []
         return out
 
-    def flush(self) -> list[Item]:
+    def flush(self, after: int | None = None) -> list[Item]:
+        """Everything held, gaps in the holes (at shutdown); `after` as for `drain`."""
         with self._ready:
+            if after is not None:
+                self.reorderer.anchor(after + 1)
             self._out += self.reorderer.flush()
             out, self._out = self._out, []
         return out
@@ -201,8 +206,9 @@ class ReorderActor:
     def lease(self, ledger: dict) -> None:
         """The camera's ledger: `seq_until` (it uses no seq at or past it without a new lease), its
         counters and frame interval. Kept here so a restarted camera can `resume`."""
-        with self._ready:
-            self._ledger = dict(ledger)
+        with self._ready:  # calls run on several threads: an older ledger may land after a newer one
+            if ledger.get("seq_until", 0) >= self._ledger.get("seq_until", 0):
+                self._ledger = dict(ledger)
 
     def abandon(self, below: int, grace_s: float) -> None:
         """A restarted camera: the seqs below `below` that the dead one used and that have not come

@@ -165,14 +165,24 @@ def test_a_restarted_reorderer_emits_nothing_until_anchored_then_never_an_item_t
     assert r.next_seq == 13
 
 
-def test_a_restarted_reorderer_left_unanchored_starts_at_what_it_holds_rather_than_grow():
+def test_a_restarted_reorderer_holds_past_max_pending_until_anchored_but_not_without_bound():
     r = Reorderer(lambda seq: ("gap", seq, "timeout"), max_wait_s=1.0, max_pending=3, first_seq=None)
-    for seq in (20, 21, 22):
+    for seq in range(20, 30):  # a long outage's gaps in one push: more than max_pending, still held
         assert r.push(seq, ("item", seq), now=0.0) == []
-    assert seqs(r.push(23, ("item", 23), now=0.0)) == [20, 21, 22, 23]
+    r.anchor(18)
+    assert seqs(r.expire(1.0)) == list(range(18, 30))
     r2 = Reorderer(lambda seq: ("gap", seq, "timeout"), max_wait_s=1.0, max_pending=3, first_seq=None)
-    r2.push(5, ("item", 5), now=0.0)
-    assert seqs(r2.flush()) == [5]
+    r2.MAX_UNANCHORED = 3  # no driver to anchor it for minutes: memory first
+    for seq in (20, 21, 22):
+        assert r2.push(seq, ("item", seq), now=0.0) == []
+    assert seqs(r2.push(23, ("item", 23), now=0.0)) == [20, 21, 22, 23]
+
+
+def test_a_restarted_reorder_flushed_before_any_drain_starts_after_the_drivers_last_seq():
+    actor = ReorderActor("ton", max_wait_s=1.0, max_pending=50, restarted=True)
+    actor.push_many([result(4), result(7)])
+    out = actor.flush(after=4)
+    assert [(i.seq, getattr(i, "reason", None)) for i in out] == [(5, GapReason.RESTART), (6, GapReason.RESTART), (7, None)]
 
 
 def test_a_restarted_reorder_actor_resumes_after_the_drivers_last_seq_with_restart_gaps_for_what_it_lost():

@@ -1,0 +1,42 @@
+"""Give freed heap memory back to the system.
+
+A camera decodes in one thread and converts frames in others; glibc keeps what those threads
+free in their own arenas and, unlike the main arena, rarely returns it. Measured on the embedded
+table: a camera actor's anonymous memory grew 5-40 MiB a minute (faster under load), its Python
+objects and Ray references flat; with `malloc_trim(0)` every 10 s it stays flat (67-70 MiB).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+import time
+
+log = logging.getLogger(__name__)
+
+TRIM_EVERY_S = 10.0
+
+
+class HeapTrimmer:
+    """`tick()` calls glibc's `malloc_trim(0)` at most every `every_s`; a no-op where there is no glibc."""
+
+    def __init__(self, every_s: float = TRIM_EVERY_S) -> None:
+        self.every_s = every_s
+        self._next = time.monotonic() + every_s
+        self._trim = None
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            self._trim = libc.malloc_trim
+            self._trim.argtypes, self._trim.restype = [ctypes.c_size_t], ctypes.c_int
+        except (OSError, AttributeError):  # musl, macOS: nothing to trim this way
+            log.debug("no malloc_trim here: the heap is left as it is")
+        self.trims = 0
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        if self._trim is None or now < self._next:
+            return
+        self._next = now + self.every_s
+        self._trim(0)
+        self.trims += 1

@@ -51,6 +51,7 @@ LEASE_FRAMES = 16  # seqs a camera claims from its ledger at a time: one waited-
 # a restart takes longer than that, so the claimed seqs a dead camera never used stand for frames it missed
 RESTART_GRACE_S = 2.0  # restarted: results of the dead camera's frames still on their way land within this
 COUNTERS = ("decoded", "sent", "skipped", "failed", "overflow", "lost", "offline", "offline_s", "first_at")  # kept across restarts
+STALL_MIN_S = 0.3  # streaming with no frame for this long (or 3 intervals) is stalled: takes do not wait
 GAPS_PER_PUSH = 1000  # a long outage's gaps go to the reorder in pushes of at most this many
 
 
@@ -365,6 +366,15 @@ class CameraActor:
         """The frame interval by capture time: a low quantile of recent steps (as `Timeline`)."""
         return quantile_step(list(self._captures))
 
+    def _stalled(self) -> bool:
+        """Streaming, but no frame for several intervals: the source hangs, or frames cannot be
+        numbered while the seat's reorder restarts. A take then does not wait for one."""
+        recent = self.stats_.recent
+        if len(recent) < 2:
+            return False
+        interval = (recent[-1] - recent[0]) / (len(recent) - 1)
+        return time.monotonic() - recent[-1] > max(STALL_MIN_S, 3 * interval)
+
     def _offer(self, decoded: Decoded) -> None:
         """Number a decoded picture and apply the policy; it becomes BGR pixels only if it is sent (`_put`)."""
         stats = self.stats_
@@ -402,8 +412,8 @@ class CameraActor:
 
         None when no frame came in time (camera reconnecting, or stopped and empty).
         """
-        if self.state.status != "streaming":
-            wait_s = 0.0  # no wait while down
+        if self.state.status != "streaming" or self._stalled():
+            wait_s = 0.0  # no wait while down or stalled: the asking worker serves other seats meanwhile
         elif at is not None:
             wait_s += max(0.0, at - time.time())
         deadline = time.monotonic() + wait_s

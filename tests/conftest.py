@@ -33,8 +33,9 @@ def serve():
     """serve(table) -> a started RtspServer on 127.0.0.1 for that table, stopped after the test."""
     servers: list[RtspServer] = []
 
-    def start(table: RenderedTable, **kwargs) -> RtspServer:
-        server = RtspServer(table.videos, fps=table.spec.fps, **kwargs).start()
+    def start(table: RenderedTable, fps: int | None = None, **kwargs) -> RtspServer:
+        """`fps`: serve the table's frames at this rate instead (slower or faster than recorded)."""
+        server = RtspServer(table.videos, fps=fps or table.spec.fps, **kwargs).start()
         servers.append(server)
         return server
 

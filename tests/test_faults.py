@@ -155,6 +155,12 @@ def test_every_on_an_overloaded_box_accounts_for_every_frame_the_cameras_sent(ta
         assert overflow > 0.3 * len(items), "the box must be overloaded for this test to mean anything"
 
 
+# The kill tests' cameras send 2 frames a second: the box keeps up with every seat, so a seat's rate
+# is its camera's, not its share of two cores, and "the others keep their rate" says that nothing of
+# the pipeline stalls them. (Saturated, a restart's process start, a core-second or two, comes out of
+# every seat's share: see the README's figures.)
+KILL_FPS = 2
+
 KILLS = {  # the actor killed, and the settings it runs under
     "camera": ("camera:nan", []),
     "reorder": ("reorder:nan", []),
@@ -164,11 +170,12 @@ KILLS = {  # the actor killed, and the settings it runs under
 
 
 def run_and_kill(name: str, settings: list[str], tmp_path: Path, table, server) -> tuple[dict, dict, float, int]:
-    """`python -m mjray.main` on every seat of `table` for 36 s, with `name`'s process SIGKILLed 13 s
-    in; (summary.json, each seat's detections.jsonl records, when it was killed, the pid killed)."""
+    """`python -m mjray.main` on every seat of `table` for 40 s, with `name`'s process SIGKILLed 18 s
+    in (a 2 fps camera's first keyframe may come 7.5 s in); (summary.json, each seat's
+    detections.jsonl records, when it was killed, the pid killed)."""
     run = tmp_path / "run"
     urls = ",".join(f"rtsp://admin:pw@127.0.0.1:{server.port}/{seat}" for seat in table.spec.seats)
-    process = subprocess.Popen([sys.executable, "-m", "mjray.main", f"urls=[{urls}]", "run.duration_s=36",
+    process = subprocess.Popen([sys.executable, "-m", "mjray.main", f"urls=[{urls}]", "run.duration_s=40",
                                 "run.status_every_s=2", "ray.dashboard=false", "display.video=false",
                                 f"display.output_dir={run}", *settings],
                                cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -181,7 +188,7 @@ def run_and_kill(name: str, settings: list[str], tmp_path: Path, table, server) 
             time.sleep(0.2)
         pids = {m["name"]: int(m["pid"]) for line in list(lines) if (m := re.search(r"actor (?P<name>\S+): pid (?P<pid>\d+)", line))}
         assert name in pids, f"no pid logged for {name}: {lines[-20:]}"
-        time.sleep(13)
+        time.sleep(18)
         killed_at = time.time()
         os.kill(pids[name], signal.SIGKILL)
         process.wait(timeout=180)
@@ -203,13 +210,19 @@ def results_in(records: list[dict], start: float, end: float) -> int:
     return sum("boxes" in r and start <= r["captured_at"] < end for r in records)
 
 
+def rate_before(records: list[dict], killed_at: float) -> float:
+    """Results per second over the 10 s before the kill, or since the seat's first result if later."""
+    start = max(killed_at - 10, min((r["captured_at"] for r in records if "boxes" in r), default=killed_at - 10))
+    return results_in(records, start, killed_at) / max(1.0, killed_at - start)
+
+
 @pytest.mark.parametrize("kind", list(KILLS))
 def test_an_actor_killed_mid_run_is_restarted_its_seat_resumes_and_the_others_keep_their_rate(kind, tmp_path, table_360, serve):
     """SIGKILL to one actor's process 13 s into a run against cameras with RTSP basic auth: the run
     goes on and ends normally, every seat's seqs run on without a repeat, the frames lost in the
     fault are gaps with a reason, and the seats it did not serve keep >= 90 % of their rate."""
     name, settings = KILLS[kind]
-    server = serve(table_360, auth=("admin", "pw"))
+    server = serve(table_360, fps=KILL_FPS, auth=("admin", "pw"))
     summary, by_seat, killed_at, pid = run_and_kill(name, settings, tmp_path, table_360, server)
     assert summary["actors"][name]["restarts"] == 1 and summary["actors"][name]["pid"] != pid, summary["actors"][name]
     hit = {"camera": ["nan"], "reorder": ["nan"], "detector": ["nan"], "rounds": list(by_seat)}[kind]
@@ -218,9 +231,8 @@ def test_an_actor_killed_mid_run_is_restarted_its_seat_resumes_and_the_others_ke
         assert not row["down"], row
         assert [r["seq"] for r in records] == list(range(len(records))), f"{seat}: a seq missing or twice"
         assert row["emitted"] == len(records)
-        # per second: the 10 s before the kill, the 15 s after (a restart spends a core-second or two of this
-        # 2-core box starting a process: a dip of a second that a 10 s window makes a 10 % swing of)
-        before, after = results_in(records, killed_at - 10, killed_at) / 10, results_in(records, killed_at, killed_at + 15) / 15
+        # per second: the 10 s before the kill, the 15 s after
+        before, after = rate_before(records, killed_at), results_in(records, killed_at, killed_at + 15) / 15
         later = results_in(records, killed_at + 15, float("inf"))
         gaps = Counter(r["gap"] for r in records  # a gap the reorder made has no capture time
                        if "gap" in r and (r["captured_at"] is None or killed_at - 1 <= r["captured_at"] < killed_at + 15))
@@ -247,6 +259,6 @@ def test_a_camera_that_cannot_come_back_marks_its_seat_down_and_the_others_go_on
     for seat in ("ton", "sha", "pei"):
         records = by_seat[seat]
         assert not rows[seat]["down"] and [r["seq"] for r in records] == list(range(len(records)))
-        before, after = results_in(records, killed_at - 10, killed_at) / 10, results_in(records, killed_at, killed_at + 15) / 15
+        before, after = rate_before(records, killed_at), results_in(records, killed_at, killed_at + 15) / 15
         print("down", seat, f"results/s before {before:.2f} after {after:.2f}")
         assert after >= 0.9 * before, f"{seat} lost its rate while nan went down"

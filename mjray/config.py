@@ -30,6 +30,8 @@ class CameraConfig:
     url: str = ""  # rtsp://host:554/stream1 (credentials go in username/password)
     username: Optional[str] = None  # e.g. ${oc.env:TAPO_USER}
     password: Optional[str] = None  # e.g. ${oc.env:TAPO_PASSWORD}; never printed
+    resources: dict[str, float] = field(default_factory=dict)  # Ray resources its camera actor needs, to run
+    # on the node that can reach it (e.g. {room_a: 0.01} with `ray start --resources='{"room_a": 1}'`)
 
 
 @dataclass
@@ -41,6 +43,7 @@ class SimConfig:
     fps: int = 15  # frames per second
     seconds: float = 60.0  # loop length of the rendered videos
     seed: int = 0
+    host: Optional[str] = None  # address to serve on; None: 127.0.0.1, or on a cluster this node's Ray address
 
 
 @dataclass
@@ -57,12 +60,16 @@ class ModelConfig:
 
 @dataclass
 class PoolConfig:
+    auto: bool = False  # pool=auto (the default): on a cluster with GPUs, a pool per camera holding GPU fractions
+    # (shared_workers -> 0, gpus_per_worker -> the GPUs split among them); without, these settings as they are
     shared_workers: int = 2  # detectors serving every camera in turn, newest frame first; 0: a pool per camera
     workers_per_camera: int = 1  # detector actors per camera, when shared_workers is 0
     gpus_per_worker: float = 0.0  # fraction of a GPU each detector reserves (0 = CPU)
     cpus_per_worker: float = 0.5  # CPUs each detector reserves in Ray's scheduler
     camera_cpus: float = 0.1  # CPUs each camera (decoder) actor reserves
     in_flight_per_worker: int = 1  # pool per camera: frames queued or running per detector before the policy acts
+    resources: dict[str, float] = field(default_factory=dict)  # Ray resources every detector needs (placement), e.g. {gpu_box: 0.01}
+    camera_resources: dict[str, float] = field(default_factory=dict)  # ... every camera actor without its own
 
 
 @dataclass
@@ -196,6 +203,24 @@ def replay_speed(speed: str) -> float | None:
     return factor
 
 
+RESERVED = {"CPU": "pool.camera_cpus / pool.cpus_per_worker", "GPU": "pool.gpus_per_worker",
+            "memory": "nothing (mjray does not reserve memory)", "object_store_memory": "nothing"}
+
+
+def _check_resource_names(setting: str, resources: dict) -> None:
+    for name, amount in dict(resources or {}).items():
+        _check(name not in RESERVED, setting, f"names Ray's own resource {name!r}; set it with {RESERVED.get(name)}")
+        _check(isinstance(amount, (int, float)) and amount > 0, setting,
+               f"{name}: must be a positive amount (e.g. 0.01 of a resource a node has 1 of), got {amount!r}")
+
+
+def camera_resources(cfg: AppConfig, seat: str) -> dict[str, float]:
+    """The Ray resources a seat's camera actor needs: its camera entry's, else the pool's default
+    for cameras (the embedded table, urls=[...] and replays have no entries of their own)."""
+    own = next((c.resources for c in cfg.cameras if c.seat == seat), None)
+    return {k: float(v) for k, v in dict(own or cfg.pool.camera_resources).items()}
+
+
 def _check(condition: bool, setting: str, message: str) -> None:
     if not condition:
         raise ConfigError(f"{setting}: {message}")
@@ -223,6 +248,7 @@ def validate(cfg: AppConfig) -> AppConfig:
                "plays back with replay=<run dir>)")
         _check(urlsplit(camera.url).password is None, f"{where}.url",
                "holds a password; put it in cameras[].password (e.g. ${oc.env:TAPO_PASSWORD}) so it is never logged")
+        _check_resource_names(f"{where}.resources", camera.resources)
     _check(len(cfg.cameras) <= 64, "cameras", f"{len(cfg.cameras)} cameras is more than 64")
 
     sim = cfg.sim
@@ -255,6 +281,8 @@ def validate(cfg: AppConfig) -> AppConfig:
     _check(pool.cpus_per_worker >= 0, "pool.cpus_per_worker", f"must be >= 0, got {pool.cpus_per_worker}")
     _check(pool.camera_cpus >= 0, "pool.camera_cpus", f"must be >= 0, got {pool.camera_cpus}")
     _check(pool.in_flight_per_worker >= 1, "pool.in_flight_per_worker", f"must be at least 1, got {pool.in_flight_per_worker}")
+    _check_resource_names("pool.resources", pool.resources)
+    _check_resource_names("pool.camera_resources", pool.camera_resources)
     if pool.gpus_per_worker == 0:
         _check(model.device in ("auto", "cpu"), "model.device",
                f"is {model.device!r} but pool.gpus_per_worker is 0: reserve GPUs (pool=gpu) or use model.device=cpu")

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -12,7 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from mjray.frames import Frame, Gap, GapReason, Result
-from mjray.model import ModelError, YoloDetector
+from mjray.model import ModelError, YoloDetector, auto_threads
+from mjray.shipping import ShippedFile, receive
 from mjray.turns import AskTimer, SeatTurns
 
 log = logging.getLogger(__name__)
@@ -75,9 +77,18 @@ class DetectorActor:
         self.name, self.seats, self.aligned = name, list(seats), aligned
         self.reorders = {seat: ray.get_actor(f"reorder:{seat}") for seat in self.seats}
         self.load_error: ModelError | None = None
+        model = dict(model)
+        shipped: ShippedFile | None = model.pop("shipped", None)
+        auto = model.pop("auto_threads", None)
+        if not model.get("threads") and auto:  # this node's cores, not the driver's
+            model["threads"] = auto_threads(cores=len(os.sched_getaffinity(0)), **auto)
         try:
+            if shipped is not None:
+                model["weights"] = receive(shipped)
             self.detector = YoloDetector(**model)
         except ModelError as error:  # said by ready(): a restart would fail the same way
+            if shipped is not None:  # named as the user gave it, not by its copy on this node
+                error = ModelError(str(error).replace(model["weights"], shipped.path))
             self.load_error, shared = error, False
         self.inferred = self.failed = 0
         self.served: dict[str, int] = {seat: 0 for seat in self.seats}
@@ -91,7 +102,8 @@ class DetectorActor:
     def ready(self) -> dict:
         if self.load_error is not None:
             raise self.load_error
-        return {"name": self.name, "device": self.detector.device, "classes": len(self.detector.names)}
+        return {"name": self.name, "device": self.detector.device, "classes": len(self.detector.names),
+                "weights": self.detector.weights}
 
     def names(self) -> dict[int, str]:
         return self.detector.names

@@ -30,8 +30,21 @@ log = logging.getLogger("mjray")
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 
 
+def embedded_host(cfg: AppConfig) -> str:
+    """Where the embedded table listens: `sim.host`, else 127.0.0.1 on a local Ray, else the
+    address Ray knows this node by (call after `init_ray`)."""
+    if cfg.sim.host:
+        return cfg.sim.host
+    if not cfg.ray.address:
+        return "127.0.0.1"
+    import ray
+
+    return ray.util.get_node_ip_address()
+
+
 def start_embedded_table(cfg: AppConfig, stack: contextlib.ExitStack) -> list[CameraConfig]:
-    """No cameras configured: render the synthetic table and serve it over RTSP on 127.0.0.1."""
+    """No cameras configured: render the synthetic table and serve it over RTSP (on 127.0.0.1; on a
+    cluster, on this node's address, where the camera actors on other nodes reach it)."""
     try:
         from mjray.sim.server import RtspServer
         from mjray.sim.table import TableSpec, parse_size, render_table, seat_names
@@ -46,10 +59,19 @@ def start_embedded_table(cfg: AppConfig, stack: contextlib.ExitStack) -> list[Ca
         raise ConfigError(f"sim.seats: {error}") from None
     spec = TableSpec(seats=seats, width=width, height=height, fps=cfg.sim.fps, seconds=cfg.sim.seconds, seed=cfg.sim.seed)
     table = render_table(spec)
-    server = stack.enter_context(RtspServer(table.videos, fps=spec.fps))
+    server = stack.enter_context(RtspServer(table.videos, fps=spec.fps, host=embedded_host(cfg)))
     log.info("embedded table: %d seats %s at %d fps on %s", len(spec.seats), cfg.sim.size, spec.fps,
              server.url("").rstrip("/"))
     return [CameraConfig(seat=seat, url=server.url(seat)) for seat in spec.seats]
+
+
+def job_env() -> dict:
+    """The job's runtime environment on a cluster: Ultralytics kept offline, and mjray's package
+    shipped to every node (Ray uploads it once, each node unpacks it for its workers)."""
+    import mjray
+    from mjray.model import OFFLINE_ENV
+
+    return {"env_vars": OFFLINE_ENV, "py_modules": [str(Path(mjray.__file__).parent)]}
 
 
 def init_ray(cfg: AppConfig) -> None:
@@ -59,13 +81,12 @@ def init_ray(cfg: AppConfig) -> None:
         return
     from mjray.model import OFFLINE_ENV
 
-    common = {"namespace": f"mjray-{int(time.time())}", "runtime_env": {"env_vars": OFFLINE_ENV},
-              "log_to_driver": True, "configure_logging": False}
-    if cfg.ray.address:
-        context = ray.init(address=cfg.ray.address, **common)
+    common = {"namespace": f"mjray-{int(time.time())}", "log_to_driver": True, "configure_logging": False}
+    if cfg.ray.address:  # mjray's code goes with the job: a worker node needs its dependencies, not mjray
+        context = ray.init(address=cfg.ray.address, runtime_env=job_env(), **common)
     else:
         context = ray.init(num_cpus=cfg.ray.num_cpus, num_gpus=cfg.ray.num_gpus, include_dashboard=cfg.ray.dashboard,
-                           dashboard_host="127.0.0.1", **common)
+                           dashboard_host="127.0.0.1", runtime_env={"env_vars": OFFLINE_ENV}, **common)
     dashboard = getattr(context, "dashboard_url", None)
     log.info("Ray %s at %s%s", "cluster" if cfg.ray.address else "local", context.address_info.get("gcs_address"),
              f", dashboard http://{dashboard}" if dashboard else "")
@@ -165,6 +186,8 @@ def run(cfg: AppConfig) -> Summary:
     with contextlib.ExitStack() as stack:
         stack.enter_context(stop_signals(stopping))
         out = output_dir(cfg)
+        if cfg.ray.address:  # the embedded table listens on the address the cluster knows this node by
+            init_ray(cfg)
         sources, first_capture = sources_for(cfg, out, stack)
         init_ray(cfg)
         stack.enter_context(stop_signals(stopping))  # again: ray.init installs its own SIGTERM handler
@@ -184,6 +207,7 @@ def run(cfg: AppConfig) -> Summary:
         final = driver.finish()
         summary = Summary.build(driver.tallies, final, driver.elapsed_s, driver.skews)
         summary.actors = {name: dataclasses.asdict(fact) for name, fact in pipeline.facts.items()}
+        summary.nodes, summary.pool = pipeline.nodes, pipeline.pool_choice
         (out / "summary.json").write_text(json.dumps(summary.to_dict(), indent=1))
         log.info("outputs in %s", out)
     return summary
@@ -221,9 +245,15 @@ def quiet_ray() -> None:
     sys.stderr.flush()
 
 
+MAPS = ("pool.resources=", "pool.camera_resources=")  # maps of Ray resources: a new map replaces the old
+
+
 def shorthand(overrides: list[str]) -> list[str]:
-    """`replay=<run dir>` is `replay.path=<run dir>` (replay is a group of settings)."""
-    return [f"replay.path={arg[len('replay='):]}" if arg.startswith("replay=") else arg for arg in overrides]
+    """`replay=<run dir>` is `replay.path=<run dir>` (replay is a group of settings); a resource map
+    given whole (`pool.camera_resources={room_a: 0.01}`) is set, where Hydra would refuse to merge
+    its new keys into the (empty) default."""
+    return [f"replay.path={arg[len('replay='):]}" if arg.startswith("replay=") else
+            f"++{arg}" if arg.startswith(MAPS) else arg for arg in overrides]
 
 
 def check_overrides(overrides: list[str]) -> str | None:

@@ -8,6 +8,7 @@ input) and its threads are set here, so every caller (detectors, benchmark, test
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from pathlib import Path
@@ -63,6 +64,15 @@ def predict_options(model: dict) -> dict:
     """Ultralytics `predict()` settings from a `ModelConfig` as a dict; device "auto": Ultralytics picks."""
     return {"imgsz": model["imgsz"], "conf": model["conf"], "iou": model["iou"], "verbose": False,
             **({} if model["device"] == "auto" else {"device": model["device"]})}
+
+
+def auto_threads(shared_workers: int, cpus_per_worker: float, cores: int) -> int:
+    """Inference threads for `model.threads=0` on a node with `cores` cores: a shared detector
+    owns the node's cores (split among the shared workers); a per-camera detector uses the CPUs
+    it reserves."""
+    if shared_workers:
+        return max(1, cores // shared_workers)
+    return max(1, math.ceil(cpus_per_worker))
 
 
 def keep_ultralytics_offline() -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import os
 import time
 from pathlib import Path
@@ -26,18 +25,21 @@ import ray
 
 from mjray.actors import ActorFacts, facts
 from mjray.camera import CameraActor
-from mjray.config import AppConfig, CameraConfig, ConfigError, check_resources, redact, with_credentials
+from mjray.config import AppConfig, CameraConfig, ConfigError, camera_resources, check_resources, redact, with_credentials
 from mjray.detector import DetectorActor
 from mjray.frames import Item
-from mjray.model import OFFLINE_ENV, ModelError
+from mjray.model import OFFLINE_ENV, ModelError, auto_threads
+from mjray.placement import Need, check_placement, nodes_from_ray, pool_for
 from mjray.policy import parts
 from mjray.recording import Recording
 from mjray.reorder import ReorderActor
+from mjray.shipping import ShippedFile, ship
 from mjray.sources import ReplaySource, RtspSource, Source
 from mjray.turns import RoundsActor
 
 log = logging.getLogger(__name__)
 
+CAMERAS_UP_S = 120.0  # cameras' processes all up within this, or start-up says which are pending
 STATS_TIMEOUT_S = 2.0  # a camera that does not answer its stats in this long is restarting
 START_DELAY_S = 0.1  # cameras start together this long after they are up: one time zero for a replay
 
@@ -89,6 +91,9 @@ class Pipeline:
         self._dead_reorders: set[str] = set()  # seats whose reorder is dead for good: not drained
         self._dead_cameras: set[str] = set()  # seats whose camera is dead for good: not asked
         self.facts: dict[str, ActorFacts] = {}  # actor name -> what Ray said of it at stop()
+        self.weights: ShippedFile | None = None  # the model file, shipped to the detectors' nodes
+        self.pool_choice = ""  # what pool=auto chose, in words
+        self.nodes: dict[str, dict] = {}  # node id -> address and resources, at start
         self.drain_wait_s = 0.5
 
     @property
@@ -99,14 +104,39 @@ class Pipeline:
     def detectors(self) -> list:
         return self.shared + [d for s in self.seats.values() for d in s.detectors]
 
+    def needs(self) -> list[Need]:
+        """What every camera and detector asks Ray for (reorders and rounds ask nothing)."""
+        cfg, pool = self.cfg, self.cfg.pool
+        own = {c.seat: i for i, c in enumerate(cfg.cameras) if c.resources}
+        needs = [Need(f"camera {seat}", f"cameras[{own[seat]}].resources" if seat in own else "pool.camera_resources",
+                      {"CPU": pool.camera_cpus, **camera_resources(cfg, seat)}) for seat in self.sources]
+        names = ([f"detector:shared:{i}" for i in range(pool.shared_workers)] if pool.shared_workers else
+                 [f"detector:{seat}:{i}" for seat in self.sources for i in range(pool.workers_per_camera)])
+        detector = {"CPU": pool.cpus_per_worker, "GPU": pool.gpus_per_worker, **{k: float(v) for k, v in pool.resources.items()}}
+        return needs + [Need(f"detector {name}", "pool.resources", detector) for name in names]
+
     def start(self, ready_timeout_s: float = 600.0) -> None:
-        cfg, pool, stream = self.cfg, self.cfg.pool, self.cfg.stream
+        cfg, stream = self.cfg, self.cfg.stream
+        policy = parts(stream.policy)
+        chosen, self.pool_choice = pool_for(cfg.pool, len(self.sources), ray.cluster_resources().get("GPU", 0.0),
+                                            policy.shared_only)
+        if self.pool_choice:
+            cfg.pool = chosen
+            log.info("%s", self.pool_choice)
+        pool = cfg.pool
         check_resources(cfg, len(self.sources), ray.cluster_resources())
+        nodes = [n for n in ray.nodes() if n.get("Alive")]
+        self.nodes = {n["NodeID"]: {"ip": n.get("NodeManagerAddress"), "resources": {
+            k: v for k, v in n.get("Resources", {}).items() if not k.startswith("node:")}} for n in nodes}
+        check_placement(self.needs(), nodes_from_ray(nodes))
         reorder_cls = ray.remote(ReorderActor)
         detector_cls = ray.remote(DetectorActor)
         camera_cls = ray.remote(CameraActor)
-        model = dataclasses.asdict(cfg.model)
-        model["threads"] = inference_threads(cfg)
+        model = dataclasses.asdict(cfg.model)  # threads 0: each detector counts its own node's cores
+        model["auto_threads"] = {"shared_workers": pool.shared_workers, "cpus_per_worker": pool.cpus_per_worker}
+        if cfg.model.weights and os.path.isfile(cfg.model.weights):  # read where it is, loaded where the detector is
+            self.weights = ship(cfg.model.weights)
+            model["shipped"] = self.weights
         restarts = cfg.run.max_restarts
         for seat, source in self.sources.items():  # calls to a restarting reorder wait for it (and land)
             self.seats[seat] = Seat(source, reorder_cls.options(
@@ -114,7 +144,6 @@ class Pipeline:
                 enable_task_events=False,
             ).remote(seat, stream.max_wait_ms / 1000.0, stream.max_pending), [])
 
-        policy = parts(stream.policy)
         aligned = policy.rounds
         if aligned:  # one clock for every round, before the workers that ask it
             self.rounds = ray.remote(RoundsActor).options(name="rounds", num_cpus=0, max_restarts=restarts,
@@ -124,7 +153,8 @@ class Pipeline:
         def detector(name: str, seats: list[str], shared: bool):
             return detector_cls.options(
                 name=name, num_cpus=pool.cpus_per_worker, num_gpus=pool.gpus_per_worker,
-                max_restarts=restarts, runtime_env={"env_vars": OFFLINE_ENV}, enable_task_events=False,
+                resources={k: float(v) for k, v in pool.resources.items()} or None, max_restarts=restarts,
+                runtime_env={"env_vars": OFFLINE_ENV}, enable_task_events=False,
             ).remote(name, model, seats, shared, aligned)
 
         if pool.shared_workers:
@@ -144,7 +174,8 @@ class Pipeline:
         while pending:
             done, pending = ray.wait(pending, num_returns=len(pending), timeout=10.0)
             try:
-                ray.get(done)  # a model that fails to load raises here, with its own message
+                for said in ray.get(done):  # a model that fails to load raises here, with its own message
+                    log.info("%s ready: %s on %s", said["name"], said["weights"], said["device"])
             except Exception as error:
                 cause = getattr(error, "cause", error)
                 if isinstance(cause, ModelError):
@@ -163,14 +194,25 @@ class Pipeline:
         for seat, s in self.seats.items():
             s.camera = camera_cls.options(
                 name=f"camera:{seat}", num_cpus=pool.camera_cpus, max_concurrency=2 + len(self.shared),
-                max_restarts=restarts, enable_task_events=False,
+                resources=camera_resources(cfg, seat) or None, max_restarts=restarts, enable_task_events=False,
             ).remote(seat, s.source, [f"detector:{seat}:{i}" for i in range(len(s.detectors))], policy,
                      pool.in_flight_per_worker, self.keep_pixels, stream.buffer_s)
-        ray.get([s.camera.stats.remote() for s in self.seats.values()])  # every camera process up
+        self._wait_cameras_up()
         for name, where in facts(self.actors()).items():
             log.info("actor %s: pid %d on %s (node %s)", name, where.pid, where.node_ip, where.node_id[:12])
         self.started_at = time.time() + START_DELAY_S
         ray.get([s.camera.start.remote(self.started_at) for s in self.seats.values()])
+
+    def _wait_cameras_up(self) -> None:
+        """Every camera's process up, or an error naming those Ray could not place in time."""
+        pending = {s.camera.stats.remote(): seat for seat, s in self.seats.items()}
+        done, waiting = ray.wait(list(pending), num_returns=len(pending), timeout=CAMERAS_UP_S)
+        ray.get(done)
+        if waiting:
+            seats = ", ".join(pending[ref] for ref in waiting)
+            raise RuntimeError(f"the camera actors of {seats} did not start in {CAMERAS_UP_S:.0f} s: the Ray cluster may "
+                               "not have the resources they ask for free (see `ray status`; pool.camera_cpus, "
+                               "cameras[].resources, pool.camera_resources)")
 
     def drain(self, wait_s: float = 0.05) -> dict[str, list[Item]]:
         """What seats emitted since their last drain, each list in sequence order.
@@ -329,14 +371,11 @@ class Pipeline:
         self.rounds = None
 
 
-def inference_threads(cfg: AppConfig) -> int:
-    """`model.threads`, with 0 (auto) resolved: a shared detector owns this machine's cores (split
-    among shared workers); a per-camera detector uses the CPUs it reserves."""
-    if cfg.model.threads:
-        return cfg.model.threads
-    if cfg.pool.shared_workers:
-        return max(1, (os.cpu_count() or 1) // cfg.pool.shared_workers)
-    return max(1, math.ceil(cfg.pool.cpus_per_worker))
+def inference_threads(cfg: AppConfig, cores: int | None = None) -> int:
+    """`model.threads`, with 0 (auto) resolved for a node with `cores` cores (a detector passes its
+    own node's; default this machine's): a shared detector owns the node's cores (split among
+    shared workers); a per-camera detector uses the CPUs it reserves."""
+    return cfg.model.threads or auto_threads(cfg.pool.shared_workers, cfg.pool.cpus_per_worker, cores or os.cpu_count() or 1)
 
 
 def settle(refs: list, timeout_s: float | None = None) -> list:

@@ -99,6 +99,8 @@ class Summary:
     skew_p50_ms: float | None = None  # spread of capture times shown together across seats
     skew_p99_ms: float | None = None
     actors: dict = field(default_factory=dict)  # actor name -> where it ran last (node, pid) and its restarts
+    nodes: dict = field(default_factory=dict)  # node id -> its address and Ray resources, as the run started
+    pool: str = ""  # what pool=auto chose, in words
 
     @classmethod
     def build(cls, tallies: dict[str, SeatTally], final: dict[str, dict], seconds: float, skews: list[float]) -> Summary:

@@ -40,10 +40,19 @@ def test_every_preset_composes_into_the_typed_config(group, monkeypatch):
             validate(cfg)
 
 
-def test_defaults_are_the_embedded_table_on_cpu():
+def test_defaults_are_the_embedded_table_and_a_pool_that_follows_the_hardware():
     cfg = load()
-    assert cfg.cameras == [] and cfg.model.weights is None and cfg.pool.gpus_per_worker == 0
+    assert cfg.cameras == [] and cfg.model.weights is None and cfg.pool.gpus_per_worker == 0 and cfg.pool.auto
     validate(cfg)
+
+
+def test_placement_resources_come_from_the_command_line_as_typed_maps():
+    from mjray.main import shorthand
+
+    cfg = validate(load(*shorthand(["pool.camera_resources={room_a: 0.01}", "+pool.resources.gpu_box=0.5", "urls=[rtsp://10.0.0.5/s]"])))
+    assert cfg.pool.camera_resources == {"room_a": 0.01} and cfg.pool.resources == {"gpu_box": 0.5}
+    with pytest.raises(Exception, match="room_a"):
+        load(*shorthand(["pool.camera_resources={room_a: lots}"]))
 
 
 def test_tapo_preset_takes_credentials_from_the_environment_and_never_shows_them(monkeypatch):

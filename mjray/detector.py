@@ -103,7 +103,7 @@ class DetectorActor:
         if self.load_error is not None:
             raise self.load_error
         return {"name": self.name, "device": self.detector.device, "classes": len(self.detector.names),
-                "weights": self.detector.weights}
+                "weights": self.detector.weights, "note": self.detector.device_note}
 
     def names(self) -> dict[int, str]:
         return self.detector.names

@@ -74,6 +74,20 @@ def job_env() -> dict:
     return {"env_vars": OFFLINE_ENV, "py_modules": [str(Path(mjray.__file__).parent)]}
 
 
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """A head that does not answer is one line now, not minutes of Ray retrying to connect."""
+    import socket
+
+    host, _, port = address.rpartition(":")
+    if address in ("auto", "local") or address.startswith("ray://") or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as error:
+        raise ConfigError(f"ray.address: nothing answers at {address} ({error.strerror or error}); is the head "
+                          "node up (`ray status` there)? give its host:port, or auto on a node of the cluster") from None
+
+
 def init_ray(cfg: AppConfig) -> None:
     import ray
 
@@ -83,7 +97,13 @@ def init_ray(cfg: AppConfig) -> None:
 
     common = {"namespace": f"mjray-{int(time.time())}", "log_to_driver": True, "configure_logging": False}
     if cfg.ray.address:  # mjray's code goes with the job: a worker node needs its dependencies, not mjray
-        context = ray.init(address=cfg.ray.address, runtime_env=job_env(), **common)
+        check_reachable(cfg.ray.address)
+        try:
+            context = ray.init(address=cfg.ray.address, runtime_env=job_env(), **common)
+        except (ConnectionError, RuntimeError, ray.exceptions.RayError) as error:
+            raise ConfigError(f"ray.address: cannot join the Ray cluster at {cfg.ray.address}: "
+                              f"{type(error).__name__}: {str(error).strip().splitlines()[0][:300]} (is it up? `ray status`; "
+                              "a cluster with token authentication needs RAY_AUTH_MODE=token and its token)") from None
     else:
         context = ray.init(num_cpus=cfg.ray.num_cpus, num_gpus=cfg.ray.num_gpus, include_dashboard=cfg.ray.dashboard,
                            dashboard_host="127.0.0.1", runtime_env={"env_vars": OFFLINE_ENV}, **common)
@@ -207,7 +227,7 @@ def run(cfg: AppConfig) -> Summary:
         final = driver.finish()
         summary = Summary.build(driver.tallies, final, driver.elapsed_s, driver.skews)
         summary.actors = {name: dataclasses.asdict(fact) for name, fact in pipeline.facts.items()}
-        summary.nodes, summary.pool = pipeline.nodes, pipeline.pool_choice
+        summary.nodes, summary.pool, summary.driver_node = pipeline.nodes, pipeline.pool_choice, pipeline.driver_node
         (out / "summary.json").write_text(json.dumps(summary.to_dict(), indent=1))
         log.info("outputs in %s", out)
     return summary
@@ -312,12 +332,18 @@ def main() -> None:
         except OmegaConfBaseException as error:  # e.g. ${oc.env:TAPO_PASSWORD} unset
             print(f"mjray: bad setting: {str(error).splitlines()[0]}", file=sys.stderr)
             sys.exit(2)
+        from mjray.pipeline import StartError
+
         try:
             summary = run(cfg)
         except ConfigError as error:
             quiet_ray()  # its workers' last lines (a killed actor's dump) must not follow the error
             print(f"mjray: bad setting: {error}", file=sys.stderr)
             sys.exit(2)
+        except StartError as error:
+            quiet_ray()
+            print(f"mjray: could not start: {error}", file=sys.stderr)
+            sys.exit(1)
         print(summary.table())
 
     entry()

@@ -8,6 +8,7 @@ input) and its threads are set here, so every caller (detectors, benchmark, test
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import time
@@ -17,6 +18,8 @@ import cv2
 import numpy as np
 
 from mjray.frames import Detections
+
+log = logging.getLogger(__name__)
 
 OFFLINE_ENV = {"YOLO_OFFLINE": "1", "YOLO_AUTOINSTALL": "False", "YOLO_VERBOSE": "False"}
 
@@ -128,6 +131,15 @@ class YoloDetector:
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         path = resolve_weights(weights)
+        self.device_note = ""  # why the model runs elsewhere than asked
+        if device.startswith("cuda") and path.endswith(".onnx"):
+            import onnxruntime
+
+            if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+                # Ultralytics would call it cuda and run it on the CPU anyway, moving tensors to and fro
+                device, self.device_note = "cpu", ("an ONNX model on a GPU node runs on the CPU: this onnxruntime "
+                                                   "has no CUDA provider (install onnxruntime-gpu there, or give .pt weights)")
+                log.warning("%s: %s", path, self.device_note)
         self.weights, self.imgsz, self.conf, self.iou, self.device = path, imgsz, conf, iou, device
         self.grayscale, self.autocontrast = grayscale, autocontrast
         self.last_ms = 0.0

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from mjray.actors import ActorFacts, facts
 from mjray.camera import CameraActor
@@ -40,6 +41,8 @@ from mjray.turns import RoundsActor
 log = logging.getLogger(__name__)
 
 CAMERAS_UP_S = 120.0  # cameras' processes all up within this, or start-up says which are pending
+SMALL_ACTOR_MEMORY = 32 * 2**20  # what a reorder or the rounds clock reserves: Ray places an actor that asks
+# for nothing on a random node whatever its node affinity says (ray-project/ray#25360 fixed hard affinity only)
 STATS_TIMEOUT_S = 2.0  # a camera that does not answer its stats in this long is restarting
 START_DELAY_S = 0.1  # cameras start together this long after they are up: one time zero for a replay
 
@@ -61,6 +64,10 @@ def replay_sources(recording: Recording, speed: float | None) -> dict[str, Sourc
             log.warning("replay: seat %s has no recorded video; replaying the others", seat)
     return {seat: ReplaySource(str(recording.folder), seat, speed, first)
             for seat in recording.seats if recording.segments[seat]}
+
+
+class StartError(RuntimeError):
+    """The cluster did not start every actor in time (resources taken, a node gone)."""
 
 
 @dataclasses.dataclass
@@ -94,6 +101,7 @@ class Pipeline:
         self.weights: ShippedFile | None = None  # the model file, shipped to the detectors' nodes
         self.pool_choice = ""  # what pool=auto chose, in words
         self.nodes: dict[str, dict] = {}  # node id -> address and resources, at start
+        self.driver_node = ""  # the node id this process joined the cluster on
         self.drain_wait_s = 0.5
 
     @property
@@ -138,16 +146,22 @@ class Pipeline:
             self.weights = ship(cfg.model.weights)
             model["shipped"] = self.weights
         restarts = cfg.run.max_restarts
+        # reorders (drained by the driver) and the rounds clock live on the driver's node, or
+        # anywhere if it cannot hold them: results then cross the network once, not twice
+        self.driver_node = ray.get_runtime_context().get_node_id()
+        beside_driver = NodeAffinitySchedulingStrategy(self.driver_node, soft=True)
         for seat, source in self.sources.items():  # calls to a restarting reorder wait for it (and land)
             self.seats[seat] = Seat(source, reorder_cls.options(
                 name=f"reorder:{seat}", num_cpus=0, max_concurrency=4, max_restarts=restarts, max_task_retries=-1,
-                enable_task_events=False,
+                enable_task_events=False, scheduling_strategy=beside_driver, memory=SMALL_ACTOR_MEMORY,
             ).remote(seat, stream.max_wait_ms / 1000.0, stream.max_pending), [])
 
         aligned = policy.rounds
         if aligned:  # one clock for every round, before the workers that ask it
             self.rounds = ray.remote(RoundsActor).options(name="rounds", num_cpus=0, max_restarts=restarts,
-                                                          max_task_retries=-1, enable_task_events=False).remote(
+                                                          max_task_retries=-1, enable_task_events=False,
+                                                          scheduling_strategy=beside_driver,
+                                                          memory=SMALL_ACTOR_MEMORY).remote(
                 self.seat_names, 1.0 / stream.aligned_hz if stream.aligned_hz else 0.0)
 
         def detector(name: str, seats: list[str], shared: bool):
@@ -176,6 +190,8 @@ class Pipeline:
             try:
                 for said in ray.get(done):  # a model that fails to load raises here, with its own message
                     log.info("%s ready: %s on %s", said["name"], said["weights"], said["device"])
+                    if said["note"] and pool.gpus_per_worker:
+                        log.warning("%s holds %g GPU but %s", said["name"], pool.gpus_per_worker, said["note"])
             except Exception as error:
                 cause = getattr(error, "cause", error)
                 if isinstance(cause, ModelError):
@@ -184,7 +200,7 @@ class Pipeline:
             if pending:
                 waited = time.monotonic() - started
                 if waited > ready_timeout_s:
-                    raise RuntimeError(
+                    raise StartError(
                         f"{len(pending)} detector actors not ready after {waited:.0f} s: the cluster may lack the "
                         "resources they ask for (see `ray status`), or the model is slow to load")
                 log.info("... %d of %d detectors ready (%.0f s)", len(all_detectors) - len(pending), len(all_detectors), waited)
@@ -210,7 +226,7 @@ class Pipeline:
         ray.get(done)
         if waiting:
             seats = ", ".join(pending[ref] for ref in waiting)
-            raise RuntimeError(f"the camera actors of {seats} did not start in {CAMERAS_UP_S:.0f} s: the Ray cluster may "
+            raise StartError(f"the camera actors of {seats} did not start in {CAMERAS_UP_S:.0f} s: the Ray cluster may "
                                "not have the resources they ask for free (see `ray status`; pool.camera_cpus, "
                                "cameras[].resources, pool.camera_resources)")
 

@@ -100,6 +100,7 @@ class Summary:
     skew_p99_ms: float | None = None
     actors: dict = field(default_factory=dict)  # actor name -> where it ran last (node, pid) and its restarts
     nodes: dict = field(default_factory=dict)  # node id -> its address and Ray resources, as the run started
+    driver_node: str = ""  # the node id of the process that ran mjray.main
     pool: str = ""  # what pool=auto chose, in words
 
     @classmethod

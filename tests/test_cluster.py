@@ -16,7 +16,7 @@ import pytest
 
 from mjray.model import resolve_weights
 from mjray.shipping import CACHE as SHIPPED
-from tests.cluster import LocalCluster, NodeSpec, bare_env
+from mjray.bench.cluster import LocalCluster, NodeSpec, bare_env
 
 pytestmark = pytest.mark.slow
 
@@ -63,6 +63,8 @@ def test_cameras_pinned_to_one_node_and_gpu_detectors_on_a_node_without_mjray(tm
     assert seats == ["ton", "nan", "sha", "pei"]
     assert all(where[f"camera:{seat}"] == "cams" for seat in seats), where
     assert all(where[f"detector:{seat}:0"] == "gpus" for seat in seats), where  # the node that cannot import mjray
+    drivers = cluster.name_of(summary["driver_node"])
+    assert all(where[f"reorder:{seat}"] == drivers for seat in seats), (drivers, where)  # drained there
     assert summary["pool"].endswith("1 detectors per camera x 4 cameras, 0.25 GPU each"), summary["pool"]
     said = done.stdout + done.stderr
     assert all(f"detector:{seat}:0 ready: {shipped} on cpu" in said for seat in seats), said[-4000:]

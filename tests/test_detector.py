@@ -122,3 +122,17 @@ def test_a_limited_detector_keeps_torch_to_one_thread_and_onnx_runtime_from_spin
     assert "torch 1 intra 2 spinning 0 same True" in result.stdout, result.stdout
     assert "torch model 3" in result.stdout, result.stdout  # a torch model keeps the threads it was given
     assert int(result.stdout.split("tiles ")[1].split()[0]) >= 10, result.stdout
+
+
+@pytest.mark.slow
+def test_an_onnx_model_asked_for_cuda_without_a_cuda_onnxruntime_says_it_runs_on_the_cpu():
+    """Seen on a GPU node (H200, onnxruntime 1.30 without CUDA): Ultralytics reports cuda, runs the
+    ONNX tile model on the CPU, and is slower for the tensor moves. Said, and run on the CPU."""
+    import onnxruntime
+
+    from mjray.model import YoloDetector
+
+    assert "CUDAExecutionProvider" not in onnxruntime.get_available_providers(), "this test needs a CPU onnxruntime"
+    detector = YoloDetector(None, device="cuda", threads=1)
+    assert detector.device == "cpu" and "onnxruntime-gpu" in detector.device_note
+    assert detector(np.zeros((360, 640, 3), np.uint8)) is not None

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -85,6 +86,16 @@ def test_bad_override_names_the_setting(tmp_path):
     result = mjray_main("pool.workers_per_camera=0", "ray.dashboard=false", cwd=tmp_path, timeout=120)
     assert result.returncode == 2
     assert "pool.workers_per_camera" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_cluster_address_where_nothing_answers_is_one_line_at_once(tmp_path):
+    from mjray.sim.server import free_port
+
+    started = time.monotonic()
+    result = mjray_main(f"ray.address=127.0.0.1:{free_port()}", "run.duration_s=5", cwd=tmp_path, timeout=120)
+    assert result.returncode == 2 and time.monotonic() - started < 30  # Ray itself retries for minutes
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("mjray: bad setting: ray.address: nothing answers at 127.0.0.1:") and "Traceback" not in result.stderr
 
 
 def test_missing_camera_password_is_one_clear_line(tmp_path):

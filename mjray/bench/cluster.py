@@ -1,4 +1,4 @@
-"""A real multi-node Ray cluster on 127.0.0.1 for tests: a head and worker nodes, each its own
+"""A real multi-node Ray cluster on 127.0.0.1 (tests, benchmarks): a head and worker nodes, each its own
 `ray start --block` process with its own CPUs, logical GPUs and custom resources, stopped after.
 
 A node may run from another Python environment (`bare_env`: Ray and mjray's dependencies but not

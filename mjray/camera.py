@@ -36,8 +36,10 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable, Generic, TypeVar
 
+from mjray import metrics
 from mjray.frames import Decoded, Frame, Gap, GapReason
 from mjray.heap import HeapTrimmer
+from mjray.logs import setup_actor
 from mjray.policy import PolicyParts
 from mjray.sources import Source, SourceState, describe
 from mjray.timeline import MissingFrames, quantile_step
@@ -208,6 +210,7 @@ class CameraActor:
         self._last_instant = float("-inf")  # by instant: the newest instant a take asked for
         self.per_worker = [0] * len(self.detectors)
         self.keep_pixels = keep_pixels
+        setup_actor(f"camera:{seat}")
         self.stats_ = CameraStats(seat, source.shown)
         self.state = SourceState()
         self._seq = 0
@@ -218,6 +221,8 @@ class CameraActor:
         self._ledger_at = 0.0
         self._ledger_failed = False  # said once
         self._lock = threading.Condition()
+        self._metrics_lock = threading.Lock()
+        self._reported = (0, 0)  # decoded frames and reconnects already counted in the metrics
         self._in_flight: dict = {}  # ObjectRef of infer call -> (worker index, Frame, gaps it carried)
         self._skips: list[Gap] = []  # gaps (skipped, overflow, lost, offline) not yet reported
         self._skips_since = time.monotonic()
@@ -241,6 +246,7 @@ class CameraActor:
         for name, value in ledger.get("counters", {}).items():
             setattr(self.stats_, name, value)
         self.state.reconnects = ledger.get("reconnects", 0)
+        self._reported = (self.stats_.decoded, self.state.reconnects)  # the dead one reported those
         if newest_at is not None:
             self._resume_from = (newest_seq, newest_at, ledger.get("interval_s"))
         self.reorder.abandon.remote(self._seq, RESTART_GRACE_S)
@@ -293,7 +299,18 @@ class CameraActor:
         s = self.stats_
         s.in_flight, s.waiting = self.gate.in_flight, len(self.gate.waiting) + (len(self.ring.frames) if self.ring else 0)
         s.fps = s.rate()
+        self._report_metrics()
         return {**{k: v for k, v in vars(s).items() if k != "recent"}, **vars(self.state)}
+
+    def _report_metrics(self) -> None:
+        """Counters as what came since the last report (each time anyone asks for stats: the
+        driver, every status period); a restarted camera reports only what it decoded itself."""
+        with self._metrics_lock:
+            decoded, reconnects = self.stats_.decoded, self.state.reconnects
+            metrics.count("mjray_frames_decoded", max(0, decoded - self._reported[0]), seat=self.seat)
+            metrics.count("mjray_camera_reconnects", max(0, reconnects - self._reported[1]), seat=self.seat)
+            self._reported = (decoded, reconnects)
+        metrics.set_gauge("mjray_camera_up", float(self.state.status == "streaming"), seat=self.seat)
 
     # decoding ----------------------------------------------------------------------------
     def _decode_loop(self, start_at: float) -> None:

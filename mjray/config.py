@@ -101,6 +101,8 @@ class RayConfig:
     dashboard: bool = True  # start the dashboard with a local Ray
     num_cpus: Optional[int] = None  # CPUs of a local Ray (None: all cores)
     num_gpus: Optional[float] = None  # GPUs of a local Ray (None: detect)
+    metrics_export_port: Optional[int] = None  # a local Ray serves Prometheus metrics here (/metrics); on a
+    # cluster, each node's `ray start --metrics-export-port`
 
 
 @dataclass
@@ -204,14 +206,14 @@ def replay_speed(speed: str) -> float | None:
 
 
 RESERVED = {"CPU": "pool.camera_cpus / pool.cpus_per_worker", "GPU": "pool.gpus_per_worker",
-            "memory": "nothing (mjray does not reserve memory)", "object_store_memory": "nothing"}
+            "memory": "nothing: mjray places actors by CPUs, GPUs and custom resources", "object_store_memory": "nothing"}
 
 
 def _check_resource_names(setting: str, resources: dict) -> None:
     for name, amount in dict(resources or {}).items():
         _check(name not in RESERVED, setting, f"names Ray's own resource {name!r}; set it with {RESERVED.get(name)}")
-        _check(isinstance(amount, (int, float)) and amount > 0, setting,
-               f"{name}: must be a positive amount (e.g. 0.01 of a resource a node has 1 of), got {amount!r}")
+        _check(isinstance(amount, (int, float)) and amount >= 0.0001, setting,
+               f"{name}: must be an amount of at least 0.0001 (e.g. 0.01 of a resource a node has 1 of), got {amount!r}")
 
 
 def camera_resources(cfg: AppConfig, seat: str) -> dict[str, float]:
@@ -321,6 +323,14 @@ def validate(cfg: AppConfig) -> AppConfig:
                "replay at a pace (replay.speed=1, 2, ...) or use stream.policy=every")
     elif speed != 1.0:
         _check(False, "replay.speed", "is set but replay (the run directory to replay) is not")
+    if cfg.record or cfg.replay.path:
+        _check(not cfg.pool.camera_resources and not any(c.resources for c in cfg.cameras),
+               "record" if cfg.record else "replay", "runs the camera actors on this node, where the recording's "
+               "files are; drop pool.camera_resources and cameras[].resources")
+    if cfg.ray.metrics_export_port is not None:
+        _check(1 <= cfg.ray.metrics_export_port <= 65535 and not cfg.ray.address, "ray.metrics_export_port",
+               f"must be a port in 1..65535, for a local Ray (a cluster's nodes set theirs with "
+               f"`ray start --metrics-export-port`), got {cfg.ray.metrics_export_port}")
     if cfg.ray.num_cpus is not None:
         _check(cfg.ray.num_cpus >= 1, "ray.num_cpus", f"must be at least 1, got {cfg.ray.num_cpus}")
     return cfg

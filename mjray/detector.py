@@ -12,7 +12,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from mjray import metrics
 from mjray.frames import Frame, Gap, GapReason, Result
+from mjray.logs import setup_actor
 from mjray.model import ModelError, YoloDetector, auto_threads
 from mjray.shipping import ShippedFile, receive
 from mjray.turns import AskTimer, SeatTurns
@@ -55,6 +57,19 @@ class SharedRounds:
         self.actor.got.remote(seat, frame, delay_s)
 
 
+def node_cpus() -> int:
+    """The CPUs Ray counts on this process's node (what `ray start --num-cpus` or a container's
+    limit says), else the machine's."""
+    import ray
+
+    try:
+        here = ray.get_runtime_context().get_node_id()
+        cpus = next((n["Resources"].get("CPU", 0) for n in ray.nodes() if n.get("NodeID") == here), 0)
+    except Exception:  # outside Ray, or the control store unreachable for a moment
+        cpus = 0
+    return int(cpus) or os.cpu_count() or 1
+
+
 class DetectorActor:
     """A pool member: holds one loaded model, infers frames, pushes results to their seat's reorder.
 
@@ -72,6 +87,7 @@ class DetectorActor:
     def __init__(self, name: str, model: dict, seats: list[str], shared: bool = False, aligned: bool = False) -> None:
         import ray
 
+        setup_actor(name)
         # Looked up by name, not passed as handles: a handle among the constructor arguments
         # would keep Ray from restarting this actor after a crash (ray-project/ray#53727).
         self.name, self.seats, self.aligned = name, list(seats), aligned
@@ -80,14 +96,18 @@ class DetectorActor:
         model = dict(model)
         shipped: ShippedFile | None = model.pop("shipped", None)
         auto = model.pop("auto_threads", None)
-        if not model.get("threads") and auto:  # this node's cores, not the driver's
-            model["threads"] = auto_threads(cores=len(os.sched_getaffinity(0)), **auto)
+        if not model.get("threads") and auto:  # this node's CPUs, not the driver's
+            model["threads"] = auto_threads(cores=node_cpus(), **auto)
         try:
             if shipped is not None:
-                model["weights"] = receive(shipped)
+                try:
+                    model["weights"] = receive(shipped)
+                except (OSError, ValueError) as error:  # a cache that cannot be written, bytes that do not match
+                    raise ModelError(f"{shipped.path} could not be received on this node ({type(error).__name__}: "
+                                     f"{error}); MJRAY_CACHE names where nodes keep shipped weights") from error
             self.detector = YoloDetector(**model)
         except ModelError as error:  # said by ready(): a restart would fail the same way
-            if shipped is not None:  # named as the user gave it, not by its copy on this node
+            if shipped is not None and isinstance(model.get("weights"), str):  # named as the driver's file, not its copy
                 error = ModelError(str(error).replace(model["weights"], shipped.path))
             self.load_error, shared = error, False
         self.inferred = self.failed = 0
@@ -111,6 +131,7 @@ class DetectorActor:
     def infer(self, frame: Frame, image: np.ndarray, gaps: Sequence[Gap] = ()) -> int:
         """Infer one frame (`image` is the frame's pixels, resolved from the object store); `gaps`:
         the frames its camera skipped before it, pushed with its result."""
+        age_ms = (time.time() - frame.captured_at) * 1000
         try:
             detections = self.detector(image)
         except Exception as error:  # one bad frame must not take the worker down
@@ -119,6 +140,9 @@ class DetectorActor:
             return frame.seq
         self.inferred += 1
         self.served[frame.seat] = self.served.get(frame.seat, 0) + 1
+        metrics.count("mjray_frames_inferred", seat=frame.seat, worker=self.name)
+        metrics.observe("mjray_inference_ms", self.detector.last_ms, seat=frame.seat, worker=self.name)
+        metrics.observe("mjray_frame_age_ms", max(0.0, age_ms), seat=frame.seat, worker=self.name)
         self._push(Result(frame, detections, self.detector.last_ms, self.name, time.time()), gaps)
         return frame.seq
 

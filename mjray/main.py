@@ -18,6 +18,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -100,16 +101,34 @@ def init_ray(cfg: AppConfig) -> None:
         check_reachable(cfg.ray.address)
         try:
             context = ray.init(address=cfg.ray.address, runtime_env=job_env(), **common)
-        except (ConnectionError, RuntimeError, ray.exceptions.RayError) as error:
+        except (ConnectionError, RuntimeError, ValueError, ray.exceptions.RayError) as error:
             raise ConfigError(f"ray.address: cannot join the Ray cluster at {cfg.ray.address}: "
                               f"{type(error).__name__}: {str(error).strip().splitlines()[0][:300]} (is it up? `ray status`; "
                               "a cluster with token authentication needs RAY_AUTH_MODE=token and its token)") from None
     else:
+        export = {"_metrics_export_port": cfg.ray.metrics_export_port} if cfg.ray.metrics_export_port else {}
         context = ray.init(num_cpus=cfg.ray.num_cpus, num_gpus=cfg.ray.num_gpus, include_dashboard=cfg.ray.dashboard,
-                           dashboard_host="127.0.0.1", runtime_env={"env_vars": OFFLINE_ENV}, **common)
+                           dashboard_host="127.0.0.1", runtime_env={"env_vars": OFFLINE_ENV}, **export, **common)
+        if export:
+            log.info("metrics (Prometheus text): http://127.0.0.1:%d/metrics, series ray_mjray_* by seat",
+                     cfg.ray.metrics_export_port)
+    from mjray.logs import to_run_log
+
+    to_run_log()
     dashboard = getattr(context, "dashboard_url", None)
     log.info("Ray %s at %s%s", "cluster" if cfg.ray.address else "local", context.address_info.get("gcs_address"),
-             f", dashboard http://{dashboard}" if dashboard else "")
+             f", dashboard http://{dashboard}{dashboard_login()}" if dashboard else "")
+
+
+def dashboard_login() -> str:
+    """How to get into a dashboard that asks for Ray's token (never the token itself: logs are kept)."""
+    try:
+        from ray._private.authentication.authentication_utils import is_token_auth_enabled
+
+        enabled = is_token_auth_enabled()
+    except Exception:  # Ray moved it: say nothing rather than something wrong
+        return ""
+    return " (it asks for Ray's token: `ray get-auth-token` prints it)" if enabled else ""
 
 
 def output_dir(cfg: AppConfig) -> Path:
@@ -202,6 +221,8 @@ def run(cfg: AppConfig) -> Summary:
     from mjray.sync import for_display
 
     validate(cfg)
+    if not cfg.ray.address and os.environ.get("RAY_ADDRESS"):  # Ray would join it anyway: ship the job as for ray.address
+        cfg.ray.address = os.environ["RAY_ADDRESS"]
     stopping: list[str] = []
     with contextlib.ExitStack() as stack:
         stack.enter_context(stop_signals(stopping))
@@ -265,13 +286,13 @@ def quiet_ray() -> None:
     sys.stderr.flush()
 
 
-MAPS = ("pool.resources=", "pool.camera_resources=")  # maps of Ray resources: a new map replaces the old
+MAPS = ("pool.resources=", "pool.camera_resources=")  # maps of Ray resources, given whole on the command line
 
 
 def shorthand(overrides: list[str]) -> list[str]:
     """`replay=<run dir>` is `replay.path=<run dir>` (replay is a group of settings); a resource map
-    given whole (`pool.camera_resources={room_a: 0.01}`) is set, where Hydra would refuse to merge
-    its new keys into the (empty) default."""
+    given whole (`pool.camera_resources={room_a: 0.01}`) is merged in with `++`, where Hydra would
+    refuse new keys in the (empty) default."""
     return [f"replay.path={arg[len('replay='):]}" if arg.startswith("replay=") else
             f"++{arg}" if arg.startswith(MAPS) else arg for arg in overrides]
 

@@ -69,6 +69,19 @@ def predict_options(model: dict) -> dict:
             **({} if model["device"] == "auto" else {"device": model["device"]})}
 
 
+def gpu_unusable(weights: str | None, device: str) -> str:
+    """Why detectors with these settings would not use a GPU here ('' if they would): pool=auto
+    then keeps the shared CPU workers rather than GPU fractions that infer on one thread each."""
+    if device == "cpu":
+        return "model.device=cpu"
+    if resolve_weights(weights).endswith(".onnx"):
+        import onnxruntime
+
+        if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+            return "the ONNX model would run on the CPU (this onnxruntime has no CUDA provider: install onnxruntime-gpu)"
+    return ""
+
+
 def auto_threads(shared_workers: int, cpus_per_worker: float, cores: int) -> int:
     """Inference threads for `model.threads=0` on a node with `cores` cores: a shared detector
     owns the node's cores (split among the shared workers); a per-camera detector uses the CPUs

@@ -24,12 +24,13 @@ from pathlib import Path
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+from mjray import metrics
 from mjray.actors import ActorFacts, facts
 from mjray.camera import CameraActor
 from mjray.config import AppConfig, CameraConfig, ConfigError, camera_resources, check_resources, redact, with_credentials
 from mjray.detector import DetectorActor
 from mjray.frames import Item
-from mjray.model import OFFLINE_ENV, ModelError, auto_threads
+from mjray.model import OFFLINE_ENV, ModelError, auto_threads, gpu_unusable
 from mjray.placement import Need, check_placement, nodes_from_ray, pool_for
 from mjray.policy import parts
 from mjray.recording import Recording
@@ -97,11 +98,13 @@ class Pipeline:
         self.down: dict[str, str] = {}  # seat -> why it is down (an actor dead for good)
         self._dead_reorders: set[str] = set()  # seats whose reorder is dead for good: not drained
         self._dead_cameras: set[str] = set()  # seats whose camera is dead for good: not asked
-        self.facts: dict[str, ActorFacts] = {}  # actor name -> what Ray said of it at stop()
+        self.facts: dict[str, ActorFacts] = {}  # actor name -> what Ray last said of it (each status, and at stop)
         self.weights: ShippedFile | None = None  # the model file, shipped to the detectors' nodes
         self.pool_choice = ""  # what pool=auto chose, in words
         self.nodes: dict[str, dict] = {}  # node id -> address and resources, at start
         self.driver_node = ""  # the node id this process joined the cluster on
+        self.shared_names: list[str] = []  # detectors every seat shares (`_name_detectors`)
+        self.own_names: dict[str, list[str]] = {seat: [] for seat in self.sources}  # each seat's own detectors
         self.drain_wait_s = 0.5
 
     @property
@@ -118,20 +121,27 @@ class Pipeline:
         own = {c.seat: i for i, c in enumerate(cfg.cameras) if c.resources}
         needs = [Need(f"camera {seat}", f"cameras[{own[seat]}].resources" if seat in own else "pool.camera_resources",
                       {"CPU": pool.camera_cpus, **camera_resources(cfg, seat)}) for seat in self.sources]
-        names = ([f"detector:shared:{i}" for i in range(pool.shared_workers)] if pool.shared_workers else
-                 [f"detector:{seat}:{i}" for seat in self.sources for i in range(pool.workers_per_camera)])
         detector = {"CPU": pool.cpus_per_worker, "GPU": pool.gpus_per_worker, **{k: float(v) for k, v in pool.resources.items()}}
-        return needs + [Need(f"detector {name}", "pool.resources", detector) for name in names]
+        return needs + [Need(f"detector {name}", "pool.resources", detector) for name in self._detector_names()]
+
+    def _name_detectors(self) -> None:
+        """The detectors' names, the one place they are spelled: those every seat shares, and each seat's own."""
+        pool = self.cfg.pool
+        self.shared_names = [f"detector:shared:{i}" for i in range(pool.shared_workers)]
+        self.own_names = {seat: [] if pool.shared_workers else [f"detector:{seat}:{i}" for i in range(pool.workers_per_camera)]
+                          for seat in self.sources}
 
     def start(self, ready_timeout_s: float = 600.0) -> None:
         cfg, stream = self.cfg, self.cfg.stream
         policy = parts(stream.policy)
-        chosen, self.pool_choice = pool_for(cfg.pool, len(self.sources), ray.cluster_resources().get("GPU", 0.0),
-                                            policy.shared_only)
+        gpus = ray.cluster_resources().get("GPU", 0.0)
+        chosen, self.pool_choice = pool_for(cfg.pool, len(self.sources), gpus, policy.shared_only,
+                                            gpu_unusable(cfg.model.weights, cfg.model.device) if gpus else "")
         if self.pool_choice:
             cfg.pool = chosen
             log.info("%s", self.pool_choice)
         pool = cfg.pool
+        self._name_detectors()
         check_resources(cfg, len(self.sources), ray.cluster_resources())
         nodes = [n for n in ray.nodes() if n.get("Alive")]
         self.nodes = {n["NodeID"]: {"ip": n.get("NodeManagerAddress"), "resources": {
@@ -171,27 +181,27 @@ class Pipeline:
                 runtime_env={"env_vars": OFFLINE_ENV}, enable_task_events=False,
             ).remote(name, model, seats, shared, aligned)
 
-        if pool.shared_workers:
-            seats, n = self.seat_names, pool.shared_workers
-            # each worker starts its round at another seat, so the workers stay out of step
-            self.shared = [detector(f"detector:shared:{i}", seats[i * len(seats) // n:] + seats[:i * len(seats) // n], True)
-                           for i in range(n)]
-        else:
-            for seat, s in self.seats.items():
-                s.detectors = [detector(f"detector:{seat}:{i}", [seat], False) for i in range(pool.workers_per_camera)]
+        seats, n = self.seat_names, len(self.shared_names)
+        # each shared worker starts its round at another seat, so the workers stay out of step
+        self.shared = [detector(name, seats[i * len(seats) // n:] + seats[:i * len(seats) // n], True)
+                       for i, name in enumerate(self.shared_names)]
+        for seat, s in self.seats.items():
+            s.detectors = [detector(name, [seat], False) for name in self.own_names[seat]]
 
         all_detectors = self.detectors
         log.info("loading the model in %d detector actors (%s) ...", len(all_detectors),
                  f"shared by {len(self.seats)} cameras" if self.shared else f"{pool.workers_per_camera} per camera")
         started = time.monotonic()
         pending = [d.ready.remote() for d in all_detectors]
+        names = dict(zip(pending, self._detector_names()))
         while pending:
             done, pending = ray.wait(pending, num_returns=len(pending), timeout=10.0)
             try:
                 for said in ray.get(done):  # a model that fails to load raises here, with its own message
                     log.info("%s ready: %s on %s", said["name"], said["weights"], said["device"])
-                    if said["note"] and pool.gpus_per_worker:
-                        log.warning("%s holds %g GPU but %s", said["name"], pool.gpus_per_worker, said["note"])
+                    if pool.gpus_per_worker and said["device"] == "cpu":
+                        log.warning("%s holds %g GPU but infers on the CPU: %s", said["name"], pool.gpus_per_worker,
+                                    said["note"] or "torch sees no CUDA device on its node (a CPU build of torch?)")
             except Exception as error:
                 cause = getattr(error, "cause", error)
                 if isinstance(cause, ModelError):
@@ -201,17 +211,21 @@ class Pipeline:
                 waited = time.monotonic() - started
                 if waited > ready_timeout_s:
                     raise StartError(
-                        f"{len(pending)} detector actors not ready after {waited:.0f} s: the cluster may lack the "
-                        "resources they ask for (see `ray status`), or the model is slow to load")
+                        f"detector actors not ready after {waited:.0f} s: {', '.join(names[ref] for ref in pending)}; "
+                        "the cluster may lack the free resources they ask for (see `ray status`; pool.cpus_per_worker, "
+                        "pool.gpus_per_worker, pool.resources), or the model is slow to load")
                 log.info("... %d of %d detectors ready (%.0f s)", len(all_detectors) - len(pending), len(all_detectors), waited)
         self.names = ray.get(all_detectors[0].names.remote())
         log.info("detectors ready in %.1f s; model has %d classes", time.monotonic() - started, len(self.names))
 
+        # a recording is written, and a replay read, by the camera actors: on the driver's node, where its files are
+        files_here = NodeAffinitySchedulingStrategy(self.driver_node, soft=False) if cfg.record or cfg.replay.path else None
         for seat, s in self.seats.items():
             s.camera = camera_cls.options(
                 name=f"camera:{seat}", num_cpus=pool.camera_cpus, max_concurrency=2 + len(self.shared),
                 resources=camera_resources(cfg, seat) or None, max_restarts=restarts, enable_task_events=False,
-            ).remote(seat, s.source, [f"detector:{seat}:{i}" for i in range(len(s.detectors))], policy,
+                scheduling_strategy=files_here,
+            ).remote(seat, s.source, self.own_names[seat], policy,
                      pool.in_flight_per_worker, self.keep_pixels, stream.buffer_s)
         self._wait_cameras_up()
         for name, where in facts(self.actors()).items():
@@ -285,16 +299,19 @@ class Pipeline:
         """Seats whose actors died for good are down: a seat's own detectors all dead; or every
         seat, with every shared detector dead or the rounds actor dead."""
         known = facts(self.actors())
+        self.facts = known
+        for seat in self.seats:
+            for actor, times in self.restarts(seat).items():
+                metrics.set_gauge("mjray_actor_restarts", times, seat=seat, actor=actor)
         dead = {name for name, fact in known.items() if fact.dead}
         if self.rounds is not None and "rounds" in dead:
             for seat in self.seats:
                 self._seat_down(seat, "the rounds actor died and was not restarted")
-        shared = [f"detector:shared:{i}" for i in range(len(self.shared))]
-        if shared and all(name in dead for name in shared):
+        if self.shared_names and all(name in dead for name in self.shared_names):
             for seat in self.seats:
                 self._seat_down(seat, "every shared detector died and none was restarted")
-        for seat, s in self.seats.items():
-            own = [f"detector:{seat}:{i}" for i in range(len(s.detectors))]
+        for seat in self.seats:
+            own = self.own_names[seat]
             if own and all(name in dead for name in own):
                 self._seat_down(seat, "its detectors died and none was restarted")
             if f"reorder:{seat}" in dead and seat not in self._dead_reorders:
@@ -362,21 +379,18 @@ class Pipeline:
         return named
 
     def _detector_names(self) -> list[str]:
-        shared = [f"detector:shared:{i}" for i in range(len(self.shared))]
-        return shared + [f"detector:{seat}:{i}" for seat, s in self.seats.items() for i in range(len(s.detectors))]
+        return self.shared_names + [name for names in self.own_names.values() for name in names]
 
     def restarts(self, seat: str) -> dict[str, int]:
-        """How often each of this seat's actors was restarted (from the facts taken at stop()):
+        """How often each of this seat's actors was restarted (from the facts last taken):
         camera, reorder, its detectors together; and the actors every seat shares (`shared`)."""
-        def count(prefix: str) -> int:
-            return sum(f.restarts for name, f in self.facts.items() if name.startswith(prefix))
-
         def one(name: str) -> int:
             fact = self.facts.get(name)
             return fact.restarts if fact is not None else 0
 
         return {"camera": one(f"camera:{seat}"), "reorder": one(f"reorder:{seat}"),
-                "detectors": count(f"detector:{seat}:"), "shared": count("detector:shared:") + one("rounds")}
+                "detectors": sum(one(name) for name in self.own_names.get(seat, [])),
+                "shared": sum(one(name) for name in self.shared_names) + one("rounds")}
 
     def shutdown(self) -> None:
         for actor in self.detectors + [a for s in self.seats.values() for a in (s.camera, s.reorder)] + [self.rounds]:

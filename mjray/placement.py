@@ -32,30 +32,35 @@ class Need:
     resources: dict[str, float]  # CPU and GPU included
 
 
-UNASKED = ("node:", "memory", "object_store_memory", "accelerator_type:")  # resources mjray never asks for
+UNASKED = ("memory", "object_store_memory", "node:__internal_head__")  # resources no setting may name
 
 
 def nodes_from_ray(raw: list[dict]) -> list[Node]:
-    """The alive nodes of `ray.nodes()`, less the resources mjray never asks for (`node:<ip>`, memory)."""
+    """The alive nodes of `ray.nodes()`, less the resources no setting may name (memory). Only the
+    nodes alive now: an autoscaler's future nodes are not seen (README)."""
     return [Node(n.get("NodeManagerAddress", "?"), {k: float(v) for k, v in n.get("Resources", {}).items()
                                                     if not k.startswith(UNASKED)})
             for n in raw if n.get("Alive")]
 
 
-def pool_for(pool: PoolConfig, cameras: int, gpus: float, shared_only: bool) -> tuple[PoolConfig, str]:
+def pool_for(pool: PoolConfig, cameras: int, gpus: float, shared_only: bool, gpu_unusable: str = "") -> tuple[PoolConfig, str]:
     """`pool.auto` resolved for a cluster with `gpus` GPUs: (the pool to run, what was chosen, in words).
 
-    With GPUs, the design's pool per camera (`workers_per_camera` each), the GPUs split evenly
-    among the detectors, as fractions (a shared-only policy keeps its shared workers and splits
-    the GPUs among them); without, the settings as they are (pool=cpu's)."""
+    With GPUs the model can use (`gpu_unusable` says why not), the design's pool per camera
+    (`workers_per_camera` each; a shared-only policy keeps its shared workers), each detector a
+    fraction of a GPU that packs whole into the GPUs (Ray places a fraction within one GPU: 3 at
+    0.375 leave a GPU's last quarter unused, 3 at 0.3333 fit); otherwise the settings as they
+    are (pool=cpu's)."""
     if not pool.auto:
         return pool, ""
-    if gpus <= 0:
+    why = "no GPU in the Ray cluster" if gpus <= 0 else gpu_unusable
+    if why:
         return dataclasses.replace(pool, auto=False), (
-            f"pool=auto: no GPU in the Ray cluster: {pool.shared_workers} CPU detectors shared by every camera"
-            if pool.shared_workers else f"pool=auto: no GPU in the Ray cluster: {pool.workers_per_camera} CPU detectors per camera")
+            f"pool=auto: {why}: {pool.shared_workers} CPU detectors shared by every camera"
+            if pool.shared_workers else f"pool=auto: {why}: {pool.workers_per_camera} CPU detectors per camera")
     workers = pool.shared_workers if shared_only else cameras * pool.workers_per_camera
-    fraction = min(1.0, math.floor(gpus / workers / GPU_STEP) * GPU_STEP)
+    per_gpu = math.ceil(workers / max(1, int(gpus)))
+    fraction = 1.0 if per_gpu <= 1 else math.floor(1.0 / per_gpu / GPU_STEP) * GPU_STEP
     chosen = dataclasses.replace(pool, auto=False, shared_workers=pool.shared_workers if shared_only else 0,
                                  gpus_per_worker=round(fraction, 4))
     shape = (f"{workers} shared detectors" if shared_only else

@@ -21,7 +21,9 @@ import threading
 import time
 from typing import Callable, Generic, TypeVar
 
+from mjray import metrics
 from mjray.frames import Gap, GapReason, Item
+from mjray.logs import setup_actor
 
 T = TypeVar("T")
 
@@ -152,6 +154,7 @@ class ReorderActor:
                  restarted: bool | None = None) -> None:
         from mjray.actors import reconstructed
 
+        setup_actor(f"reorder:{seat}")
         self.seat, self.clock = seat, clock
         self.restarted = reconstructed() if restarted is None else restarted
         self.reorderer: Reorderer[Item] = Reorderer(
@@ -192,6 +195,8 @@ class ReorderActor:
                 expiry = self.reorderer.next_expiry()
                 self._ready.wait(left if expiry is None else max(0.001, min(left, expiry - self.clock())))
             out, self._out = self._out, []
+            metrics.set_gauge("mjray_reorder_waiting", self.reorderer.pending, seat=self.seat)
+        metrics.emitted(self.seat, out, time.time())
         return out
 
     def flush(self, after: int | None = None) -> list[Item]:
@@ -201,6 +206,7 @@ class ReorderActor:
                 self.reorderer.anchor(after + 1)
             self._out += self.reorderer.flush()
             out, self._out = self._out, []
+        metrics.emitted(self.seat, out, time.time())
         return out
 
     def lease(self, ledger: dict) -> None:

@@ -156,6 +156,9 @@ class RoundsActor:
     `Rounds` (pipeline.py wraps it with `ray.remote`). Calls are served one at a time."""
 
     def __init__(self, seats: list[str], min_period_s: float) -> None:
+        from mjray.logs import setup_actor
+
+        setup_actor("rounds")
         self.rounds = Rounds(seats, min_period_s)
 
     def next(self) -> tuple[str, float] | float:

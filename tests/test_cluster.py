@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -15,7 +14,6 @@ import psutil
 import pytest
 
 from mjray.model import resolve_weights
-from mjray.shipping import CACHE as SHIPPED
 from mjray.bench.cluster import LocalCluster, NodeSpec, bare_env
 
 pytestmark = pytest.mark.slow
@@ -37,18 +35,22 @@ def test_cameras_pinned_to_one_node_and_gpu_detectors_on_a_node_without_mjray(tm
     sha = hashlib.sha256((driver / "tiles.onnx").read_bytes()).hexdigest()
     nodes = [NodeSpec("head", 1), NodeSpec("cams", 1, resources={"cams": 1}),
              NodeSpec("gpus", 2, num_gpus=1, resources={"gpu_box": 1}, python=bare)]
-    shipped = SHIPPED / sha[:16] / "tiles.onnx"  # where a node that is not the driver's keeps the driver's weights
-    shipped.unlink(missing_ok=True)
-    with LocalCluster(nodes, tmp_path) as cluster:
-        pool = ["pool.workers_per_camera=1", "pool.cpus_per_worker=0.25"]
-        bad = mjray_main(cluster, driver, "pool.camera_resources={room_b: 0.01}", *pool, "run.duration_s=5")
+    cluster = LocalCluster(nodes, tmp_path)
+    cluster.node_env["MJRAY_CACHE"] = str(tmp_path / "cache")  # the nodes' cache, where shipped weights land
+    shipped = tmp_path / "cache" / "weights" / sha[:16] / "tiles.onnx"
+    with cluster:
+        bad = mjray_main(cluster, driver, "pool.camera_resources={room_b: 0.01}", "run.duration_s=5")
         assert bad.returncode == 2, bad.stderr[-3000:]
         last = bad.stderr.strip().splitlines()[-1]
         assert last.startswith("mjray: bad setting: pool.camera_resources: camera ton needs resource 'room_b', "
                                "which no node of the Ray cluster has"), last
         assert "Traceback" not in bad.stderr
+        # pool=auto saw the logical GPU, and that the ONNX tile model could not use it here: CPU workers
+        assert "pool=auto: the ONNX model would run on the CPU" in bad.stdout + bad.stderr, bad.stdout[-3000:]
 
         out = tmp_path / "run"
+        pool = ["pool=gpu", "pool.workers_per_camera=1", "pool.gpus_per_worker=0.25", "pool.cpus_per_worker=0.25",
+                "pool.camera_cpus=0.1"]
         done = mjray_main(cluster, driver, "pool.camera_resources={cams: 0.01}", "pool.resources={gpu_box: 0.01}",
                           *pool, "model.weights=tiles.onnx",
                           "run.duration_s=20", "display.video=false", f"display.output_dir={out}")
@@ -65,9 +67,10 @@ def test_cameras_pinned_to_one_node_and_gpu_detectors_on_a_node_without_mjray(tm
     assert all(where[f"detector:{seat}:0"] == "gpus" for seat in seats), where  # the node that cannot import mjray
     drivers = cluster.name_of(summary["driver_node"])
     assert all(where[f"reorder:{seat}"] == drivers for seat in seats), (drivers, where)  # drained there
-    assert summary["pool"].endswith("1 detectors per camera x 4 cameras, 0.25 GPU each"), summary["pool"]
     said = done.stdout + done.stderr
     assert all(f"detector:{seat}:0 ready: {shipped} on cpu" in said for seat in seats), said[-4000:]
+    # its GPU is logical: the detectors say where they really infer
+    assert all(f"detector:{seat}:0 holds 0.25 GPU but infers on the CPU: torch sees no CUDA device" in said for seat in seats)
     by_seat: dict[str, list[dict]] = {seat: [] for seat in seats}
     for line in (out / "detections.jsonl").read_text().splitlines():
         record = json.loads(line)

@@ -132,7 +132,8 @@ def test_an_onnx_model_asked_for_cuda_without_a_cuda_onnxruntime_says_it_runs_on
 
     from mjray.model import YoloDetector
 
-    assert "CUDAExecutionProvider" not in onnxruntime.get_available_providers(), "this test needs a CPU onnxruntime"
+    if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+        pytest.skip("this onnxruntime runs ONNX models on a GPU: nothing to fall back from")
     detector = YoloDetector(None, device="cuda", threads=1)
     assert detector.device == "cpu" and "onnxruntime-gpu" in detector.device_note
     assert detector(np.zeros((360, 640, 3), np.uint8)) is not None

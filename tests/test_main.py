@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -22,6 +24,28 @@ NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "run_analysis.
 def mjray_main(*overrides: str, cwd: Path, env: dict | None = None, timeout: float = 300):
     return subprocess.run([sys.executable, "-m", "mjray.main", *overrides], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, **(env or {})})
+
+
+@contextlib.contextmanager
+def running_main(*overrides: str, cwd: Path):
+    """`python -m mjray.main` started; yields (process, its output lines so far) once it says
+    it is running (fails at once if it exits first); killed after if still running."""
+    process = subprocess.Popen([sys.executable, "-m", "mjray.main", *overrides], cwd=cwd,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 180
+        while not any("running for" in line for line in lines):
+            assert process.poll() is None and time.monotonic() < deadline, "".join(lines)[-3000:]
+            time.sleep(0.2)
+        yield process, lines
+        process.wait(timeout=180)
+        reader.join(10)
+    finally:
+        if process.poll() is None:
+            process.kill()
 
 
 def test_embedded_default_runs_and_writes_ordered_results(tmp_path, table_360, monkeypatch):
@@ -59,6 +83,11 @@ def test_embedded_default_runs_and_writes_ordered_results(tmp_path, table_360, m
     printed = "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert "strictly in order: True" in printed and "strictly in order: False" not in printed
     assert (out / "latency.png").stat().st_size > 1000 and (out / "rate.png").stat().st_size > 1000
+    over_time = nbformat.read(NOTEBOOK.with_name("seats_over_time.ipynb"), as_version=4)
+    NotebookClient(over_time, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    printed = "".join(o.get("text", "") for c in over_time.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert all(f"{seat:6s} results/s median" in printed for seat in ("ton", "nan", "sha", "pei")), printed
+    assert (out / "seats_over_time.png").stat().st_size > 1000
 
 
 def test_aligned_policy_shows_the_seats_together(tmp_path, table_360):

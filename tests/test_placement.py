@@ -21,6 +21,16 @@ def test_auto_pool_splits_the_gpus_among_a_detector_pool_per_camera():
     assert pool.gpus_per_worker == 0.1666  # rounded down to Ray's 1e-4: six of them fit on one GPU
     pool, _ = pool_for(auto, cameras=1, gpus=8.0, shared_only=False)
     assert pool.gpus_per_worker == 1.0  # at most a whole GPU each
+    pool, _ = pool_for(PoolConfig(auto=True, workers_per_camera=2), cameras=4, gpus=3.0, shared_only=False)
+    assert pool.gpus_per_worker == 0.3333  # 8 on 3 GPUs: 3 a GPU (0.375 would leave 2 pending)
+    pool, _ = pool_for(PoolConfig(auto=True, workers_per_camera=2), cameras=3, gpus=4.0, shared_only=False)
+    assert pool.gpus_per_worker == 0.5  # 6 on 4 GPUs: 2 a GPU (0.6666 would fit only 4)
+
+
+def test_auto_pool_stays_on_cpus_where_the_model_cannot_use_the_gpus():
+    pool, said = pool_for(PoolConfig(auto=True, shared_workers=2), cameras=4, gpus=1.0, shared_only=False,
+                          gpu_unusable="the ONNX model needs onnxruntime-gpu")
+    assert (pool.shared_workers, pool.gpus_per_worker) == (2, 0.0) and "needs onnxruntime-gpu" in said
 
 
 def test_auto_pool_without_gpus_keeps_the_shared_cpu_workers_and_an_explicit_pool_is_kept():
@@ -56,10 +66,10 @@ def test_more_asked_in_all_than_the_cluster_has_is_refused():
     assert "3 actors need 2.25 GPU in all" in problem and "has 2" in problem
 
 
-def test_nodes_come_from_ray_alive_ones_only_without_their_marker_resources():
+def test_nodes_come_from_ray_alive_ones_only_without_their_memory():
     raw = [{"Alive": True, "NodeManagerAddress": "10.0.0.1", "Resources": {"CPU": 2.0, "node:10.0.0.1": 1.0, "memory": 8e9}},
            {"Alive": False, "NodeManagerAddress": "10.0.0.9", "Resources": {"CPU": 64.0}}]
-    assert nodes_from_ray(raw) == [Node("10.0.0.1", {"CPU": 2.0})]
+    assert nodes_from_ray(raw) == [Node("10.0.0.1", {"CPU": 2.0, "node:10.0.0.1": 1.0})]  # a node may be named
 
 
 def test_a_camera_takes_its_own_resources_else_the_pools_default_and_reserved_names_are_refused():
@@ -72,5 +82,5 @@ def test_a_camera_takes_its_own_resources_else_the_pools_default_and_reserved_na
     with pytest.raises(ConfigError, match=r"cameras\[0\] \(seat 'ton'\)\.resources: names Ray's own resource 'GPU'"):
         validate(cfg)
     cfg.cameras[0].resources = {"room_a": 0}
-    with pytest.raises(ConfigError, match=r"room_a: must be a positive amount"):
+    with pytest.raises(ConfigError, match=r"room_a: must be an amount of at least 0.0001"):
         validate(cfg)

@@ -58,6 +58,7 @@ class LocalCluster:
         # for the nodes and every driver: no token auth (Ray 2.60 turns it on where ~/.ray/auth_token
         # exists, and a driver given an address must then be told so: the README says how)
         self.env = {**os.environ, "RAY_ADDRESS": "", "RAY_AUTH_MODE": "disabled"}
+        self.node_env: dict[str, str] = {}  # for the nodes (and so their workers) alone
 
     def _start(self, spec: NodeSpec, head: bool) -> None:
         where = ["--head", f"--port={self.port}", "--include-dashboard=false"] if head else [f"--address={self.address}"]
@@ -66,7 +67,8 @@ class LocalCluster:
                f"--resources={json.dumps({**spec.resources, f'node_{spec.name}': 1})}", "--disable-usage-stats", *where]
         log = self.log_dir / f"ray-{spec.name}.log"
         with open(log, "w") as out:
-            process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=self.env)
+            process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                       env={**self.env, **self.node_env})
         self.processes.append(process)
         deadline = time.monotonic() + 120  # one at a time: nodes starting together on one machine race
         while "Ray runtime started" not in log.read_text():

@@ -50,11 +50,12 @@ def run_layout(name: str, nodes: list[NodeSpec], extra: list[str], seconds: floa
         marks: dict[str, tuple[float, int]] = {}
 
         def watch() -> None:
-            for line in process.stdout:  # type: ignore[union-attr]
-                for mark in ("running for", "stopping ("):
-                    if mark in line and mark not in marks:
-                        marks[mark] = (time.monotonic(), loopback_bytes())
-                (folder / "output.txt").open("a").write(line)
+            with open(folder / "output.txt", "w") as output:
+                for line in process.stdout:  # type: ignore[union-attr]
+                    for mark in ("running for", "stopping ("):
+                        if mark in line and mark not in marks:
+                            marks[mark] = (time.monotonic(), loopback_bytes())
+                    output.write(line)
 
         reader = threading.Thread(target=watch, daemon=True)
         reader.start()

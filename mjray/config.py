@@ -18,6 +18,7 @@ from mjray.policy import parts
 
 SEAT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
 DEFAULT_SEATS = ("ton", "nan", "sha", "pei")  # seats named in order when urls= gives none
+WEB_TOKEN_ENV = "MJRAY_WEB_TOKEN"  # the web view's token, when it listens beyond this machine
 
 
 class ConfigError(ValueError):
@@ -60,8 +61,9 @@ class ModelConfig:
 
 @dataclass
 class PoolConfig:
-    auto: bool = False  # pool=auto (the default): on a cluster with GPUs, a pool per camera holding GPU fractions
-    # (shared_workers -> 0, gpus_per_worker -> the GPUs split among them); without, these settings as they are
+    auto: bool = False  # pool=auto (the default): where the cluster has GPUs the model can use, a pool per camera
+    # holding GPU fractions (shared_workers -> 0, gpus_per_worker -> a share that packs whole into the GPUs);
+    # else these settings as they are (placement.pool_for)
     shared_workers: int = 2  # detectors serving every camera in turn, newest frame first; 0: a pool per camera
     workers_per_camera: int = 1  # detector actors per camera, when shared_workers is 0
     gpus_per_worker: float = 0.0  # fraction of a GPU each detector reserves (0 = CPU)
@@ -93,6 +95,14 @@ class DisplayConfig:
     detections: bool = True  # write every seat's results as detections.jsonl
     tile_width: int = 640  # width in pixels of each seat's cell in the grid
     fps: int = 15  # frames per second of the grid video and window
+
+
+@dataclass
+class WebConfig:
+    """The live web view: the grid at display rate and each seat's state, in a browser."""
+
+    port: Optional[int] = None  # serve it here (the URL is logged at start); None: off
+    host: str = "127.0.0.1"  # any other address needs a token in $MJRAY_WEB_TOKEN (requests without it: 401)
 
 
 @dataclass
@@ -132,6 +142,7 @@ class AppConfig:
     pool: PoolConfig = field(default_factory=PoolConfig)
     stream: StreamConfig = field(default_factory=StreamConfig)
     display: DisplayConfig = field(default_factory=DisplayConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     ray: RayConfig = field(default_factory=RayConfig)
     run: RunConfig = field(default_factory=RunConfig)
 
@@ -327,6 +338,11 @@ def validate(cfg: AppConfig) -> AppConfig:
         _check(not cfg.pool.camera_resources and not any(c.resources for c in cfg.cameras),
                "record" if cfg.record else "replay", "runs the camera actors on this node, where the recording's "
                "files are; drop pool.camera_resources and cameras[].resources")
+    if cfg.web.port is not None:
+        _check(1 <= cfg.web.port <= 65535, "web.port", f"must be a port in 1..65535 (or null: no web view), got {cfg.web.port}")
+        _check(cfg.web.host in ("127.0.0.1", "localhost", "::1") or bool(os.environ.get(WEB_TOKEN_ENV)), "web.host",
+               f"is {cfg.web.host!r}, not this machine alone: set a token in ${WEB_TOKEN_ENV} (requests must carry it), "
+               "or keep web.host=127.0.0.1")
     if cfg.ray.metrics_export_port is not None:
         _check(1 <= cfg.ray.metrics_export_port <= 65535 and not cfg.ray.address, "ray.metrics_export_port",
                f"must be a port in 1..65535, for a local Ray (a cluster's nodes set theirs with "

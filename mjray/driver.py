@@ -74,6 +74,10 @@ class Driver:
                 next_status += self.status_every_s
                 status = self.pipeline.stats()
                 log.info("status: %s", "  ".join(self.tallies[s].status(status[s]) for s in self.tallies))
+                for sink in self.sinks:  # a live view shows each camera's state as the status line does
+                    if hasattr(sink, "cameras"):
+                        sink.cameras({seat: {**status[seat]["camera"], **({"status": "down"} if status[seat]["down"] else {})}
+                                      for seat in status})
         self.elapsed_s = time.monotonic() - started
         return why
 

@@ -233,13 +233,16 @@ def run(cfg: AppConfig) -> Summary:
         init_ray(cfg)
         stack.enter_context(stop_signals(stopping))  # again: ray.init installs its own SIGTERM handler
         outputs = wanted_sinks(cfg.display)
-        pipeline = Pipeline(cfg, sources, keep_pixels=wants_pixels(outputs))
+        pipeline = Pipeline(cfg, sources, keep_pixels=wants_pixels(outputs) or cfg.web.port is not None)
         stack.callback(pipeline.shutdown)
         pipeline.start()
         seats = pipeline.seat_names
         clock = ReplayClock(pipeline.started_at, first_capture, replay_speed(cfg.replay.speed)) if cfg.replay.path else None
         context = SinkContext(out, tuple(seats), pipeline.names, ray.get, cfg.display, clock.recorded if clock else None)
-        driver = Driver(pipeline, build_sinks(context, outputs), for_display(seats, cfg.display.fps, parts(cfg.stream.policy)),
+        sinks = build_sinks(context, outputs)
+        if cfg.web.port is not None:
+            sinks.append(web_view(cfg, context))
+        driver = Driver(pipeline, sinks, for_display(seats, cfg.display.fps, parts(cfg.stream.policy)),
                         cfg.run.status_every_s)
         stack.callback(driver.close)
         log.info("running%s; Ctrl-C stops", f" for {cfg.run.duration_s:g} s" if cfg.run.duration_s else "")
@@ -252,6 +255,18 @@ def run(cfg: AppConfig) -> Summary:
         (out / "summary.json").write_text(json.dumps(summary.to_dict(), indent=1))
         log.info("outputs in %s", out)
     return summary
+
+
+def web_view(cfg: AppConfig, context):
+    """The live web view's sink, listening already; a port it cannot have is a bad setting."""
+    from mjray.config import WEB_TOKEN_ENV
+    from mjray.web import WebSink
+
+    try:
+        return WebSink(context, cfg.web.host, cfg.web.port, os.environ.get(WEB_TOKEN_ENV) or None)
+    except OSError as error:
+        raise ConfigError(f"web.port: cannot listen on {cfg.web.host}:{cfg.web.port} ({error.strerror or error}); "
+                          "choose another port") from None
 
 
 def hide_credentials_in_title() -> None:

@@ -7,7 +7,8 @@
 #
 # System packages: GStreamer's RTSP server and Python bindings (the synthetic cameras of
 # mjray.sim), cairo (tile artwork), OpenCV's GUI libraries, and Xvfb + xdotool (the tests
-# open the display window on a virtual screen). Python: torch/torchvision pinned to the releases on this
+# open the display window on a virtual screen), Chromium (the web view's browser test drives it with
+# Playwright; Playwright's own browser download is not used). Python: torch/torchvision pinned to the releases on this
 # machine's disk, then mjray with everything in pyproject.toml (its simulator and test extras too).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +16,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gir1.2-gst-rtsp-server-1.0 python3-gi libcairo2
-  libgl1 libglib2.0-0 xvfb xdotool
+  libgl1 libglib2.0-0 xvfb xdotool chromium
 )
 TORCH=(torch==2.14.1 torchvision==0.29.1)
 PYTHON=${PYTHON:-python3}

@@ -17,7 +17,7 @@ from mjray.frames import Gap, GapReason
 from mjray.sim.server import free_port
 from mjray.web import SeatView, WebServer
 from tests.test_main import running_main
-from tests.test_metrics import check_series, scrape
+from tests.test_metrics import COUNTERS, check_series, scrape
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"  # git-ignored; kept after the run
 
@@ -105,8 +105,8 @@ def test_the_page_in_chromium_shows_every_seat_and_a_changing_grid_through_an_ou
         print(rows)
         assert all(float(row.split("\t")[2]) > 5 and float(row.split("\t")[3]) > 0 for row in rows.values()), rows
         assert all(row.split("\t")[-1].strip() for row in rows.values()), "each seat's latest tiles by name"
-        deadline = time.monotonic() + 30  # Prometheus' view of the same run, once Ray has exported every seat
-        while not all((first := scrape(metrics_port))["ray_mjray_frames_inferred_total"].get(s) for s in table_360.spec.seats):
+        deadline = time.monotonic() + 45  # Prometheus' view of the same run, once Ray has exported every counter of every seat
+        while not all((first := scrape(metrics_port))[name].get(s) for name in COUNTERS for s in table_360.spec.seats):
             assert time.monotonic() < deadline, dict(first)
             time.sleep(1)
         scraped_at = time.monotonic()

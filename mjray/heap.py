@@ -21,9 +21,9 @@ TRIM_EVERY_S = 10.0
 class HeapTrimmer:
     """`tick()` calls glibc's `malloc_trim(0)` at most every `every_s`; a no-op where there is no glibc."""
 
-    def __init__(self, every_s: float = TRIM_EVERY_S) -> None:
+    def __init__(self, every_s: float = TRIM_EVERY_S, now: float | None = None) -> None:
         self.every_s = every_s
-        self._next = time.monotonic() + every_s
+        self._next = (time.monotonic() if now is None else now) + every_s
         self._trim = None
         try:
             libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
@@ -33,8 +33,8 @@ class HeapTrimmer:
             log.debug("no malloc_trim here: the heap is left as it is")
         self.trims = 0
 
-    def tick(self) -> None:
-        now = time.monotonic()
+    def tick(self, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
         if self._trim is None or now < self._next:
             return
         self._next = now + self.every_s

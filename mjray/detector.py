@@ -8,7 +8,8 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import numpy as np
 
@@ -20,6 +21,21 @@ from mjray.shipping import ShippedFile, receive
 from mjray.turns import AskTimer, SeatTurns
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+E = TypeVar("E", bound=BaseException)
+
+
+def settle(get: Callable[[], T], errors: type[E]) -> T | E:
+    """`get()`'s value, or the error of type `errors` it raised, without the error's traceback.
+
+    Ray's `get` keeps the error it raises in a local of its own frame: a reference cycle through
+    the traceback that holds every frame up the caller's stack, with the ObjectRefs their locals
+    had when they returned, until Python's full collection, minutes apart in a detector. A take
+    asked for next was such a local: its camera's frame stayed in the object store that long."""
+    try:
+        return get()
+    except errors as error:
+        return error.with_traceback(None)
 
 
 class LocalTurns:
@@ -174,9 +190,8 @@ class DetectorActor:
             if not ray.wait([ref], timeout=0)[0]:
                 return False, None
             del late[seat]
-            try:
-                got = ray.get(ref)
-            except ray.exceptions.RayError:  # died (again): probe it until it answers
+            got = settle(lambda: ray.get(ref), ray.exceptions.RayError)
+            if isinstance(got, ray.exceptions.RayError):  # died (again): probe it until it answers
                 probe(seat)
                 return False, None
             return True, ref if isinstance(got, tuple) else None

@@ -137,3 +137,46 @@ def test_an_onnx_model_asked_for_cuda_without_a_cuda_onnxruntime_says_it_runs_on
     detector = YoloDetector(None, device="cuda", threads=1)
     assert detector.device == "cpu" and "onnxruntime-gpu" in detector.device_note
     assert detector(np.zeros((360, 640, 3), np.uint8)) is not None
+
+
+class _Died(Exception):
+    pass
+
+
+def _ray_like_get():
+    """Raises as Ray's `get` does: the error stays in a local of the raising frame (a cycle through its traceback)."""
+    values = [_Died("actor died")]
+    for value in values:
+        raise value
+
+
+class _Take:
+    """Stands for the ObjectRef of the next take (its frame in the object store)."""
+
+
+@pytest.mark.parametrize("settled", [True, False])
+def test_an_error_a_detector_catches_does_not_hold_the_next_take(settled):
+    import gc
+    import weakref
+
+    from mjray.detector import settle
+
+    def answer():  # as the detector's: a late take whose camera died
+        if settled:
+            return isinstance(settle(_ray_like_get, _Died), _Died)
+        try:
+            _ray_like_get()
+        except _Died:
+            return True
+
+    def send_ask():  # as the detector's: asks the next seat after that, then returns
+        assert answer()
+        ref = _Take()
+        return weakref.ref(ref)
+
+    gc.disable()  # a full collection comes minutes apart in a detector
+    try:
+        gone = send_ask()() is None
+    finally:
+        gc.enable()
+    assert gone is settled  # unsettled, the error's traceback keeps send_ask's frame and its take

@@ -44,7 +44,10 @@ class SimConfig:
     fps: int = 15  # frames per second
     seconds: float = 60.0  # loop length of the rendered videos
     seed: int = 0
+    scene: str = "table"  # how the table looks: table, or parlour (smaller tiles, other pose, light and tile art)
     host: Optional[str] = None  # address to serve on; None: 127.0.0.1, or on a cluster this node's Ray address
+    markers: Optional[bool] = None  # read the frame markers into sim_frames.jsonl (for `python -m mjray.sim
+    # score-game`); None: with the embedded table. true: cameras that serve the simulator's table (urls=...)
 
 
 @dataclass
@@ -93,6 +96,7 @@ class DisplayConfig:
     output_dir: Optional[str] = None  # where files go; None = Hydra's run directory
     video: bool = True  # write the annotated grid of all seats as grid.mp4
     detections: bool = True  # write every seat's results as detections.jsonl
+    game: bool = True  # read each seat's hand; write game.jsonl (mjai-style) and hands.jsonl (a tile model only)
     tile_width: int = 640  # width in pixels of each seat's cell in the grid
     fps: int = 15  # frames per second of the grid video and window
 

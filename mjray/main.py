@@ -27,6 +27,7 @@ from pathlib import Path
 from mjray.config import AppConfig, CameraConfig, ConfigError, redact, redact_text, register, validate
 from mjray.summary import Summary
 
+FETCH_TIMEOUT_S = 10.0
 log = logging.getLogger("mjray")
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 
@@ -43,9 +44,10 @@ def embedded_host(cfg: AppConfig) -> str:
     return ray.util.get_node_ip_address()
 
 
-def start_embedded_table(cfg: AppConfig, stack: contextlib.ExitStack) -> list[CameraConfig]:
+def start_embedded_table(cfg: AppConfig, stack: contextlib.ExitStack, out: Path | None = None) -> list[CameraConfig]:
     """No cameras configured: render the synthetic table and serve it over RTSP (on 127.0.0.1; on a
-    cluster, on this node's address, where the camera actors on other nodes reach it)."""
+    cluster, on this node's address, where the camera actors on other nodes reach it). Its spec
+    goes into the run folder (`table.json`), for scoring the run against its game."""
     try:
         from mjray.sim.server import RtspServer
         from mjray.sim.table import TableSpec, parse_size, render_table, seat_names
@@ -58,8 +60,14 @@ def start_embedded_table(cfg: AppConfig, stack: contextlib.ExitStack) -> list[Ca
         seats = seat_names(cfg.sim.seats)
     except ValueError as error:
         raise ConfigError(f"sim.seats: {error}") from None
-    spec = TableSpec(seats=seats, width=width, height=height, fps=cfg.sim.fps, seconds=cfg.sim.seconds, seed=cfg.sim.seed)
+    try:
+        spec = TableSpec(seats=seats, width=width, height=height, fps=cfg.sim.fps, seconds=cfg.sim.seconds,
+                         seed=cfg.sim.seed, scene=cfg.sim.scene)
+    except ValueError as error:
+        raise ConfigError(f"sim.scene: {error}") from None
     table = render_table(spec)
+    if out is not None:
+        (out / "table.json").write_text(json.dumps(dataclasses.asdict(spec), indent=1))
     server = stack.enter_context(RtspServer(table.videos, fps=spec.fps, host=embedded_host(cfg)))
     log.info("embedded table: %d seats %s at %d fps on %s", len(spec.seats), cfg.sim.size, spec.fps,
              server.url("").rstrip("/"))
@@ -194,7 +202,7 @@ def sources_for(cfg: AppConfig, out: Path, stack: contextlib.ExitStack) -> tuple
             log.warning("replay.speed=max with stream.policy=%s skips most frames (nothing holds the decoder back); "
                         "stream.policy=every infers them all", cfg.stream.policy.value)
         return sources, recording.first_capture()
-    cameras = cfg.cameras or start_embedded_table(cfg, stack)
+    cameras = cfg.cameras or start_embedded_table(cfg, stack, out)
     for c in cameras:
         log.info("camera %s: %s", c.seat, redact(c.url))
     record_to = None
@@ -210,8 +218,6 @@ def sources_for(cfg: AppConfig, out: Path, stack: contextlib.ExitStack) -> tuple
 
 def run(cfg: AppConfig) -> Summary:
     """Run the pipeline until `run.duration_s`, Ctrl-C or the end of a replay; return the per-seat summary."""
-    import ray
-
     from mjray.config import replay_speed
     from mjray.driver import Driver
     from mjray.pipeline import Pipeline
@@ -233,13 +239,18 @@ def run(cfg: AppConfig) -> Summary:
         init_ray(cfg)
         stack.enter_context(stop_signals(stopping))  # again: ray.init installs its own SIGTERM handler
         outputs = wanted_sinks(cfg.display)
-        pipeline = Pipeline(cfg, sources, keep_pixels=wants_pixels(outputs) or cfg.web.port is not None)
+        markers = cfg.sim.markers if cfg.sim.markers is not None else not (cfg.cameras or cfg.replay.path)
+        pipeline = Pipeline(cfg, sources, keep_pixels=wants_pixels(outputs) or cfg.web.port is not None or markers)
         stack.callback(pipeline.shutdown)
         pipeline.start()
         seats = pipeline.seat_names
         clock = ReplayClock(pipeline.started_at, first_capture, replay_speed(cfg.replay.speed)) if cfg.replay.path else None
-        context = SinkContext(out, tuple(seats), pipeline.names, ray.get, cfg.display, clock.recorded if clock else None)
+        context = SinkContext(out, tuple(seats), pipeline.names, fetch_pixels, cfg.display, clock.recorded if clock else None)
         sinks = build_sinks(context, outputs)
+        if markers:  # the test bed's clock beside the run's, for `python -m mjray.sim score-game`
+            from mjray.sim.game_score import ANCHORS_FILE, MarkerAnchors
+
+            sinks.append(MarkerAnchors(out / ANCHORS_FILE, fetch_pixels))
         if cfg.web.port is not None:
             sinks.append(web_view(cfg, context))
         driver = Driver(pipeline, sinks, for_display(seats, cfg.display.fps, parts(cfg.stream.policy)),
@@ -255,6 +266,25 @@ def run(cfg: AppConfig) -> Summary:
         (out / "summary.json").write_text(json.dumps(summary.to_dict(), indent=1))
         log.info("outputs in %s", out)
     return summary
+
+
+def fetch_pixels(refs: list) -> list:
+    """Frames' pixels for the outputs that show them; None for a frame lost with its camera (the
+    camera's process owns its frames: a killed camera takes the ones still on their way)."""
+    import ray
+
+    try:
+        return ray.get(refs, timeout=FETCH_TIMEOUT_S)
+    except ray.exceptions.RayError as error:
+        error.__traceback__ = None  # Ray's get keeps its error in its frame: a cycle that would pin `refs`
+    out = []
+    for ref in refs:
+        try:
+            out.append(ray.get(ref, timeout=FETCH_TIMEOUT_S))
+        except ray.exceptions.RayError as error:
+            error.__traceback__ = None
+            out.append(None)
+    return out
 
 
 def web_view(cfg: AppConfig, context):

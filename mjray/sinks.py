@@ -4,6 +4,9 @@ A sink gets every seat's items in sequence order (`write`) and the seats' synchr
 (`show`, from `sync.SeatSync`), and is closed once at the end. Outputs:
 - `JsonlSink` writes every emitted item of every seat: results with their boxes, gaps with their
   reason. Nothing is dropped. A replay's lines carry the recorded capture times.
+- `GameSink` reads each seat's hand from its results as they come (`mjray.hands`) and writes
+  the game: `game.jsonl` (mjai-style: the hands first seen, draws, discards) and `hands.jsonl`
+  (each seat's stable hand whenever it changes); the hands go into the grid's captions.
 - `GridVideoSink` / `WindowSink` show moments as a grid of the seats, boxes and labels drawn
   here, once, with supervision's annotators (`GridSink` composes the picture). Pixels are
   fetched from the object store only for the moments shown.
@@ -13,10 +16,12 @@ Adding an output is a class here and an entry in `SINKS` (with its `display.*` s
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from dataclasses import dataclass
 from typing import Callable, Protocol, Sequence
 
 import cv2
@@ -25,6 +30,8 @@ import numpy as np
 from mjray.config import DisplayConfig
 from mjray.frames import Gap, Item, Result
 from mjray.sync import Moment
+
+log = logging.getLogger(__name__)
 
 
 class Sink(Protocol):
@@ -59,9 +66,10 @@ class SinkContext:
     out_dir: Path
     seats: tuple[str, ...]
     names: dict[int, str]  # the model's class names
-    fetch: Callable[[list], list]  # object refs -> pixels (ray.get)
+    fetch: Callable[[list], list]  # object refs -> pixels, None for one lost (`main.fetch_pixels`)
     display: DisplayConfig
     recorded_time: Callable[[float], float] | None = None  # a replay: its clock's time -> the recorded time
+    captions: dict[str, str] = field(default_factory=dict)  # seat -> what the grid says under it (its hand)
 
 
 
@@ -100,8 +108,66 @@ class JsonlSink(BaseSink):
         self._file.close()
 
 
-def annotate(image: np.ndarray, item: Item | None, names: dict[int, str], seat: str) -> np.ndarray:
-    """A copy of the frame with boxes, labels and a caption naming the seat and frame."""
+class GameSink(BaseSink):
+    """`game.jsonl` and `hands.jsonl`, written as the results come (`mjray.gamelog.GameRecord`: a hand
+    reader per seat and the table's rules over them); each seat's hand also becomes its grid caption."""
+
+    def __init__(self, context: SinkContext) -> None:
+        from mjray.gamelog import GameRecord
+        from mjray.hands import tile_labels
+
+        self.labels = tile_labels(context.names)
+        self.at = context.recorded_time or (lambda t: t)
+        self.record = GameRecord(context.seats)
+        self.captions = context.captions
+        self._game = open(context.out_dir / "game.jsonl", "w", buffering=1 << 14)
+        self._hands = open(context.out_dir / "hands.jsonl", "w", buffering=1 << 14)
+        self._lines(self.record.begin())
+        self.results, self.cpu_s, self.failures = 0, 0.0, 0
+
+    def write(self, item: Item, emitted_at: float) -> None:
+        started = time.process_time()
+        try:
+            self._read(item)
+        except Exception:  # a reader's bug costs the game record that result, never the run
+            self.failures += 1
+            if self.failures == 1:
+                log.exception("game record: reading %s #%d failed; going on (said once)", item.seat, item.seq)
+        self.cpu_s += time.process_time() - started
+
+    def _read(self, item: Item) -> None:
+        if isinstance(item, Result):
+            d = item.detections
+            labels = [self.labels.get(int(c)) for c in d.class_id]
+            keep = [i for i, label in enumerate(labels) if label is not None]
+            lines, hand = self.record.result(item.seat, self.at(item.frame.captured_at), d.xyxy[keep],
+                                             [labels[i] for i in keep], d.confidence[keep])
+            self.results += 1
+        elif item.captured_at is not None:
+            lines, hand = self.record.gap(item.seat, self.at(item.captured_at))
+        else:
+            return
+        self._lines(lines)
+        if hand is not None:
+            self._hands.write(json.dumps(hand) + "\n")
+            self.captions[item.seat] = f"{hand['hand']} ({hand['shanten']} sh)"
+
+    def _lines(self, lines: list[dict]) -> None:
+        for line in lines:
+            self._game.write(json.dumps(line) + "\n")
+
+    def close(self) -> None:
+        self._lines(self.record.end())
+        self._game.close()
+        self._hands.close()
+        if self.results:
+            log.info("game record: %d draws, %d discards; hand reading %.3f ms of CPU per result%s",
+                     self.record.events["draw"], self.record.events["discard"], 1000 * self.cpu_s / self.results,
+                     f"; {self.failures} results failed to read" if self.failures else "")
+
+
+def annotate(image: np.ndarray, item: Item | None, names: dict[int, str], seat: str, note: str = "") -> np.ndarray:
+    """A copy of the frame with boxes, labels and a caption naming the seat and frame (and `note`: its hand)."""
     import supervision as sv
 
     picture = image.copy()
@@ -114,6 +180,8 @@ def annotate(image: np.ndarray, item: Item | None, names: dict[int, str], seat: 
         picture = sv.LabelAnnotator(text_scale=image.shape[0] / 900, text_padding=2).annotate(picture, found, labels=labels)
     if item is not None:
         caption += f"  #{item.seq}" + (f"  ({item.reason.value})" if isinstance(item, Gap) else "")
+    if note:
+        caption += f"  {note}"
     cv2.putText(picture, caption, (10, image.shape[0] - 12), cv2.FONT_HERSHEY_SIMPLEX, image.shape[0] / 600,
                 (255, 255, 255), max(1, image.shape[0] // 360), cv2.LINE_AA)
     return picture
@@ -138,7 +206,7 @@ class GridSink(BaseSink):
 
     def __init__(self, context: SinkContext) -> None:
         self.seats, self.names, self.fetch = context.seats, context.names, context.fetch
-        self.cell_width = context.display.tile_width
+        self.cell_width, self.captions = context.display.tile_width, context.captions
         self._last_picture: dict[str, np.ndarray] = {}
 
     def show(self, moments: Sequence[Moment]) -> None:
@@ -150,7 +218,9 @@ class GridSink(BaseSink):
         wanted = [(seat, item) for seat, item in moment.items.items() if item is not None and _ref(item) is not None]
         images = self.fetch([_ref(item) for _, item in wanted]) if wanted else []
         for (seat, item), image in zip(wanted, images):
-            self._last_picture[seat] = annotate(image, item, self.names, seat)
+            if image is None:  # its camera died with it: the seat keeps its last picture
+                continue
+            self._last_picture[seat] = annotate(image, item, self.names, seat, self.captions.get(seat, ""))
         cells = [self._last_picture.get(seat, self._blank(seat)) for seat in self.seats]
         self.present(grid(cells, self.cell_width), len(moments))
 
@@ -227,10 +297,21 @@ class SinkEntry:
 SINKS: dict[str, SinkEntry] = {
     "detections": SinkEntry(lambda d, screen: d.detections and d.mode != "none",
                             lambda c: JsonlSink(c.out_dir / "detections.jsonl", c.names, c.recorded_time)),
+    "game": SinkEntry(lambda d, screen: d.game and d.mode != "none", lambda c: game_sink(c)),
     "video": SinkEntry(lambda d, screen: d.video and (d.mode == "files" or (d.mode == "auto" and not screen)),
                        GridVideoSink, pixels=True),
     "window": SinkEntry(lambda d, screen: d.mode == "window" or (d.mode == "auto" and screen), WindowSink, pixels=True),
 }
+
+
+def game_sink(context: SinkContext) -> Sink:
+    """The game record, when the model's classes are mahjong tiles."""
+    from mjray.hands import tile_labels
+
+    if not tile_labels(context.names):
+        log.info("no game record (display.game): the model's classes are not mahjong tiles")
+        return BaseSink()
+    return GameSink(context)
 
 
 def wanted_sinks(display: DisplayConfig, screen: bool | None = None) -> list[str]:

@@ -44,7 +44,7 @@ td, th { padding: 0.3em 0.8em; border-bottom: 1px solid #333; text-align: left; 
 <h1>mjray</h1>
 <img id="grid" src="stream.mjpg" alt="the seats">
 <table id="seats"><thead><tr><th>seat</th><th>camera</th><th>fps in</th><th>fps out</th><th>p50 ms</th>
-<th>p99 ms</th><th>gaps</th><th>last error</th><th>tiles seen</th></tr></thead><tbody></tbody></table>
+<th>p99 ms</th><th>gaps</th><th>last error</th><th>tiles seen</th><th>hand</th></tr></thead><tbody></tbody></table>
 <script>
 async function refresh() {
   try {
@@ -55,7 +55,7 @@ async function refresh() {
       `<td>${x.fps_in.toFixed(1)}</td><td>${x.fps_out.toFixed(1)}</td>` +
       `<td>${x.p50_ms ?? "-"}</td><td>${x.p99_ms ?? "-"}</td>` +
       `<td>${Object.entries(x.gaps).map(([k, v]) => k + " " + v).join(", ") || "none"}</td>` +
-      `<td>${x.last_error || ""}</td><td>${x.tiles.join(" ")}</td></tr>`);
+      `<td>${x.last_error || ""}</td><td>${x.tiles.join(" ")}</td><td>${x.hand || ""}</td></tr>`);
     document.querySelector("#seats tbody").innerHTML = rows.join("");
   } catch (e) {}
 }
@@ -246,7 +246,8 @@ class WebSink(GridSink):
     def _status(self) -> dict:
         now = time.time()
         with self._lock:
-            return {"at": now, "seats": [view.to_dict(now) for view in self.views.values()]}
+            return {"at": now, "seats": [{**view.to_dict(now), "hand": self.captions.get(seat, "")}
+                                         for seat, view in self.views.items()]}
 
     def write(self, item: Item, emitted_at: float) -> None:
         with self._lock:

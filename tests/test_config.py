@@ -173,13 +173,16 @@ def test_redact_hides_only_the_password():
     assert redact("rtsp://10.0.0.2/stream1") == "rtsp://10.0.0.2/stream1"
 
 
-def test_more_seats_than_the_simulator_draws_is_one_line_naming_sim_seats():
+def test_more_seats_than_the_simulator_draws_or_an_unknown_scene_is_one_line_naming_the_setting():
     import contextlib
 
     from mjray.main import start_embedded_table
 
     with pytest.raises(ConfigError, match=r"sim\.seats: .*1\.\.8"), contextlib.ExitStack() as stack:
         start_embedded_table(validate(AppConfig(sim=dataclasses.replace(AppConfig().sim, seats=9))), stack)
+    with pytest.raises(ConfigError, match=r"sim\.scene: unknown scene 'disco'; known scenes: table, parlour"), \
+            contextlib.ExitStack() as stack:
+        start_embedded_table(validate(AppConfig(sim=dataclasses.replace(AppConfig().sim, scene="disco"))), stack)
 
 
 def test_cameras_come_from_the_command_line_with_seats_in_order_and_credentials_out_of_the_url():

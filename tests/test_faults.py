@@ -161,7 +161,7 @@ def test_every_on_an_overloaded_box_accounts_for_every_frame_the_cameras_sent(ta
 KILL_FPS = 2
 
 KILLS = {  # the actor killed, and the settings it runs under
-    "camera": ("camera:nan", []),
+    "camera": ("camera:nan", ["display.video=true"]),  # the grid fetches frames the killed camera owned
     "reorder": ("reorder:nan", []),
     "detector": ("detector:nan:0", ["pool.shared_workers=0", "pool.cpus_per_worker=0.25"]),
     "rounds": ("rounds", ["stream.policy=aligned"]),
@@ -174,8 +174,9 @@ def run_and_kill(name: str, settings: list[str], tmp_path: Path, table, server) 
     detections.jsonl records, when it was killed, the pid killed)."""
     run = tmp_path / "run"
     urls = ",".join(f"rtsp://admin:pw@127.0.0.1:{server.port}/{seat}" for seat in table.spec.seats)
+    video = [] if any(s.startswith("display.video=") for s in settings) else ["display.video=false"]
     with running_main(f"urls=[{urls}]", "run.duration_s=40", "run.status_every_s=2", "ray.dashboard=false",
-                      "display.video=false", f"display.output_dir={run}", *settings, cwd=tmp_path) as (process, lines):
+                      *video, f"display.output_dir={run}", *settings, cwd=tmp_path) as (process, lines):
         pids = {m["name"]: int(m["pid"]) for line in list(lines) if (m := re.search(r"actor (?P<name>\S+): pid (?P<pid>\d+)", line))}
         assert name in pids, f"no pid logged for {name}: {lines[-20:]}"
         time.sleep(18)

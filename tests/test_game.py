@@ -4,7 +4,7 @@ import pytest
 from mahjong.shanten import Shanten
 
 from mjray.sim.game import Hand, TableGame, sort_tiles
-from mjray.sim.tiles import TILE_INDEX, TILES
+from mjray.tiles import TILE_INDEX, TILES
 
 SEATS = ("ton", "nan", "sha", "pei")
 

@@ -1,9 +1,13 @@
+import hashlib
+
 import numpy as np
 import pytest
 
 from mjray.sim import marker
+from mjray.sim.__main__ import main as sim_main
 from mjray.sim.game import Hand, TableGame
-from mjray.sim.render import SeatView
+from mjray.sim.render import SCENES, SeatView
+from mjray.sim.table import TableSpec
 from mjray.sim.verify import TileMatcher
 
 SEATS = ("ton", "nan", "sha", "pei")
@@ -70,3 +74,82 @@ def test_matcher_can_tell_a_wrong_truth():
 def test_too_small_a_frame_is_refused():
     with pytest.raises(ValueError, match="too small"):
         SeatView(0, 160, 90)
+
+
+# Taken from the renderer before scenes existed: the "table" look must stay byte for byte the same,
+# and so must its cache keys (RENDER_VERSION was not bumped).
+TABLE_KEYS = {(1280, 720): "4a10bb0a34fbb2df", (640, 360): "9a3495a48fb61785"}
+TABLE_FRAME_SHA256 = {0: "729e4546531936fc", 1: "809a4970c3d9cda6", 2: "e65b2b2f006e9ea9", 3: "63740f3b7795656e"}
+
+
+def test_the_default_scene_is_the_table_look_unchanged():
+    for (width, height), key in TABLE_KEYS.items():
+        assert TableSpec(width=width, height=height).key() == key
+        assert TableSpec(width=width, height=height, scene="table").key() == key
+    for seat_index, digest in TABLE_FRAME_SHA256.items():
+        picture = SeatView(seat_index, 640, 360, seed=0).render(HAND, 41, 15)
+        assert hashlib.sha256(picture.tobytes()).hexdigest()[:16] == digest
+    named = SeatView(0, 640, 360, seed=0, scene="table").render(HAND, 41, 15)
+    given = SeatView(0, 640, 360, seed=0, scene=SCENES["table"]).render(HAND, 41, 15)
+    assert np.array_equal(named, given)
+
+
+def test_parlour_is_a_different_look_with_smaller_tiles():
+    assert TableSpec(scene="parlour").key() != TableSpec().key()
+    for seat_index in range(4):
+        table, parlour = SeatView(seat_index, 640, 360, seed=0), SeatView(seat_index, 640, 360, seed=0, scene="parlour")
+        a, b = table.render(HAND, 41, 15), parlour.render(HAND, 41, 15)
+        assert np.abs(a.astype(int) - b.astype(int)).mean() > 10
+        assert b.mean() < a.mean(), "the parlour is dimmer"
+        widths = [np.mean([t.box[2] - t.box[0] for t in view.boxes(HAND)]) for view in (table, parlour)]
+        assert 0.6 < widths[1] / widths[0] < 0.9
+
+
+def test_parlour_truth_matches_the_pixels_and_markers_read_back():
+    """Template matching reads back >= 90 % of the true tiles of each seat (tiles are smaller and
+    rolled up to 6 degrees, against upright templates), and every frame's marker reads."""
+    game = TableGame(SEATS, 60, seed=0)
+    matcher = TileMatcher()
+    for i, seat in enumerate(SEATS):
+        view = SeatView(i, 1280, 720, seed=0, scene="parlour")
+        right = total = 0
+        assert game.hand(seat, 2.0 * (i + 1)).drawn, "one frame shows the drawn tile apart"
+        for t in (1.0, 2.0 * (i + 1), 33.3):
+            hand, index = game.hand(seat, t), int(t * 15)
+            picture = view.render(hand, index, 15)
+            assert marker.read(picture).marker == marker.Marker(i, index)
+            boxes = view.boxes(hand)
+            assert [b.tile for b in boxes] == list(hand.tiles)
+            right += sum(matcher.read(picture, b.box) == b.tile for b in boxes)
+            total += len(boxes)
+        assert right >= 0.9 * total, f"seat {seat}: {right}/{total} tiles read right"
+
+
+def test_an_unknown_scene_is_refused_naming_the_known_ones():
+    with pytest.raises(ValueError, match="known scenes: table, parlour"):
+        TableSpec(scene="casino")
+    with pytest.raises(ValueError, match="known scenes"):
+        SeatView(0, 640, 360, scene="casino")
+
+
+@pytest.mark.parametrize("command", ["serve", "render", "score", "detect-table"])
+@pytest.mark.parametrize("scene", ["table", "parlour", None])
+def test_the_sim_commands_take_a_scene(command, scene, monkeypatch):
+    specs = []
+
+    def stop(spec, *args, **kwargs):
+        specs.append(spec)
+        raise RuntimeError("stopped before rendering")
+
+    monkeypatch.setattr("mjray.sim.__main__.render_table", stop)
+    extra = ["--out", "unused"] if command == "detect-table" else []
+    assert sim_main([command, "--size", "640x360", *extra, *(["--scene", scene] if scene else [])]) == 2
+    assert specs[0].scene == (scene or "table")
+
+
+@pytest.mark.parametrize("command", ["serve", "render", "score", "detect-table", "score-game"])
+def test_a_bad_scene_option_is_a_usage_error(command, capsys):
+    extra = {"detect-table": ["--out", "unused"], "score-game": ["unused"]}.get(command, [])
+    with pytest.raises(SystemExit):
+        sim_main([command, *extra, "--scene", "casino"])
+    assert "parlour" in capsys.readouterr().err

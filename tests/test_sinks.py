@@ -13,10 +13,10 @@ from mjray.sinks import JsonlSink, wanted_sinks, wants_pixels
 
 
 @pytest.mark.parametrize("display, screen, expected", [
-    (DisplayConfig(), False, ["detections", "video"]),
-    (DisplayConfig(), True, ["detections", "window"]),
-    (DisplayConfig(mode="files", video=False), True, ["detections"]),
-    (DisplayConfig(mode="window", detections=False), False, ["window"]),
+    (DisplayConfig(), False, ["detections", "game", "video"]),
+    (DisplayConfig(), True, ["detections", "game", "window"]),
+    (DisplayConfig(mode="files", video=False, game=False), True, ["detections"]),
+    (DisplayConfig(mode="window", detections=False), False, ["game", "window"]),
     (DisplayConfig(mode="none"), True, []),
 ])
 def test_the_display_settings_pick_the_outputs(display, screen, expected):

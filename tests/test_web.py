@@ -4,6 +4,7 @@ scraped from Ray's Prometheus endpoint (tests/test_metrics.py says what they mus
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 import urllib.error
@@ -104,7 +105,7 @@ def test_the_page_in_chromium_shows_every_seat_and_a_changing_grid_through_an_ou
             time.sleep(1)
         print(rows)
         assert all(float(row.split("\t")[2]) > 5 and float(row.split("\t")[3]) > 0 for row in rows.values()), rows
-        assert all(row.split("\t")[-1].strip() for row in rows.values()), "each seat's latest tiles by name"
+        assert all(row.split("\t")[8].strip() for row in rows.values()), "each seat's latest tiles by name"
         deadline = time.monotonic() + 45  # Prometheus' view of the same run, once Ray has exported every counter of every seat
         while not all((first := scrape(metrics_port))[name].get(s) for name in COUNTERS for s in table_360.spec.seats):
             assert time.monotonic() < deadline, dict(first)
@@ -125,6 +126,8 @@ def test_the_page_in_chromium_shows_every_seat_and_a_changing_grid_through_an_ou
             assert time.monotonic() < deadline, page.inner_text("#seats")
             time.sleep(0.5)
         grid_changes("after")
+        hands = {s: page.inner_text(f"#seat-{s}").split("\t")[9] for s in table_360.spec.seats}
+        assert all(re.search(r"^\d+[mpsz]", hand) and "sh)" in hand for hand in hands.values()), hands  # each seat's hand
         browser.close()
         process.terminate()  # SIGTERM: a clean stop
     assert process.returncode == 0, "".join(lines)[-3000:]

@@ -3,6 +3,7 @@
     python -m mjray.sim serve --seats 4 --fps 15 --size 1280x720     # until Ctrl-C
     python -m mjray.sim render --size 640x360                         # files + ground truth only
     python -m mjray.sim score --size 640x360 --frames 200             # the tile model vs the truth
+    python -m mjray.sim score-game outputs/2026-11-26/10-00-00        # a run's game record vs the game
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def _spec(args: argparse.Namespace) -> TableSpec:
     if args.seconds < 2:
         raise ValueError(f"--seconds must be at least 2 (the loop length), got {args.seconds}")
     return TableSpec(seats=seat_names(args.seats), width=width, height=height, fps=args.fps,
-                     seconds=args.seconds, seed=args.seed)
+                     seconds=args.seconds, seed=args.seed, scene=args.scene)
 
 
 def _describe(table: RenderedTable) -> None:
@@ -71,21 +72,75 @@ def score(args: argparse.Namespace) -> int:
     return 0
 
 
+def score_game(args: argparse.Namespace) -> int:
+    """A run's game record against the true game of the table it watched: the embedded table's
+    spec is in the run folder (`table.json`); cameras served by `serve` take the same options."""
+    import dataclasses
+    import json
+    from pathlib import Path
+
+    from mjray.sim.game_score import TABLE_FILE, score_run
+
+    run_dir = Path(args.run_dir)
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"run folder {run_dir} not found: give the folder a run wrote its outputs to")
+    if args.reread:
+        from mjray.sim.game_score import reread
+
+        reread(run_dir, run_dir / "reread")
+        run_dir = run_dir / "reread"
+        print(f"hands and events read anew from the run's detections into {run_dir}")
+    spec = _spec(args)
+    if (run_dir / TABLE_FILE).exists():
+        saved = json.loads((run_dir / TABLE_FILE).read_text())
+        spec = dataclasses.replace(spec, **{**saved, "seats": tuple(saved["seats"])})
+    report = score_run(run_dir, spec.game(), spec.seconds, spec.fps, spec.seats)
+    (run_dir / "game_score.json").write_text(json.dumps({"table": dataclasses.asdict(spec), **report.to_dict()}, indent=1))
+    print(f"game record of {run_dir} against the table's game ({len(spec.seats)} seats, {spec.width}x{spec.height}, "
+          f"seed {spec.seed}, loop {spec.seconds:g} s); figures also in {run_dir / 'game_score.json'}")
+    print(report.text())
+    return 0
+
+
+def detect_table(args: argparse.Namespace) -> int:
+    """The tile model on a rendered table's frames, written as a run folder (no cameras, no Ray)."""
+    from pathlib import Path
+
+    from mjray.sim.game_score import detect_table as detect
+
+    detect(render_table(_spec(args)), Path(args.out), every=args.every, progress=lambda text: print(text, flush=True))
+    print(f"run folder {args.out}: score it with `python -m mjray.sim score-game {args.out} --reread`")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    from mjray.sim.render import SCENES
+
     parser = argparse.ArgumentParser(prog="python -m mjray.sim", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     for name, func, help_text in (
         ("serve", serve, "render (or reuse) a table and serve it over RTSP until Ctrl-C"),
         ("render", render, "render a table's videos and ground truth into the cache"),
         ("score", score, "score the mahjong-detector tile model against a table's ground truth"),
+        ("score-game", score_game, "score a run's game record (game.jsonl, hands.jsonl) against the table's game"),
+        ("detect-table", detect_table, "the tile model on every Nth frame of a table, as a run folder to score"),
     ):
         sub = commands.add_parser(name, help=help_text)
         sub.set_defaults(func=func)
+        if name == "score-game":
+            sub.add_argument("run_dir", help="the run's output folder (display.output_dir, or Hydra's outputs/...)")
+            sub.add_argument("--reread", action="store_true",
+                             help="read the hands anew from the run's detections.jsonl (into <run_dir>/reread) first")
+        if name == "detect-table":
+            sub.add_argument("--out", required=True, help="the folder to write")
+            sub.add_argument("--every", type=int, default=4, help="infer every Nth frame (4: 3.75 a second at 15 fps)")
         sub.add_argument("--seats", type=int, default=4, help="number of cameras (1..8)")
         sub.add_argument("--size", default="1280x720", help="WIDTHxHEIGHT of every camera")
         sub.add_argument("--fps", type=int, default=15, help="frames per second")
         sub.add_argument("--seconds", type=float, default=60.0, help="loop length in seconds")
         sub.add_argument("--seed", type=int, default=0, help="seed of the game and the scene")
+        sub.add_argument("--scene", default="table", choices=list(SCENES),
+                         help="the look: table (tuned on) or parlour (held out: smaller tiles, dim warm light)")
         if name == "serve":
             sub.add_argument("--host", default="127.0.0.1", help="address to listen on")
             sub.add_argument("--port", type=int, default=8554, help="RTSP port (0 picks a free one)")

@@ -16,7 +16,7 @@ from typing import Sequence
 
 from mahjong.shanten import Shanten
 
-from mjray.sim.tiles import TILE_INDEX, TILES
+from mjray.tiles import TILE_INDEX, TILES
 
 DEAD_WALL = 14
 

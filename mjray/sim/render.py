@@ -5,6 +5,11 @@ fall-off, drawn from the seed; each frame adds a light flicker and noise. The pi
 hand is composed once and reused while the hand does not change, so rendering costs little more
 than the noise. Boxes of the tiles, in left-to-right order, come out with every frame: they are
 the ground truth a detector is scored against.
+
+The look is a `Scene`, picked by name from `SCENES`: `"table"` is the one everything is tuned on;
+`"parlour"` (smaller tiles, stronger pose, dim warm light, a different tile body) is a held-out
+look for checking that a tile reader was not tuned to the first. The frame-index marker is the
+same in every scene.
 """
 
 from __future__ import annotations
@@ -23,6 +28,69 @@ BODY_BGR = (214, 228, 236)  # ivory face
 EDGE_BGR = (170, 186, 194)  # the tile's visible thickness
 BACK_BGR = (40, 120, 205)  # coloured back layer seen at the bottom edge
 
+Range = tuple[float, float]  # (low, high) of a value drawn per seat from the seed
+
+
+@dataclass(frozen=True)
+class Scene:
+    """How a table looks: tile size and art, camera pose, felt, light and sensor.
+
+    Values given as ranges are drawn once per seat from the seed; the defaults are the `"table"` look.
+    """
+
+    name: str = "table"
+    hand_span: float = 0.8  # width of the hand row (13 tiles, gap, drawn tile) over frame width
+    row_y: float = 0.55  # centre of the row over frame height, before the camera pose
+    tile_aspect: float = 1.33  # tile face height over width
+    depth: float = 0.22  # visible thickness below the face, over tile width
+    tilt: Range = (0.05, 0.12)  # narrowing of the top edge on each side, over frame width
+    roll_deg: float = 3.0  # camera roll drawn within +-roll_deg degrees
+    shift: tuple[float, float] = (0.03, 0.04)  # offset drawn within +-x of frame width, +-y of height
+    felt_bgr: tuple[Range, Range, Range] = ((60, 90), (110, 140), (40, 70))  # base felt colour
+    falloff: Range = (0.15, 0.3)  # linear light gradient across the frame (0.2: +-10 % at the edges)
+    spot: float = 0.0  # radial fall-off from a lamp: light lost at a frame's width from it
+    gain: float = 1.0  # overall light level
+    cast_bgr: tuple[float, float, float] = (1.0, 1.0, 1.0)  # light colour, multiplies each channel
+    flicker: float = 0.025  # amplitude of the 0.7 Hz light flicker
+    noise: float = 3.0  # sensor noise, standard deviation in grey levels
+    body_bgr: tuple[int, int, int] = BODY_BGR
+    edge_bgr: tuple[int, int, int] = EDGE_BGR
+    back_bgr: tuple[int, int, int] = BACK_BGR
+    face_scale: float = 0.84  # artwork size over tile size
+    blur: tuple[int, float] = (3, 0.6)  # optics: Gaussian kernel size (px) and sigma (px)
+
+
+SCENES: dict[str, Scene] = {
+    "table": Scene(),
+    "parlour": Scene(
+        name="parlour",
+        hand_span=0.62,
+        row_y=0.58,
+        depth=0.3,
+        tilt=(0.08, 0.15),
+        roll_deg=6.0,
+        shift=(0.05, 0.09),
+        felt_bgr=((95, 125), (55, 75), (25, 45)),  # blue
+        falloff=(0.35, 0.55),
+        spot=0.45,
+        gain=0.8,
+        cast_bgr=(0.84, 0.96, 1.1),  # warm: less blue, more red
+        flicker=0.04,
+        noise=4.5,
+        body_bgr=(188, 220, 236),  # cream
+        edge_bgr=(150, 172, 186),
+        back_bgr=(60, 130, 40),  # green back
+        face_scale=0.8,
+        blur=(5, 1.0),
+    ),
+}
+
+
+def scene_named(name: str) -> Scene:
+    if name not in SCENES:
+        raise ValueError(f"unknown scene {name!r}; known scenes: {', '.join(SCENES)}")
+    return SCENES[name]
+
 
 @dataclass(frozen=True)
 class TileBox:
@@ -33,26 +101,28 @@ class TileBox:
 class SeatView:
     """Renders frames of one seat's camera at a fixed size."""
 
-    def __init__(self, seat_index: int, width: int, height: int, seed: int = 0) -> None:
+    def __init__(self, seat_index: int, width: int, height: int, seed: int = 0, scene: Scene | str = "table") -> None:
         if width < 320 or height < 180:
             raise ValueError(f"frame size {width}x{height} too small; use at least 320x180")
         self.seat_index, self.width, self.height = seat_index, width, height
+        self.scene = scene if isinstance(scene, Scene) else scene_named(scene)
         rng = np.random.default_rng([seed, seat_index])
-        self.tile_w = 0.8 * width / HAND_SLOTS
-        self.tile_h = 1.33 * self.tile_w
-        self.depth = 0.22 * self.tile_w  # thickness seen below the face
-        self.origin = ((width - HAND_SLOTS * self.tile_w) / 2, 0.55 * height - self.tile_h / 2)
+        self.tile_w = self.scene.hand_span * width / HAND_SLOTS
+        self.tile_h = self.scene.tile_aspect * self.tile_w
+        self.depth = self.scene.depth * self.tile_w  # thickness seen below the face
+        self.origin = ((width - HAND_SLOTS * self.tile_w) / 2, self.scene.row_y * height - self.tile_h / 2)
         self.homography = self._camera_pose(rng)
         self.background = self._felt(rng)
         self.light = self._light(rng)
-        self.noise = [rng.normal(0, 3.0, (height, width, 1)).astype(np.float32) for _ in range(8)]
+        self.noise = [rng.normal(0, self.scene.noise, (height, width, 1)).astype(np.float32) for _ in range(8)]
         self.flicker_phase = rng.uniform(0, 2 * np.pi)
 
     def _camera_pose(self, rng: np.random.Generator) -> np.ndarray:
-        w, h = self.width, self.height
-        tilt = rng.uniform(0.05, 0.12) * w  # top edge narrower: camera looks down at the hand
-        roll = np.deg2rad(rng.uniform(-3.0, 3.0))
-        dx, dy = rng.uniform(-0.03, 0.03) * w, rng.uniform(-0.04, 0.04) * h
+        w, h, scene = self.width, self.height, self.scene
+        tilt = rng.uniform(*scene.tilt) * w  # top edge narrower: camera looks down at the hand
+        roll = np.deg2rad(rng.uniform(-scene.roll_deg, scene.roll_deg))
+        sx, sy = scene.shift
+        dx, dy = rng.uniform(-sx, sx) * w, rng.uniform(-sy, sy) * h
         src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
         dst = np.float32([[tilt, 0], [w - tilt, 0], [w, h], [0, h]])
         centre = np.float32([w / 2, h / 2])
@@ -61,7 +131,7 @@ class SeatView:
         return cv2.getPerspectiveTransform(src, dst.astype(np.float32))
 
     def _felt(self, rng: np.random.Generator) -> np.ndarray:
-        base = np.float32([rng.uniform(60, 90), rng.uniform(110, 140), rng.uniform(40, 70)])  # BGR green
+        base = np.float32([rng.uniform(*channel) for channel in self.scene.felt_bgr])
         small = rng.normal(0, 1, (self.height // 8 + 1, self.width // 8 + 1)).astype(np.float32)
         texture = cv2.resize(cv2.GaussianBlur(small, (5, 5), 1.5), (self.width, self.height))
         return np.clip(base + 9 * texture[..., None], 0, 255).astype(np.float32)
@@ -70,7 +140,14 @@ class SeatView:
         angle = rng.uniform(0, 2 * np.pi)
         ys, xs = np.mgrid[0 : self.height, 0 : self.width].astype(np.float32)
         ramp = (np.cos(angle) * (xs / self.width - 0.5) + np.sin(angle) * (ys / self.height - 0.5))
-        return (1.0 + rng.uniform(0.15, 0.3) * ramp)[..., None].astype(np.float32)
+        light = (1.0 + rng.uniform(*self.scene.falloff) * ramp)[..., None].astype(np.float32)
+        if self.scene.spot:  # a lamp somewhere above the upper half of the frame
+            cx, cy = rng.uniform(0.2, 0.8) * self.width, rng.uniform(0.0, 0.5) * self.height
+            distance = np.hypot(xs - cx, ys - cy) / self.width
+            light *= np.clip(1.0 - self.scene.spot * distance**2, 0.2, 1.0)[..., None]
+        if self.scene.gain != 1.0 or self.scene.cast_bgr != (1.0, 1.0, 1.0):
+            light = light * (self.scene.gain * np.float32(self.scene.cast_bgr))
+        return light
 
     def _flat_rects(self, hand: Hand) -> list[tuple[str, float, float]]:
         """(tile, left x, top y) of each tile before the camera's perspective."""
@@ -102,13 +179,14 @@ class SeatView:
         for _, x, y in rects:
             cv2.rectangle(shadow, (int(x + 0.12 * tw), int(y + 0.15 * th)), (int(x + 1.1 * tw), int(y + th + 1.5 * depth)), 1.0, -1)
         shadow = cv2.GaussianBlur(shadow, (0, 0), 0.12 * tw) * 0.45
-        face_w, face_h = int(0.84 * tw), int(0.84 * th)
+        scene = self.scene
+        face_w, face_h = int(scene.face_scale * tw), int(scene.face_scale * th)
         for tile, x, y in rects:
             xi, yi = int(round(x)), int(round(y))
             x2, y2 = int(round(x + tw)) - 2, int(round(y + th))  # 2 px seam between neighbours
-            cv2.rectangle(layer, (xi, y2), (x2, int(round(y2 + depth * 0.55))), EDGE_BGR, -1)
-            cv2.rectangle(layer, (xi, int(round(y2 + depth * 0.55))), (x2, int(round(y2 + depth))), BACK_BGR, -1)
-            cv2.rectangle(layer, (xi, yi), (x2, y2), BODY_BGR, -1)
+            cv2.rectangle(layer, (xi, y2), (x2, int(round(y2 + depth * 0.55))), scene.edge_bgr, -1)
+            cv2.rectangle(layer, (xi, int(round(y2 + depth * 0.55))), (x2, int(round(y2 + depth))), scene.back_bgr, -1)
+            cv2.rectangle(layer, (xi, yi), (x2, y2), scene.body_bgr, -1)
             cv2.rectangle(alpha, (xi, yi), (x2, int(round(y2 + depth))), 1.0, -1)
             art = tiles.face(tile, face_w, face_h).astype(np.float32)
             fx, fy = xi + (x2 - xi - face_w) // 2, yi + (y2 - yi - face_h) // 2
@@ -120,14 +198,15 @@ class SeatView:
         alpha = cv2.warpPerspective(alpha, self.homography, size, flags=cv2.INTER_LINEAR)[..., None]
         shadow = cv2.warpPerspective(shadow, self.homography, size, flags=cv2.INTER_LINEAR)[..., None]
         picture = self.background * (1 - shadow) * (1 - alpha) + layer * alpha
-        picture = cv2.GaussianBlur(picture * self.light, (3, 3), 0.6)  # optics: a touch soft
+        kernel, sigma = scene.blur
+        picture = cv2.GaussianBlur(picture * self.light, (kernel, kernel), sigma)  # optics: a touch soft
         picture.setflags(write=False)
         return picture
 
     def render(self, hand: Hand, frame_index: int, fps: float) -> np.ndarray:
         """The BGR uint8 frame `frame_index` showing `hand`, with its marker in the corners."""
         t = frame_index / fps
-        flicker = 1.0 + 0.025 * np.sin(2 * np.pi * 0.7 * t + self.flicker_phase)
+        flicker = 1.0 + self.scene.flicker * np.sin(2 * np.pi * 0.7 * t + self.flicker_phase)
         noise = self.noise[frame_index % len(self.noise)]
         frame = cv2.convertScaleAbs(self.compose(hand) * flicker + noise)
         marker.draw(frame, marker.Marker(self.seat_index, frame_index))

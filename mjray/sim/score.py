@@ -18,7 +18,7 @@ import numpy as np
 from mjray.frames import Detections
 from mjray.sim.render import TileBox
 from mjray.sim.table import RenderedTable
-from mjray.sim.tiles import FROM_DETECTOR_NAME
+from mjray.tiles import FROM_DETECTOR_NAME
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:

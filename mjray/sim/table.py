@@ -1,6 +1,6 @@
 """Render a whole table to H.264 files plus ground truth, cached on disk by its settings.
 
-A table is `TableSpec` (seats, size, fps, seconds, seed). `render_table` writes, into a folder
+A table is `TableSpec` (seats, size, fps, seconds, seed, scene). `render_table` writes, into a folder
 named after the spec's hash:
 
 - `<seat>.264`: raw H.264 (Annex B) from libx264, no B-frames, a keyframe every second, with
@@ -33,7 +33,7 @@ import numpy as np
 
 from mjray.sim.game import TableGame
 from mjray.sim.marker import MAX_SEATS
-from mjray.sim.render import SeatView, TileBox
+from mjray.sim.render import SeatView, TileBox, scene_named
 
 log = logging.getLogger(__name__)
 
@@ -67,13 +67,20 @@ class TableSpec:
     seconds: float = 60.0  # length of the loop each camera plays
     seed: int = 0
     turn_s: float = 2.0  # one player's turn: draw, hold, discard
+    scene: str = "table"  # the look, a name in `render.SCENES`: "parlour" is the held-out one
+
+    def __post_init__(self) -> None:
+        scene_named(self.scene)  # an unknown name fails here, naming the known ones
 
     @property
     def frames(self) -> int:
         return int(round(self.seconds * self.fps))
 
     def key(self) -> str:
-        text = json.dumps({**dataclasses.asdict(self), "v": RENDER_VERSION}, sort_keys=True)
+        fields = dataclasses.asdict(self)
+        if self.scene == "table":  # the first look: keys (and caches) from before scenes existed stay valid
+            del fields["scene"]
+        text = json.dumps({**fields, "v": RENDER_VERSION}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def game(self) -> TableGame:
@@ -124,7 +131,7 @@ def _encoder(container: av.container.OutputContainer, spec: TableSpec) -> av.Vid
 def _render_seat(spec: TableSpec, seat_index: int, folder: Path) -> tuple[str, int, float]:
     seat = spec.seats[seat_index]
     started = time.perf_counter()
-    game, view = spec.game(), SeatView(seat_index, spec.width, spec.height, spec.seed)
+    game, view = spec.game(), SeatView(seat_index, spec.width, spec.height, spec.seed, scene_named(spec.scene))
     with av.open(str(folder / f"{seat}.264"), "w", format="h264") as container, open(
         folder / f"{seat}.truth.jsonl", "w"
     ) as truth:

@@ -1,7 +1,5 @@
-"""The 34 mahjong tile kinds, their names in each vocabulary, and their artwork as rasters.
+"""The 34 mahjong tile kinds' artwork as rasters (their names: `mjray.tiles`).
 
-Tiles are named in the compact notation `1m`..`9m`, `1p`..`9p`, `1s`..`9s`, `1z`..`7z`
-(east, south, west, north, white, green, red), ordered as the `mahjong` library's 34-array.
 Artwork is the public-domain set shipped in `pymdownx-mahjong` (light theme), rasterized once
 per size with cairosvg and kept in memory.
 """
@@ -14,15 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-TILES: tuple[str, ...] = tuple(
-    [f"{n}{suit}" for suit in "mps" for n in range(1, 10)] + [f"{n}z" for n in range(1, 8)]
-)
-TILE_INDEX = {name: i for i, name in enumerate(TILES)}
-
-# The `mahjong-detector` model's class names for honour tiles (suits use the same notation).
-_HONOUR_NAMES = {"1z": "tou", "2z": "nan", "3z": "sha", "4z": "pe", "5z": "haku", "6z": "hatsu", "7z": "chun"}
-DETECTOR_NAME = {t: _HONOUR_NAMES.get(t, t) for t in TILES}
-FROM_DETECTOR_NAME = {v: k for k, v in DETECTOR_NAME.items()}
+from mjray.tiles import TILE_INDEX, TILES
 
 
 def artwork_dir() -> Path:

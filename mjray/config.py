@@ -60,6 +60,8 @@ class ModelConfig:
     grayscale: bool = True  # feed grey frames (the tile model was trained on them)
     autocontrast: bool = True  # stretch contrast to 0..255 before inference
     threads: int = 0  # CPU threads per worker for inference; 0: a shared worker's share of the cores, else pool.cpus_per_worker
+    faces: bool = True  # a tile model's boxes relabelled by the face inside each (mjray.faces); off for other models
+    faces_file: Optional[str] = None  # .npz of the table's tile faces (on every detector's node); None: the bundled artwork
 
 
 @dataclass
@@ -288,6 +290,9 @@ def validate(cfg: AppConfig) -> AppConfig:
     _check(bool(re.match(r"^(auto|cpu|cuda(:\d+)?|mps)$", model.device)), "model.device",
            f"must be auto, cpu, cuda or cuda:N, got {model.device!r}")
     _check(model.threads >= 0, "model.threads", f"must be at least 1 (or 0 for auto), got {model.threads}")
+    _check(not model.faces_file or os.path.isfile(model.faces_file), "model.faces_file",
+           f"file not found: {model.faces_file} (an .npz of the 34 tile faces, `python -m mjray.sim faces` writes one; "
+           "or leave it unset for the bundled artwork)")
 
     pool = cfg.pool
     _check(pool.workers_per_camera >= 1, "pool.workers_per_camera", f"must be at least 1, got {pool.workers_per_camera}")

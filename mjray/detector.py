@@ -8,8 +8,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
-from typing import TypeVar
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -17,25 +16,11 @@ from mjray import metrics
 from mjray.frames import Frame, Gap, GapReason, Result
 from mjray.logs import setup_actor
 from mjray.model import ModelError, YoloDetector, auto_threads
+from mjray.raysafe import settle
 from mjray.shipping import ShippedFile, receive
 from mjray.turns import AskTimer, SeatTurns
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-E = TypeVar("E", bound=BaseException)
-
-
-def settle(get: Callable[[], T], errors: type[E]) -> T | E:
-    """`get()`'s value, or the error of type `errors` it raised, without the error's traceback.
-
-    Ray's `get` keeps the error it raises in a local of its own frame: a reference cycle through
-    the traceback that holds every frame up the caller's stack, with the ObjectRefs their locals
-    had when they returned, until Python's full collection, minutes apart in a detector. A take
-    asked for next was such a local: its camera's frame stayed in the object store that long."""
-    try:
-        return get()
-    except errors as error:
-        return error.with_traceback(None)
 
 
 class LocalTurns:
@@ -127,6 +112,7 @@ class DetectorActor:
                 error = ModelError(str(error).replace(model["weights"], shipped.path))
             self.load_error, shared = error, False
         self.inferred = self.failed = 0
+        self.faces_ms = 0.0  # of inference, reading the tile faces (mjray.faces)
         self.served: dict[str, int] = {seat: 0 for seat in self.seats}
         self._pushes: list = []  # pushes to reorders not known to have landed
         self._stop = threading.Event()
@@ -139,7 +125,8 @@ class DetectorActor:
         if self.load_error is not None:
             raise self.load_error
         return {"name": self.name, "device": self.detector.device, "classes": len(self.detector.names),
-                "weights": self.detector.weights, "note": self.detector.device_note}
+                "weights": self.detector.weights, "note": self.detector.device_note,
+                "faces": self.detector.faces is not None}
 
     def names(self) -> dict[int, str]:
         return self.detector.names
@@ -155,6 +142,7 @@ class DetectorActor:
             self._push(Gap(frame.seat, frame.seq, GapReason.FAILED, frame.captured_at, frame, f"{type(error).__name__}: {error}"), gaps)
             return frame.seq
         self.inferred += 1
+        self.faces_ms += self.detector.faces_ms
         self.served[frame.seat] = self.served.get(frame.seat, 0) + 1
         metrics.count("mjray_frames_inferred", seat=frame.seat, worker=self.name)
         metrics.observe("mjray_inference_ms", self.detector.last_ms, seat=frame.seat, worker=self.name)
@@ -304,4 +292,5 @@ class DetectorActor:
         self._pushes = []
 
     def stats(self) -> dict:
-        return {"name": self.name, "inferred": self.inferred, "failed": self.failed, "served": dict(self.served)}
+        return {"name": self.name, "inferred": self.inferred, "failed": self.failed, "served": dict(self.served),
+                "faces_ms": round(self.faces_ms / max(self.inferred, 1), 2)}

@@ -13,6 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
+import numpy as np
+
+from mjray.tiles import tile_named
+
 HONOURS = {"1z": "E", "2z": "S", "3z": "W", "4z": "N", "5z": "P", "6z": "F", "7z": "C"}
 FROM_MJAI = {v: k for k, v in HONOURS.items()}
 UNSEEN = "?"
@@ -130,9 +134,14 @@ class GameRecord:
     def begin(self) -> list[dict]:
         return self.log.begin()
 
-    def result(self, seat: str, t: float, boxes, labels: Sequence[str], scores) -> tuple[list[dict], dict | None]:
-        """(lines of `game.jsonl`, the line of `hands.jsonl` when the seat's stable hand changed)."""
-        return self._take(self.table.observe(seat, t, boxes, labels, scores))
+    def result(self, seat: str, t: float, boxes, classes: Sequence[str], scores) -> tuple[list[dict], dict | None]:
+        """(lines of `game.jsonl`, the line of `hands.jsonl` when the seat's stable hand changed).
+        `classes` are the detector's class names, as a result or `detections.jsonl` has them: the
+        boxes of a class that is no tile are left out here, so no caller maps names itself."""
+        tiles = [tile_named(name) for name in classes]
+        keep = [i for i, tile in enumerate(tiles) if tile is not None]
+        boxes, scores = np.asarray(boxes, np.float32).reshape(-1, 4), np.asarray(scores, np.float32)
+        return self._take(self.table.observe(seat, t, boxes[keep], [tiles[i] for i in keep], scores[keep]))
 
     def gap(self, seat: str, t: float) -> tuple[list[dict], dict | None]:
         return self._take(self.table.gap(seat, t))

@@ -48,7 +48,7 @@ from typing import Literal, Mapping, Sequence
 
 import numpy as np
 
-from mjray.tiles import FROM_DETECTOR_NAME, TILE_INDEX, TILES
+from mjray.tiles import TILE_INDEX, TILES, tile_named
 
 Kind = Literal["draw", "discard"]
 CONCEALED = 13  # tiles in a hand between turns
@@ -1175,7 +1175,7 @@ def tile_labels(names: Mapping[int, str]) -> dict[int, str]:
     classes are not mahjong tiles (fewer than half of the 34 kinds among them)."""
     out = {}
     for class_id, name in names.items():
-        tile = name if name in TILE_INDEX else FROM_DETECTOR_NAME.get(name)
+        tile = tile_named(name)
         if tile is not None:
             out[int(class_id)] = tile
     return out if len(set(out.values())) >= len(TILES) // 2 else {}

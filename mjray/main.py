@@ -50,7 +50,7 @@ def start_embedded_table(cfg: AppConfig, stack: contextlib.ExitStack, out: Path 
     goes into the run folder (`table.json`), for scoring the run against its game."""
     try:
         from mjray.sim.server import RtspServer
-        from mjray.sim.table import TableSpec, parse_size, render_table, seat_names
+        from mjray.sim.table import TableSpec, parse_size, render_table, seat_names, write_spec
     except ImportError as error:
         raise ConfigError(f"cameras: none given, and the embedded table needs mjray's simulator ({error}); "
                           "install it with `pip install -e '.[sim]'` (scripts/setup.sh does) or give urls=[rtsp://...]")
@@ -67,7 +67,7 @@ def start_embedded_table(cfg: AppConfig, stack: contextlib.ExitStack, out: Path 
         raise ConfigError(f"sim.scene: {error}") from None
     table = render_table(spec)
     if out is not None:
-        (out / "table.json").write_text(json.dumps(dataclasses.asdict(spec), indent=1))
+        write_spec(spec, out)
     server = stack.enter_context(RtspServer(table.videos, fps=spec.fps, host=embedded_host(cfg)))
     log.info("embedded table: %d seats %s at %d fps on %s", len(spec.seats), cfg.sim.size, spec.fps,
              server.url("").rstrip("/"))
@@ -273,18 +273,14 @@ def fetch_pixels(refs: list) -> list:
     camera's process owns its frames: a killed camera takes the ones still on their way)."""
     import ray
 
-    try:
-        return ray.get(refs, timeout=FETCH_TIMEOUT_S)
-    except ray.exceptions.RayError as error:
-        error.__traceback__ = None  # Ray's get keeps its error in its frame: a cycle that would pin `refs`
-    out = []
-    for ref in refs:
-        try:
-            out.append(ray.get(ref, timeout=FETCH_TIMEOUT_S))
-        except ray.exceptions.RayError as error:
-            error.__traceback__ = None
-            out.append(None)
-    return out
+    from mjray.raysafe import settle
+
+    failed = ray.exceptions.RayError
+    pixels = settle(lambda: ray.get(refs, timeout=FETCH_TIMEOUT_S), failed)
+    if not isinstance(pixels, failed):
+        return pixels
+    each = (settle(lambda: ray.get(ref, timeout=FETCH_TIMEOUT_S), failed) for ref in refs)
+    return [None if isinstance(got, failed) else got for got in each]
 
 
 def web_view(cfg: AppConfig, context):

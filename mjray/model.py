@@ -17,6 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from mjray.faces import FaceMatcher, FacesError
 from mjray.frames import Detections
 
 log = logging.getLogger(__name__)
@@ -136,6 +137,8 @@ class YoloDetector:
         grayscale: bool = True,
         autocontrast: bool = True,
         threads: int | None = None,
+        faces: bool = True,
+        faces_file: str | None = None,
     ) -> None:
         keep_ultralytics_offline()
         import torch
@@ -156,6 +159,8 @@ class YoloDetector:
         self.weights, self.imgsz, self.conf, self.iou, self.device = path, imgsz, conf, iou, device
         self.grayscale, self.autocontrast = grayscale, autocontrast
         self.last_ms = 0.0
+        self.faces: FaceMatcher | None = None  # the second read of each tile box (mjray.faces)
+        self.faces_ms = 0.0  # of last_ms
         try:
             self.model = YOLO(path, task="detect")
             if path.endswith(".yaml"):
@@ -171,6 +176,11 @@ class YoloDetector:
                              ".onnx or other export Ultralytics loads") from error
         if threads:  # after loading: Ultralytics sets torch's threads (cores - 1, at most 8) as it loads
             self._limit_threads(threads)
+        if faces:
+            try:
+                self.faces = FaceMatcher.for_model(self.names, faces_file)
+            except FacesError as error:
+                raise ModelError(str(error)) from error
 
     def _limit_threads(self, threads: int) -> None:
         """torch: `threads`, or one for an ONNX model (torch only pre- and post-processes it).
@@ -201,11 +211,16 @@ class YoloDetector:
 
     def __call__(self, image: np.ndarray) -> Detections:
         started = time.perf_counter()
-        result = self.model.predict(
-            preprocess(image, self.grayscale, self.autocontrast),
-            imgsz=self.imgsz, conf=self.conf, iou=self.iou, device=self.device, verbose=False,
-        )[0]
+        seen = preprocess(image, self.grayscale, self.autocontrast)
+        result = self.model.predict(seen, imgsz=self.imgsz, conf=self.conf, iou=self.iou, device=self.device,
+                                    verbose=False)[0]
+        detections = Detections.from_ultralytics(result)
+        if self.faces is not None:
+            inferred = time.perf_counter()
+            grey = seen[..., 0] if self.grayscale else cv2.cvtColor(seen, cv2.COLOR_BGR2GRAY)
+            detections = self.faces.read(grey, detections)
+            self.faces_ms = (time.perf_counter() - inferred) * 1000
         self.last_ms = (time.perf_counter() - started) * 1000
-        return Detections.from_ultralytics(result)
+        return detections
 
 

@@ -33,6 +33,7 @@ from mjray.frames import Item
 from mjray.model import OFFLINE_ENV, ModelError, auto_threads, gpu_unusable
 from mjray.placement import Need, check_placement, nodes_from_ray, pool_for
 from mjray.policy import parts
+from mjray.raysafe import settle as settle_one
 from mjray.recording import Recording
 from mjray.reorder import ReorderActor
 from mjray.shipping import ShippedFile, ship
@@ -198,7 +199,8 @@ class Pipeline:
             done, pending = ray.wait(pending, num_returns=len(pending), timeout=10.0)
             try:
                 for said in ray.get(done):  # a model that fails to load raises here, with its own message
-                    log.info("%s ready: %s on %s", said["name"], said["weights"], said["device"])
+                    log.info("%s ready: %s on %s%s", said["name"], said["weights"], said["device"],
+                             ", tile boxes read again by their faces" if said.get("faces") else "")
                     if pool.gpus_per_worker and said["device"] == "cpu":
                         log.warning("%s holds %g GPU but infers on the CPU: %s", said["name"], pool.gpus_per_worker,
                                     said["note"] or "torch sees no CUDA device on its node (a CPU build of torch?)")
@@ -348,6 +350,10 @@ class Pipeline:
             return {}, {}
         finals = self._cameras("stop")
         self.detector_stats = [got for got in settle([d.stop.remote() for d in self.detectors]) if isinstance(got, dict)]
+        faces = [(d["faces_ms"], d["inferred"]) for d in self.detector_stats if d.get("faces_ms")]
+        if faces:
+            log.info("tile faces read in %.1f ms of each frame's inference (model.faces)",
+                     sum(ms * n for ms, n in faces) / max(sum(n for _, n in faces), 1))
         if self.rounds is not None:
             got = settle([self.rounds.stats.remote()])[0]
             self.rounds_stats = got if isinstance(got, dict) else None
@@ -412,10 +418,5 @@ def settle(refs: list, timeout_s: float | None = None) -> list:
     """Each call's result, or the exception it raised (a dead actor must not stop the others'
     answers); past `timeout_s` for them all, a `GetTimeoutError` (a restarting actor)."""
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
-    out = []
-    for ref in refs:
-        try:
-            out.append(ray.get(ref, timeout=None if deadline is None else max(0.0, deadline - time.monotonic())))
-        except ray.exceptions.RayError as error:
-            out.append(error)
-    return out
+    left = lambda: None if deadline is None else max(0.0, deadline - time.monotonic())  # noqa: E731
+    return [settle_one(lambda: ray.get(ref, timeout=left()), ray.exceptions.RayError) for ref in refs]

@@ -114,9 +114,8 @@ class GameSink(BaseSink):
 
     def __init__(self, context: SinkContext) -> None:
         from mjray.gamelog import GameRecord
-        from mjray.hands import tile_labels
 
-        self.labels = tile_labels(context.names)
+        self.names = context.names
         self.at = context.recorded_time or (lambda t: t)
         self.record = GameRecord(context.seats)
         self.captions = context.captions
@@ -138,10 +137,8 @@ class GameSink(BaseSink):
     def _read(self, item: Item) -> None:
         if isinstance(item, Result):
             d = item.detections
-            labels = [self.labels.get(int(c)) for c in d.class_id]
-            keep = [i for i, label in enumerate(labels) if label is not None]
-            lines, hand = self.record.result(item.seat, self.at(item.frame.captured_at), d.xyxy[keep],
-                                             [labels[i] for i in keep], d.confidence[keep])
+            lines, hand = self.record.result(item.seat, self.at(item.frame.captured_at), d.xyxy,
+                                             [self.names.get(int(c), "") for c in d.class_id], d.confidence)
             self.results += 1
         elif item.captured_at is not None:
             lines, hand = self.record.gap(item.seat, self.at(item.captured_at))

@@ -15,3 +15,9 @@ TILE_INDEX = {name: i for i, name in enumerate(TILES)}
 _HONOUR_NAMES = {"1z": "tou", "2z": "nan", "3z": "sha", "4z": "pe", "5z": "haku", "6z": "hatsu", "7z": "chun"}
 DETECTOR_NAME = {t: _HONOUR_NAMES.get(t, t) for t in TILES}
 FROM_DETECTOR_NAME = {v: k for k, v in DETECTOR_NAME.items()}
+
+
+def tile_named(name: str) -> str | None:
+    """A class name in either vocabulary as the compact one ('tou' -> '1z', '1z' -> '1z'); None
+    for a class that is no tile."""
+    return name if name in TILE_INDEX else FROM_DETECTOR_NAME.get(name)

@@ -83,14 +83,21 @@ def test_model_loads_and_infers_with_the_network_cut(tmp_path):
 
 @pytest.mark.slow
 def test_tile_model_reads_the_synthetic_table(table_360):
-    """The real pretrained model on real rendered frames: most tiles found and read right."""
+    """The real pretrained model on real rendered frames: most tiles found and read right; more read
+    right once its boxes are relabelled by their faces, and more found once the rows' holes are
+    (measured: read 88.3 -> 94.6 -> 99.8 %, found 94.6 -> 94.6 -> 99.8 %)."""
     from mjray.sim.score import score_table
 
-    score = score_table(table_360, frames=40, seed=1)
-    print("\n" + score.text())
+    scores = score_table(table_360, frames=40, seed=1)
+    score, relabel, faces = scores["model"], scores["relabel"], scores["faces"]
+    print("\n" + "\n".join(s.text() for s in scores.values()))
     assert score.frames == 40 and score.tiles >= 40 * 13
     assert score.found / score.tiles > 0.85
     assert score.read / score.tiles > 0.75
+    assert relabel.found == score.found and relabel.false_alarms == score.false_alarms  # the same boxes
+    assert relabel.read / relabel.tiles > 0.92 and relabel.read > score.read + 0.03 * score.tiles
+    assert faces.found > relabel.found + 0.02 * score.tiles and faces.read / faces.tiles > 0.96
+    assert faces.false_alarms == score.false_alarms  # no tile made up
 
 
 THREADS_PROBE = HAND_IMAGE + textwrap.dedent(
@@ -159,7 +166,7 @@ def test_an_error_a_detector_catches_does_not_hold_the_next_take(settled):
     import gc
     import weakref
 
-    from mjray.detector import settle
+    from mjray.raysafe import settle
 
     def answer():  # as the detector's: a late take whose camera died
         if settled:

@@ -6,9 +6,10 @@ import json
 
 import pytest
 
-from mjray.gamelog import MjaiLog, SeenEvent, from_mjai, to_mjai
+from mjray.gamelog import GameRecord, MjaiLog, SeenEvent, from_mjai, to_mjai
 from mjray.sim.game import TableGame
 from mjray.sim.game_score import Segment, score_seat, segments, tiles_right, true_events
+from mjray.tiles import DETECTOR_NAME
 
 SEATS = ("ton", "nan", "sha", "pei")
 HAND = ("1m", "2m", "3m", "4p", "5p", "6p", "7s", "8s", "9s", "1z", "1z", "5z", "7z")
@@ -55,6 +56,19 @@ def test_a_new_deal_ends_the_kyoku_and_starts_the_next_with_the_new_hands():
     lines = log.deal({"ton": HAND[::-1], "nan": HAND}, 100.0)
     assert [line["type"] for line in lines] == ["end_kyoku", "start_kyoku"]
     assert lines[1]["kyoku"] == 2 and lines[1]["tehais"][0][0] == "C"
+
+
+def test_the_record_takes_the_detectors_class_names_and_leaves_out_boxes_that_are_no_tile():
+    boxes = [[100 + 50 * i, 400, 145 + 50 * i, 460] for i in range(13)]
+    named, plain = GameRecord(["ton"]), GameRecord(["ton"])
+    for k in range(10):  # the model's names ('tou' for 1z) and a person over the table, against compact names alone
+        got = named.result("ton", k / 10, boxes + [[0, 0, 700, 300]], [DETECTOR_NAME[t] for t in HAND] + ["person"],
+                           [0.9] * 13 + [0.99])
+        assert got == plain.result("ton", k / 10, boxes, HAND, [0.9] * 13)
+        if got[1] is not None:
+            assert got[1]["tiles"] == list(HAND)
+            return
+    pytest.fail("no hand read")
 
 
 def test_an_empty_run_still_ends_the_game():

@@ -47,7 +47,9 @@ class BenchConfig:
     warmup_s: float = 20.0  # time each contender gets to load models and settle before measuring
     limit_seconds: float = 10.0  # the model alone in a tight loop, before each contender and after the last
     contenders: list[str] = field(default_factory=lambda: list(CONTENDERS))
-    model: ModelConfig = field(default_factory=ModelConfig)  # every contender's model (mjray's `model.*` settings)
+    # every contender's model (mjray's `model.*` settings); no face read by default: Ultralytics' stream
+    # mode has none, so every contender does the same work a frame (model.faces=true measures its cost)
+    model: ModelConfig = field(default_factory=lambda: ModelConfig(faces=False))
     mjray: dict = field(default_factory=dict)  # mjray settings that differ from its defaults: +mjray.pool.shared_workers=0
     workers_per_camera: int = 1  # the original design's N
     # scaling=true: mjray alone, for each number of cameras in scale_seats and each pool in scale_pools

@@ -4,6 +4,7 @@
     python -m mjray.sim render --size 640x360                         # files + ground truth only
     python -m mjray.sim score --size 640x360 --frames 200             # the tile model vs the truth
     python -m mjray.sim score-game outputs/2026-11-26/10-00-00        # a run's game record vs the game
+    python -m mjray.sim faces                                         # the tile faces file (model.faces)
 """
 
 from __future__ import annotations
@@ -67,8 +68,12 @@ def render(args: argparse.Namespace) -> int:
 def score(args: argparse.Namespace) -> int:
     from mjray.sim.score import score_table
 
-    report = score_table(render_table(_spec(args)), frames=args.frames, seed=args.seed)
-    print(report.text())
+    scores = score_table(render_table(_spec(args)), frames=args.frames, seed=args.seed)
+    print("the model alone:\n" + scores["model"].text())
+    if scores["faces"].frames:
+        print("\nits boxes relabelled by their faces:\n" + scores["relabel"].text())
+        print("\nand the tiles it missed in a row found by their faces (model.faces, what a run reads):\n"
+              + scores["faces"].text())
     return 0
 
 
@@ -108,8 +113,20 @@ def detect_table(args: argparse.Namespace) -> int:
 
     from mjray.sim.game_score import detect_table as detect
 
-    detect(render_table(_spec(args)), Path(args.out), every=args.every, progress=lambda text: print(text, flush=True))
+    detect(render_table(_spec(args)), Path(args.out), every=args.every, faces=not args.no_faces,
+           progress=lambda text: print(text, flush=True))
     print(f"run folder {args.out}: score it with `python -m mjray.sim score-game {args.out} --reread`")
+    return 0
+
+
+def faces(args: argparse.Namespace) -> int:
+    """The faces file `mjray.faces` matches boxes against, from the public-domain artwork."""
+    from pathlib import Path
+
+    from mjray.sim.tiles import write_faces
+
+    write_faces(Path(args.out))
+    print(f"faces of the 34 tiles written to {args.out}")
     return 0
 
 
@@ -124,9 +141,15 @@ def main(argv: list[str] | None = None) -> int:
         ("score", score, "score the mahjong-detector tile model against a table's ground truth"),
         ("score-game", score_game, "score a run's game record (game.jsonl, hands.jsonl) against the table's game"),
         ("detect-table", detect_table, "the tile model on every Nth frame of a table, as a run folder to score"),
+        ("faces", faces, "write the tile faces file (model.faces) from the artwork"),
     ):
         sub = commands.add_parser(name, help=help_text)
         sub.set_defaults(func=func)
+        if name == "faces":
+            from mjray.faces import BUNDLED_FACES
+
+            sub.add_argument("--out", default=str(BUNDLED_FACES), help="the .npz to write")
+            continue
         if name == "score-game":
             sub.add_argument("run_dir", help="the run's output folder (display.output_dir, or Hydra's outputs/...)")
             sub.add_argument("--reread", action="store_true",
@@ -134,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         if name == "detect-table":
             sub.add_argument("--out", required=True, help="the folder to write")
             sub.add_argument("--every", type=int, default=4, help="infer every Nth frame (4: 3.75 a second at 15 fps)")
+            sub.add_argument("--no-faces", action="store_true", help="the model's labels alone (model.faces=false)")
         sub.add_argument("--seats", type=int, default=4, help="number of cameras (1..8)")
         sub.add_argument("--size", default="1280x720", help="WIDTHxHEIGHT of every camera")
         sub.add_argument("--fps", type=int, default=15, help="frames per second")

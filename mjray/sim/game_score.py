@@ -279,13 +279,9 @@ def reread(run_dir: Path, out_dir: Path, **reader_options) -> None:
     """`game.jsonl` and `hands.jsonl` into `out_dir`, read anew from the run's `detections.jsonl` with
     today's hand reader: to see what a change to the reader does to a run already made."""
     from mjray.gamelog import GameRecord
-    from mjray.hands import tile_labels
 
     rows = list(_rows(run_dir / "detections.jsonl"))
     seats = list(dict.fromkeys(row["seat"] for row in rows))
-    names = sorted({c for row in rows for c in row.get("classes", [])})
-    labels = tile_labels(dict(enumerate(names)))
-    by_name = {names[i]: tile for i, tile in labels.items()}
     record = GameRecord(seats, **reader_options)
     out_dir.mkdir(parents=True, exist_ok=True)
     with open(out_dir / "game.jsonl", "w") as game, open(out_dir / "hands.jsonl", "w") as hands:
@@ -295,11 +291,7 @@ def reread(run_dir: Path, out_dir: Path, **reader_options) -> None:
             if row.get("captured_at") is None:
                 continue
             if "boxes" in row:
-                keep = [i for i, c in enumerate(row["classes"]) if c in by_name]
-                lines, hand = record.result(row["seat"], row["captured_at"],
-                                            np.array([row["boxes"][i] for i in keep], np.float32).reshape(-1, 4),
-                                            [by_name[row["classes"][i]] for i in keep],
-                                            np.array([row["scores"][i] for i in keep], np.float32))
+                lines, hand = record.result(row["seat"], row["captured_at"], row["boxes"], row["classes"], row["scores"])
             else:
                 lines, hand = record.gap(row["seat"], row["captured_at"])
             write(lines)
@@ -312,32 +304,35 @@ def reread(run_dir: Path, out_dir: Path, **reader_options) -> None:
 
 
 def detect_table(table, out_dir: Path, every: int = 4, start_at: float = 1_000_000.0, detector=None,
-                 progress=None) -> None:
+                 faces: bool = True, progress=None) -> None:
     """A run folder without a run: the tile model on every `every`-th frame of each seat's video,
-    as `detections.jsonl` (capture time = `start_at` + frame / fps), with `sim_frames.jsonl` and
-    `table.json`, for `score-game --reread`: the reader and the model, without the pipeline's timing."""
-    import dataclasses
+    as `detections.jsonl` in a run's lines (capture time = `start_at` + frame / fps, emitted then),
+    with `sim_frames.jsonl` and `table.json`, for `score-game --reread`: the reader and the model,
+    without the pipeline's timing."""
+    import time
 
-    from mjray.frames import Detections
+    from mjray.frames import Frame, Result
     from mjray.model import YoloDetector
     from mjray.sim.score import decoded
+    from mjray.sim.table import write_spec
+    from mjray.sinks import item_record
 
-    detector = detector or YoloDetector()
+    detector = detector or YoloDetector(faces=faces)
     names = detector.names
     fps = table.spec.fps
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / TABLE_FILE).write_text(json.dumps(dataclasses.asdict(table.spec), indent=1))
+    write_spec(table.spec, out_dir)
     rows = []
     with open(out_dir / ANCHORS_FILE, "w") as anchors:
         for seat in table.spec.seats:
             indices = list(range(0, table.spec.frames, every))
             for n, (i, image) in enumerate(decoded(table, seat, indices)):
-                d: Detections = detector(image).left_to_right()
                 t = start_at + i / fps
-                rows.append({"seat": seat, "seq": i, "captured_at": round(t, 6),
-                             "boxes": [[round(float(v), 1) for v in box] for box in d.xyxy],
-                             "scores": [round(float(c), 3) for c in d.confidence],
-                             "classes": [names[int(c)] for c in d.class_id]})
+                started = time.perf_counter()
+                detections = detector(image)
+                infer_ms = (time.perf_counter() - started) * 1000
+                frame = Frame(seat, i, t, "arrival", i, t, table.spec.width, table.spec.height)
+                rows.append(item_record(Result(frame, detections, infer_ms, "detect-table", t), names, t))
                 if i % fps < every:
                     anchors.write(json.dumps({"seat": seat, "seq": i, "captured_at": round(t, 6), "frame": i}) + "\n")
                 if progress and n % 100 == 0:

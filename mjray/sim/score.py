@@ -101,14 +101,24 @@ def decoded(table: RenderedTable, seat: str, indices: list[int]):
                 break
 
 
-def score_table(table: RenderedTable, frames: int = 200, seed: int = 0, detector=None) -> Score:
-    from mjray.model import YoloDetector
+def score_table(table: RenderedTable, frames: int = 200, seed: int = 0, detector=None) -> dict[str, Score]:
+    """The model's reads (`model`), its boxes relabelled by their faces (`relabel`) and with the
+    tiles it missed in the row found by their faces (`faces`, what the detector returns; mjray.faces)."""
+    from mjray.faces import FaceMatcher
+    from mjray.model import YoloDetector, preprocess
 
-    detector = detector or YoloDetector()
+    detector = detector or YoloDetector(faces=False)
     names = detector.names
-    score = Score()
+    matcher = FaceMatcher.for_model(names)
+    scores = {"model": Score(), "relabel": Score(), "faces": Score()}
     for seat, indices in sample_frames(table, frames, seed).items():
         truth = table.load_truth(seat)
         for i, image in decoded(table, seat, indices):
-            score.add(truth[i], detector(image), names)
-    return score
+            detections = detector(image)
+            scores["model"].add(truth[i], detections, names)
+            if matcher is not None:
+                grey = preprocess(image, True, True)[..., 0]
+                relabelled = matcher.relabel(grey, detections)
+                scores["relabel"].add(truth[i], relabelled, names)
+                scores["faces"].add(truth[i], matcher.fill(grey, relabelled), names)
+    return scores

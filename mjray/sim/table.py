@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 SEAT_NAMES = ("ton", "nan", "sha", "pei", "seat5", "seat6", "seat7", "seat8")
 RENDER_VERSION = 3  # bump when the pictures change, so caches are rebuilt
+SPEC_FILE = "table.json"
 
 
 def seat_names(count: int) -> tuple[str, ...]:
@@ -113,6 +114,12 @@ class RenderedTable:
         return rows
 
 
+def write_spec(spec: TableSpec, folder: Path) -> None:
+    """The spec as `table.json` in `folder`: a rendered table's, or a run folder's, which
+    `python -m mjray.sim score-game` reads back to score the run against the spec's game."""
+    (folder / SPEC_FILE).write_text(json.dumps(dataclasses.asdict(spec), indent=1))
+
+
 def cache_root() -> Path:
     return Path(os.environ.get("MJRAY_CACHE", Path.home() / ".cache" / "mjray")) / "tables"
 
@@ -151,7 +158,7 @@ def _render_seat(spec: TableSpec, seat_index: int, folder: Path) -> tuple[str, i
 def render_table(spec: TableSpec, root: Path | None = None, workers: int | None = None) -> RenderedTable:
     """The table's files, rendered now unless the cache already holds them."""
     folder = (root or cache_root()) / spec.key()
-    if (folder / "table.json").exists():
+    if (folder / SPEC_FILE).exists():
         return RenderedTable.at(spec, folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{spec.key()}-", dir=folder.parent))
@@ -167,7 +174,7 @@ def render_table(spec: TableSpec, root: Path | None = None, workers: int | None 
             for job in jobs:
                 seat, frames, seconds = job.result()
                 log.info("seat %s: %d frames in %.1f s (%.0f frames/s)", seat, frames, seconds, frames / seconds)
-        (staging / "table.json").write_text(json.dumps(dataclasses.asdict(spec), indent=1))
+        write_spec(spec, staging)
         try:
             staging.rename(folder)
         except OSError:  # another process finished the same table first

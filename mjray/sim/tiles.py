@@ -36,3 +36,19 @@ def face(tile: str, width: int, height: int) -> np.ndarray:
     rgba = np.array(Image.open(io.BytesIO(png)).convert("RGBA"))
     rgba.setflags(write=False)
     return rgba
+
+
+def grey_face(tile: str, width: int, height: int, body_rgb: tuple[int, int, int] = (236, 228, 214)) -> np.ndarray:
+    """The face as a camera sees it in grey: the artwork over an ivory tile body, HxW uint8."""
+    import cv2
+
+    rgba = face(tile, width, height).astype(np.float32)
+    alpha = rgba[..., 3:4] / 255.0
+    rgb = rgba[..., :3] * alpha + np.float32(body_rgb) * (1 - alpha)
+    return cv2.cvtColor(rgb.astype(np.uint8), cv2.COLOR_RGB2GRAY)
+
+
+def write_faces(path: Path, width: int = 72, height: int = 96) -> None:
+    """The faces file `mjray.faces` reads: every tile's grey face, in mjray's tile names."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, tiles=np.array(TILES), faces=np.stack([grey_face(t, width, height) for t in TILES]))

@@ -27,11 +27,7 @@ class TileMatcher:
         if key not in self._templates:
             bank = []
             for tile in tiles.TILES:
-                rgba = tiles.face(tile, width, height).astype(np.float32)
-                a = rgba[..., 3:4] / 255.0
-                ivory = np.float32([236, 228, 214])  # RGB of the tile body
-                grey = cv2.cvtColor((rgba[..., :3] * a + ivory * (1 - a)).astype(np.uint8), cv2.COLOR_RGB2GRAY)
-                bank.append(grey.astype(np.float32))
+                bank.append(tiles.grey_face(tile, width, height).astype(np.float32))
             self._templates[key] = np.stack(bank)
         return self._templates[key]
 

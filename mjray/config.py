@@ -291,8 +291,15 @@ def validate(cfg: AppConfig) -> AppConfig:
            f"must be auto, cpu, cuda or cuda:N, got {model.device!r}")
     _check(model.threads >= 0, "model.threads", f"must be at least 1 (or 0 for auto), got {model.threads}")
     _check(not model.faces_file or os.path.isfile(model.faces_file), "model.faces_file",
-           f"file not found: {model.faces_file} (an .npz of the 34 tile faces, `python -m mjray.sim faces` writes one; "
+           f"file not found: {model.faces_file} (an .npz of the table's 34 tile faces, README: the game record; "
            "or leave it unset for the bundled artwork)")
+    if model.faces and model.faces_file:
+        from mjray.faces import FacesError, load_faces
+
+        try:
+            load_faces(model.faces_file)
+        except FacesError as error:
+            raise ConfigError(str(error)) from None
 
     pool = cfg.pool
     _check(pool.workers_per_camera >= 1, "pool.workers_per_camera", f"must be at least 1, got {pool.workers_per_camera}")

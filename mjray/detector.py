@@ -95,21 +95,22 @@ class DetectorActor:
         self.reorders = {seat: ray.get_actor(f"reorder:{seat}") for seat in self.seats}
         self.load_error: ModelError | None = None
         model = dict(model)
-        shipped: ShippedFile | None = model.pop("shipped", None)
+        shipped: dict[str, ShippedFile] = model.pop("shipped", {})  # setting -> the driver's file (weights, faces)
         auto = model.pop("auto_threads", None)
         if not model.get("threads") and auto:  # this node's CPUs, not the driver's
             model["threads"] = auto_threads(cores=node_cpus(), **auto)
         try:
-            if shipped is not None:
+            for setting, file in shipped.items():
                 try:
-                    model["weights"] = receive(shipped)
+                    model[setting] = receive(file)
                 except (OSError, ValueError) as error:  # a cache that cannot be written, bytes that do not match
-                    raise ModelError(f"{shipped.path} could not be received on this node ({type(error).__name__}: "
-                                     f"{error}); MJRAY_CACHE names where nodes keep shipped weights") from error
+                    raise ModelError(f"{file.path} could not be received on this node ({type(error).__name__}: "
+                                     f"{error}); MJRAY_CACHE names where nodes keep shipped files") from error
             self.detector = YoloDetector(**model)
         except ModelError as error:  # said by ready(): a restart would fail the same way
-            if shipped is not None and isinstance(model.get("weights"), str):  # named as the driver's file, not its copy
-                error = ModelError(str(error).replace(model["weights"], shipped.path))
+            for setting, file in shipped.items():  # named as the driver's files, not their copies
+                if isinstance(model.get(setting), str):
+                    error = ModelError(str(error).replace(model[setting], file.path))
             self.load_error, shared = error, False
         self.inferred = self.failed = 0
         self.faces_ms = 0.0  # of inference, reading the tile faces (mjray.faces)

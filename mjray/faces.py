@@ -10,7 +10,8 @@ contrast. Where no face matches well, or none clearly better than the next, the 
 Where the model found no tile at all, a row of tiles shows it: a gap of a whole tile's pitch or
 more between two neighbours, or past either end (up to two pitches out: a drawn tile is often set
 apart). A face that matches there well and clearly is a tile the model missed (`fill`); bare
-cloth matches no face that well.
+cloth matches no face that well. A blank face (the white dragon) is told by a flat, bright patch
+when relabelling a box the model found, never when filling: cloth can be as flat and bright.
 
 The faces ship as `mjray/data/tile_faces.npz`, grey rasters of the public-domain artwork
 (`pymdownx-mahjong`, built by `python -m mjray.sim faces`); a table with other tiles wants its own
@@ -27,20 +28,24 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from mjray.frames import Detections
-from mjray.tiles import DETECTOR_NAME, TILES
+from mjray.tiles import TILES, tile_named
 
 log = logging.getLogger(__name__)
 
 BUNDLED_FACES = Path(__file__).parent / "data" / "tile_faces.npz"
-BOX_WIDTH = 24  # pixels: each box is scaled to this width (a tile's width in a 640-wide frame; 24 or 48 read alike)
+BOX_WIDTH = 24  # pixels: each box is scaled to this width, about a tile's width in a 640-wide frame
 FACE_SCALES = (0.78, 0.84, 0.90)  # face width over box width
 FACE_ASPECT = 1.333  # face height over width
 MARGIN = 0.05  # the faces' best score must beat the second best by this much to overrule the model,
-SURE = 0.5  # and reach this (a tile's own face: 0.87 at the median; bare cloth: 0.47 at most)
+SURE = 0.5  # and reach this (above what bare cloth reaches, below most tiles' own face: README)
 FILL_SURE = 0.6  # a tile where the model found none: its face must match at least this well
 END_REACH = (1.0, 1.4, 1.8)  # pitches past a row's end where a tile is looked for
+MOST_MISSING = 3  # tiles missing between two neighbours in a row, at most
 BLANK_SPREAD = 25.0  # grey levels: a blank face (the white dragon) scores 1 - (flattest patch's spread) / this,
 BLANK_LEVEL = 140  # if that patch is this bright (of 255, the frame's contrast stretched): a tile's body, not cloth
+
+
+BLANK_TILE = "5z"  # the white dragon: a face with nothing to correlate
 
 
 class FacesError(ValueError):
@@ -58,17 +63,26 @@ def load_faces(path: str | Path | None = None) -> np.ndarray:
         raise FacesError(f"model.faces_file: {path} is not a faces file ({error}); it needs arrays `tiles` (the 34 tile "
                          "names) and `faces` (34 x H x W grey uint8)") from error
     missing = [t for t in TILES if t not in names]
-    if missing or faces.ndim != 3 or len(faces) != len(names):
-        raise FacesError(f"model.faces_file: {path} lacks {', '.join(missing) or 'a raster per tile'}: it needs the 34 "
-                         f"tiles ({' '.join(TILES)}) and a 34 x H x W grey raster")
-    return np.stack([faces[names.index(t)] for t in TILES]).astype(np.uint8)
+    if missing:
+        raise FacesError(f"model.faces_file: {path} lacks {', '.join(missing)}: it needs all 34 tiles ({' '.join(TILES)})")
+    if faces.dtype != np.uint8 or faces.ndim != 3 or len(faces) != len(names) or min(faces.shape[1:]) < 8:
+        raise FacesError(f"model.faces_file: {path} holds faces of {faces.dtype} {faces.shape}: it needs one grey uint8 "
+                         f"raster per tile name, {len(names)} x H x W, at least 8 x 8 pixels")
+    ordered = np.stack([faces[names.index(t)] for t in TILES])
+    flat = [t for t, face in zip(TILES, ordered) if t != BLANK_TILE and face.std() < 1.0]
+    if flat:
+        raise FacesError(f"model.faces_file: {path} has blank faces for {', '.join(flat)}: only {BLANK_TILE} "
+                         "(the white dragon) is blank")
+    return ordered
 
 
 def row_holes(xyxy: np.ndarray) -> list[np.ndarray]:
-    """Where a row of at least 3 boxes lacks a tile, each as its candidate boxes (k x 4): a
-    neighbour one pitch or more further than the row's pitch (the drawn tile's gap of a fraction of
-    a tile is none), and past each end, at `END_REACH` pitches (a drawn tile may lie apart)."""
+    """Where a row of at least 3 tile boxes lacks a tile, each as its candidate boxes (k x 4): a
+    neighbour 1.75 pitches or more away (the drawn tile's gap of a fraction of a tile is none; at
+    most `MOST_MISSING` tiles between two), and past each end, at `END_REACH` pitches (a drawn
+    tile may lie apart)."""
     out: list[np.ndarray] = []
+    xyxy = xyxy[(xyxy[:, 2] - xyxy[:, 0] >= 2) & (xyxy[:, 3] - xyxy[:, 1] >= 2)]  # no box of no size
     if len(xyxy) >= 3:
         middle = (xyxy[:, 1] + xyxy[:, 3]) / 2
         height = float(np.median(xyxy[:, 3] - xyxy[:, 1]))
@@ -85,10 +99,12 @@ def row_holes(xyxy: np.ndarray) -> list[np.ndarray]:
             centre = (boxes[:, 0] + boxes[:, 2]) / 2
             width = float(np.median(boxes[:, 2] - boxes[:, 0]))
             steps = np.diff(centre)
-            near = steps[steps < 1.3 * width]
+            near = steps[(steps < 1.3 * width) & (steps > 0.5 * width)]  # neighbours, not duplicates
             pitch = float(np.median(near)) if len(near) else width
             for a, b, step in zip(boxes[:-1], boxes[1:], steps):
                 missing = int(np.floor(step / pitch + 0.25)) - 1
+                if missing > MOST_MISSING:  # two rows side by side, not one with holes
+                    continue
                 for j in range(1, missing + 1):
                     f = j / (missing + 1)
                     x = (1 - f) * (a[0] + a[2]) / 2 + f * (b[0] + b[2]) / 2
@@ -100,14 +116,27 @@ def row_holes(xyxy: np.ndarray) -> list[np.ndarray]:
     return out
 
 
+def overlap(boxes: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """Each box's largest intersection over union with any of `others` (0 with none)."""
+    if not len(others):
+        return np.zeros(len(boxes), np.float32)
+    x1 = np.maximum(boxes[:, None, 0], others[None, :, 0])
+    y1 = np.maximum(boxes[:, None, 1], others[None, :, 1])
+    x2 = np.minimum(boxes[:, None, 2], others[None, :, 2])
+    y2 = np.minimum(boxes[:, None, 3], others[None, :, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area = lambda b: (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])  # noqa: E731
+    return (inter / np.maximum(area(boxes)[:, None] + area(others)[None, :] - inter, 1e-6)).max(1)
+
+
 class FaceMatcher:
     """Relabels a tile model's boxes by their faces and adds the tiles it missed in a row; `None`
     from `for_model` for other models."""
 
     def __init__(self, faces: np.ndarray, names: dict[int, str], box_width: int = BOX_WIDTH,
                  margin: float = MARGIN) -> None:
-        by_name = {name: i for i, name in names.items()}
-        self.class_of_tile = np.array([by_name[DETECTOR_NAME[t]] for t in TILES], np.int32)
+        by_tile = {tile_named(name): i for i, name in names.items()}
+        self.class_of_tile = np.array([by_tile[t] for t in TILES], np.int32)
         self.tile_of_class = {int(c): k for k, c in enumerate(self.class_of_tile)}
         self.box_width, self.margin = box_width, margin
         self.banks = []  # per face scale: (width, height, faces as unit columns, which faces are blank)
@@ -124,9 +153,10 @@ class FaceMatcher:
     @classmethod
     def for_model(cls, names: dict[int, str], path: str | Path | None = None) -> FaceMatcher | None:
         """A matcher for a model whose classes include the 34 tiles; None (and why, in the log) else."""
-        known = set(names.values())
-        if not all(DETECTOR_NAME[t] in known for t in TILES):
-            log.info("model classes are not the 34 tiles: boxes keep the model's labels (no face matching)")
+        known = {tile_named(name) for name in names.values()}
+        if not known >= set(TILES):
+            (log.warning if path else log.info)("model classes are not the 34 tiles: boxes keep the model's labels "
+                                                "(no face matching%s)", f"; model.faces_file {path} unused" if path else "")
             return None
         return cls(load_faces(path), names)
 
@@ -172,14 +202,23 @@ class FaceMatcher:
 
     def fill(self, grey: np.ndarray, detections: Detections) -> Detections:
         """The boxes plus a tile at each hole of their rows where a face matches well and clearly
-        (its confidence: that match)."""
+        (its confidence: that match). Never a blank face: cloth, light or dark, is as blank."""
+        tiles = np.isin(detections.class_id, self.class_of_tile)
+        height, width = grey.shape[:2]
+        taken = detections.xyxy[tiles]
         found = []
-        for candidates in row_holes(detections.xyxy):
-            scored = [(self.scores(grey, box), box) for box in candidates]
+        for candidates in row_holes(taken):
+            inside = candidates[(candidates[:, 0] >= 0) & (candidates[:, 1] >= 0) & (candidates[:, 2] <= width)
+                                & (candidates[:, 3] <= height) & (overlap(candidates, taken) < 0.3)]
+            if not len(inside):
+                continue
+            scored = [(self.scores(grey, box), box) for box in inside]
             scores, box = max(scored, key=lambda pair: float(pair[0].max()))
             second, first = np.partition(scores, -2)[-2:]
-            if first >= FILL_SURE and first - second > self.margin:
-                found.append((box, first, self.class_of_tile[int(np.argmax(scores))]))
+            best = int(np.argmax(scores))
+            if first >= FILL_SURE and first - second > self.margin and TILES[best] != BLANK_TILE:
+                found.append((box, first, self.class_of_tile[best]))
+                taken = np.concatenate([taken, box[None]])
         if not found:
             return detections
         boxes, sure, classes = zip(*found)

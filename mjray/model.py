@@ -3,7 +3,8 @@
 Ultralytics is kept offline (`OFFLINE_ENV`, set before it is first imported here, and in every
 Ray worker's environment by the pipeline): it never looks for weights, fonts or updates on the
 network. Preprocessing that a model needs (the tile model wants grayscale, auto-contrasted
-input) and its threads are set here, so every caller (detectors, benchmark, tests) runs it the same way.
+input), its threads and the tile faces' second read of its boxes (`mjray.faces`) are set here,
+so every caller (detectors, benchmark, tests) runs it the same way.
 """
 
 from __future__ import annotations
@@ -124,6 +125,11 @@ def preprocess(image: np.ndarray, grayscale: bool, autocontrast: bool) -> np.nda
     return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if grayscale else image
 
 
+def grey_of(seen: np.ndarray, grayscale: bool) -> np.ndarray:
+    """The grey picture of what the model saw (`preprocess`'s output), for the tile faces."""
+    return seen[..., 0] if grayscale else cv2.cvtColor(seen, cv2.COLOR_BGR2GRAY)
+
+
 class YoloDetector:
     """A loaded Ultralytics model; `detector(bgr_image) -> Detections`."""
 
@@ -217,8 +223,7 @@ class YoloDetector:
         detections = Detections.from_ultralytics(result)
         if self.faces is not None:
             inferred = time.perf_counter()
-            grey = seen[..., 0] if self.grayscale else cv2.cvtColor(seen, cv2.COLOR_BGR2GRAY)
-            detections = self.faces.read(grey, detections)
+            detections = self.faces.read(grey_of(seen, self.grayscale), detections)
             self.faces_ms = (time.perf_counter() - inferred) * 1000
         self.last_ms = (time.perf_counter() - started) * 1000
         return detections

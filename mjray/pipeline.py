@@ -153,9 +153,11 @@ class Pipeline:
         camera_cls = ray.remote(CameraActor)
         model = dataclasses.asdict(cfg.model)  # threads 0: each detector counts its own node's cores
         model["auto_threads"] = {"shared_workers": pool.shared_workers, "cpus_per_worker": pool.cpus_per_worker}
-        if cfg.model.weights and os.path.isfile(cfg.model.weights):  # read where it is, loaded where the detector is
-            self.weights = ship(cfg.model.weights)
-            model["shipped"] = self.weights
+        model["shipped"] = {}  # files read where they are, loaded where each detector is
+        if cfg.model.weights and os.path.isfile(cfg.model.weights):
+            self.weights = model["shipped"]["weights"] = ship(cfg.model.weights)
+        if cfg.model.faces and cfg.model.faces_file:
+            model["shipped"]["faces_file"] = ship(cfg.model.faces_file)
         restarts = cfg.run.max_restarts
         # reorders (drained by the driver) and the rounds clock live on the driver's node, or
         # anywhere if it cannot hold them: results then cross the network once, not twice

@@ -1,5 +1,5 @@
-"""Model weights shipped with the job: a detector on another node gets the driver's file through
-Ray's object store, not a shared file system.
+"""Files a detector needs (model weights, tile faces) shipped with the job: a detector on another
+node gets the driver's file through Ray's object store, not a shared file system.
 
 The driver puts the file's bytes once (`ship`); a detector on another node writes them into a
 cache there, named by their SHA-256 (`receive`); one on the driver's node reads the file in place

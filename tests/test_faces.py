@@ -107,9 +107,43 @@ def test_tiles_the_model_missed_are_found_by_their_faces_and_cloth_is_not():
     assert back >= 22 and right >= 21, (back, right)  # of 24
 
 
+def test_light_cloth_is_no_white_dragon():
+    """Flat, bright cloth past a row's ends and in its holes: no tile is made up there."""
+    matcher = FaceMatcher.for_model(NAMES)
+    grey = np.clip(np.random.default_rng(3).normal(180, 3, (360, 640)), 0, 255).astype(np.uint8)
+    boxes = row([200.0 + 22 * i for i in (0, 1, 2, 4, 5)], top=150.0)
+    filled = matcher.fill(grey, wrongly_read(boxes))
+    assert len(filled) == len(boxes)
+
+
+@pytest.mark.parametrize("boxes", [
+    row([100.0] * 3),  # the same box thrice
+    np.array([[50, 50, 50, 80], [60, 50, 60, 80], [70, 50, 70, 80]], np.float32),  # no width
+    row([100.0, 101.0, 102.0, 103.0, 163.0]),  # near-duplicates
+    row([0.0, 22.0, 44.0, 400.0, 422.0, 444.0]),  # two rows side by side
+])
+def test_odd_rows_give_few_holes_and_never_fail(boxes):
+    holes = row_holes(boxes)
+    assert len(holes) <= 4 and all(np.isfinite(h).all() for h in holes)
+
+
+def test_a_tile_cut_by_the_frame_edge_is_not_filled_past_it():
+    """The frame cut through the first tile, its box gone: the face still matches well there, but
+    a box must lie in the frame (Detections' pixels)."""
+    matcher = FaceMatcher.for_model(NAMES)
+    for seat in range(4):
+        grey, boxes, truth = seat_pixels(HANDS[0], seat, 0.0, np.random.default_rng(4))
+        cut = int(boxes[0, 0] + 0.15 * (boxes[0, 2] - boxes[0, 0]))
+        picture, shifted = grey[:, cut:], boxes[1:] - np.float32([cut, 0, cut, 0])
+        filled = matcher.fill(picture, wrongly_read(shifted))
+        assert (filled.xyxy[:, 0] >= 0).all() and (filled.xyxy[:, 2] <= picture.shape[1]).all()
+
+
 def test_a_model_without_the_34_tiles_gets_no_matcher():
     assert FaceMatcher.for_model({0: "person", 1: "car"}) is None
     assert FaceMatcher.for_model({i: n for i, n in NAMES.items() if n != DETECTOR_NAME["5p"]}) is None
+    compact = FaceMatcher.for_model(dict(enumerate(TILES)))  # a tile model named in mjray's notation
+    assert compact is not None and compact.class_of_tile.tolist() == list(range(34))
 
 
 def test_the_bundled_faces_are_the_artwork_as_written_today(tmp_path):
@@ -131,12 +165,24 @@ def test_a_faces_file_that_is_not_one_is_named(tmp_path):
     np.savez(short, tiles=np.array(TILES[:-1]), faces=np.zeros((33, 8, 6), np.uint8))
     with pytest.raises(FacesError, match=r"model.faces_file: .*short.npz lacks 7z"):
         load_faces(short)
+    floats = tmp_path / "floats.npz"
+    np.savez(floats, tiles=np.array(TILES), faces=np.random.default_rng(0).random((34, 32, 24)))
+    with pytest.raises(FacesError, match=r"floats.npz holds faces of float64 \(34, 32, 24\): it needs one grey uint8"):
+        load_faces(floats)
+    flat = tmp_path / "flat.npz"
+    np.savez(flat, tiles=np.array(TILES), faces=np.full((34, 32, 24), 200, np.uint8))
+    with pytest.raises(FacesError, match=r"flat.npz has blank faces for 1m, .*: only 5z"):
+        load_faces(flat)
 
 
-def test_a_missing_faces_file_is_a_setting_error(tmp_path):
+def test_a_missing_or_wrong_faces_file_is_a_setting_error(tmp_path):
     from mjray.config import AppConfig, ConfigError, validate
 
     cfg = AppConfig()
     cfg.model.faces_file = str(tmp_path / "nowhere.npz")
     with pytest.raises(ConfigError, match="model.faces_file: file not found"):
+        validate(cfg)
+    (tmp_path / "junk.npz").write_bytes(b"junk")
+    cfg.model.faces_file = str(tmp_path / "junk.npz")
+    with pytest.raises(ConfigError, match="model.faces_file: .*junk.npz is not a faces file"):
         validate(cfg)

@@ -4,7 +4,7 @@
     python -m mjray.sim render --size 640x360                         # files + ground truth only
     python -m mjray.sim score --size 640x360 --frames 200             # the tile model vs the truth
     python -m mjray.sim score-game outputs/2026-11-26/10-00-00        # a run's game record vs the game
-    python -m mjray.sim faces                                         # the tile faces file (model.faces)
+    python -m mjray.sim faces --out mjray/data/tile_faces.npz         # the bundled tile faces (model.faces)
 """
 
 from __future__ import annotations
@@ -146,9 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         sub = commands.add_parser(name, help=help_text)
         sub.set_defaults(func=func)
         if name == "faces":
-            from mjray.faces import BUNDLED_FACES
-
-            sub.add_argument("--out", default=str(BUNDLED_FACES), help="the .npz to write")
+            sub.add_argument("--out", required=True, help="the .npz to write (mjray/data/tile_faces.npz is the bundled one)")
             continue
         if name == "score-game":
             sub.add_argument("run_dir", help="the run's output folder (display.output_dir, or Hydra's outputs/...)")

@@ -105,7 +105,7 @@ def score_table(table: RenderedTable, frames: int = 200, seed: int = 0, detector
     """The model's reads (`model`), its boxes relabelled by their faces (`relabel`) and with the
     tiles it missed in the row found by their faces (`faces`, what the detector returns; mjray.faces)."""
     from mjray.faces import FaceMatcher
-    from mjray.model import YoloDetector, preprocess
+    from mjray.model import YoloDetector, grey_of, preprocess
 
     detector = detector or YoloDetector(faces=False)
     names = detector.names
@@ -117,7 +117,7 @@ def score_table(table: RenderedTable, frames: int = 200, seed: int = 0, detector
             detections = detector(image)
             scores["model"].add(truth[i], detections, names)
             if matcher is not None:
-                grey = preprocess(image, True, True)[..., 0]
+                grey = grey_of(preprocess(image, detector.grayscale, detector.autocontrast), detector.grayscale)
                 relabelled = matcher.relabel(grey, detections)
                 scores["relabel"].add(truth[i], relabelled, names)
                 scores["faces"].add(truth[i], matcher.fill(grey, relabelled), names)

@@ -4,6 +4,8 @@ A camera decodes in one thread and converts frames in others; glibc keeps what t
 free in their own arenas and, unlike the main arena, rarely returns it. Measured on the embedded
 table: a camera actor's anonymous memory grew 5-40 MiB a minute (faster under load), its Python
 objects and Ray references flat; with `malloc_trim(0)` every 10 s it stays flat (67-70 MiB).
+Fewer arenas (`MALLOC_ARENA_MAX`, set for every mjray worker unless the environment sets it)
+leave less for the trim to find: a thread's frees go back to an arena that others reuse.
 """
 
 from __future__ import annotations
@@ -11,11 +13,18 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import logging
+import os
 import time
 
 log = logging.getLogger(__name__)
 
 TRIM_EVERY_S = 10.0
+ARENAS = "2"  # glibc's default is 8 per core
+
+
+def heap_env() -> dict[str, str]:
+    """Environment for mjray's Ray workers: glibc read it as the process started."""
+    return {} if "MALLOC_ARENA_MAX" in os.environ else {"MALLOC_ARENA_MAX": ARENAS}
 
 
 class HeapTrimmer:

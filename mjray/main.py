@@ -78,9 +78,16 @@ def job_env() -> dict:
     """The job's runtime environment on a cluster: Ultralytics kept offline, and mjray's package
     shipped to every node (Ray uploads it once, each node unpacks it for its workers)."""
     import mjray
+
+    return {"env_vars": worker_env(), "py_modules": [str(Path(mjray.__file__).parent)]}
+
+
+def worker_env() -> dict[str, str]:
+    """Every mjray worker's environment: Ultralytics offline, glibc's arenas few (mjray.heap)."""
+    from mjray.heap import heap_env
     from mjray.model import OFFLINE_ENV
 
-    return {"env_vars": OFFLINE_ENV, "py_modules": [str(Path(mjray.__file__).parent)]}
+    return {**OFFLINE_ENV, **heap_env()}
 
 
 def check_reachable(address: str, timeout_s: float = 5.0) -> None:
@@ -102,8 +109,6 @@ def init_ray(cfg: AppConfig) -> None:
 
     if ray.is_initialized():  # a caller (a test, a notebook) set Ray up already
         return
-    from mjray.model import OFFLINE_ENV
-
     common = {"namespace": f"mjray-{int(time.time())}", "log_to_driver": True, "configure_logging": False}
     if cfg.ray.address:  # mjray's code goes with the job: a worker node needs its dependencies, not mjray
         check_reachable(cfg.ray.address)
@@ -116,7 +121,7 @@ def init_ray(cfg: AppConfig) -> None:
     else:
         export = {"_metrics_export_port": cfg.ray.metrics_export_port} if cfg.ray.metrics_export_port else {}
         context = ray.init(num_cpus=cfg.ray.num_cpus, num_gpus=cfg.ray.num_gpus, include_dashboard=cfg.ray.dashboard,
-                           dashboard_host="127.0.0.1", runtime_env={"env_vars": OFFLINE_ENV}, **export, **common)
+                           dashboard_host="127.0.0.1", runtime_env={"env_vars": worker_env()}, **export, **common)
         if export:
             log.info("metrics (Prometheus text): http://127.0.0.1:%d/metrics, series ray_mjray_* by seat",
                      cfg.ray.metrics_export_port)

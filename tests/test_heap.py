@@ -13,3 +13,13 @@ def test_it_trims_at_most_once_a_period_and_has_glibcs_malloc_trim_here():
     trimmer.tick(100.06)
     trimmer.tick(100.07)
     assert trimmer.trims == 1
+
+
+def test_mjray_workers_start_with_few_arenas_unless_the_environment_says(monkeypatch):
+    from mjray.main import worker_env
+
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    env = worker_env()
+    assert env["MALLOC_ARENA_MAX"] == "2" and env["YOLO_OFFLINE"] == "1"
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")  # a user's choice: inherited by Ray's workers as it is
+    assert "MALLOC_ARENA_MAX" not in worker_env()

@@ -119,6 +119,15 @@ class MjaiLog:
         return {**line, "t": round(seen.at, 3), "seat": seen.seat, "confidence": round(float(seen.confidence), 3)}
 
 
+class TileNames(dict):
+    """Class name -> tile in compact names (None for a class that is no tile), each name mapped once,
+    when first seen: a run's names are few and fixed, and a new one is still mapped right."""
+
+    def __missing__(self, name: str) -> str | None:
+        self[name] = tile = tile_named(name)
+        return tile
+
+
 class GameRecord:
     """Each seat's results in, the log's lines out: the table's hand readers (`mjray.hands.TableHands`)
     and the mjai log over them. Pure; the game sink writes its lines live, `python -m mjray.sim
@@ -130,6 +139,7 @@ class GameRecord:
         self.table = TableHands(seats, **reader_options)
         self.log = MjaiLog(seats)
         self.events = {"draw": 0, "discard": 0}
+        self.tile_of = TileNames()
 
     def begin(self) -> list[dict]:
         return self.log.begin()
@@ -138,7 +148,7 @@ class GameRecord:
         """(lines of `game.jsonl`, the line of `hands.jsonl` when the seat's stable hand changed).
         `classes` are the detector's class names, as a result or `detections.jsonl` has them: the
         boxes of a class that is no tile are left out here, so no caller maps names itself."""
-        tiles = [tile_named(name) for name in classes]
+        tiles = [self.tile_of[name] for name in classes]
         keep = [i for i, tile in enumerate(tiles) if tile is not None]
         boxes, scores = np.asarray(boxes, np.float32).reshape(-1, 4), np.asarray(scores, np.float32)
         return self._take(self.table.observe(seat, t, boxes[keep], [tiles[i] for i in keep], scores[keep]))

@@ -1,4 +1,5 @@
 import hashlib
+import re
 
 import numpy as np
 import pytest
@@ -7,7 +8,7 @@ from mjray.sim import marker
 from mjray.sim.__main__ import main as sim_main
 from mjray.sim.game import Hand, TableGame
 from mjray.sim.render import SCENES, SeatView
-from mjray.sim.table import TableSpec
+from mjray.sim.table import SPEC_FILE, TableSpec, read_spec, write_spec
 from mjray.sim.verify import TileMatcher
 
 SEATS = ("ton", "nan", "sha", "pei")
@@ -130,6 +131,20 @@ def test_an_unknown_scene_is_refused_naming_the_known_ones():
         TableSpec(scene="casino")
     with pytest.raises(ValueError, match="known scenes"):
         SeatView(0, 640, 360, scene="casino")
+
+
+def test_a_written_spec_reads_back_and_a_missing_or_bad_one_is_named(tmp_path):
+    spec = TableSpec(seats=("ton", "nan", "sha"), width=640, height=360, fps=10, seconds=30.0, seed=7, turn_s=1.5,
+                     scene="parlour")
+    write_spec(spec, tmp_path)
+    assert read_spec(tmp_path) == spec and read_spec(tmp_path).key() == spec.key()
+    with pytest.raises(FileNotFoundError, match=re.escape(str(tmp_path / "nowhere" / SPEC_FILE))):
+        read_spec(tmp_path / "nowhere")
+    bad = ("{not json", '{"seats": ["ton"], "colour": "red"}', '{"width": 640}', '{"seats": ["ton"], "scene": "casino"}')
+    for text in bad:
+        (tmp_path / SPEC_FILE).write_text(text)
+        with pytest.raises(ValueError, match=re.escape(f"{tmp_path / SPEC_FILE} is not a table spec")):
+            read_spec(tmp_path)
 
 
 @pytest.mark.parametrize("command", ["serve", "render", "score", "detect-table"])

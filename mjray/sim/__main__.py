@@ -16,7 +16,7 @@ import sys
 import time
 
 from mjray.sim.server import RtspServer
-from mjray.sim.table import RenderedTable, TableSpec, parse_size, render_table, seat_names
+from mjray.sim.table import SPEC_FILE, RenderedTable, TableSpec, parse_size, read_spec, render_table, seat_names
 
 
 def _spec(args: argparse.Namespace) -> TableSpec:
@@ -84,7 +84,7 @@ def score_game(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from mjray.sim.game_score import TABLE_FILE, score_run
+    from mjray.sim.game_score import score_run
 
     run_dir = Path(args.run_dir)
     if not run_dir.is_dir():
@@ -95,10 +95,7 @@ def score_game(args: argparse.Namespace) -> int:
         reread(run_dir, run_dir / "reread")
         run_dir = run_dir / "reread"
         print(f"hands and events read anew from the run's detections into {run_dir}")
-    spec = _spec(args)
-    if (run_dir / TABLE_FILE).exists():
-        saved = json.loads((run_dir / TABLE_FILE).read_text())
-        spec = dataclasses.replace(spec, **{**saved, "seats": tuple(saved["seats"])})
+    spec = read_spec(run_dir) if (run_dir / SPEC_FILE).exists() else _spec(args)
     report = score_run(run_dir, spec.game(), spec.seconds, spec.fps, spec.seats)
     (run_dir / "game_score.json").write_text(json.dumps({"table": dataclasses.asdict(spec), **report.to_dict()}, indent=1))
     print(f"game record of {run_dir} against the table's game ({len(spec.seats)} seats, {spec.width}x{spec.height}, "

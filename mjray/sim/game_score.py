@@ -29,9 +29,9 @@ import numpy as np
 from mjray.gamelog import from_mjai
 from mjray.sim import marker
 from mjray.sim.game import TableGame
+from mjray.sim.table import SPEC_FILE, write_spec
 
 ANCHORS_FILE = "sim_frames.jsonl"
-TABLE_FILE = "table.json"  # the embedded table's spec, written by `python -m mjray.main`
 ANCHOR_EVERY_S = 1.0  # one marker read per seat per second of capture time
 EVENT_WINDOW_S = 1.0
 SAMPLE_EVERY_S = 0.1  # the hand is checked this often along each segment
@@ -298,7 +298,7 @@ def reread(run_dir: Path, out_dir: Path, **reader_options) -> None:
             if hand is not None:
                 hands.write(json.dumps(hand) + "\n")
         write(record.end())
-    for name in (ANCHORS_FILE, TABLE_FILE):
+    for name in (ANCHORS_FILE, SPEC_FILE):
         if (run_dir / name).exists() and run_dir != out_dir:
             (out_dir / name).write_bytes((run_dir / name).read_bytes())
 
@@ -314,7 +314,6 @@ def detect_table(table, out_dir: Path, every: int = 4, start_at: float = 1_000_0
     from mjray.frames import Frame, Result
     from mjray.model import YoloDetector
     from mjray.sim.score import decoded
-    from mjray.sim.table import write_spec
     from mjray.sinks import item_record
 
     detector = detector or YoloDetector(faces=faces)

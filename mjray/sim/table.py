@@ -120,6 +120,21 @@ def write_spec(spec: TableSpec, folder: Path) -> None:
     (folder / SPEC_FILE).write_text(json.dumps(dataclasses.asdict(spec), indent=1))
 
 
+def read_spec(folder: Path) -> TableSpec:
+    """The spec `write_spec` wrote into `folder`; a field the file lacks (it predates the field)
+    takes its default. A missing or unreadable file is an error naming it."""
+    path = Path(folder) / SPEC_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: a rendered table's folder, or a run's on the embedded table, "
+                                "holds its spec")
+    try:
+        saved = json.loads(path.read_text())
+        return TableSpec(**{**saved, "seats": tuple(saved["seats"])})
+    except (ValueError, TypeError, KeyError) as error:  # not JSON, a field TableSpec lacks, no seats, a bad value
+        raise ValueError(f"{path} is not a table spec ({type(error).__name__}: {error}); "
+                         "`python -m mjray.sim render` or a run on the embedded table writes one") from None
+
+
 def cache_root() -> Path:
     return Path(os.environ.get("MJRAY_CACHE", Path.home() / ".cache" / "mjray")) / "tables"
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 from mjray.frames import Item, Result
 from mjray.sinks import Sink
-from mjray.summary import SeatTally
+from mjray.summary import Quantiles, SeatTally
 from mjray.sync import SeatSync
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ class Driver:
         self.pipeline, self.sinks, self.sync = pipeline, list(sinks), sync
         self.status_every_s = status_every_s
         self.tallies = {seat: SeatTally(seat) for seat in pipeline.seat_names}
-        self.skews: list[float] = []  # spread of capture times of every moment shown
+        self.skews = Quantiles()  # spread of capture times of every moment shown
         self.final: dict[str, dict] = {}  # each seat's last stats, after `finish`
         self.elapsed_s = 0.0
 
@@ -46,7 +46,7 @@ class Driver:
                     self.sync.add(seat, item.captured_at, item, item.frame.instant)
         if self.sync is not None:
             moments = self.sync.moments(now)
-            self.skews += [m.skew_s for m in moments if m.skew_s is not None]
+            self.skews.extend(m.skew_s for m in moments if m.skew_s is not None)
             if moments:
                 for sink in self.sinks:
                     sink.show(moments)

@@ -10,6 +10,8 @@ cluster). A process outside Ray (a plain-class test) records nothing.
 from __future__ import annotations
 
 import logging
+import threading
+from typing import Callable
 
 from mjray.frames import Gap, Result
 
@@ -30,6 +32,73 @@ METRICS = {
     "mjray_reorder_waiting": ("gauge", "results held in a reorder for an earlier one", ("seat",), None),
     "mjray_actor_restarts": ("gauge", "times Ray restarted a seat's actors, by actor kind", ("seat", "actor"), None),
 }
+
+FLUSH_EVERY_S = 1.0  # Ray exports every 10 s: a second's delay is never seen
+MAX_HELD = 10_000  # observations held per series between flushes; more are dropped, never memory
+
+
+class Recorder:
+    """Holds what an actor's calls record and hands it on from a thread of its own every `every_s`.
+
+    Why: Ray 2.60 grows a worker's memory with every task that records a metric, and not when a
+    long-lived thread records the same values (measured: a reorder's emitted-latency histogram,
+    recorded in its `drain` calls, +0.47 MiB in 4.4 minutes; none recorded, +0.05). Counters are
+    summed and gauges keep their last value between flushes, so a flush makes one call per series
+    (one per observation for histograms). What a process records in its last second is lost with
+    it, as Ray's own last 10 s are. Pure: `hand_on(name, how, value, tags)` does the recording.
+    """
+
+    def __init__(self, hand_on: Callable[[str, str, float, dict], None], every_s: float = FLUSH_EVERY_S) -> None:
+        self.hand_on, self.every_s = hand_on, every_s
+        self._lock = threading.Lock()
+        self._counts: dict[tuple, float] = {}
+        self._gauges: dict[tuple, float] = {}
+        self._observed: dict[tuple, list[float]] = {}
+        self.dropped = 0
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def add(self, name: str, how: str, value: float, tags: dict) -> None:
+        key = (name, tuple(sorted(tags.items())))
+        with self._lock:
+            if how == "inc":
+                self._counts[key] = self._counts.get(key, 0.0) + value
+            elif how == "set":
+                self._gauges[key] = value
+            elif len(held := self._observed.setdefault(key, [])) < MAX_HELD:
+                held.append(value)
+            else:
+                self.dropped += 1
+        if self._thread is None:
+            self._start()
+
+    def flush(self) -> None:
+        with self._lock:
+            taken = ([("inc", key, value) for key, value in self._counts.items()]
+                     + [("set", key, value) for key, value in self._gauges.items()]
+                     + [("observe", key, value) for key, values in self._observed.items() for value in values])
+            self._counts, self._gauges, self._observed = {}, {}, {}
+        for how, (name, tags), value in taken:
+            self.hand_on(name, how, value, dict(tags))
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is not None:
+                return
+            self._thread = threading.Thread(target=self._run, name="mjray-metrics", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_s):
+            self.flush()
+
+    def close(self) -> None:
+        """Stop the thread and hand on what is held."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.flush()
+
 
 _made: dict[str, object] = {}
 _failed: set[str] = set()  # metrics that could not be recorded, said once each
@@ -57,16 +126,22 @@ def metric(name: str):
     return _made[name]
 
 
-def _record(name: str, how: str, value: float, tags: dict) -> None:
+def _hand_on(name: str, how: str, value: float, tags: dict) -> None:
     """Never raises: a metric that cannot be recorded must not stop a camera or a detector."""
-    if not on():
-        return
     try:
         getattr(metric(name), how)(value, tags=tags)
     except Exception as error:
         if name not in _failed:
             _failed.add(name)
             log.warning("metric %s not recorded: %s: %s", name, type(error).__name__, error)
+
+
+recorder = Recorder(_hand_on)
+
+
+def _record(name: str, how: str, value: float, tags: dict) -> None:
+    if on():
+        recorder.add(name, how, value, tags)
 
 
 def count(name: str, value: float = 1.0, **tags: str) -> None:

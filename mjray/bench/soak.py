@@ -3,11 +3,11 @@
     python -m mjray.bench.soak --minutes 30 --out soak
 
 Runs the embedded table (or whatever overrides follow `--`), kills one camera actor's process
-every `--kill-camera-every-s` (the seats in turn; Ray restarts it) and one shared detector once,
+every `--kill-camera-every-s` (the seats in turn, but `--spare`; Ray restarts it) and one shared detector once,
 and every `--sample-every-s` notes each process's resident memory (anonymous and shared apart:
 pages of Ray's object store a process touched count as its shared memory), open file
 descriptors, and the object store's bytes in use. Prints the growth per 10 minutes of every
-role after warm-up and checks that every frame is accounted for; writes `soak.csv`,
+role after warm-up (each process's fitted slope) and checks that every frame is accounted for; writes `soak.csv`,
 `soak.json` and `soak.png`.
 """
 
@@ -26,6 +26,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
 import psutil
 
 from mjray.bench.observe import role
@@ -96,7 +97,7 @@ class Soak:
             address = next(m["address"] for line in self.lines if (m := GCS_LINE.search(line)))
             started = time.monotonic()
             root = psutil.Process(process.pid)
-            cameras = sorted(name for name in self.pids if name.startswith("camera:"))
+            cameras = sorted(name for name in self.pids if name.startswith("camera:") and name != f"camera:{args.spare}")
             next_sample, next_kill, killed_detector, turn = started, started + args.kill_camera_every_s, False, 0
             while process.poll() is None:
                 now = time.monotonic()
@@ -166,7 +167,9 @@ class Soak:
             if len(after) < 2 or after[-1]["t"] - after[0]["t"] < 300:
                 continue
             first, last = after[0], after[-1]
-            per_10 = 100 * (last["anon_mib"] - first["anon_mib"]) / max(1.0, first["anon_mib"]) / ((last["t"] - first["t"]) / 600)
+            # the least-squares slope, not last minus first: a camera's memory swings 2-3 MiB with the frames it holds
+            slope = np.polyfit([r["t"] for r in after], [r["anon_mib"] for r in after], 1)[0]
+            per_10 = 100 * slope * 600 / max(1.0, first["anon_mib"])
             growth[rows[0]["role"]].append(round(per_10, 2))
             lives[pid] = {"role": rows[0]["role"], "name": rows[0]["name"], "from_min": round(first["t"] / 60, 1),
                           "to_min": round(last["t"] / 60, 1), "anon_mib": [first["anon_mib"], last["anon_mib"]],
@@ -240,6 +243,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--kill-camera-every-s", type=float, default=180.0, help="0: never")
+    parser.add_argument("--spare", default="", metavar="SEAT",
+                        help="a seat whose camera is never killed: its one long life tells warm-up from growth")
     parser.add_argument("--kill-detector-at-s", type=float, default=900.0)
     parser.add_argument("--sample-every-s", type=float, default=10.0)
     parser.add_argument("--warmup-s", type=float, default=120.0, help="growth is measured after each process's first this long")

@@ -48,6 +48,18 @@ def status_mib(pid: int) -> dict[str, float]:
     return out
 
 
+def program(process: psutil.Process) -> str:
+    """What a process runs, for the ones that are no actor: `gcs_server`, `raylet`, `dashboard.py`, ..."""
+    try:
+        command = process.cmdline() or [process.name()]
+    except psutil.Error:
+        return ""
+    if command[0].startswith("ray::"):  # ray::<Class>[.<method>]
+        return command[0].split(".")[0]
+    script = next((part for part in command[1:3] if part.endswith(".py")), None)
+    return os.path.basename(script or command[0])
+
+
 def store_used_mib(address: str) -> float | None:
     """Bytes in Ray's object store, cluster-wide, asked of a raylet as `ray memory --stats-only` does."""
     try:
@@ -141,7 +153,7 @@ class Soak:
             try:
                 memory = status_mib(p.pid)
                 self.samples.append({"t": round(t, 1), "pid": p.pid, "role": role(p, root.pid),
-                                     "name": names.get(p.pid, ""), "rss_mib": round(memory.get("VmRSS", 0.0), 1),
+                                     "name": names.get(p.pid) or program(p), "rss_mib": round(memory.get("VmRSS", 0.0), 1),
                                      "anon_mib": round(memory.get("RssAnon", 0.0), 1),
                                      "shmem_mib": round(memory.get("RssShmem", 0.0), 1), "fds": p.num_fds()})
             except (psutil.Error, OSError):

@@ -128,6 +128,8 @@ def metric(name: str):
 
 def _hand_on(name: str, how: str, value: float, tags: dict) -> None:
     """Never raises: a metric that cannot be recorded must not stop a camera or a detector."""
+    if not on():  # the driver's Ray shut down since the figure was held
+        return
     try:
         getattr(metric(name), how)(value, tags=tags)
     except Exception as error:

@@ -30,6 +30,8 @@ class Quantiles:
         self.n, self.min, self.max = 0, math.inf, -math.inf
 
     def add(self, value: float) -> None:
+        if not math.isfinite(value):  # a clock that failed says nothing of the run's latency
+            return
         self.n += 1
         self.min, self.max = min(self.min, value), max(self.max, value)
         at = int(math.log(value / self.low) / self._log_step) + 1 if value > self.low else 0

@@ -38,10 +38,10 @@ def test_edges_none_one_zero_negative_and_past_the_top():
     q.add(0.25)
     assert q.percentile(0) == q.percentile(50) == q.percentile(99) == q.percentile(100) == 0.25
     q = Quantiles()
-    q.extend([-0.002, 0.0, 0.0, 1e9])
+    q.extend([-0.002, 0.0, 0.0, 1e9, float("nan"), float("inf")])  # not finite: not counted
     assert q.percentile(0) == -0.002 and q.percentile(100) == 1e9
     assert 0 <= q.percentile(50) <= 1e-4  # zero and below count at the bottom
-    assert q.percentile(99) <= 1e9
+    assert q.percentile(99) <= 1e9 and len(q) == 4
 
 
 def test_a_summary_gives_latency_and_inference_percentiles_of_every_result():

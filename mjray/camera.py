@@ -9,7 +9,10 @@ stage knows nothing of where frames come from. Promises:
   frame waiting and reports each frame it replaces as a `skipped` gap (latency stays bounded);
   policy `every` keeps decoding and holds up to `buffer_s` seconds of frames, oldest first, and
   reports what overflows as `overflow` gaps (a replay at full speed is held back instead);
-- pixels go into Ray's object store once, when a frame is sent, never for skipped frames;
+- pixels go into Ray's object store when a frame is sent, never for skipped frames: as the
+  detector's argument (push) or in the answer to its take (pull). Where pictures are shown, the
+  camera keeps them for the driver until it has shown them (`mjray.pixels`; in pull mode a second
+  copy): results carry no object references;
 - control calls (`stats`, `stop`) are answered while it decodes; a source that ends (a replay)
   leaves the camera `ended`, its frames still inferred;
 - policy `aligned` (pull only): the camera keeps about a second of decoded frames and a take asks
@@ -40,6 +43,7 @@ from mjray import metrics
 from mjray.frames import Decoded, Frame, Gap, GapReason
 from mjray.heap import HeapTrimmer
 from mjray.logs import setup_actor
+from mjray.pixels import PixelHold
 from mjray.policy import PolicyParts
 from mjray.sources import Source, SourceState, describe
 from mjray.timeline import MissingFrames, quantile_step
@@ -209,7 +213,7 @@ class CameraActor:
         self.ring: FrameRing[Decoded] | None = FrameRing(1.0, 32) if policy.by_instant else None
         self._last_instant = float("-inf")  # by instant: the newest instant a take asked for
         self.per_worker = [0] * len(self.detectors)
-        self.keep_pixels = keep_pixels
+        self.held: PixelHold | None = PixelHold() if keep_pixels else None  # sent frames' pixels, for the driver
         setup_actor(f"camera:{seat}")
         self.stats_ = CameraStats(seat, source.shown)
         self.state = SourceState()
@@ -300,7 +304,9 @@ class CameraActor:
         s.in_flight, s.waiting = self.gate.in_flight, len(self.gate.waiting) + (len(self.ring.frames) if self.ring else 0)
         s.fps = s.rate()
         self._report_metrics()
-        return {**{k: v for k, v in vars(s).items() if k != "recent"}, **vars(self.state)}
+        with self._lock:
+            held = len(self.held) if self.held is not None else 0
+        return {**{k: v for k, v in vars(s).items() if k != "recent"}, **vars(self.state), "pixels_held": held}
 
     def _report_metrics(self) -> None:
         """Counters as what came since the last report (each time anyone asks for stats: the
@@ -393,7 +399,7 @@ class CameraActor:
         return time.monotonic() - recent[-1] > max(STALL_MIN_S, 3 * interval)
 
     def _offer(self, decoded: Decoded) -> None:
-        """Number a decoded picture and apply the policy; it becomes BGR pixels only if it is sent (`_put`)."""
+        """Number a decoded picture and apply the policy; it becomes BGR pixels only if it is sent (`_frame`)."""
         stats = self.stats_
         stats.width, stats.height = decoded.picture.width, decoded.picture.height  # type: ignore[attr-defined]
         stats.decoded += 1
@@ -423,7 +429,7 @@ class CameraActor:
             self._send(send)
 
     def take(self, wait_s: float, at: float | None = None) -> tuple | None:
-        """Pull mode: (Frame, ObjectRef of its pixels, gaps) of the oldest waiting frame (under latest the
+        """Pull mode: (Frame, its BGR pixels, gaps) of the oldest waiting frame (under latest the
         only one, the newest), waiting up to `wait_s` for one;
         by instant: of the frame captured nearest wall time `at`, waiting up to `wait_s` past `at`.
 
@@ -455,10 +461,12 @@ class CameraActor:
             self._report_skip(frame)
         if pending is None:
             return None
-        frame, ref, gaps = self._put(pending, at)
+        frame, image, gaps = self._frame(pending, at)
+        if self.held is not None:
+            self._keep(frame.seq, image)
         with self._lock:
             self.stats_.sent += 1
-        return frame, ref, gaps
+        return frame, image, gaps  # the pixels by value: one copy into the store, and no reference returned
 
     def _report_missing(self, missing: MissingFrames | None) -> None:
         """Frames the camera sent that never came: each takes the next seq, as a gap with its capture time."""
@@ -518,22 +526,51 @@ class CameraActor:
             self._pushes += pushes or ([self.reorder.push_many.remote([])] if always else [])
             return list(self._pushes)
 
-    def _put(self, decoded: Decoded, instant: float | None = None) -> tuple[Frame, object, list[Gap]]:
-        """The frame's pixels go into the object store here, once. The gaps of the frames skipped
-        since the last one sent travel with it: its detector pushes them with its result, one
-        call where there were two (they cannot leave the reorder before it anyway)."""
-        import ray
-
+    def _frame(self, decoded: Decoded, instant: float | None = None) -> tuple[Frame, object, list[Gap]]:
+        """The frame and its BGR pixels, converted only now it is sent. The gaps of the frames skipped
+        since the last one sent travel with it: its detector pushes them with its result, one call
+        where there were two (they cannot leave the reorder before it anyway)."""
         gaps = self._take_skips()
         image = decoded.picture.to_ndarray(format="bgr24")  # type: ignore[attr-defined]
         height, width = image.shape[:2]
-        ref = ray.put(image)
         frame = Frame(self.seat, decoded.seq, decoded.captured_at, decoded.clock, decoded.pts, decoded.decoded_at,
-                      width, height, ref if self.keep_pixels else None, instant)
-        return frame, ref, gaps
+                      width, height, instant)
+        return frame, image, gaps
+
+    def _keep(self, seq: int, pixels) -> None:
+        """A sent frame's pixels, kept in the store for the driver to show (an ObjectRef, or an array put now)."""
+        import ray
+
+        ref = pixels if isinstance(pixels, ray.ObjectRef) else ray.put(pixels)
+        with self._lock:
+            self.held.keep(seq, ref, time.monotonic())
+
+    def pixels(self, seqs: list[int]) -> list:
+        """The BGR pixels of these sent frames, for the outputs that show them (arrays, not references:
+        see `mjray.pixels`); None for one let go, or sent before this process started."""
+        import ray
+
+        if self.held is None:
+            return [None] * len(seqs)
+        with self._lock:
+            refs = self.held.get(seqs, time.monotonic())
+        kept = [ref for ref in refs if ref is not None]
+        got = iter(ray.get(kept) if kept else [])
+        return [None if ref is None else next(got) for ref in refs]
+
+    def release(self, below: int) -> None:
+        """The driver has shown what it will of the frames before seq `below`."""
+        if self.held is not None:
+            with self._lock:
+                self.held.release(below)
 
     def _send(self, decoded: Decoded) -> None:
-        frame, ref, gaps = self._put(decoded)
+        import ray
+
+        frame, image, gaps = self._frame(decoded)
+        ref = ray.put(image)  # an argument of the call: the detector gets the array, and no reference is lent
+        if self.held is not None:
+            self._keep(frame.seq, ref)
         with self._lock:
             worker = min(range(len(self.detectors)), key=self.per_worker.__getitem__)
             self.per_worker[worker] += 1

@@ -231,11 +231,7 @@ class DetectorActor:
                 except ray.exceptions.RayError:  # GetTimeoutError too: a camera still restarting took nothing yet
                     continue
                 if isinstance(got, tuple):
-                    frame, image_ref, gaps = got
-                    try:
-                        self.infer(frame, ray.get(image_ref), gaps)
-                    except ray.exceptions.RayError as error:
-                        self._push(Gap(frame.seat, frame.seq, GapReason.RESTART, frame.captured_at, frame, type(error).__name__), gaps)
+                    self.infer(*got)
 
         while not self._stop.is_set() or ask:  # a frame already asked for is still inferred
             if not ask and self._stop.is_set():
@@ -259,12 +255,7 @@ class DetectorActor:
             plan.got(seat, got is not None, got[0].decoded_at - got[0].captured_at if got else None)
             if got is None:
                 continue
-            frame, image_ref, gaps = got
-            try:
-                image = ray.get(image_ref)
-            except ray.exceptions.RayError as error:  # its camera died since: the frame is a gap, the gaps it carried go on
-                self._push(Gap(frame.seat, frame.seq, GapReason.RESTART, frame.captured_at, frame, type(error).__name__), gaps)
-                continue
+            frame, image, gaps = got
             ahead = threading.Timer(timer.delay(), lambda: self._stop.is_set() or send_ask())
             ahead.start()  # the next frame lands as this one ends
             started = time.perf_counter()

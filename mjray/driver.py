@@ -19,6 +19,7 @@ from mjray.sync import SeatSync
 log = logging.getLogger(__name__)
 
 ENDED_CHECK_S = 0.5  # how often to ask whether every source has ended (replays)
+RELEASE_EVERY_S = 0.25  # how often the cameras hear which pictures the outputs are done with
 
 
 class Driver:
@@ -30,14 +31,34 @@ class Driver:
         self.skews = Quantiles()  # spread of capture times of every moment shown
         self.final: dict[str, dict] = {}  # each seat's last stats, after `finish`
         self.elapsed_s = 0.0
+        self._taken: dict[str, int] = {}  # seat -> the last seq taken
+        self._released: dict[str, int] = {}  # seat -> its camera may let go of the pixels before this seq
+        self._next_release = 0.0
 
     def step(self, wait_s: float = 0.05) -> None:
         """Take what the seats emitted (waiting up to `wait_s` for something) through the sinks."""
         self.take(self.pipeline.drain(wait_s=wait_s))
+        if getattr(self.pipeline, "keep_pixels", False) and time.monotonic() >= self._next_release:
+            self._next_release = time.monotonic() + RELEASE_EVERY_S
+            self.release()
+
+    def release(self) -> None:
+        """Tell the cameras which frames' pixels no output will ask for again: those before the
+        oldest item a moment may still show (`mjray.pixels`)."""
+        below = {}
+        for seat, last in self._taken.items():
+            held = self.sync.oldest(seat) if self.sync is not None else None
+            below[seat] = held.seq if held is not None else last + 1
+        moved = {seat: seq for seat, seq in below.items() if seq > self._released.get(seat, 0)}
+        if moved:
+            self.pipeline.release(moved)
+            self._released.update(moved)
 
     def take(self, drained: dict[str, list[Item]]) -> None:
         now = time.time()
         for seat, items in drained.items():
+            if items:
+                self._taken[seat] = items[-1].seq
             for item in items:
                 self.tallies[seat].add(item, now)
                 for sink in self.sinks:

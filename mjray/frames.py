@@ -96,7 +96,8 @@ class Decoded:
 
 @dataclass(frozen=True)
 class Frame:
-    """One decoded camera frame as it travels. The pixels live once in Ray's object store behind `ref`."""
+    """One decoded camera frame as it travels: what is known of it, not its pixels (those go to a
+    detector beside it, and stay with the camera for display: `mjray.pixels`)."""
 
     seat: str
     seq: int  # 0, 1, 2, ... per camera in decode order, never reused (also across reconnects)
@@ -106,7 +107,6 @@ class Frame:
     decoded_at: float  # wall-clock seconds when decoding finished
     width: int
     height: int
-    ref: object = None  # ray.ObjectRef of the HxWx3 BGR uint8 array
     instant: float | None = None  # policy aligned: the round's instant this frame was the nearest to
 
 
@@ -141,7 +141,7 @@ class Gap:
     seq: int
     reason: GapReason
     captured_at: float | None = None
-    frame: Frame | None = None  # kept when the pixels exist, so a display can still show them
+    frame: Frame | None = None  # the frame, where it was decoded (what is known of it)
     error: str = ""  # what went wrong, for a failed frame
 
 

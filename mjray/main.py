@@ -27,7 +27,6 @@ from pathlib import Path
 from mjray.config import AppConfig, CameraConfig, ConfigError, redact, redact_text, register, validate
 from mjray.summary import Summary
 
-FETCH_TIMEOUT_S = 10.0
 log = logging.getLogger("mjray")
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 
@@ -250,12 +249,12 @@ def run(cfg: AppConfig) -> Summary:
         pipeline.start()
         seats = pipeline.seat_names
         clock = ReplayClock(pipeline.started_at, first_capture, replay_speed(cfg.replay.speed)) if cfg.replay.path else None
-        context = SinkContext(out, tuple(seats), pipeline.names, fetch_pixels, cfg.display, clock.recorded if clock else None)
+        context = SinkContext(out, tuple(seats), pipeline.names, pipeline.pixels, cfg.display, clock.recorded if clock else None)
         sinks = build_sinks(context, outputs)
         if markers:  # the test bed's clock beside the run's, for `python -m mjray.sim score-game`
             from mjray.sim.game_score import ANCHORS_FILE, MarkerAnchors
 
-            sinks.append(MarkerAnchors(out / ANCHORS_FILE, fetch_pixels))
+            sinks.append(MarkerAnchors(out / ANCHORS_FILE, pipeline.pixels))
         if cfg.web.port is not None:
             sinks.append(web_view(cfg, context))
         driver = Driver(pipeline, sinks, for_display(seats, cfg.display.fps, parts(cfg.stream.policy)),
@@ -271,21 +270,6 @@ def run(cfg: AppConfig) -> Summary:
         (out / "summary.json").write_text(json.dumps(summary.to_dict(), indent=1))
         log.info("outputs in %s", out)
     return summary
-
-
-def fetch_pixels(refs: list) -> list:
-    """Frames' pixels for the outputs that show them; None for a frame lost with its camera (the
-    camera's process owns its frames: a killed camera takes the ones still on their way)."""
-    import ray
-
-    from mjray.raysafe import settle
-
-    failed = ray.exceptions.RayError
-    pixels = settle(lambda: ray.get(refs, timeout=FETCH_TIMEOUT_S), failed)
-    if not isinstance(pixels, failed):
-        return pixels
-    each = (settle(lambda: ray.get(ref, timeout=FETCH_TIMEOUT_S), failed) for ref in refs)
-    return [None if isinstance(got, failed) else got for got in each]
 
 
 def web_view(cfg: AppConfig, context):

@@ -1,8 +1,8 @@
 """The model: loads YOLO weights once, offline, and turns a BGR frame into `Detections`.
 
 Ultralytics is kept offline (`OFFLINE_ENV`, set before it is first imported here, and in every
-Ray worker's environment by the pipeline): it never looks for weights, fonts or updates on the
-network. Preprocessing that a model needs (the tile model wants grayscale, auto-contrasted
+Ray worker's environment by the job's runtime env, `main.worker_env`): it never looks for
+weights, fonts or updates on the network. Preprocessing that a model needs (the tile model wants grayscale, auto-contrasted
 input), its threads and the tile faces' second read of its boxes (`mjray.faces`) are set here,
 so every caller (detectors, benchmark, tests) runs it the same way.
 """

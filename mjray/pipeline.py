@@ -19,6 +19,7 @@ import dataclasses
 import logging
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import ray
@@ -30,7 +31,7 @@ from mjray.camera import CameraActor
 from mjray.config import AppConfig, CameraConfig, ConfigError, camera_resources, check_resources, redact, with_credentials
 from mjray.detector import DetectorActor
 from mjray.frames import Item
-from mjray.model import OFFLINE_ENV, ModelError, auto_threads, gpu_unusable
+from mjray.model import ModelError, auto_threads, gpu_unusable
 from mjray.placement import Need, check_placement, nodes_from_ray, pool_for
 from mjray.policy import parts
 from mjray.raysafe import settle as settle_one
@@ -46,6 +47,7 @@ CAMERAS_UP_S = 120.0  # cameras' processes all up within this, or start-up says 
 SMALL_ACTOR_MEMORY = 32 * 2**20  # what a reorder or the rounds clock reserves: Ray places an actor that asks
 # for nothing on a random node whatever its node affinity says (ray-project/ray#25360 fixed hard affinity only)
 STATS_TIMEOUT_S = 2.0  # a camera that does not answer its stats in this long is restarting
+PIXELS_WAIT_S = 0.5  # a camera that does not hand over pictures in this long is restarting: its seat is not asked until it answers
 START_DELAY_S = 0.1  # cameras start together this long after they are up: one time zero for a replay
 
 
@@ -107,6 +109,7 @@ class Pipeline:
         self.shared_names: list[str] = []  # detectors every seat shares (`_name_detectors`)
         self.own_names: dict[str, list[str]] = {seat: [] for seat in self.sources}  # each seat's own detectors
         self.drain_wait_s = 0.5
+        self._pictures_late: dict[str, object] = {}  # seat -> a `pixels` call its camera did not answer in time
 
     @property
     def seat_names(self) -> list[str]:
@@ -181,7 +184,7 @@ class Pipeline:
             return detector_cls.options(
                 name=name, num_cpus=pool.cpus_per_worker, num_gpus=pool.gpus_per_worker,
                 resources={k: float(v) for k, v in pool.resources.items()} or None, max_restarts=restarts,
-                runtime_env={"env_vars": OFFLINE_ENV}, enable_task_events=False,
+                enable_task_events=False,  # offline: the job's runtime env (`main.worker_env`) and `model` itself
             ).remote(name, model, seats, shared, aligned)
 
         seats, n = self.seat_names, len(self.shared_names)
@@ -226,7 +229,7 @@ class Pipeline:
         files_here = NodeAffinitySchedulingStrategy(self.driver_node, soft=False) if cfg.record or cfg.replay.path else None
         for seat, s in self.seats.items():
             s.camera = camera_cls.options(
-                name=f"camera:{seat}", num_cpus=pool.camera_cpus, max_concurrency=2 + len(self.shared),
+                name=f"camera:{seat}", num_cpus=pool.camera_cpus, max_concurrency=3 + len(self.shared),
                 resources=camera_resources(cfg, seat) or None, max_restarts=restarts, enable_task_events=False,
                 scheduling_strategy=files_here,
             ).remote(seat, s.source, self.own_names[seat], policy,
@@ -328,6 +331,36 @@ class Pipeline:
         camera = self.seats[seat].camera
         if camera is not None and seat not in self._dead_cameras:
             camera.stop.remote()
+
+    def pixels(self, items: Sequence[Item]) -> list:
+        """The pixels of these results, for the outputs that show them, from the cameras that keep
+        them (`mjray.pixels`); None for one its camera no longer has (let go, or sent before it
+        restarted) or cannot hand over now. Never waits long on a restarting camera: the other
+        seats' pictures go on."""
+        out: list = [None] * len(items)
+        wanted: dict[str, list[int]] = {}
+        for i, item in enumerate(items):
+            wanted.setdefault(item.seat, []).append(i)
+        for seat, late in list(self._pictures_late.items()):
+            if ray.wait([late], timeout=0)[0]:
+                del self._pictures_late[seat]
+        seats = [seat for seat in wanted if seat in self.seats and self.seats[seat].camera is not None
+                 and seat not in self._dead_cameras and seat not in self._pictures_late]
+        calls = [self.seats[seat].camera.pixels.remote([items[i].seq for i in wanted[seat]]) for seat in seats]
+        for seat, call, got in zip(seats, calls, settle(calls, PIXELS_WAIT_S)):
+            if isinstance(got, ray.exceptions.GetTimeoutError):
+                self._pictures_late[seat] = call
+            elif isinstance(got, list):
+                for i, image in zip(wanted[seat], got):
+                    out[i] = image
+        return out
+
+    def release(self, below: dict[str, int]) -> None:
+        """Each seat's camera may let go of the pixels of its frames before these seqs."""
+        for seat, seq in below.items():
+            s = self.seats.get(seat)
+            if s is not None and s.camera is not None and seat not in self._dead_cameras:
+                s.camera.release.remote(seq)
 
     def ended(self) -> bool:
         """Has every seat's source ended (a replay at its end) and handed out every frame it

@@ -9,7 +9,7 @@ A sink gets every seat's items in sequence order (`write`) and the seats' synchr
   (each seat's stable hand whenever it changes); the hands go into the grid's captions.
 - `GridVideoSink` / `WindowSink` show moments as a grid of the seats, boxes and labels drawn
   here, once, with supervision's annotators (`GridSink` composes the picture). Pixels are
-  fetched from the object store only for the moments shown.
+  asked of the cameras only for the moments shown (`mjray.pixels`).
 Adding an output is a class here and an entry in `SINKS` (with its `display.*` switch).
 """
 
@@ -66,7 +66,7 @@ class SinkContext:
     out_dir: Path
     seats: tuple[str, ...]
     names: dict[int, str]  # the model's class names
-    fetch: Callable[[list], list]  # object refs -> pixels, None for one lost (`main.fetch_pixels`)
+    fetch: Callable[[list], list]  # results -> their pixels, None for one no longer kept (`Pipeline.pixels`)
     display: DisplayConfig
     recorded_time: Callable[[float], float] | None = None  # a replay: its clock's time -> the recorded time
     captions: dict[str, str] = field(default_factory=dict)  # seat -> what the grid says under it (its hand)
@@ -205,6 +205,7 @@ class GridSink(BaseSink):
         self.seats, self.names, self.fetch = context.seats, context.names, context.fetch
         self.cell_width, self.captions = context.display.tile_width, context.captions
         self._last_picture: dict[str, np.ndarray] = {}
+        self._drawn: dict[str, int] = {}  # seat -> seq of its last picture: shown again, not fetched again
 
     def show(self, moments: Sequence[Moment]) -> None:
         if not moments:
@@ -212,12 +213,14 @@ class GridSink(BaseSink):
         # Only the pixels of the newest moment are fetched and drawn when several are ready at once
         # (a display that fell behind catches up instead of replaying).
         moment = moments[-1]
-        wanted = [(seat, item) for seat, item in moment.items.items() if item is not None and _ref(item) is not None]
-        images = self.fetch([_ref(item) for _, item in wanted]) if wanted else []
+        wanted = [(seat, item) for seat, item in moment.items.items()
+                  if item is not None and self._drawn.get(seat) != item.seq]
+        images = self.fetch([item for _, item in wanted]) if wanted else []
         for (seat, item), image in zip(wanted, images):
-            if image is None:  # its camera died with it: the seat keeps its last picture
+            if image is None:  # its camera restarted since, or let it go: the seat keeps its last picture
                 continue
             self._last_picture[seat] = annotate(image, item, self.names, seat, self.captions.get(seat, ""))
+            self._drawn[seat] = item.seq
         cells = [self._last_picture.get(seat, self._blank(seat)) for seat in self.seats]
         self.present(grid(cells, self.cell_width), len(moments))
 
@@ -323,7 +326,3 @@ def build_sinks(context: SinkContext, names: Sequence[str]) -> list[Sink]:
 
 def wants_pixels(names: Sequence[str]) -> bool:
     return any(SINKS[name].pixels for name in names)
-
-
-def _ref(item: Item):
-    return None if item.frame is None else item.frame.ref

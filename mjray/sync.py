@@ -59,6 +59,14 @@ class SeatSync(Generic[T]):
         queue.append((at, item, captured_at))
         self._newest[seat] = at
 
+    def oldest(self, seat: str) -> T | None:
+        """The oldest item of `seat` a moment may still show: the one shown last, else the first waiting."""
+        shown = self._shown[seat]
+        if shown is not None:
+            return shown[1]
+        queue = self._queues[seat]
+        return queue[0][1] if queue else None
+
     def moments(self, now: float) -> list[Moment[T]]:
         if self.cursor is None:
             firsts = [q[0][0] for q in self._queues.values() if q]

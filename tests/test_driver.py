@@ -92,3 +92,52 @@ def test_the_run_stops_when_asked_by_a_sink_by_a_signal_or_by_its_duration():
     slow.drain = lambda wait_s: time.sleep(0.01) or {}
     assert Driver(slow, [Recorder()]).run(duration_s=0.3) == "duration reached"
     assert 0.3 <= time.monotonic() - started < 1.0
+
+
+class KeepingPipeline(ScriptedPipeline):
+    """Its cameras keep the pixels; the driver's releases and the sinks' moments go into one log."""
+
+    keep_pixels = True
+
+    def __init__(self, script: list[dict], log: list) -> None:
+        super().__init__(script)
+        self.log = log
+
+    def release(self, below: dict[str, int]) -> None:
+        self.log += [("release", seat, seq) for seat, seq in below.items()]
+
+
+class ShowLog(Recorder):
+    def __init__(self, log: list) -> None:
+        super().__init__()
+        self.log = log
+
+    def show(self, moments):
+        super().show(moments)
+        self.log += [("show", seat, item.seq) for m in moments[-1:] for seat, item in m.items.items() if item is not None]
+
+
+def test_the_cameras_let_go_of_pixels_only_once_no_moment_can_show_them(monkeypatch):
+    monkeypatch.setattr("mjray.driver.RELEASE_EVERY_S", 0.0)
+    now = time.time()
+    script = [{"ton": [result("ton", i, now + i / 15)], "nan": [result("nan", i, now + i / 15 + 0.01)]} for i in range(40)]
+    log: list = []
+    driver = Driver(KeepingPipeline(script, log), [ShowLog(log)], for_display(SEATS, 15, parts("latest")))
+    driver.run(duration_s=10)
+    released: dict[str, int] = {}
+    for event, seat, seq in log:
+        if event == "release":
+            assert seq > released.get(seat, 0), "releases only move on"
+            released[seat] = seq
+        else:
+            assert seq >= released.get(seat, 0), f"{seat} {seq} shown after its pixels were let go ({released})"
+    assert released.get("ton", 0) >= 30 and released.get("nan", 0) >= 30, f"pixels kept for nothing: {released}"
+
+
+def test_without_a_display_sync_pixels_are_let_go_once_taken(monkeypatch):
+    monkeypatch.setattr("mjray.driver.RELEASE_EVERY_S", 0.0)
+    now = time.time()
+    log: list = []
+    script = [{"ton": [result("ton", 0, now), Gap("ton", 1, GapReason.SKIPPED, now + 0.07)]}, {"nan": [result("nan", 4, now)]}]
+    Driver(KeepingPipeline(script, log), [Recorder()]).run(duration_s=10)
+    assert log == [("release", "ton", 2), ("release", "nan", 5)]

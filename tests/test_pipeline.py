@@ -7,6 +7,7 @@ with the pipeline's own counters.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import re
 import threading
 import time
@@ -67,6 +68,33 @@ class Collect:
         pass
 
 
+class ShownPixels(Collect):
+    """Every item, and each result's pixels asked of its camera as it is written, as a display does."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        super().__init__()
+        self.fetch, self.pixels = pipeline.pixels, {}
+
+    def write(self, item, emitted_at):
+        super().write(item, emitted_at)
+        if isinstance(item, Result):
+            self.pixels[(item.seat, item.seq)] = self.fetch([item])[0]
+
+
+def holds_a_reference(item) -> bool:
+    """Is a Ray object reference anywhere in this item (Ray keeps memory for each one a worker returns)?"""
+    seen = [item]
+    while seen:
+        value = seen.pop()
+        if isinstance(value, ray.ObjectRef):
+            return True
+        if dataclasses.is_dataclass(value):
+            seen += [getattr(value, f.name) for f in dataclasses.fields(value)]
+        elif isinstance(value, (list, tuple)):
+            seen += value
+    return False
+
+
 def drive(pipeline: Pipeline, seconds: float, sink=None, every_s: float = 10.0, on_tick=None) -> dict[str, list]:
     """Run a started pipeline through mjray's driver loop for `seconds`, then stop it; every item
     per seat, in emission order (or what `sink` kept)."""
@@ -96,7 +124,13 @@ def test_every_policy_decodes_every_frame_and_emits_each_once_in_order_with_the_
         pipeline = pipeline_for(cfg, keep_pixels=True)
         pipeline.start()
         try:
-            got = drive(pipeline, seconds=10.0)
+            shown, held = ShownPixels(pipeline), defaultdict(list)
+
+            def count_held(_):
+                for seat, stats in pipeline.stats().items():
+                    held[seat].append(stats["camera"]["pixels_held"])
+
+            got = drive(pipeline, seconds=10.0, sink=shown, every_s=2.0, on_tick=count_held)
             frames = table_360.spec.frames
             direct = YoloDetector()
             compared = 0
@@ -114,7 +148,10 @@ def test_every_policy_decodes_every_frame_and_emits_each_once_in_order_with_the_
                 assert sum(g.reason is GapReason.SKIPPED for g in gaps) <= 2 * 15 * 2, "only frames untaken at the stop"
                 results = [i for i in items if isinstance(i, Result)]
                 assert len(results) >= 20 and results[0].seq == 0, "oldest first: the first frame is inferred"
-                images = ray.get([i.frame.ref for i in results])
+                assert not [i for i in items if holds_a_reference(i)], "results travel without object references"
+                images = [shown.pixels[(seat, i.seq)] for i in results]
+                assert all(image is not None for image in images), f"{seat}: a picture its camera let go before it was shown"
+                assert len(held[seat]) >= 3 and max(held[seat]) < 15, f"{seat}: its camera kept pictures already shown: {held[seat]}"
                 readings = [marker.read(image).marker for image in images]
                 assert all(r is not None and r.seat == seat_index for r in readings), f"{seat}: foreign or unreadable frame"
                 steps = [(b.index - a.index) % frames for a, b in zip(readings, readings[1:])]

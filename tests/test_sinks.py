@@ -9,7 +9,8 @@ import pytest
 
 from mjray.config import DisplayConfig
 from mjray.frames import Detections, Frame, Gap, GapReason, Result
-from mjray.sinks import JsonlSink, wanted_sinks, wants_pixels
+from mjray.sinks import GridSink, JsonlSink, SinkContext, wanted_sinks, wants_pixels
+from mjray.sync import Moment
 
 
 @pytest.mark.parametrize("display, screen, expected", [
@@ -21,7 +22,7 @@ from mjray.sinks import JsonlSink, wanted_sinks, wants_pixels
 ])
 def test_the_display_settings_pick_the_outputs(display, screen, expected):
     assert wanted_sinks(display, screen) == expected
-    assert wants_pixels(expected) == ("video" in expected or "window" in expected), "pictures need the pixels' refs"
+    assert wants_pixels(expected) == ("video" in expected or "window" in expected), "pictures need the cameras to keep pixels"
 
 
 def test_jsonl_lines_carry_the_recorded_capture_times_of_a_replay_and_a_failed_frames_error(tmp_path):
@@ -40,3 +41,27 @@ def test_jsonl_lines_carry_the_recorded_capture_times_of_a_replay_and_a_failed_f
     assert failed == {"seat": "ton", "seq": 8, "gap": "failed", "captured_at": 4000.566, "emitted_at": 5000.8,
                       "error": "RuntimeError: boom"}
     assert timeout["gap"] == "timeout" and timeout["captured_at"] is None
+
+
+class Pictures(GridSink):
+    def present(self, picture, moments):
+        self.shown.append(picture)
+
+
+def test_the_grid_asks_for_each_seats_pixels_once_and_keeps_a_picture_its_camera_no_longer_has(tmp_path):
+    asked: list[tuple[str, int]] = []
+
+    def fetch(items):
+        asked.extend((i.seat, i.seq) for i in items)
+        return [None if i.seq == 2 else np.full((36, 64, 3), 40 * i.seq, np.uint8) for i in items]
+
+    sink = Pictures(SinkContext(tmp_path, ("ton", "nan"), {0: "1m"}, fetch, DisplayConfig(tile_width=64)))
+    sink.shown = []
+    item = {(seat, seq): Result(Frame(seat, seq, 10.0 + seq, "rtcp", seq, 10.0 + seq, 64, 36), Detections.empty(), 1.0, "w", 11.0 + seq)
+            for seat in ("ton", "nan") for seq in range(3)}
+    for at, (ton, nan) in enumerate([(0, None), (0, 0), (1, 0), (2, 0)]):
+        sink.show([Moment(10.0 + at, {"ton": item[("ton", ton)], "nan": item[("nan", nan)] if nan is not None else None},
+                          {"ton": 10.0 + ton, "nan": None if nan is None else 10.0 + nan})])
+    assert asked == [("ton", 0), ("nan", 0), ("ton", 1), ("ton", 2)], "a picture shown again is not asked for again"
+    assert len(sink.shown) == 4 and np.array_equal(sink.shown[3], sink.shown[2]), "a seat keeps its last picture"
+    assert not np.array_equal(sink.shown[2], sink.shown[1])

@@ -105,3 +105,16 @@ def test_the_display_sync_follows_the_stream_policy():
     assert for_display(SEATS, 15, parts("latest")).max_lag_s == 2.0 and not for_display(SEATS, 15, parts("latest")).rounds
     assert for_display(SEATS, 15, parts("every")).max_lag_s == 30.0  # nothing is skipped: wait for slow seats
     assert for_display(SEATS, 15, parts("aligned")).rounds
+
+
+def test_oldest_is_the_item_a_moment_may_still_show():
+    sync = SeatSync(["ton", "nan"], period_s=0.1, max_lag_s=1.0)
+    assert sync.oldest("ton") is None
+    sync.add("ton", 0.0, "ton 0")
+    sync.add("ton", 0.05, "ton 1")
+    assert sync.oldest("ton") == "ton 0", "the first waiting"
+    sync.add("nan", 0.02, "nan 0")
+    sync.add("nan", 0.2, "nan 1")
+    sync.add("ton", 0.2, "ton 2")
+    assert sync.moments(now=0.21)
+    assert sync.oldest("ton") == "ton 1" and sync.oldest("nan") == "nan 0", "the one shown last: shown again until a newer comes"

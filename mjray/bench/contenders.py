@@ -129,7 +129,7 @@ class MarkerSink:
         if not self._pending:
             return
         pending, self._pending = self._pending, []
-        for (item, at), image in zip(pending, self.fetch([r.frame.ref for r, _ in pending])):
+        for (item, at), image in zip(pending, self.fetch([r for r, _ in pending])):
             reading = marker.read(image)
             self._readings[(item.seat, item.seq)] = reading
             if self.measuring(at):
@@ -178,7 +178,7 @@ def run_mjray(urls: list[str], seconds: float, warmup_s: float, model: dict, set
     try:
         pipeline = Pipeline(cfg, live_sources(cfg, cfg.cameras), keep_pixels=True)
         pipeline.start()
-        sink = MarkerSink(seats, ray.get)
+        sink = MarkerSink(seats, pipeline.pixels)
         driver = Driver(pipeline, [sink], for_display(seats, display_fps, parts(cfg.stream.policy)))
         until = time.monotonic() + warmup_s
         while time.monotonic() < until:

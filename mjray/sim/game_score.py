@@ -51,11 +51,11 @@ class MarkerAnchors:
 
     def write(self, item, emitted_at: float) -> None:
         frame = getattr(item, "frame", None)
-        if frame is None or frame.ref is None or getattr(item, "detections", None) is None:
+        if frame is None or getattr(item, "detections", None) is None:
             return
         if frame.captured_at - self._last.get(item.seat, -np.inf) < self.every_s:
             return
-        image = self.fetch([frame.ref])[0]
+        image = self.fetch([item])[0]
         found = None if image is None else marker.read(image).marker
         if found is None:  # lost with its camera, or a damaged picture: the next result tries again
             return

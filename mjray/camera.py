@@ -13,7 +13,7 @@ stage knows nothing of where frames come from. Promises:
   detector's argument (push) or in the answer to its take (pull). Where pictures are shown, the
   camera keeps them for the driver until it has shown them (`mjray.pixels`; in pull mode a second
   copy): results carry no object references;
-- control calls (`stats`, `stop`) are answered while it decodes; a source that ends (a replay)
+- control calls (`stats`, `stop`, `pixels`, `release`) are answered while it decodes; a source that ends (a replay)
   leaves the camera `ended`, its frames still inferred;
 - policy `aligned` (pull only): the camera keeps about a second of decoded frames and a take asks
   for the one captured nearest an instant, the same instant for every seat; frames passed over
@@ -190,7 +190,7 @@ class CameraActor:
     """
 
     def __init__(self, seat: str, source: Source, detectors: list[str], policy: PolicyParts,
-                 in_flight_per_worker: int, keep_pixels: bool, buffer_s: float = 2.0) -> None:
+                 in_flight_per_worker: int, hold_s: float | None, buffer_s: float = 2.0) -> None:
         import ray
 
         from mjray.actors import reconstructed
@@ -213,7 +213,8 @@ class CameraActor:
         self.ring: FrameRing[Decoded] | None = FrameRing(1.0, 32) if policy.by_instant else None
         self._last_instant = float("-inf")  # by instant: the newest instant a take asked for
         self.per_worker = [0] * len(self.detectors)
-        self.held: PixelHold | None = PixelHold() if keep_pixels else None  # sent frames' pixels, for the driver
+        # sent frames' pixels, for the driver to show, at most `hold_s`; None: no pictures shown
+        self.held: PixelHold | None = PixelHold(hold_s) if hold_s is not None else None
         setup_actor(f"camera:{seat}")
         self.stats_ = CameraStats(seat, source.shown)
         self.state = SourceState()
@@ -435,6 +436,8 @@ class CameraActor:
 
         None when no frame came in time (camera reconnecting, or stopped and empty).
         """
+        import ray
+
         if self.state.status != "streaming" or self._stalled():
             wait_s = 0.0  # no wait while down or stalled: the asking worker serves other seats meanwhile
         elif at is not None:
@@ -463,7 +466,7 @@ class CameraActor:
             return None
         frame, image, gaps = self._frame(pending, at)
         if self.held is not None:
-            self._keep(frame.seq, image)
+            self._keep(frame.seq, ray.put(image))  # a copy of its own: the answer's belongs to the detector
         with self._lock:
             self.stats_.sent += 1
         return frame, image, gaps  # the pixels by value: one copy into the store, and no reference returned
@@ -537,11 +540,8 @@ class CameraActor:
                       width, height, instant)
         return frame, image, gaps
 
-    def _keep(self, seq: int, pixels) -> None:
-        """A sent frame's pixels, kept in the store for the driver to show (an ObjectRef, or an array put now)."""
-        import ray
-
-        ref = pixels if isinstance(pixels, ray.ObjectRef) else ray.put(pixels)
+    def _keep(self, seq: int, ref) -> None:
+        """A sent frame's pixels (their ObjectRef), kept for the driver to show."""
         with self._lock:
             self.held.keep(seq, ref, time.monotonic())
 

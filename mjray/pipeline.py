@@ -19,6 +19,7 @@ import dataclasses
 import logging
 import os
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from mjray.detector import DetectorActor
 from mjray.frames import Item
 from mjray.model import ModelError, auto_threads, gpu_unusable
 from mjray.placement import Need, check_placement, nodes_from_ray, pool_for
+from mjray.pixels import hold_for
 from mjray.policy import parts
 from mjray.raysafe import settle as settle_one
 from mjray.recording import Recording
@@ -110,6 +112,7 @@ class Pipeline:
         self.own_names: dict[str, list[str]] = {seat: [] for seat in self.sources}  # each seat's own detectors
         self.drain_wait_s = 0.5
         self._pictures_late: dict[str, object] = {}  # seat -> a `pixels` call its camera did not answer in time
+        self._pictures: OrderedDict[tuple[str, int], object] = OrderedDict()  # the last handed out: two outputs, one call
 
     @property
     def seat_names(self) -> list[str]:
@@ -227,13 +230,15 @@ class Pipeline:
 
         # a recording is written, and a replay read, by the camera actors: on the driver's node, where its files are
         files_here = NodeAffinitySchedulingStrategy(self.driver_node, soft=False) if cfg.record or cfg.replay.path else None
+        hold_s = hold_for(policy.display_lag_s, stream.max_wait_ms / 1000) if self.keep_pixels else None
         for seat, s in self.seats.items():
+            # threads: stop, stats and the driver's pixels/release at once, and each shared detector's take
             s.camera = camera_cls.options(
                 name=f"camera:{seat}", num_cpus=pool.camera_cpus, max_concurrency=3 + len(self.shared),
                 resources=camera_resources(cfg, seat) or None, max_restarts=restarts, enable_task_events=False,
                 scheduling_strategy=files_here,
             ).remote(seat, s.source, self.own_names[seat], policy,
-                     pool.in_flight_per_worker, self.keep_pixels, stream.buffer_s)
+                     pool.in_flight_per_worker, hold_s, stream.buffer_s)
         self._wait_cameras_up()
         for name, where in facts(self.actors()).items():
             log.info("actor %s: pid %d on %s (node %s)", name, where.pid, where.node_ip, where.node_id[:12])
@@ -291,8 +296,8 @@ class Pipeline:
         or dead for good: its seat down) is given its last stats with its state."""
         seats = [seat for seat, s in self.seats.items() if s.camera is not None and seat not in self._dead_cameras]
         out = {seat: {**self._camera_stats.get(seat, {"seat": seat}), "status": "down"} for seat in self._dead_cameras}
-        calls = [getattr(self.seats[seat].camera, method).remote(*args) for seat in seats]
-        for seat, got in zip(seats, settle(calls, STATS_TIMEOUT_S if method == "stats" else None)):
+        calls = {seat: getattr(self.seats[seat].camera, method).remote(*args) for seat in seats}
+        for seat, got in answers(calls, STATS_TIMEOUT_S if method == "stats" else None).items():
             if isinstance(got, Exception):
                 known = facts({"camera": self.seats[seat].camera}).get("camera")
                 if known is not None and known.dead:
@@ -332,27 +337,32 @@ class Pipeline:
         if camera is not None and seat not in self._dead_cameras:
             camera.stop.remote()
 
-    def pixels(self, items: Sequence[Item]) -> list:
+    def pixels(self, items: Sequence[Item], wait_s: float = PIXELS_WAIT_S) -> list:
         """The pixels of these results, for the outputs that show them, from the cameras that keep
         them (`mjray.pixels`); None for one its camera no longer has (let go, or sent before it
-        restarted) or cannot hand over now. Never waits long on a restarting camera: the other
-        seats' pictures go on."""
-        out: list = [None] * len(items)
+        restarted) or cannot hand over within `wait_s`. A camera that did not answer in time is
+        not asked again until it has: a restarting camera never holds up the other seats."""
+        out = [self._pictures.get((item.seat, item.seq)) for item in items]
         wanted: dict[str, list[int]] = {}
         for i, item in enumerate(items):
-            wanted.setdefault(item.seat, []).append(i)
+            if out[i] is None:
+                wanted.setdefault(item.seat, []).append(i)
         for seat, late in list(self._pictures_late.items()):
             if ray.wait([late], timeout=0)[0]:
                 del self._pictures_late[seat]
-        seats = [seat for seat in wanted if seat in self.seats and self.seats[seat].camera is not None
-                 and seat not in self._dead_cameras and seat not in self._pictures_late]
-        calls = [self.seats[seat].camera.pixels.remote([items[i].seq for i in wanted[seat]]) for seat in seats]
-        for seat, call, got in zip(seats, calls, settle(calls, PIXELS_WAIT_S)):
+        calls = {seat: self.seats[seat].camera.pixels.remote([items[i].seq for i in wanted[seat]])
+                 for seat in wanted if seat in self.seats and self.seats[seat].camera is not None
+                 and seat not in self._dead_cameras and seat not in self._pictures_late}
+        for seat, got in answers(calls, wait_s).items():
             if isinstance(got, ray.exceptions.GetTimeoutError):
-                self._pictures_late[seat] = call
+                self._pictures_late[seat] = calls[seat]
             elif isinstance(got, list):
                 for i, image in zip(wanted[seat], got):
                     out[i] = image
+                    if image is not None:
+                        self._pictures[(seat, items[i].seq)] = image
+        while len(self._pictures) > 2 * len(self.seats):
+            self._pictures.popitem(last=False)
         return out
 
     def release(self, below: dict[str, int]) -> None:
@@ -447,6 +457,15 @@ def inference_threads(cfg: AppConfig, cores: int | None = None) -> int:
     own node's; default this machine's): a shared detector owns the node's cores (split among
     shared workers); a per-camera detector uses the CPUs it reserves."""
     return cfg.model.threads or auto_threads(cfg.pool.shared_workers, cfg.pool.cpus_per_worker, cores or os.cpu_count() or 1)
+
+
+def answers(calls: dict[str, object], timeout_s: float | None = None) -> dict[str, object]:
+    """Each call's result by key, or the exception it raised; a `GetTimeoutError` for one not done
+    within `timeout_s`, the same time for all (a slow one does not eat the others' time)."""
+    done = set(ray.wait(list(calls.values()), num_returns=len(calls), timeout=timeout_s)[0]) if calls else set()
+    late = ray.exceptions.GetTimeoutError(f"no answer in {timeout_s} s")
+    return {key: settle_one(lambda: ray.get(ref), ray.exceptions.RayError) if ref in done else late
+            for key, ref in calls.items()}
 
 
 def settle(refs: list, timeout_s: float | None = None) -> list:

@@ -9,7 +9,8 @@ arguments, or returning pixels, did not grow).
 
 Kept from the frame's send until the driver says it has shown everything before a seq
 (`release`), and never longer than `max_age_s` (a driver that stopped asking must not fill the
-object store). Pure: no Ray; time passed in.
+object store): past the display's wait for a late seat and the reorder's for a lost frame
+(`hold_for`). Pure: no Ray; time passed in.
 """
 
 from __future__ import annotations
@@ -19,11 +20,17 @@ from typing import Generic, Sequence, TypeVar
 
 T = TypeVar("T")
 
-MAX_AGE_S = 30.0  # longest a frame's pixels wait for the driver: past the reorder's longest wait and the display's lag
+SLACK_S = 5.0  # beyond the waits a shown frame can go through: the driver's steps, a slow box
+
+
+def hold_for(display_lag_s: float, reorder_wait_s: float) -> float:
+    """Longest a sent frame's pixels are kept: a frame can wait for a lost one in its reorder, then
+    for a late seat in the display's sync (which shows it as much as `display_lag_s` behind)."""
+    return display_lag_s + reorder_wait_s + SLACK_S
 
 
 class PixelHold(Generic[T]):
-    def __init__(self, max_age_s: float = MAX_AGE_S) -> None:
+    def __init__(self, max_age_s: float) -> None:
         if max_age_s <= 0:
             raise ValueError("max_age_s must be > 0")
         self.max_age_s = max_age_s

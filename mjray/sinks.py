@@ -291,7 +291,7 @@ def has_screen() -> bool:
 class SinkEntry:
     on: Callable[[DisplayConfig, bool], bool]  # is it wanted for these settings (and is there a screen)
     build: Callable[[SinkContext], Sink]
-    pixels: bool = False  # shows pictures: frames must keep their pixels' refs
+    pixels: bool = False  # shows pictures: the cameras keep the pixels of the frames they send (`mjray.pixels`)
 
 
 SINKS: dict[str, SinkEntry] = {

@@ -127,7 +127,6 @@ def test_the_cameras_let_go_of_pixels_only_once_no_moment_can_show_them(monkeypa
     released: dict[str, int] = {}
     for event, seat, seq in log:
         if event == "release":
-            assert seq > released.get(seat, 0), "releases only move on"
             released[seat] = seq
         else:
             assert seq >= released.get(seat, 0), f"{seat} {seq} shown after its pixels were let go ({released})"

@@ -23,3 +23,12 @@ def test_mjray_workers_start_with_few_arenas_unless_the_environment_says(monkeyp
     assert env["MALLOC_ARENA_MAX"] == "2" and env["YOLO_OFFLINE"] == "1"
     monkeypatch.setenv("MALLOC_ARENA_MAX", "4")  # a user's choice: inherited by Ray's workers as it is
     assert "MALLOC_ARENA_MAX" not in worker_env()
+
+
+def test_rays_processes_report_no_task_events_unless_the_environment_says(monkeypatch):
+    from mjray.main import TASK_EVENTS, worker_env
+
+    monkeypatch.delenv(TASK_EVENTS, raising=False)
+    assert worker_env()[TASK_EVENTS] == "0", "Ray's control store kept a run's task events: it grew all run"
+    monkeypatch.setenv(TASK_EVENTS, "1000")  # a user who wants the dashboard's task views
+    assert worker_env()[TASK_EVENTS] == "1000"

@@ -20,9 +20,9 @@ import ray
 
 from mjray.config import AppConfig, CameraConfig, ConfigError, PoolConfig, StreamConfig, validate
 from mjray.driver import Driver
-from mjray.frames import Gap, GapReason, Result
+from mjray.frames import Detections, Frame, Gap, GapReason, Result
 from mjray.model import YoloDetector
-from mjray.pipeline import Pipeline, live_sources
+from mjray.pipeline import Pipeline, Seat, live_sources
 from mjray.recording import Recording, start_recording
 from mjray.sources import ReplayClock, ReplaySource, SourceState
 from mjray.timeline import MissingFrames
@@ -78,7 +78,7 @@ class ShownPixels(Collect):
     def write(self, item, emitted_at):
         super().write(item, emitted_at)
         if isinstance(item, Result):
-            self.pixels[(item.seat, item.seq)] = self.fetch([item])[0]
+            self.pixels[(item.seat, item.seq)] = self.fetch([item], wait_s=10.0)[0]  # a loaded box: never late
 
 
 def holds_a_reference(item) -> bool:
@@ -112,6 +112,43 @@ def drive(pipeline: Pipeline, seconds: float, sink=None, every_s: float = 10.0, 
     pipeline.final = driver.finish()
     pipeline.tallies = driver.tallies
     return getattr(collect, "got", {})
+
+
+class CameraStandIn:
+    """A camera's `pixels`, answered after `delay_s`; counts the calls."""
+
+    def __init__(self) -> None:
+        self.delay_s, self.calls = 0.0, 0
+
+    def pixels(self, seqs):
+        self.calls += 1
+        time.sleep(self.delay_s)
+        return [np.full((4, 4, 3), seq, np.uint8) for seq in seqs]
+
+    def set_delay(self, delay_s: float) -> int:
+        self.delay_s = delay_s
+        return self.calls
+
+
+def test_pictures_come_from_their_cameras_and_a_slow_camera_holds_up_no_other_seat():
+    def result(seat: str, seq: int) -> Result:
+        return Result(Frame(seat, seq, 1.0, "arrival", seq, 1.0, 4, 4), Detections.empty(), 1.0, "w", 2.0)
+
+    with local_ray():
+        cameras = {seat: ray.remote(CameraStandIn).options(max_concurrency=4).remote() for seat in ("ton", "nan")}
+        ray.get(cameras["nan"].set_delay.remote(2.0))
+        pipeline = Pipeline(validate(AppConfig()), {}, keep_pixels=True)
+        pipeline.seats = {seat: Seat(None, None, [], camera) for seat, camera in cameras.items()}
+        started = time.monotonic()
+        ton, nan = pipeline.pixels([result("ton", 1), result("nan", 1)])
+        assert time.monotonic() - started < 1.5 and ton[0, 0, 0] == 1 and nan is None, "nan's camera is late"
+        ton, nan = pipeline.pixels([result("ton", 2), result("nan", 2)])
+        assert ton[0, 0, 0] == 2 and nan is None and ray.get(cameras["nan"].set_delay.remote(0.0)) == 1, \
+            "a camera still busy with a late call is not asked again"
+        time.sleep(2.5)
+        nan, again = pipeline.pixels([result("nan", 3), result("ton", 2)])
+        assert nan[0, 0, 0] == 3, "asked again once it answered"
+        assert ray.get(cameras["ton"].set_delay.remote(0.0)) == 2, "a picture just handed out is not asked for twice"
 
 
 @pytest.mark.parametrize("pool", [PoolConfig(shared_workers=0, cpus_per_worker=0.25, in_flight_per_worker=2), PoolConfig(shared_workers=1)],

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from mjray.pixels import PixelHold
+from mjray.config import StreamConfig
+from mjray.frames import Policy
+from mjray.pixels import PixelHold, hold_for
+from mjray.policy import parts
+from mjray.sync import for_display
 
 
 def test_pixels_are_kept_until_released_and_asked_for_by_seq():
@@ -18,7 +22,7 @@ def test_pixels_are_kept_until_released_and_asked_for_by_seq():
 
 
 def test_a_frame_sent_after_its_seq_was_released_is_not_kept():
-    hold = PixelHold()
+    hold = PixelHold(max_age_s=30.0)
     hold.keep(7, "pixels 7", now=0.0)
     hold.release(8)
     hold.keep(6, "pixels 6", now=0.1)  # a slower send of an older frame
@@ -26,7 +30,7 @@ def test_a_frame_sent_after_its_seq_was_released_is_not_kept():
 
 
 def test_sends_finishing_out_of_order_are_still_released_in_seq_order():
-    hold = PixelHold()
+    hold = PixelHold(max_age_s=30.0)
     for seq in (4, 2, 5, 3):
         hold.keep(seq, seq, now=0.0)
     assert hold.release(4) == 2 and hold.get([2, 3, 4, 5], now=0.0) == [None, None, 4, 5]
@@ -45,3 +49,26 @@ def test_pixels_the_driver_never_releases_go_after_max_age():
 def test_bad_settings_are_refused():
     with pytest.raises(ValueError, match="max_age_s"):
         PixelHold(max_age_s=0)
+
+
+@pytest.mark.parametrize("policy", list(Policy))
+def test_a_frame_shown_as_late_as_the_display_allows_still_has_its_pixels(policy):
+    """One seat stalls after its first frame: the display shows the other's frames as far behind
+    as it waits for a late seat, each after the longest wait in its reorder (a 5 fps camera: the
+    sync's queue of 256 frames does not cut the wait short)."""
+    lag, reorder_wait = parts(policy).display_lag_s, StreamConfig().max_wait_ms / 1000
+    hold, sync = PixelHold(hold_for(lag, reorder_wait)), for_display(["ton", "nan"], 15, parts(policy))
+    sync.add("nan", 0.0, -1)
+    sent, shown, step = 0, 0, 1 / 5
+    for tick in range(int(120 / step)):
+        now = tick * step
+        hold.keep(tick, f"ton {tick}", now)  # sent as captured
+        while (sent + 1) * step + reorder_wait <= now:  # emitted once its reorder gave up on a lost frame
+            sync.add("ton", sent * step, sent)
+            sent += 1
+        for moment in sync.moments(now):
+            seq = moment.items["ton"]
+            if seq is not None and seq >= 0:
+                assert hold.get([seq], now) == [f"ton {seq}"], f"ton {seq} shown at {now:.1f} s without its pixels"
+                shown += 1
+    assert shown > 300, "the display showed the streaming seat"

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from mjray.bench.observe import Delivery, TreeMeter
 from mjray.sim import marker
 
+FETCH_WAIT_S = 10.0  # the benchmark reads every result's marker: a saturated box may take long to hand pixels over
+
 
 @dataclass
 class Outcome:
@@ -130,7 +132,7 @@ class MarkerSink:
             return
         pending, self._pending = self._pending, []
         for (item, at), image in zip(pending, self.fetch([r for r, _ in pending])):
-            reading = marker.read(image)
+            reading = marker.read(image) if image is not None else marker.Reading(None, None)  # not handed over: unreadable
             self._readings[(item.seat, item.seq)] = reading
             if self.measuring(at):
                 self.deliveries.append(Delivery(self.seat_index[item.seat], at, reading))
@@ -178,7 +180,7 @@ def run_mjray(urls: list[str], seconds: float, warmup_s: float, model: dict, set
     try:
         pipeline = Pipeline(cfg, live_sources(cfg, cfg.cameras), keep_pixels=True)
         pipeline.start()
-        sink = MarkerSink(seats, pipeline.pixels)
+        sink = MarkerSink(seats, lambda items: pipeline.pixels(items, wait_s=FETCH_WAIT_S))
         driver = Driver(pipeline, [sink], for_display(seats, display_fps, parts(cfg.stream.policy)))
         until = time.monotonic() + warmup_s
         while time.monotonic() < until:

@@ -148,7 +148,8 @@ def test_pictures_come_from_their_cameras_and_a_slow_camera_holds_up_no_other_se
         time.sleep(2.5)
         nan, again = pipeline.pixels([result("nan", 3), result("ton", 2)])
         assert nan[0, 0, 0] == 3, "asked again once it answered"
-        assert ray.get(cameras["ton"].set_delay.remote(0.0)) == 2, "a picture just handed out is not asked for twice"
+        assert again[0, 0, 0] == 2 and ray.get(cameras["ton"].set_delay.remote(0.0)) == 2, \
+            "a picture just handed out is not asked for twice"
 
 
 @pytest.mark.parametrize("pool", [PoolConfig(shared_workers=0, cpus_per_worker=0.25, in_flight_per_worker=2), PoolConfig(shared_workers=1)],

@@ -460,17 +460,14 @@ def inference_threads(cfg: AppConfig, cores: int | None = None) -> int:
 
 
 def answers(calls: dict[str, object], timeout_s: float | None = None) -> dict[str, object]:
-    """Each call's result by key, or the exception it raised; a `GetTimeoutError` for one not done
-    within `timeout_s`, the same time for all (a slow one does not eat the others' time)."""
-    done = set(ray.wait(list(calls.values()), num_returns=len(calls), timeout=timeout_s)[0]) if calls else set()
-    late = ray.exceptions.GetTimeoutError(f"no answer in {timeout_s} s")
-    return {key: settle_one(lambda: ray.get(ref), ray.exceptions.RayError) if ref in done else late
-            for key, ref in calls.items()}
+    """`settle`, by key."""
+    return dict(zip(calls, settle(list(calls.values()), timeout_s)))
 
 
 def settle(refs: list, timeout_s: float | None = None) -> list:
     """Each call's result, or the exception it raised (a dead actor must not stop the others'
-    answers); past `timeout_s` for them all, a `GetTimeoutError` (a restarting actor)."""
-    deadline = None if timeout_s is None else time.monotonic() + timeout_s
-    left = lambda: None if deadline is None else max(0.0, deadline - time.monotonic())  # noqa: E731
-    return [settle_one(lambda: ray.get(ref, timeout=left()), ray.exceptions.RayError) for ref in refs]
+    answers); a `GetTimeoutError` for one not done within `timeout_s` (a restarting actor), the
+    same time for all: a slow one does not eat the others' time."""
+    done = set(ray.wait(refs, num_returns=len(refs), timeout=timeout_s)[0]) if refs else set()
+    late = ray.exceptions.GetTimeoutError(f"no answer in {timeout_s} s")
+    return [settle_one(lambda: ray.get(ref), ray.exceptions.RayError) if ref in done else late for ref in refs]

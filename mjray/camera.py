@@ -36,8 +36,9 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from mjray import metrics
 from mjray.frames import Decoded, Frame, Gap, GapReason

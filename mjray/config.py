@@ -291,7 +291,7 @@ def validate(cfg: AppConfig) -> AppConfig:
            f"must be auto, cpu, cuda or cuda:N, got {model.device!r}")
     _check(model.threads >= 0, "model.threads", f"must be at least 1 (or 0 for auto), got {model.threads}")
     _check(not model.faces_file or os.path.isfile(model.faces_file), "model.faces_file",
-           f"file not found: {model.faces_file} (an .npz of the table's 34 tile faces, README: the game record; "
+           f"file not found: {model.faces_file} (an .npz of the table's 34 tile faces, docs/game-record.md; "
            "or leave it unset for the bundled artwork)")
     if model.faces and model.faces_file:
         from mjray.faces import FacesError, load_faces

@@ -225,7 +225,7 @@ class DetectorActor:
 
         def infer_late() -> None:
             """Stopping: the takes that came back late still bring frames the cameras handed out."""
-            for seat, ref in list(late.items()):
+            for ref in list(late.values()):
                 try:
                     got = ray.get(ref, timeout=self.TAKE_WAIT_S + self.ASK_SLACK_S)
                 except ray.exceptions.RayError:  # GetTimeoutError too: a camera still restarting took nothing yet

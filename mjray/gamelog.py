@@ -10,8 +10,8 @@ or are left out; every event adds `t`, the capture time of the first frame that 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 

@@ -42,9 +42,10 @@ from __future__ import annotations
 
 import math
 from collections import Counter, deque
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from statistics import median
-from typing import Literal, Mapping, Sequence
+from typing import Literal
 
 import numpy as np
 

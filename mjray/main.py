@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import json
 import logging
 import os
@@ -53,7 +54,7 @@ def start_embedded_table(cfg: AppConfig, stack: contextlib.ExitStack, out: Path 
         from mjray.sim.table import TableSpec, parse_size, render_table, seat_names, write_spec
     except ImportError as error:
         raise ConfigError(f"cameras: none given, and the embedded table needs mjray's simulator ({error}); "
-                          "install it with `pip install -e '.[sim]'` (scripts/setup.sh does) or give urls=[rtsp://...]")
+                          "install it with `pip install -e '.[sim]'` (scripts/setup.sh does) or give urls=[rtsp://...]") from None
 
     width, height = parse_size(cfg.sim.size)
     try:
@@ -339,36 +340,77 @@ def shorthand(overrides: list[str]) -> list[str]:
             f"++{arg}" if arg.startswith(MAPS) else arg for arg in overrides]
 
 
-def check_overrides(overrides: list[str]) -> str | None:
-    """Compose the config from these overrides as Hydra will; the first error as one line, or None.
+NOT_A_RUN = ("help", "hydra_help", "cfg", "info", "shell_completion", "experimental_rerun")  # Hydra prints or completes
+MAX_CHECKED_JOBS = 256  # a sweep's jobs composed before the first starts
+
+
+def hydra_args(argv: list[str]):
+    """The command line as Hydra's own parser reads it (its flags, then the overrides)."""
+    from hydra._internal.utils import get_args_parser
+
+    return get_args_parser().parse_args(argv)
+
+
+def check_overrides(argv: list[str]) -> str | None:
+    """Compose the config from this command line as Hydra will; the first error as one line, or None.
 
     Hydra reports a bad override with a multi-line message and exit 1; mjray promises one line
-    naming the setting and exit 2, so the overrides are tried here first.
+    naming the setting and exit 2, so each job's config is composed here first, from the same
+    config folders (`--config-path`, `--config-dir`), config name and sweep (`-m`) as Hydra's.
     """
     from hydra import compose, initialize_config_dir
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
-    mine = [arg for arg in overrides if not arg.startswith(("-", "hydra.", "+hydra.", "hydra/"))]
+    args = hydra_args(argv)
+    if any(getattr(args, flag, None) for flag in NOT_A_RUN):
+        return None
+    hydra_own = ("hydra.", "+hydra.", "++hydra.", "hydra/")
+    mine = [arg for arg in args.overrides if not arg.startswith(hydra_own)]
+    multirun = args.multirun or any(arg.replace(" ", "") == "hydra.mode=MULTIRUN" for arg in args.overrides)
+    parsed = []
     for arg in mine:  # a value the override grammar cannot read: name its setting
         try:
-            OverridesParser.create().parse_overrides([arg])
+            parsed += OverridesParser.create().parse_overrides([arg])
         except HydraException as error:
             return f"{arg.split('=', 1)[0].lstrip('+~')}: cannot read {arg!r}: {str(error).splitlines()[0]}"
+    sweeps = [o for o in parsed if o.is_sweep_override()]
+    if sweeps and not multirun:
+        key = sweeps[0].get_key_element()
+        return f"{key}: {sweeps[0].input_line!r} is a sweep: run it with -m (--multirun), or give a list as {key}=[...]"
+    config_dir = CONF_DIR
+    if args.config_path:
+        if args.config_path.startswith("pkg://"):
+            return None  # a package's configs: Hydra finds them, and reports them itself
+        config_dir = (Path(__file__).parent / args.config_path).resolve()
+    search = []
+    if args.config_dir:
+        extra = Path(args.config_dir).resolve()
+        if not extra.is_dir():
+            return f"--config-dir: no folder at {extra}"
+        search = [f"hydra.searchpath=[file://{extra}]"]
     try:
-        with initialize_config_dir(version_base=None, config_dir=str(CONF_DIR)):
-            OmegaConf.to_object(compose(config_name="config", overrides=mine))
-    except (HydraException, OmegaConfBaseException, TypeError, ValueError) as error:
-        lines = [text.strip() for text in str(error).splitlines() if text.strip()] or [type(error).__name__]
-        cause = error.__cause__
-        if cause is not None and str(cause).strip():
-            lines.append(str(cause).strip().splitlines()[0])
-        line = ": ".join(lines[:2])
-        if any(arg.startswith("cameras=[") for arg in mine):
-            line += " (cameras= picks a preset from conf/cameras; give URLs with urls=[rtsp://...,rtsp://...])"
-        return line
+        jobs = [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch] if sweeps else [mine]
+    except HydraException as error:  # a sweep only another sweeper plugin runs (interval, tag)
+        return None if args.multirun else str(error).splitlines()[0]
+    for number, job in enumerate(jobs[:MAX_CHECKED_JOBS], 1):
+        try:
+            with initialize_config_dir(version_base=None, config_dir=str(config_dir)):
+                OmegaConf.to_object(compose(config_name=args.config_name or "config", overrides=search + job))
+        except (HydraException, OmegaConfBaseException, TypeError, ValueError) as error:
+            lines = [text.strip() for text in str(error).splitlines() if text.strip()] or [type(error).__name__]
+            cause = error.__cause__
+            if cause is not None and str(cause).strip():
+                lines.append(str(cause).strip().splitlines()[0])
+            line = ": ".join(lines[:2])
+            if lines[1:2] and lines[1].endswith(":"):  # Hydra lists what there is below: a group's options
+                line += " " + ", ".join(itertools.takewhile(lambda text: not text.endswith(":"), lines[2:]))
+            if any(arg.startswith("cameras=[") for arg in job):
+                line += " (cameras= picks a preset from conf/cameras; give URLs with urls=[rtsp://...,rtsp://...])"
+            return line + (f" (job {number} of the sweep: {' '.join(job)})" if len(jobs) > 1 else "")
     return None
 
 
@@ -380,12 +422,10 @@ def main() -> None:
     register()
     hide_credentials_in_title()
     sys.argv[1:] = shorthand(sys.argv[1:])
-    if not any(arg in ("--help", "-h", "--hydra-help", "--info", "--cfg", "-c") or arg.startswith("--info")
-               for arg in sys.argv[1:]):
-        problem = check_overrides(sys.argv[1:])
-        if problem:
-            print(f"mjray: bad setting: {problem}", file=sys.stderr)
-            sys.exit(2)
+    problem = check_overrides(sys.argv[1:])
+    if problem:
+        print(f"mjray: bad setting: {problem}", file=sys.stderr)
+        sys.exit(2)
 
     @hydra.main(version_base=None, config_path=str(CONF_DIR), config_name="config")
     def entry(raw) -> None:
@@ -408,6 +448,7 @@ def main() -> None:
             print(f"mjray: could not start: {error}", file=sys.stderr)
             sys.exit(1)
         print(summary.table())
+        quiet_ray()  # the next job of a sweep (-m) starts a Ray of its own
 
     entry()
 

@@ -194,8 +194,8 @@ class YoloDetector:
 
         Its threads also spin between and after runs by default, and torch's (pre- and
         post-processing) spin after theirs: on a small box busy decoding, spinning threads take
-        the cores the decoders and each other need, so here they sleep when idle (README,
-        benchmark, for the measured gain)."""
+        the cores the decoders and each other need, so here they sleep when idle (docs/results.md,
+        for the measured gain)."""
         import torch
 
         backend = getattr(self.model.predictor.model, "backend", None)

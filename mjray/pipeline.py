@@ -29,12 +29,20 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 from mjray import metrics
 from mjray.actors import ActorFacts, facts
 from mjray.camera import CameraActor
-from mjray.config import AppConfig, CameraConfig, ConfigError, camera_resources, check_resources, redact, with_credentials
+from mjray.config import (
+    AppConfig,
+    CameraConfig,
+    ConfigError,
+    camera_resources,
+    check_resources,
+    redact,
+    with_credentials,
+)
 from mjray.detector import DetectorActor
 from mjray.frames import Item
 from mjray.model import ModelError, auto_threads, gpu_unusable
-from mjray.placement import Need, check_placement, nodes_from_ray, pool_for
 from mjray.pixels import hold_for
+from mjray.placement import Need, check_placement, nodes_from_ray, pool_for
 from mjray.policy import parts
 from mjray.raysafe import settle as settle_one
 from mjray.recording import Recording
@@ -470,4 +478,4 @@ def settle(refs: list, timeout_s: float | None = None) -> list:
     same time for all: a slow one does not eat the others' time."""
     done = set(ray.wait(refs, num_returns=len(refs), timeout=timeout_s)[0]) if refs else set()
     late = ray.exceptions.GetTimeoutError(f"no answer in {timeout_s} s")
-    return [settle_one(lambda: ray.get(ref), ray.exceptions.RayError) if ref in done else late for ref in refs]
+    return [settle_one(lambda ref=ref: ray.get(ref), ray.exceptions.RayError) if ref in done else late for ref in refs]

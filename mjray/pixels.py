@@ -16,7 +16,8 @@ object store): past the display's wait for a late seat and the reorder's for a l
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Generic, Sequence, TypeVar
+from collections.abc import Sequence
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 

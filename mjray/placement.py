@@ -37,7 +37,7 @@ UNASKED = ("memory", "object_store_memory", "node:__internal_head__")  # resourc
 
 def nodes_from_ray(raw: list[dict]) -> list[Node]:
     """The alive nodes of `ray.nodes()`, less the resources no setting may name (memory). Only the
-    nodes alive now: an autoscaler's future nodes are not seen (README)."""
+    nodes alive now: an autoscaler's future nodes are not seen (docs/cluster.md)."""
     return [Node(n.get("NodeManagerAddress", "?"), {k: float(v) for k, v in n.get("Resources", {}).items()
                                                     if not k.startswith(UNASKED)})
             for n in raw if n.get("Alive")]

@@ -19,7 +19,8 @@ from __future__ import annotations
 import collections
 import threading
 import time
-from typing import Callable, Generic, TypeVar
+from collections.abc import Callable
+from typing import Generic, TypeVar
 
 from mjray import metrics
 from mjray.frames import Gap, GapReason, Item

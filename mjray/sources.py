@@ -18,12 +18,11 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Protocol
 
 from mjray.config import redact_text
-from fractions import Fraction
-
 from mjray.frames import Clock, Decoded
 from mjray.recording import Recording, SeatRecorder
 from mjray.timeline import MissingFrames, Timeline
@@ -215,6 +214,23 @@ def _seconds(pts: int | None, time_base) -> float | None:
     return float(pts * time_base) if pts is not None and time_base is not None else None
 
 
+
+def _recorded_pictures(container, stream, times: list[dict], by_pts: dict, shown: str):
+    """A recorded file's pictures, each packet's recorded time noted by its pts as it is demuxed."""
+    import av
+
+    index = 0
+    try:
+        for packet in container.demux(stream):
+            if packet.pts is not None and index < len(times):
+                line = times[index]
+                by_pts[packet.pts] = (line["captured_at"], line["clock"], line["pts"])
+                index += 1
+            yield from packet.decode()
+    except av.error.FFmpegError as error:  # a file cut short by a kill: its end is lost
+        log.warning("%s ends early: %s", shown, error)
+        yield from _flush(stream)
+
 def _flush(stream) -> list:
     """The pictures a decoder still holds at the end of its input (none without B-frames)."""
     try:
@@ -262,22 +278,7 @@ class ReplaySource:
             with av.open(str(segment.video)) as container:
                 stream = container.streams.video[0]
                 stream.thread_type = "SLICE"  # as live: the same decoder settings give the same pixels
-                index = 0
-
-                def pictures():
-                    nonlocal index
-                    try:
-                        for packet in container.demux(stream):
-                            if packet.pts is not None and index < len(times):
-                                line = times[index]
-                                by_pts[packet.pts] = (line["captured_at"], line["clock"], line["pts"])
-                                index += 1
-                            yield from packet.decode()
-                    except av.error.FFmpegError as error:  # a file cut short by a kill: its end is lost
-                        log.warning("%s: %s ends early: %s", self.shown, segment.video.name, error)
-                        yield from _flush(stream)
-
-                for picture in pictures():
+                for picture in _recorded_pictures(container, stream, times, by_pts, f"{self.shown}: {segment.video.name}"):
                     known = by_pts.pop(picture.pts, None)
                     if known is None:  # a frame whose packet line was cut off by a kill: past the end
                         continue

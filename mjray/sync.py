@@ -15,8 +15,9 @@ Pure: no Ray, no pixels, time passed in.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Generic, Sequence, TypeVar
+from typing import Generic, TypeVar
 
 from mjray.policy import PolicyParts
 

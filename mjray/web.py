@@ -16,7 +16,7 @@ import json
 import logging
 import threading
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -187,7 +187,7 @@ class WebServer:
                         if self._version == seen or self._jpeg is None:
                             try:
                                 await asyncio.wait_for(self._new.wait(), timeout=1.0)  # type: ignore[union-attr]
-                            except asyncio.TimeoutError:
+                            except TimeoutError:
                                 continue
                     seen, jpeg = self._version, self._jpeg
                     if jpeg is None:

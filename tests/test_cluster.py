@@ -13,8 +13,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from mjray.model import resolve_weights
 from mjray.bench.cluster import LocalCluster, NodeSpec, bare_env
+from mjray.model import resolve_weights
 
 pytestmark = pytest.mark.slow
 

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 import os
+import re
 from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from mjray.config import (AppConfig, CameraConfig, ConfigError, PoolConfig, StreamConfig, check_resources, redact, register,
-                          validate, with_credentials)
+from mjray.config import (
+    AppConfig,
+    CameraConfig,
+    ConfigError,
+    PoolConfig,
+    StreamConfig,
+    check_resources,
+    redact,
+    register,
+    validate,
+    with_credentials,
+)
 
 CONF = Path(__file__).resolve().parent.parent / "conf"
 register()
@@ -237,6 +247,29 @@ def test_the_command_line_shorthand_and_one_line_errors_for_bad_overrides():
     assert check_overrides(["urls=[rtsp://a/1]", "stream.policy=every", "hydra.run.dir=/tmp/x"]) is None
     for bad, words in [(["urls=rtsp://a/1"], "urls"), (["stream.policy=fastest"], "latest, every, aligned"),
                        (["nonexistent=1"], "nonexistent"), (['cameras=[{seat:a,url:"rtsp://a/1"}]'], "urls=[rtsp://")]:
+        problem = check_overrides(bad)
+        assert problem and words in problem and "\n" not in problem, (bad, problem)
+
+
+def test_hydras_own_flags_are_read_as_hydra_reads_them_and_errors_stay_one_line(tmp_path):
+    from mjray.main import check_overrides
+
+    (tmp_path / "cameras").mkdir()
+    (tmp_path / "cameras" / "mine.yaml").write_text('# @package _global_\ncameras:\n  - {seat: east, url: "rtsp://a/1"}\n')
+    for good in (["--config-dir", str(tmp_path), "cameras=mine"], [f"--config-dir={tmp_path}", "cameras=mine"],
+                 ["-cd", str(tmp_path), "cameras=mine", "run.duration_s=3"], ["-m", "run.duration_s=3,4"],
+                 ["--multirun", "stream.policy=every,latest", "run.duration_s=range(1,3)"],
+                 ["hydra.mode=MULTIRUN", "run.duration_s=3,4"], ["--cfg", "job"], ["--help"],
+                 ["-sc", "install=bash"], ["--config-name", "config", "run.duration_s=3"]):
+        assert check_overrides(good) is None, good
+    for bad, words in [(["cameras=mine"], "Could not find 'cameras/mine'"),
+                       (["--config-dir", str(tmp_path / "nope"), "cameras=mine"], "--config-dir: no folder at"),
+                       (["-cd", str(tmp_path), "cameras=theirs"], "mine"),  # the options listed include one's own
+                       (["run.duration_s=3,4"], "run it with -m"),
+                       (["-m", "stream.policy=every,fastest"], "job 2 of the sweep: stream.policy=fastest"),
+                       (["-m", "run.duration_s=3,4", "nonexistent=1"], "nonexistent"),
+                       (["-m", "urls=rtsp://a/1"], "urls"),
+                       (["-cn", "nope"], "Cannot find primary config 'nope'")]:
         problem = check_overrides(bad)
         assert problem and words in problem and "\n" not in problem, (bad, problem)
 

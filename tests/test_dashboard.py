@@ -10,8 +10,7 @@ import shutil
 
 import pytest
 
-from tests.test_main import running_main
-from tests.test_web import ARTIFACTS, get
+from tests.support import ARTIFACTS, get, running_main
 
 
 @pytest.mark.slow

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from mjray.model import preprocess
 from mjray.frames import Detections
+from mjray.model import preprocess
 
 
 def test_preprocess_matches_the_packages_own_grayscale_autocontrast():
@@ -85,7 +85,7 @@ def test_model_loads_and_infers_with_the_network_cut(tmp_path):
 def test_tile_model_reads_the_synthetic_table(table_360):
     """The real pretrained model on real rendered frames: most tiles found and read right; more read
     right once its boxes are relabelled by their faces, and more found once the rows' holes are
-    filled (README: the game record)."""
+    filled (docs/game-record.md)."""
     from mjray.sim.score import score_table
 
     scores = score_table(table_360, frames=40, seed=1)
@@ -121,7 +121,7 @@ THREADS_PROBE = HAND_IMAGE + textwrap.dedent(
 
 @pytest.mark.slow
 def test_a_limited_detector_keeps_torch_to_one_thread_and_onnx_runtime_from_spinning():
-    """Spinning thread pools steal a small box's cores from each other (README, benchmark); the
+    """Spinning thread pools steal a small box's cores from each other (docs/benchmark.md); the
     session rebuilt with fewer threads must find what the default one finds. The thread counts
     must hold after Ultralytics sets torch's own as it loads."""
     result = subprocess.run([sys.executable, "-c", THREADS_PROBE], capture_output=True, text=True, timeout=300)

@@ -18,8 +18,7 @@ import pytest
 from mjray.config import AppConfig, ModelConfig, PoolConfig, StreamConfig, validate
 from mjray.frames import Gap, GapReason, Result
 from mjray.pipeline import Pipeline, live_sources
-from tests.test_main import mjray_main, running_main
-from tests.test_pipeline import Collect, cameras_for, drive, local_ray
+from tests.support import Collect, cameras_for, drive, local_ray, mjray_main, running_main
 
 pytestmark = pytest.mark.slow
 PASSWORD = "Wr0ng-Pa55word-7d1e"  # what the user typed wrong: must never be shown
@@ -157,7 +156,7 @@ def test_every_on_an_overloaded_box_accounts_for_every_frame_the_cameras_sent(ta
 # The kill tests' cameras send 2 frames a second: the box keeps up with every seat, so a seat's rate
 # is its camera's, not its share of two cores, and "the others keep their rate" says that nothing of
 # the pipeline stalls them. (Saturated, a restart's process start, a core-second or two, comes out of
-# every seat's share: see the README's figures.)
+# every seat's share: see docs/accounting.md's figures.)
 KILL_FPS = 2
 
 KILLS = {  # the actor killed, and the settings it runs under

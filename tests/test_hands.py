@@ -22,7 +22,15 @@ from mahjong.shanten import Shanten
 from mahjong.tile import TilesConverter
 
 from mjray.hands import (
-    Event, HandReader, StableHand, TableHands, cap_copies, notation, read_row, shanten, tile_labels,
+    Event,
+    HandReader,
+    StableHand,
+    TableHands,
+    cap_copies,
+    notation,
+    read_row,
+    shanten,
+    tile_labels,
 )
 from mjray.sim.game import Hand, TableGame, sort_tiles
 from mjray.sim.render import SeatView
@@ -63,7 +71,7 @@ PROFILES = {
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def view(seat_index: int) -> SeatView:
     return SeatView(seat_index, WIDTH, HEIGHT, seed=0)
 

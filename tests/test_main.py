@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -15,38 +13,11 @@ from pathlib import Path
 import av
 import pytest
 
-from tests.rounds import steady_rounds
+from tests.support import mjray_main, ordered_seats, steady_rounds
 
 pytestmark = pytest.mark.slow
 MJAI_TILES = {f"{n}{s}" for s in "mps" for n in range(1, 10)} | set("ESWNPFC")
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "run_analysis.ipynb"
-
-
-def mjray_main(*overrides: str, cwd: Path, env: dict | None = None, timeout: float = 300):
-    return subprocess.run([sys.executable, "-m", "mjray.main", *overrides], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, **(env or {})})
-
-
-@contextlib.contextmanager
-def running_main(*overrides: str, cwd: Path):
-    """`python -m mjray.main` started; yields (process, its output lines so far) once it says
-    it is running (fails at once if it exits first); killed after if still running."""
-    process = subprocess.Popen([sys.executable, "-m", "mjray.main", *overrides], cwd=cwd,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
-    reader.start()
-    try:
-        deadline = time.monotonic() + 180
-        while not any("running for" in line for line in lines):
-            assert process.poll() is None and time.monotonic() < deadline, "".join(lines)[-3000:]
-            time.sleep(0.2)
-        yield process, lines
-        process.wait(timeout=180)
-        reader.join(10)
-    finally:
-        if process.poll() is None:
-            process.kill()
 
 
 def test_embedded_default_runs_and_writes_ordered_results(tmp_path, table_360, monkeypatch):
@@ -134,7 +105,7 @@ def test_aligned_policy_shows_the_seats_together_and_writes_the_game(tmp_path, t
     overall = figures["overall"]
     assert overall["scored_s"] > 4 * 45, "the markers place most of each seat's minute in the game"
     assert overall["draw"]["true"] >= 20 and overall["discard"]["true"] >= 20  # a turn every 2 s
-    # well below what it measured (README: the game record), above a broken reader's
+    # well below what it measured (docs/game-record.md), above a broken reader's
     assert overall["hand_exact"] >= 0.5 and overall["tiles_right"] >= 0.92, figures
     assert overall["event_error_p95_s"] <= 1.0, figures
     assert overall["draw"]["f1"] >= 0.7 and overall["discard"]["f1"] >= 0.7, figures
@@ -144,6 +115,45 @@ def test_bad_override_names_the_setting(tmp_path):
     result = mjray_main("pool.workers_per_camera=0", "ray.dashboard=false", cwd=tmp_path, timeout=120)
     assert result.returncode == 2
     assert "pool.workers_per_camera" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_cameras_preset_of_ones_own_runs_from_hydras_config_dir(tmp_path, table_360, serve):
+    server = serve(table_360)
+    presets = tmp_path / "my_conf" / "cameras"
+    presets.mkdir(parents=True)
+    (presets / "my_table.yaml").write_text("# @package _global_\ncameras:\n"
+                                           f'  - {{seat: east, url: "{server.url("ton")}"}}\n'
+                                           f'  - {{seat: south, url: "{server.url("nan")}"}}\n')
+    out = tmp_path / "run"
+    result = mjray_main("--config-dir", str(tmp_path / "my_conf"), "cameras=my_table", "run.duration_s=8",
+                        "ray.dashboard=false", "display.video=false", f"display.output_dir={out}", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert ordered_seats(out).keys() == {"east", "south"}
+
+
+def test_the_mjray_command_sweeps_two_jobs_each_with_its_run_folder_and_summary(tmp_path, table_360):
+    command = Path(sys.executable).with_name("mjray")
+    assert command.is_file(), "the console script: scripts/setup.sh installs mjray with it"
+    sweep = tmp_path / "sweep"
+    result = subprocess.run([str(command), "-m", "run.duration_s=4,7", "ray.dashboard=false", "display.video=false",
+                             f"hydra.sweep.dir={sweep}"], cwd=tmp_path, capture_output=True, text=True, timeout=400)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert result.stdout.count("mjray summary") == 2
+    for job, seconds in (("0", 4), ("1", 7)):
+        assert f"run.duration_s={seconds}" in (sweep / job / ".hydra" / "overrides.yaml").read_text()
+        assert ordered_seats(sweep / job).keys() == {"ton", "nan", "sha", "pei"}
+        assert seconds <= json.loads((sweep / job / "summary.json").read_text())["seconds"] < seconds + 5
+
+
+def test_a_bad_setting_in_a_sweep_or_beside_a_config_dir_is_one_line_before_any_job(tmp_path):
+    for argv, words in ((["-m", "stream.policy=every,fastest"], "job 2 of the sweep"),
+                        (["run.duration_s=3,4"], "run it with -m"),
+                        (["--config-dir", str(tmp_path), "cameras=mine"], "Available options in 'cameras': embedded")):
+        result = mjray_main(*argv, cwd=tmp_path, timeout=120)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        (line,) = result.stderr.strip().splitlines()
+        assert line.startswith("mjray: bad setting: ") and words in line, line
+    assert not (tmp_path / "multirun").exists() and not (tmp_path / "outputs").exists()
 
 
 def test_a_cluster_address_where_nothing_answers_is_one_line_at_once(tmp_path):

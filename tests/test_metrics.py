@@ -3,51 +3,12 @@ is tests/test_web.py's, which also watches it in Chromium); the Grafana dashboar
 
 from __future__ import annotations
 
-import urllib.request
-from collections import defaultdict
 from pathlib import Path
-
-from prometheus_client.parser import text_string_to_metric_families
-
-
-SEATS = ("ton", "nan", "sha", "pei")
-COUNTERS = ("ray_mjray_frames_decoded_total", "ray_mjray_frames_inferred_total", "ray_mjray_emitted_total")
-PER_SEAT = COUNTERS + ("ray_mjray_latency_ms_count", "ray_mjray_inference_ms_count", "ray_mjray_frame_age_ms_count",
-                       "ray_mjray_camera_up", "ray_mjray_reorder_waiting", "ray_mjray_actor_restarts")
-
-
-def scrape(port: int) -> dict[str, dict[str, float]]:
-    """sample name -> seat -> value summed over its other labels (workers, processes, reasons)."""
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
-    out: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name.startswith("ray_mjray_") and "seat" in sample.labels:
-                out[sample.name][sample.labels["seat"]] += sample.value
-    return out
-
-
-def check_series(first: dict, second: dict, lines: list[str], run_dir: Path) -> None:
-    """Two scrapes of a running table (>= 10 s apart: Ray exports every 10 s), its output and its
-    run folder: every seat's series, counters rising, the actors' log lines with their names."""
-    for name in PER_SEAT:
-        assert set(second[name]) >= set(SEATS), f"{name}: series for {sorted(second[name])}, not every seat"
-    for name in COUNTERS:
-        for seat in SEATS:
-            print(name, seat, first[name][seat], "->", second[name][seat])
-            assert second[name][seat] > first[name][seat] > 0, f"{name}{{seat={seat}}} did not rise"
-    assert all(second["ray_mjray_camera_up"][seat] == 1 for seat in SEATS)
-    assert all(second["ray_mjray_actor_restarts"][seat] == 0 for seat in SEATS)
-    run_log = "".join(path.read_text() for path in run_dir.glob("outputs/*/*/main.log"))
-    for seat in SEATS:
-        said = f"[camera:{seat}] mjray.sources: camera {seat} "
-        assert any(said in line for line in lines) and said in run_log, f"no log line of camera:{seat}"
 
 
 def test_the_grafana_dashboard_asks_only_for_series_mjray_exports():
     import json
     import re
-    from pathlib import Path
 
     from mjray.metrics import METRICS
 

@@ -6,7 +6,6 @@ with the pipeline's own counters.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import re
 import threading
@@ -25,48 +24,16 @@ from mjray.frames import Detections, Frame, Gap, GapReason, Result
 from mjray.model import YoloDetector
 from mjray.pipeline import Pipeline, Seat, answers, live_sources, settle
 from mjray.recording import Recording, start_recording
+from mjray.sim import marker
 from mjray.sources import ReplayClock, ReplaySource, SourceState
 from mjray.timeline import MissingFrames
-from mjray.sim import marker
-from tests.rounds import steady_rounds
+from tests.support import Collect, cameras_for, drive, local_ray, steady_rounds
 
 pytestmark = pytest.mark.slow
 
 
-@contextlib.contextmanager
-def local_ray(dashboard: bool = False, **kwargs):
-    """A fresh local Ray; the dashboard (which serves `ray list actors`) only where a test reads it."""
-    ray.init(include_dashboard=dashboard, namespace=f"test-{time.time_ns()}", **kwargs)
-    try:
-        yield
-    finally:
-        ray.shutdown()
-
-
-def cameras_for(server, seats=None) -> list[CameraConfig]:
-    return [CameraConfig(seat, url) for seat, url in server.urls.items() if seats is None or seat in seats]
-
-
 def pipeline_for(cfg: AppConfig, keep_pixels: bool) -> Pipeline:
     return Pipeline(cfg, live_sources(cfg, cfg.cameras), keep_pixels=keep_pixels)
-
-
-class Collect:
-    """A sink keeping every item per seat, in emission order."""
-
-    stop_requested = False
-
-    def __init__(self):
-        self.got: dict[str, list] = defaultdict(list)
-
-    def write(self, item, emitted_at):
-        self.got[item.seat].append(item)
-
-    def show(self, moments):
-        pass
-
-    def close(self):
-        pass
 
 
 class ShownPixels(Collect):
@@ -94,25 +61,6 @@ def holds_a_reference(item) -> bool:
         elif isinstance(value, (list, tuple)):
             seen += value
     return False
-
-
-def drive(pipeline: Pipeline, seconds: float, sink=None, every_s: float = 10.0, on_tick=None) -> dict[str, list]:
-    """Run a started pipeline through mjray's driver loop for `seconds`, then stop it; every item
-    per seat, in emission order (or what `sink` kept)."""
-    collect = sink or Collect()
-    driver = Driver(pipeline, [collect])
-    started = time.monotonic()
-    next_tick = [started + every_s]
-
-    def tick():
-        if on_tick and time.monotonic() >= next_tick[0]:
-            next_tick[0] += every_s
-            on_tick(time.monotonic() - started)
-
-    driver.run(seconds, stop=lambda: tick())
-    pipeline.final = driver.finish()
-    pipeline.tallies = driver.tallies
-    return getattr(collect, "got", {})
 
 
 class CameraStandIn:

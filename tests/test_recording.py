@@ -4,9 +4,9 @@ times, released at the recorded pace, pixels equal to a direct decode."""
 from __future__ import annotations
 
 import json
-from fractions import Fraction
 import threading
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import av

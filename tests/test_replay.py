@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from mjray.recording import Recording
-from tests.test_main import mjray_main
+from tests.support import mjray_main
 
 pytestmark = pytest.mark.slow
 SEATS = ("ton", "nan", "sha", "pei")

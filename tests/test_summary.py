@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from mjray.frames import Frame, Gap, GapReason, Result, Detections
+from mjray.frames import Detections, Frame, Gap, GapReason, Result
 from mjray.summary import Quantiles, SeatTally, Summary
 
 

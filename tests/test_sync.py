@@ -20,7 +20,7 @@ def test_moments_show_each_seats_newest_frame_at_or_before_the_cursor():
     moments = sync.moments(now=100.5)
     assert len(moments) >= 15
     for m in moments:
-        for seat, item in m.items.items():
+        for item in m.items.values():
             assert item is not None and item[1] <= m.at
             assert m.at - item[1] < 1 / 15 + 1e-9, "the newest frame before the cursor, not an older one"
         assert m.skew_s < 1 / 15 + 1e-9

@@ -7,9 +7,6 @@ from __future__ import annotations
 import re
 import shutil
 import time
-import urllib.error
-import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -17,18 +14,7 @@ from mjray.config import AppConfig, ConfigError, WebConfig, validate
 from mjray.frames import Gap, GapReason
 from mjray.sim.server import free_port
 from mjray.web import SeatView, WebServer
-from tests.test_main import running_main
-from tests.test_metrics import COUNTERS, check_series, scrape
-
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"  # git-ignored; kept after the run
-
-
-def get(url: str, headers: dict | None = None) -> tuple[int, bytes, dict]:
-    try:
-        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=10) as response:
-            return response.status, response.read(), dict(response.headers)
-    except urllib.error.HTTPError as error:
-        return error.code, error.read(), dict(error.headers)
+from tests.support import ARTIFACTS, COUNTERS, check_series, get, running_main, scrape
 
 
 def test_a_view_beyond_this_machine_refuses_requests_without_its_token(monkeypatch):

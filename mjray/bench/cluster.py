@@ -56,7 +56,7 @@ class LocalCluster:
         self.processes: list[subprocess.Popen] = []
         self.nodes: dict[str, dict] = {}  # node id -> {"name", "resources"} once up
         # for the nodes and every driver: no token auth (Ray 2.60 turns it on where ~/.ray/auth_token
-        # exists, and a driver given an address must then be told so: the README says how)
+        # exists, and a driver given an address must then be told so: docs/cluster.md says how)
         self.env = {**os.environ, "RAY_ADDRESS": "", "RAY_AUTH_MODE": "disabled"}
         self.node_env: dict[str, str] = {}  # for the nodes (and so their workers) alone
 

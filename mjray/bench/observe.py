@@ -22,7 +22,6 @@ import psutil
 
 from mjray.sim import marker
 
-
 MATCH_WINDOW_S = 10.0  # a delivery matches a reference frame seen at most this long before (or after) it
 
 

@@ -228,7 +228,7 @@ class Soak:
         for sample in self.samples:
             by_pid[sample["pid"]].append(sample)
         colours = {"CameraActor": "tab:blue", "DetectorActor": "tab:red", "ReorderActor": "tab:green", "driver": "black"}
-        for pid, rows in by_pid.items():
+        for rows in by_pid.values():
             colour = colours.get(rows[0]["role"])
             if colour is None:
                 continue
@@ -243,7 +243,7 @@ class Soak:
         axes[2].plot([t / 60 for t, _ in self.store], [used for _, used in self.store], color="tab:purple")
         axes[2].set_ylabel("object store, MiB")
         axes[2].set_xlabel("minutes")
-        for t, name, _ in self.kills:
+        for t, *_ in self.kills:
             for ax in axes:
                 ax.axvline(t / 60, color="grey", lw=0.5, ls=":")
         fig.suptitle("mjray soak: one process per line; dotted: an actor killed")

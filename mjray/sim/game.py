@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import bisect
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from mahjong.shanten import Shanten
 

@@ -19,10 +19,10 @@ from __future__ import annotations
 import bisect
 import json
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -234,7 +234,7 @@ class GameScore:
         rows = [("seat", "scored s", "hand exact", "tiles right", "draw P/R/F1", "discard P/R/F1", "event err p50/p95 s")]
         for name, s in [*self.seats.items(), ("overall", self.overall)]:
             f = s.figures()
-            prf = lambda k: "{precision:.2f}/{recall:.2f}/{f1:.2f} ({matched}/{true})".format(**f[k])  # noqa: E731
+            prf = lambda k, f=f: "{precision:.2f}/{recall:.2f}/{f1:.2f} ({matched}/{true})".format(**f[k])  # noqa: E731
             rows.append((name, f"{f['scored_s']:.0f}", f"{100 * f['hand_exact']:.1f} %", f"{100 * f['tiles_right']:.1f} %",
                          prf("draw"), prf("discard"), f"{f['event_error_p50_s']:.2f}/{f['event_error_p95_s']:.2f}"))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]

@@ -168,7 +168,7 @@ class SeatView:
             out.append(TileBox(tile, (round(float(x1), 1), round(float(y1), 1), round(float(x2), 1), round(float(y2), 1))))
         return out
 
-    @functools.lru_cache(maxsize=4)
+    @functools.lru_cache(maxsize=4)  # noqa: B019 (four hands at most; a view lives as long as its table)
     def compose(self, hand: Hand) -> np.ndarray:
         """The lit, noise-free picture of this hand as float32 BGR."""
         layer = np.zeros((self.height, self.width, 3), np.float32)

@@ -1,0 +1,172 @@
+"""Helpers the tests share (test files import them from here, never from one another): running
+`python -m mjray.main`, a local Ray and a pipeline driven through mjray's driver loop, the web
+view's requests and Prometheus scrapes, the rounds of an aligned run worth judging."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import defaultdict
+from pathlib import Path
+
+import ray
+from prometheus_client.parser import text_string_to_metric_families
+
+from mjray.config import CameraConfig
+from mjray.driver import Driver
+from mjray.pipeline import Pipeline
+
+
+def steady_rounds(members_by_instant: dict[float, set[str]], seats) -> list[set[str]]:
+    """The rounds from the first one that holds every seat, less the last two."""
+    ordered = [members for _, members in sorted(members_by_instant.items())]
+    print("seats per round:", "".join(str(len(members)) for members in ordered))
+    first = next((i for i, members in enumerate(ordered) if members == set(seats)), len(ordered))
+    assert first < len(ordered) / 4, f"the seats took {first} of {len(ordered)} rounds to share one"
+    return ordered[first:-2]
+
+
+def mjray_main(*overrides: str, cwd: Path, env: dict | None = None, timeout: float = 300):
+    return subprocess.run([sys.executable, "-m", "mjray.main", *overrides], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})
+
+
+@contextlib.contextmanager
+def running_main(*overrides: str, cwd: Path):
+    """`python -m mjray.main` started; yields (process, its output lines so far) once it says
+    it is running (fails at once if it exits first); killed after if still running."""
+    process = subprocess.Popen([sys.executable, "-m", "mjray.main", *overrides], cwd=cwd,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 180
+        while not any("running for" in line for line in lines):
+            assert process.poll() is None and time.monotonic() < deadline, "".join(lines)[-3000:]
+            time.sleep(0.2)
+        yield process, lines
+        process.wait(timeout=180)
+        reader.join(10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def ordered_seats(out: Path) -> dict[str, int]:
+    """seat -> frames emitted, checked in sequence, each once, all the camera decoded."""
+    summary = json.loads((out / "summary.json").read_text())
+    by_seat = defaultdict(list)
+    for line in (out / "detections.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        by_seat[record["seat"]].append(record["seq"])
+    for seat in summary["seats"]:
+        assert by_seat[seat["seat"]] == list(range(seat["emitted"])) and seat["emitted"] == seat["decoded"] > 0, seat
+    return {seat["seat"]: seat["emitted"] for seat in summary["seats"]}
+
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"  # git-ignored; kept after the run
+
+
+def get(url: str, headers: dict | None = None) -> tuple[int, bytes, dict]:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=10) as response:
+            return response.status, response.read(), dict(response.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, error.read(), dict(error.headers)
+
+
+SEATS = ("ton", "nan", "sha", "pei")
+
+
+COUNTERS = ("ray_mjray_frames_decoded_total", "ray_mjray_frames_inferred_total", "ray_mjray_emitted_total")
+
+
+PER_SEAT = COUNTERS + ("ray_mjray_latency_ms_count", "ray_mjray_inference_ms_count", "ray_mjray_frame_age_ms_count",
+                       "ray_mjray_camera_up", "ray_mjray_reorder_waiting", "ray_mjray_actor_restarts")
+
+
+def scrape(port: int) -> dict[str, dict[str, float]]:
+    """sample name -> seat -> value summed over its other labels (workers, processes, reasons)."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    out: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name.startswith("ray_mjray_") and "seat" in sample.labels:
+                out[sample.name][sample.labels["seat"]] += sample.value
+    return out
+
+
+def check_series(first: dict, second: dict, lines: list[str], run_dir: Path) -> None:
+    """Two scrapes of a running table (>= 10 s apart: Ray exports every 10 s), its output and its
+    run folder: every seat's series, counters rising, the actors' log lines with their names."""
+    for name in PER_SEAT:
+        assert set(second[name]) >= set(SEATS), f"{name}: series for {sorted(second[name])}, not every seat"
+    for name in COUNTERS:
+        for seat in SEATS:
+            print(name, seat, first[name][seat], "->", second[name][seat])
+            assert second[name][seat] > first[name][seat] > 0, f"{name}{{seat={seat}}} did not rise"
+    assert all(second["ray_mjray_camera_up"][seat] == 1 for seat in SEATS)
+    assert all(second["ray_mjray_actor_restarts"][seat] == 0 for seat in SEATS)
+    run_log = "".join(path.read_text() for path in run_dir.glob("outputs/*/*/main.log"))
+    for seat in SEATS:
+        said = f"[camera:{seat}] mjray.sources: camera {seat} "
+        assert any(said in line for line in lines) and said in run_log, f"no log line of camera:{seat}"
+
+
+@contextlib.contextmanager
+def local_ray(dashboard: bool = False, **kwargs):
+    """A fresh local Ray; the dashboard (which serves `ray list actors`) only where a test reads it."""
+    ray.init(include_dashboard=dashboard, namespace=f"test-{time.time_ns()}", **kwargs)
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+def cameras_for(server, seats=None) -> list[CameraConfig]:
+    return [CameraConfig(seat, url) for seat, url in server.urls.items() if seats is None or seat in seats]
+
+
+class Collect:
+    """A sink keeping every item per seat, in emission order."""
+
+    stop_requested = False
+
+    def __init__(self):
+        self.got: dict[str, list] = defaultdict(list)
+
+    def write(self, item, emitted_at):
+        self.got[item.seat].append(item)
+
+    def show(self, moments):
+        pass
+
+    def close(self):
+        pass
+
+
+def drive(pipeline: Pipeline, seconds: float, sink=None, every_s: float = 10.0, on_tick=None) -> dict[str, list]:
+    """Run a started pipeline through mjray's driver loop for `seconds`, then stop it; every item
+    per seat, in emission order (or what `sink` kept)."""
+    collect = sink or Collect()
+    driver = Driver(pipeline, [collect])
+    started = time.monotonic()
+    next_tick = [started + every_s]
+
+    def tick():
+        if on_tick and time.monotonic() >= next_tick[0]:
+            next_tick[0] += every_s
+            on_tick(time.monotonic() - started)
+
+    driver.run(seconds, stop=lambda: tick())
+    pipeline.final = driver.finish()
+    pipeline.tallies = driver.tallies
+    return getattr(collect, "got", {})

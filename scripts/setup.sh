@@ -75,14 +75,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     "${pip[@]}" install -q --require-hashes --no-deps -r "$LOCK"
     "${pip[@]}" install -q --no-deps --no-build-isolation -e .
     # A venv set up before keeps nothing the lock does not name.
-    extra="$("$VENV/bin/python" - "$LOCK" <<'PY'
-import importlib.metadata, re, sys
-norm = lambda name: re.sub(r"[-_.]+", "-", name).lower()
-locked = {norm(m[1]) for m in re.finditer(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==", open(sys.argv[1]).read(), re.M)}
-installed = {norm(d.metadata["Name"]) for d in importlib.metadata.distributions()}
-print(" ".join(sorted(installed - locked - {"mjray", "pip", "wheel"})))
-PY
-)"
+    extra="$("$VENV/bin/python" -m tests.lockfile --not-in-lock)"
     if [ -n "$extra" ]; then
       echo "setup: removing packages the lock does not name: $extra"
       # shellcheck disable=SC2086

@@ -1,7 +1,8 @@
 """The lock read back: what requirements/lock.txt pins, and what the running environment has instead.
 
-The tests use it to tell whether they run on the locked set (where byte-exact checks hold), and
-scripts/check-newest.sh prints which packages moved: `python -m tests.lockfile`.
+The tests use it to tell whether they run on the locked set (where byte-exact checks hold);
+scripts/check-newest.sh prints which packages moved (`python -m tests.lockfile`), and
+scripts/setup.sh removes what a reused venv holds beyond the lock (`--not-in-lock`).
 """
 
 from __future__ import annotations
@@ -46,7 +47,15 @@ def off_lock(only: set[str] | None = None) -> list[str]:
             if want is not None and (only is None or name in only)]
 
 
-def main() -> int:
+def not_in_lock() -> list[str]:
+    """The installed packages the lock does not name (but the project and the installer)."""
+    return [name for name, (want, _) in moved(read_pins(), installed()).items() if want is None]
+
+
+def main(argv: list[str]) -> int:
+    if argv == ["--not-in-lock"]:
+        print(" ".join(not_in_lock()))
+        return 0
     changes = moved(read_pins(), installed())
     if not changes:
         print(f"every package at its version in {LOCK.relative_to(ROOT)}")
@@ -62,4 +71,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

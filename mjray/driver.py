@@ -83,7 +83,7 @@ class Driver:
             self.step()
             now = time.monotonic()
             why = stop()
-            if why is None and any(getattr(sink, "stop_requested", False) for sink in self.sinks):
+            if why is None and any(sink.stop_requested for sink in self.sinks):
                 why = "window closed"
             if why is None and duration_s is not None and now - started >= duration_s:
                 why = "duration reached"
@@ -95,10 +95,10 @@ class Driver:
                 next_status += self.status_every_s
                 status = self.pipeline.stats()
                 log.info("status: %s", "  ".join(self.tallies[s].status(status[s]) for s in self.tallies))
+                states = {seat: {**status[seat]["camera"], **({"status": "down"} if status[seat]["down"] else {})}
+                          for seat in status}
                 for sink in self.sinks:  # a live view shows each camera's state as the status line does
-                    if hasattr(sink, "cameras"):
-                        sink.cameras({seat: {**status[seat]["camera"], **({"status": "down"} if status[seat]["down"] else {})}
-                                      for seat in status})
+                    sink.cameras(states)
         self.elapsed_s = time.monotonic() - started
         return why
 

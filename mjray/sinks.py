@@ -20,7 +20,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -36,17 +36,23 @@ log = logging.getLogger(__name__)
 
 
 class Sink(Protocol):
+    stop_requested: bool  # the user asked to stop (a window closed): the driver winds the run down
+
     def write(self, item: Item, emitted_at: float) -> None:
         """One seat's next item, in that seat's sequence order."""
 
     def show(self, moments: Sequence[Moment]) -> None:
         """Moments of every seat together, oldest first (several when the driver fell behind)."""
 
+    def cameras(self, states: Mapping[str, dict]) -> None:
+        """Each seat's camera state and figures (its `stats`, `status` "down" for a seat down for
+        good), once a status period."""
+
     def close(self) -> None: ...
 
 
 class BaseSink:
-    """Does nothing: a sink overrides what it consumes. `stop_requested`: the user asked to stop."""
+    """Does nothing: a sink overrides what it consumes."""
 
     stop_requested = False
 
@@ -54,6 +60,9 @@ class BaseSink:
         pass
 
     def show(self, moments: Sequence[Moment]) -> None:
+        pass
+
+    def cameras(self, states: Mapping[str, dict]) -> None:
         pass
 
     def close(self) -> None:

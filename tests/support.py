@@ -22,6 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from mjray.config import CameraConfig
 from mjray.driver import Driver
 from mjray.pipeline import Pipeline
+from mjray.sinks import BaseSink
 
 
 def steady_rounds(members_by_instant: dict[float, set[str]], seats) -> list[set[str]]:
@@ -135,22 +136,14 @@ def cameras_for(server, seats=None) -> list[CameraConfig]:
     return [CameraConfig(seat, url) for seat, url in server.urls.items() if seats is None or seat in seats]
 
 
-class Collect:
+class Collect(BaseSink):
     """A sink keeping every item per seat, in emission order."""
-
-    stop_requested = False
 
     def __init__(self):
         self.got: dict[str, list] = defaultdict(list)
 
     def write(self, item, emitted_at):
         self.got[item.seat].append(item)
-
-    def show(self, moments):
-        pass
-
-    def close(self):
-        pass
 
 
 def drive(pipeline: Pipeline, seconds: float, sink=None, every_s: float = 10.0, on_tick=None) -> dict[str, list]:

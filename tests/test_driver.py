@@ -9,6 +9,7 @@ import numpy as np
 from mjray.driver import Driver
 from mjray.frames import Detections, Frame, Gap, GapReason, Result
 from mjray.policy import parts
+from mjray.sinks import BaseSink
 from mjray.sync import for_display
 
 SEATS = ["ton", "nan"]
@@ -42,7 +43,7 @@ class ScriptedPipeline:
         return self.last, {s: {"camera": {"decoded": 3}} for s in SEATS}
 
 
-class Recorder:
+class Recorder(BaseSink):
     def __init__(self, stop_after: int | None = None) -> None:
         self.items, self.moments, self.closed, self.stop_after = [], [], False, stop_after
 
@@ -58,6 +59,30 @@ class Recorder:
 
     def close(self):
         self.closed = True
+
+
+class CameraLog(Recorder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.states = []
+
+    def cameras(self, states):
+        self.states.append(states)
+
+
+def test_each_status_period_hands_every_sink_each_cameras_state_and_a_seat_down_as_down():
+    class HalfDown(ScriptedPipeline):
+        def stats(self):
+            return {s: {"camera": {"status": "streaming", "fps": 15.0, "skipped": 0}, "down": "camera died" if s == "nan" else ""}
+                    for s in SEATS}
+
+    now = time.time()
+    watching, plain = CameraLog(), Recorder()  # a sink that shows no cameras needs no method for them
+    endless = [{"ton": [result("ton", i, now + i / 15)]} for i in range(1000)]
+    assert Driver(HalfDown(endless), [watching, plain], status_every_s=0.05).run(duration_s=0.3) == "duration reached"
+    assert 2 <= len(watching.states) <= 7 and plain.items  # every 0.05 s of 0.3 s, a loaded box fewer
+    assert all(s == {"ton": {"status": "streaming", "fps": 15.0, "skipped": 0},
+                     "nan": {"status": "down", "fps": 15.0, "skipped": 0}} for s in watching.states)
 
 
 def test_every_item_reaches_every_sink_in_seat_order_and_moments_show_both_seats():

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from mjray.bench.observe import Delivery, TreeMeter
 from mjray.sim import marker
+from mjray.sinks import BaseSink
 
 FETCH_WAIT_S = 10.0  # the benchmark reads every result's marker: a saturated box may take long to hand pixels over
 
@@ -100,11 +101,9 @@ def stage_times(results: list) -> dict:
                    "p99_ms": round(float(np.percentile(v, 99)) * 1000, 1)} for name, v in stages.items()}
 
 
-class MarkerSink:
+class MarkerSink(BaseSink):
     """The benchmark's output: reads the frame marker of every result as it leaves its reorder
     (a delivery) and of every picture the grid display would put on screen (displayed)."""
-
-    stop_requested = False
 
     def __init__(self, seats: list[str], fetch) -> None:
         self.seat_index = {s: i for i, s in enumerate(seats)}

@@ -30,6 +30,7 @@ from mjray.gamelog import from_mjai
 from mjray.sim import marker
 from mjray.sim.game import TableGame
 from mjray.sim.table import SPEC_FILE, write_spec
+from mjray.sinks import BaseSink
 
 ANCHORS_FILE = "sim_frames.jsonl"
 ANCHOR_EVERY_S = 1.0  # one marker read per seat per second of capture time
@@ -38,11 +39,9 @@ SAMPLE_EVERY_S = 0.1  # the hand is checked this often along each segment
 MAX_SLIP_FRAMES = 2  # anchors that disagree by more with their capture times start a new segment
 
 
-class MarkerAnchors:
+class MarkerAnchors(BaseSink):
     """A sink that reads the frame marker of one result per seat per `ANCHOR_EVERY_S` into
     `sim_frames.jsonl`: the test bed's clock beside the run's, for scoring afterwards."""
-
-    stop_requested = False
 
     def __init__(self, path: Path, fetch, every_s: float = ANCHOR_EVERY_S) -> None:
         self.fetch, self.every_s = fetch, every_s
@@ -62,9 +61,6 @@ class MarkerAnchors:
         self._last[item.seat] = frame.captured_at
         self._file.write(json.dumps({"seat": item.seat, "seq": item.seq, "captured_at": round(frame.captured_at, 6),
                                      "frame": found.index}) + "\n")
-
-    def show(self, moments) -> None:
-        pass
 
     def close(self) -> None:
         self._file.close()

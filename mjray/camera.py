@@ -27,7 +27,8 @@ Two ways out. Push (a pool per camera): the camera sends each frame to its least
 as a slot frees. Pull (a pool shared by every camera): a detector `take()`s a seat's newest frame
 when that seat's turn comes, so a frame never ages in a queue while other seats are served.
 
-`FrameGate` and `FrameRing` are the pure parts; `CameraActor` is the shell around them.
+`FrameGate` and `FrameRing` (here) and `SeqLedger` and `GapBatch` (`mjray.ledger`) are the pure
+parts; `CameraActor` is the shell around them.
 """
 
 from __future__ import annotations
@@ -41,8 +42,10 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from mjray import metrics
+from mjray.clients import CAMERA, REORDER
 from mjray.frames import Decoded, Frame, Gap, GapReason
 from mjray.heap import HeapTrimmer
+from mjray.ledger import GapBatch, SeqLedger
 from mjray.logs import setup_actor
 from mjray.pixels import PixelHold
 from mjray.policy import PolicyParts
@@ -199,8 +202,8 @@ class CameraActor:
         self.seat, self.source = seat, source
         # Looked up by name, not passed as handles: handles among the constructor arguments would
         # keep Ray from restarting this actor after a crash (ray-project/ray#53727).
-        self.reorder = ray.get_actor(f"reorder:{seat}")
-        self.detectors = [ray.get_actor(name) for name in detectors]
+        self.reorder = REORDER.lookup(seat)
+        self.detectors = [ray.get_actor(name) for name in detectors]  # their names: `clients.DETECTOR`
         self.lossless, self.buffer_s = policy.lossless, buffer_s
         hold = policy.lossless and source.can_wait
         buffered = policy.lossless and not hold  # seconds of frames by capture time, oldest first
@@ -216,22 +219,19 @@ class CameraActor:
         self.per_worker = [0] * len(self.detectors)
         # sent frames' pixels, for the driver to show, at most `hold_s`; None: no pictures shown
         self.held: PixelHold | None = PixelHold(hold_s) if hold_s is not None else None
-        setup_actor(f"camera:{seat}")
+        setup_actor(CAMERA.name(seat))
         self.stats_ = CameraStats(seat, source.shown)
         self.state = SourceState()
-        self._seq = 0
-        self._leased = 0  # seqs below this are claimed in the ledger: a restart resumes at or past it
+        self.seqs = SeqLedger(LEASE_FRAMES)  # the seqs it hands out, leased from its reorder's ledger
         self._started_at: float | None = None
         self._captures: deque[float] = deque(maxlen=33)  # recent capture times: the frame interval
-        self._resume_from: tuple[int, float, float | None] | None = None  # restarted: newest (seq, capture time) seen, interval
         self._ledger_at = 0.0
         self._ledger_failed = False  # said once
         self._lock = threading.Condition()
         self._metrics_lock = threading.Lock()
         self._reported = (0, 0)  # decoded frames and reconnects already counted in the metrics
         self._in_flight: dict = {}  # ObjectRef of infer call -> (worker index, Frame, gaps it carried)
-        self._skips: list[Gap] = []  # gaps (skipped, overflow, lost, offline) not yet reported
-        self._skips_since = time.monotonic()
+        self.skips = GapBatch(SKIP_REPORT_S)  # gaps (skipped, overflow, lost, offline) not yet reported
         self._pushes: list = []  # gap pushes to the reorder not known to have landed
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -247,16 +247,13 @@ class CameraActor:
     def _resume(self, ledger: dict) -> None:
         """Restarted: go on from the ledger: past every seq the dead camera may have used, with its
         counters, and start decoding again by itself (nobody calls `start` on a restart)."""
-        newest_seq, newest_at = ledger.get("newest_seq", -1), ledger.get("newest_captured_at")
-        self._seq = self._leased = max(ledger.get("seq_until", 0), newest_seq + 1)
+        seq = self.seqs.resume(ledger)
         for name, value in ledger.get("counters", {}).items():
             setattr(self.stats_, name, value)
         self.state.reconnects = ledger.get("reconnects", 0)
         self._reported = (self.stats_.decoded, self.state.reconnects)  # the dead one reported those
-        if newest_at is not None:
-            self._resume_from = (newest_seq, newest_at, ledger.get("interval_s"))
-        self.reorder.abandon.remote(self._seq, RESTART_GRACE_S)
-        log.warning("camera %s: restarted after its process died; resuming at seq %d", self.seat, self._seq)
+        self.reorder.abandon.remote(seq, RESTART_GRACE_S)
+        log.warning("camera %s: restarted after its process died; resuming at seq %d", self.seat, seq)
         self.start(ledger.get("start_at"))
 
     # control ------------------------------------------------------------------------------
@@ -265,7 +262,7 @@ class CameraActor:
         if not self._threads:
             at = time.time() if start_at is None else start_at
             self._started_at = at
-            self._write_ledger(self._leased, wait=True)
+            self._write_ledger(self.seqs.leased, wait=True)
             self._threads = [threading.Thread(target=self._decode_loop, args=(at,), name=f"decode:{self.seat}", daemon=True)]
             if not self.pull:
                 self._threads.append(threading.Thread(target=self._reap_loop, name=f"reap:{self.seat}", daemon=True))
@@ -327,7 +324,7 @@ class CameraActor:
                 if self._stop.is_set():
                     break
                 self._heap.tick()
-                if self._resume_from is not None and not self._resumed(decoded):
+                if self.seqs.resume_from is not None and not self._resumed(decoded):
                     continue
                 if isinstance(decoded, MissingFrames):
                     self._report_missing(decoded)
@@ -341,30 +338,22 @@ class CameraActor:
         """Restarted: is `got` past where the dead camera was? At the first that is, the frames due
         between are reported `offline` (less the seqs the dead camera claimed: those are gaps
         already, or results still on their way). A replay starts over: its frames before are passed over."""
-        assert self._resume_from is not None
-        newest_seq, newest_at, interval = self._resume_from
         captured = got.first_captured_at if isinstance(got, MissingFrames) else got.captured_at
-        if captured <= newest_at + 0.5 * (interval or 0.0):
-            return False
-        self._resume_from = None
-        if interval:
-            claimed = self._seq - newest_seq - 1
-            missed = round((captured - newest_at) / interval) - 1 - claimed
-            if missed > 0:
-                self._report_missing(MissingFrames("offline", missed, newest_at + (claimed + 1) * interval, interval))
-        return True
+        past, missed, first_at, interval = self.seqs.resumed(captured)
+        if missed:
+            self._report_missing(MissingFrames("offline", missed, first_at, interval))
+        return past
 
     def _claim(self, count: int) -> int:
         """The first of `count` new seqs (decode thread only). Past the ledger's lease, a new lease
         is written and waited for first, so a restart never reuses a seq; between, the ledger is
         sent now and then with the counters."""
-        first = self._seq
-        self._seq += count
-        if self._seq > self._leased:
-            if self._write_ledger(self._seq + LEASE_FRAMES, wait=True):
-                self._leased = self._seq + LEASE_FRAMES
+        first, lease = self.seqs.claim(count)
+        if lease is not None:
+            if self._write_ledger(lease, wait=True):
+                self.seqs.leased = lease
         elif time.monotonic() - self._ledger_at > SKIP_REPORT_S:
-            self._write_ledger(self._leased)
+            self._write_ledger(self.seqs.leased)
         return first
 
     def _write_ledger(self, seq_until: int, wait: bool = False) -> bool:
@@ -487,8 +476,8 @@ class CameraActor:
             chunk = [Gap(self.seat, first_seq + k, reason, missing.first_captured_at + k * missing.interval_s)
                      for k in range(start, min(missing.count, start + GAPS_PER_PUSH))]
             with self._lock:
-                self._skips += chunk
-                full = len(self._skips) >= GAPS_PER_PUSH
+                self.skips.add(chunk)
+                full = len(self.skips) >= GAPS_PER_PUSH
             if full:
                 import ray
 
@@ -497,7 +486,7 @@ class CameraActor:
                 except ray.exceptions.RayError:  # the reorder is dead for good: its seat is down
                     pass
         with self._lock:
-            due = time.monotonic() - self._skips_since > SKIP_REPORT_S
+            due = self.skips.due()
         if due:
             self._flush_skips()
 
@@ -507,15 +496,13 @@ class CameraActor:
                 self.stats_.overflow += 1
             else:
                 self.stats_.skipped += 1
-            self._skips.append(Gap(self.seat, decoded.seq, reason, decoded.captured_at))
-            due = time.monotonic() - self._skips_since > SKIP_REPORT_S
+            due = self.skips.add([Gap(self.seat, decoded.seq, reason, decoded.captured_at)])
         if due:
             self._flush_skips()
 
     def _take_skips(self) -> list[Gap]:
         with self._lock:
-            skips, self._skips, self._skips_since = self._skips, [], time.monotonic()
-        return skips
+            return self.skips.take()
 
     def _flush_skips(self, always: bool = False) -> list:
         """Gaps the next sent frame did not carry go to the reorder themselves, after SKIP_REPORT_S;

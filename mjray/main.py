@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from mjray.config import AppConfig, CameraConfig, ConfigError, redact, redact_text, register, validate
+from mjray.config import MOVED, AppConfig, CameraConfig, ConfigError, redact, redact_text, register, validate
 from mjray.summary import Summary
 
 log = logging.getLogger("mjray")
@@ -239,7 +239,7 @@ def run(cfg: AppConfig) -> Summary:
     from mjray.driver import Driver
     from mjray.pipeline import Pipeline
     from mjray.policy import parts
-    from mjray.sinks import SinkContext, build_sinks, wanted_sinks, wants_pixels
+    from mjray.sinks import SinkContext, build_sinks, sink_table, wanted_sinks, wants_pixels
     from mjray.sources import ReplayClock
     from mjray.sync import for_display
 
@@ -255,15 +255,16 @@ def run(cfg: AppConfig) -> Summary:
         sources, first_capture = sources_for(cfg, out, stack)
         init_ray(cfg)
         stack.enter_context(stop_signals(stopping))  # again: ray.init installs its own SIGTERM handler
-        outputs = wanted_sinks(cfg.display)
+        table = sink_table(cfg.plugins)
+        outputs = wanted_sinks(cfg.display, table=table)
         markers = cfg.sim.markers if cfg.sim.markers is not None else not (cfg.cameras or cfg.replay.path)
-        pipeline = Pipeline(cfg, sources, keep_pixels=wants_pixels(outputs) or cfg.web.port is not None or markers)
+        pipeline = Pipeline(cfg, sources, keep_pixels=wants_pixels(outputs, table) or cfg.web.port is not None or markers)
         stack.callback(pipeline.shutdown)
         pipeline.start()
         seats = pipeline.seat_names
         clock = ReplayClock(pipeline.started_at, first_capture, replay_speed(cfg.replay.speed)) if cfg.replay.path else None
         context = SinkContext(out, tuple(seats), pipeline.names, pipeline.pixels, cfg.display, clock.recorded if clock else None)
-        sinks = build_sinks(context, outputs)
+        sinks = build_sinks(context, outputs, table)
         if markers:  # the test bed's clock beside the run's, for `python -m mjray.sim score-game`
             from mjray.sim.game_score import ANCHORS_FILE, MarkerAnchors
 
@@ -377,6 +378,10 @@ def check_overrides(argv: list[str]) -> str | None:
             parsed += OverridesParser.create().parse_overrides([arg])
         except HydraException as error:
             return f"{arg.split('=', 1)[0].lstrip('+~')}: cannot read {arg!r}: {str(error).splitlines()[0]}"
+    for override in parsed:
+        key = override.get_key_element().lstrip("+~")
+        if key in MOVED:
+            return f"{key}: is now {MOVED[key]} (the mahjong plug-in's settings; mahjong=none turns it off)"
     sweeps = [o for o in parsed if o.is_sweep_override()]
     if sweeps and not multirun:
         key = sweeps[0].get_key_element()

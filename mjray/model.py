@@ -2,9 +2,10 @@
 
 Ultralytics is kept offline (`OFFLINE_ENV`, set before it is first imported here, and in every
 Ray worker's environment by the job's runtime env, `main.worker_env`): it never looks for
-weights, fonts or updates on the network. Preprocessing that a model needs (the tile model wants grayscale, auto-contrasted
-input), its threads and the tile faces' second read of its boxes (`mjray.faces`) are set here,
-so every caller (detectors, benchmark, tests) runs it the same way.
+weights, fonts or updates on the network. Preprocessing that a model needs (the tile model wants
+grayscale, auto-contrasted input), its threads and the plug-ins' post-processing of its boxes
+(`mjray.plugins`; the mahjong tile faces are one) are set here, so every caller (detectors,
+benchmark, tests) runs it the same way.
 """
 
 from __future__ import annotations
@@ -13,13 +14,15 @@ import logging
 import math
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
 
-from mjray.faces import FaceMatcher, FacesError
 from mjray.frames import Detections
+from mjray.plugins import PluginError, PostProcessor, Seen, postprocessors
 
 log = logging.getLogger(__name__)
 
@@ -125,9 +128,25 @@ def preprocess(image: np.ndarray, grayscale: bool, autocontrast: bool) -> np.nda
     return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if grayscale else image
 
 
-def grey_of(seen: np.ndarray, grayscale: bool) -> np.ndarray:
-    """The grey picture of what the model saw (`preprocess`'s output), for the tile faces."""
-    return seen[..., 0] if grayscale else cv2.cvtColor(seen, cv2.COLOR_BGR2GRAY)
+class Model(Protocol):
+    """What a detector actor infers with: `YoloDetector`, or a test's stand-in."""
+
+    names: dict[int, str]
+    weights: str
+    device: str
+    device_note: str  # why it runs elsewhere than asked ('' if it does not)
+    post: list[PostProcessor]
+    last_ms: float  # the last call's time, post-processing included
+    post_ms: float  # of it, the post-processing
+
+    def __call__(self, image: np.ndarray) -> Detections: ...
+
+
+class ModelBuilder(Protocol):
+    """Builds the model from `ModelConfig`'s settings (plus `plugins`); raises `ModelError` for
+    weights that do not load. `YoloDetector` is one."""
+
+    def __call__(self, **settings: Any) -> Model: ...
 
 
 class YoloDetector:
@@ -143,8 +162,7 @@ class YoloDetector:
         grayscale: bool = True,
         autocontrast: bool = True,
         threads: int | None = None,
-        faces: bool = True,
-        faces_file: str | None = None,
+        plugins: Mapping[str, Mapping] | None = None,
     ) -> None:
         keep_ultralytics_offline()
         import torch
@@ -165,8 +183,8 @@ class YoloDetector:
         self.weights, self.imgsz, self.conf, self.iou, self.device = path, imgsz, conf, iou, device
         self.grayscale, self.autocontrast = grayscale, autocontrast
         self.last_ms = 0.0
-        self.faces: FaceMatcher | None = None  # the second read of each tile box (mjray.faces)
-        self.faces_ms = 0.0  # of last_ms
+        self.post: list[PostProcessor] = []  # the plug-ins' work on each frame's boxes (mjray.plugins)
+        self.post_ms = 0.0  # of last_ms
         try:
             self.model = YOLO(path, task="detect")
             if path.endswith(".yaml"):
@@ -182,11 +200,10 @@ class YoloDetector:
                              ".onnx or other export Ultralytics loads") from error
         if threads:  # after loading: Ultralytics sets torch's threads (cores - 1, at most 8) as it loads
             self._limit_threads(threads)
-        if faces:
-            try:
-                self.faces = FaceMatcher.for_model(self.names, faces_file)
-            except FacesError as error:
-                raise ModelError(str(error)) from error
+        try:
+            self.post = postprocessors(plugins or {}, self.names)
+        except PluginError as error:
+            raise ModelError(str(error)) from error
 
     def _limit_threads(self, threads: int) -> None:
         """torch: `threads`, or one for an ONNX model (torch only pre- and post-processes it).
@@ -221,10 +238,12 @@ class YoloDetector:
         result = self.model.predict(seen, imgsz=self.imgsz, conf=self.conf, iou=self.iou, device=self.device,
                                     verbose=False)[0]
         detections = Detections.from_ultralytics(result)
-        if self.faces is not None:
+        if self.post:
             inferred = time.perf_counter()
-            detections = self.faces.read(grey_of(seen, self.grayscale), detections)
-            self.faces_ms = (time.perf_counter() - inferred) * 1000
+            picture = Seen(seen, self.grayscale)
+            for post in self.post:
+                detections = post(picture, detections)
+            self.post_ms = (time.perf_counter() - inferred) * 1000
         self.last_ms = (time.perf_counter() - started) * 1000
         return detections
 

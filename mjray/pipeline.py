@@ -26,13 +26,15 @@ from pathlib import Path
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-from mjray import metrics
+from mjray import metrics, plugins
 from mjray.actors import ActorFacts, facts
 from mjray.camera import CameraActor
+from mjray.clients import CAMERA, DETECTOR, REORDER, ROUNDS
 from mjray.config import (
     AppConfig,
     CameraConfig,
     ConfigError,
+    PoolConfig,
     camera_resources,
     check_resources,
     redact,
@@ -54,8 +56,6 @@ from mjray.turns import RoundsActor
 log = logging.getLogger(__name__)
 
 CAMERAS_UP_S = 120.0  # cameras' processes all up within this, or start-up says which are pending
-SMALL_ACTOR_MEMORY = 32 * 2**20  # what a reorder or the rounds clock reserves: Ray places an actor that asks
-# for nothing on a random node whatever its node affinity says (ray-project/ray#25360 fixed hard affinity only)
 STATS_TIMEOUT_S = 2.0  # a camera that does not answer its stats in this long is restarting
 PIXELS_WAIT_S = 0.5  # a camera that does not hand over pictures in this long is restarting: its seat is not asked until it answers
 START_DELAY_S = 0.1  # cameras start together this long after they are up: one time zero for a replay
@@ -113,6 +113,7 @@ class Pipeline:
         self._dead_cameras: set[str] = set()  # seats whose camera is dead for good: not asked
         self.facts: dict[str, ActorFacts] = {}  # actor name -> what Ray last said of it (each status, and at stop)
         self.weights: ShippedFile | None = None  # the model file, shipped to the detectors' nodes
+        self.pool: PoolConfig = cfg.pool  # the detectors as run: pool=auto's choice once started (`choose_pool`)
         self.pool_choice = ""  # what pool=auto chose, in words
         self.nodes: dict[str, dict] = {}  # node id -> address and resources, at start
         self.driver_node = ""  # the node id this process joined the cluster on
@@ -132,7 +133,7 @@ class Pipeline:
 
     def needs(self) -> list[Need]:
         """What every camera and detector asks Ray for (reorders and rounds ask nothing)."""
-        cfg, pool = self.cfg, self.cfg.pool
+        cfg, pool = self.cfg, self.pool
         own = {c.seat: i for i, c in enumerate(cfg.cameras) if c.resources}
         needs = [Need(f"camera {seat}", f"cameras[{own[seat]}].resources" if seat in own else "pool.camera_resources",
                       {"CPU": pool.camera_cpus, **camera_resources(cfg, seat)}) for seat in self.sources]
@@ -140,63 +141,60 @@ class Pipeline:
         return needs + [Need(f"detector {name}", "pool.resources", detector) for name in self._detector_names()]
 
     def _name_detectors(self) -> None:
-        """The detectors' names, the one place they are spelled: those every seat shares, and each seat's own."""
-        pool = self.cfg.pool
-        self.shared_names = [f"detector:shared:{i}" for i in range(pool.shared_workers)]
-        self.own_names = {seat: [] if pool.shared_workers else [f"detector:{seat}:{i}" for i in range(pool.workers_per_camera)]
+        """The detectors' names: those every seat shares, and each seat's own."""
+        pool = self.pool
+        self.shared_names = [DETECTOR.shared(i) for i in range(pool.shared_workers)]
+        self.own_names = {seat: [] if pool.shared_workers else [DETECTOR.own(seat, i) for i in range(pool.workers_per_camera)]
                           for seat in self.sources}
+
+    def choose_pool(self) -> PoolConfig:
+        """The detectors this cluster gets: `pool` as configured, or what pool=auto picks for its
+        GPUs (`placement.pool_for`); decided before anything is built, the config left as given."""
+        cfg = self.cfg
+        gpus = ray.cluster_resources().get("GPU", 0.0)
+        chosen, self.pool_choice = pool_for(cfg.pool, len(self.sources), gpus, parts(cfg.stream.policy).shared_only,
+                                            gpu_unusable(cfg.model.weights, cfg.model.device) if gpus else "")
+        if self.pool_choice:
+            log.info("%s", self.pool_choice)
+        return chosen
 
     def start(self, ready_timeout_s: float = 600.0) -> None:
         cfg, stream = self.cfg, self.cfg.stream
         policy = parts(stream.policy)
-        gpus = ray.cluster_resources().get("GPU", 0.0)
-        chosen, self.pool_choice = pool_for(cfg.pool, len(self.sources), gpus, policy.shared_only,
-                                            gpu_unusable(cfg.model.weights, cfg.model.device) if gpus else "")
-        if self.pool_choice:
-            cfg.pool = chosen
-            log.info("%s", self.pool_choice)
-        pool = cfg.pool
+        self.pool = pool = self.choose_pool()
         self._name_detectors()
-        check_resources(cfg, len(self.sources), ray.cluster_resources())
+        check_resources(pool, len(self.sources), ray.cluster_resources())
         nodes = [n for n in ray.nodes() if n.get("Alive")]
         self.nodes = {n["NodeID"]: {"ip": n.get("NodeManagerAddress"), "resources": {
             k: v for k, v in n.get("Resources", {}).items() if not k.startswith("node:")}} for n in nodes}
         check_placement(self.needs(), nodes_from_ray(nodes))
-        reorder_cls = ray.remote(ReorderActor)
-        detector_cls = ray.remote(DetectorActor)
-        camera_cls = ray.remote(CameraActor)
         model = dataclasses.asdict(cfg.model)  # threads 0: each detector counts its own node's cores
         model["auto_threads"] = {"shared_workers": pool.shared_workers, "cpus_per_worker": pool.cpus_per_worker}
         model["shipped"] = {}  # files read where they are, loaded where each detector is
         if cfg.model.weights and os.path.isfile(cfg.model.weights):
             self.weights = model["shipped"]["weights"] = ship(cfg.model.weights)
-        if cfg.model.faces and cfg.model.faces_file:
-            model["shipped"]["faces_file"] = ship(cfg.model.faces_file)
+        model["plugins"] = plugins.enabled(cfg.plugins)
+        for (name, setting), path in plugins.files(cfg.plugins).items():
+            model["shipped"][f"plugins.{name}.{setting}"] = ship(path)
         restarts = cfg.run.max_restarts
         # reorders (drained by the driver) and the rounds clock live on the driver's node, or
         # anywhere if it cannot hold them: results then cross the network once, not twice
         self.driver_node = ray.get_runtime_context().get_node_id()
         beside_driver = NodeAffinitySchedulingStrategy(self.driver_node, soft=True)
-        for seat, source in self.sources.items():  # calls to a restarting reorder wait for it (and land)
-            self.seats[seat] = Seat(source, reorder_cls.options(
-                name=f"reorder:{seat}", num_cpus=0, max_concurrency=4, max_restarts=restarts, max_task_retries=-1,
-                enable_task_events=False, scheduling_strategy=beside_driver, memory=SMALL_ACTOR_MEMORY,
-            ).remote(seat, stream.max_wait_ms / 1000.0, stream.max_pending), [])
+        for seat, source in self.sources.items():
+            self.seats[seat] = Seat(source, REORDER.start_one(
+                ReorderActor, seat, (stream.max_wait_ms / 1000.0, stream.max_pending),
+                restarts=restarts, strategy=beside_driver), [])
 
         aligned = policy.rounds
         if aligned:  # one clock for every round, before the workers that ask it
-            self.rounds = ray.remote(RoundsActor).options(name="rounds", num_cpus=0, max_restarts=restarts,
-                                                          max_task_retries=-1, enable_task_events=False,
-                                                          scheduling_strategy=beside_driver,
-                                                          memory=SMALL_ACTOR_MEMORY).remote(
-                self.seat_names, 1.0 / stream.aligned_hz if stream.aligned_hz else 0.0)
+            self.rounds = ROUNDS.start_one(RoundsActor, (self.seat_names, 1.0 / stream.aligned_hz if stream.aligned_hz else 0.0),
+                                           restarts=restarts, strategy=beside_driver)
 
-        def detector(name: str, seats: list[str], shared: bool):
-            return detector_cls.options(
-                name=name, num_cpus=pool.cpus_per_worker, num_gpus=pool.gpus_per_worker,
-                resources={k: float(v) for k, v in pool.resources.items()} or None, max_restarts=restarts,
-                enable_task_events=False,  # offline: the job's runtime env (`main.worker_env`) and `model` itself
-            ).remote(name, model, seats, shared, aligned)
+        def detector(name: str, seats: list[str], shared: bool):  # offline: the job's runtime env (`main.worker_env`)
+            return DETECTOR.start_one(DetectorActor, name, (model, seats, shared, aligned), cpus=pool.cpus_per_worker,
+                                      gpus=pool.gpus_per_worker, resources={k: float(v) for k, v in pool.resources.items()},
+                                      restarts=restarts)
 
         seats, n = self.seat_names, len(self.shared_names)
         # each shared worker starts its round at another seat, so the workers stay out of step
@@ -216,7 +214,7 @@ class Pipeline:
             try:
                 for said in ray.get(done):  # a model that fails to load raises here, with its own message
                     log.info("%s ready: %s on %s%s", said["name"], said["weights"], said["device"],
-                             ", tile boxes read again by their faces" if said.get("faces") else "")
+                             f", then {' and '.join(said['post'])}" if said.get("post") else "")
                     if pool.gpus_per_worker and said["device"] == "cpu":
                         log.warning("%s holds %g GPU but infers on the CPU: %s", said["name"], pool.gpus_per_worker,
                                     said["note"] or "torch sees no CUDA device on its node (a CPU build of torch?)")
@@ -240,13 +238,10 @@ class Pipeline:
         files_here = NodeAffinitySchedulingStrategy(self.driver_node, soft=False) if cfg.record or cfg.replay.path else None
         hold_s = hold_for(policy.display_lag_s, stream.max_wait_ms / 1000) if self.keep_pixels else None
         for seat, s in self.seats.items():
-            # threads: stop, stats and the driver's pixels/release at once, and each shared detector's take
-            s.camera = camera_cls.options(
-                name=f"camera:{seat}", num_cpus=pool.camera_cpus, max_concurrency=3 + len(self.shared),
-                resources=camera_resources(cfg, seat) or None, max_restarts=restarts, enable_task_events=False,
-                scheduling_strategy=files_here,
-            ).remote(seat, s.source, self.own_names[seat], policy,
-                     pool.in_flight_per_worker, hold_s, stream.buffer_s)
+            s.camera = CAMERA.start_one(CameraActor, seat, (s.source, self.own_names[seat], policy, pool.in_flight_per_worker,
+                                                            hold_s, stream.buffer_s),
+                                        cpus=pool.camera_cpus, shared_detectors=len(self.shared),
+                                        resources=camera_resources(cfg, seat), restarts=restarts, strategy=files_here)
         self._wait_cameras_up()
         for name, where in facts(self.actors()).items():
             log.info("actor %s: pid %d on %s (node %s)", name, where.pid, where.node_ip, where.node_id[:12])
@@ -324,7 +319,7 @@ class Pipeline:
             for actor, times in self.restarts(seat).items():
                 metrics.set_gauge("mjray_actor_restarts", times, seat=seat, actor=actor)
         dead = {name for name, fact in known.items() if fact.dead}
-        if self.rounds is not None and "rounds" in dead:
+        if self.rounds is not None and ROUNDS.name() in dead:
             for seat in self.seats:
                 self._seat_down(seat, "the rounds actor died and was not restarted")
         if self.shared_names and all(name in dead for name in self.shared_names):
@@ -334,7 +329,7 @@ class Pipeline:
             own = self.own_names[seat]
             if own and all(name in dead for name in own):
                 self._seat_down(seat, "its detectors died and none was restarted")
-            if f"reorder:{seat}" in dead and seat not in self._dead_reorders:
+            if REORDER.name(seat) in dead and seat not in self._dead_reorders:
                 self._reorder_dead(seat, "reorder died and was not restarted")
 
     def _reorder_dead(self, seat: str, why: str) -> None:
@@ -403,10 +398,10 @@ class Pipeline:
             return {}, {}
         finals = self._cameras("stop")
         self.detector_stats = [got for got in settle([d.stop.remote() for d in self.detectors]) if isinstance(got, dict)]
-        faces = [(d["faces_ms"], d["inferred"]) for d in self.detector_stats if d.get("faces_ms")]
-        if faces:
-            log.info("tile faces read in %.1f ms of each frame's inference (model.faces)",
-                     sum(ms * n for ms, n in faces) / max(sum(n for _, n in faces), 1))
+        post = [(d["post_ms"], d["inferred"]) for d in self.detector_stats if d.get("post_ms")]
+        if post:
+            log.info("post-processing (plug-ins) took %.1f ms of each frame's inference",
+                     sum(ms * n for ms, n in post) / max(sum(n for _, n in post), 1))
         if self.rounds is not None:
             got = settle([self.rounds.stats.remote()])[0]
             self.rounds_stats = got if isinstance(got, dict) else None
@@ -429,12 +424,12 @@ class Pipeline:
 
     def actors(self) -> dict[str, object]:
         """Every actor of the run by name."""
-        named = {f"{kind}:{seat}": actor for seat, s in self.seats.items()
-                 for kind, actor in (("camera", s.camera), ("reorder", s.reorder)) if actor is not None}
+        named = {kind.name(seat): actor for seat, s in self.seats.items()
+                 for kind, actor in ((CAMERA, s.camera), (REORDER, s.reorder)) if actor is not None}
         for detector, name in zip(self.detectors, self._detector_names()):
             named[name] = detector
         if self.rounds is not None:
-            named["rounds"] = self.rounds
+            named[ROUNDS.name()] = self.rounds
         return named
 
     def _detector_names(self) -> list[str]:
@@ -447,9 +442,9 @@ class Pipeline:
             fact = self.facts.get(name)
             return fact.restarts if fact is not None else 0
 
-        return {"camera": one(f"camera:{seat}"), "reorder": one(f"reorder:{seat}"),
+        return {"camera": one(CAMERA.name(seat)), "reorder": one(REORDER.name(seat)),
                 "detectors": sum(one(name) for name in self.own_names.get(seat, [])),
-                "shared": sum(one(name) for name in self.shared_names) + one("rounds")}
+                "shared": sum(one(name) for name in self.shared_names) + one(ROUNDS.name())}
 
     def shutdown(self) -> None:
         for actor in self.detectors + [a for s in self.seats.values() for a in (s.camera, s.reorder)] + [self.rounds]:
@@ -460,11 +455,12 @@ class Pipeline:
         self.rounds = None
 
 
-def inference_threads(cfg: AppConfig, cores: int | None = None) -> int:
+def inference_threads(cfg: AppConfig, cores: int | None = None, pool: PoolConfig | None = None) -> int:
     """`model.threads`, with 0 (auto) resolved for a node with `cores` cores (a detector passes its
     own node's; default this machine's): a shared detector owns the node's cores (split among
     shared workers); a per-camera detector uses the CPUs it reserves."""
-    return cfg.model.threads or auto_threads(cfg.pool.shared_workers, cfg.pool.cpus_per_worker, cores or os.cpu_count() or 1)
+    pool = pool or cfg.pool  # a started pipeline's `pool`, where pool=auto chose
+    return cfg.model.threads or auto_threads(pool.shared_workers, pool.cpus_per_worker, cores or os.cpu_count() or 1)
 
 
 def answers(calls: dict[str, object], timeout_s: float | None = None) -> dict[str, object]:

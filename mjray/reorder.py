@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from mjray import metrics
+from mjray.clients import REORDER
 from mjray.frames import Gap, GapReason, Item
 from mjray.logs import setup_actor
 
@@ -155,7 +156,7 @@ class ReorderActor:
                  restarted: bool | None = None) -> None:
         from mjray.actors import reconstructed
 
-        setup_actor(f"reorder:{seat}")
+        setup_actor(REORDER.name(seat))
         self.seat, self.clock = seat, clock
         self.restarted = reconstructed() if restarted is None else restarted
         self.reorderer: Reorderer[Item] = Reorderer(

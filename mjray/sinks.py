@@ -4,13 +4,11 @@ A sink gets every seat's items in sequence order (`write`) and the seats' synchr
 (`show`, from `sync.SeatSync`), and is closed once at the end. Outputs:
 - `JsonlSink` writes every emitted item of every seat: results with their boxes, gaps with their
   reason. Nothing is dropped. A replay's lines carry the recorded capture times.
-- `GameSink` reads each seat's hand from its results as they come (`mjray.hands`) and writes
-  the game: `game.jsonl` (mjai-style: the hands first seen, draws, discards) and `hands.jsonl`
-  (each seat's stable hand whenever it changes); the hands go into the grid's captions.
 - `GridVideoSink` / `WindowSink` show moments as a grid of the seats, boxes and labels drawn
   here, once, with supervision's annotators (`GridSink` composes the picture). Pixels are
   asked of the cameras only for the moments shown (`mjray.pixels`).
-Adding an output is a class here and an entry in `SINKS` (with its `display.*` switch).
+Adding an output is a class here and an entry in `SINKS` (with its `display.*` switch), or a
+plug-in's `sinks` (`mjray.plugins`; the mahjong game record is one), which `sink_table` adds.
 """
 
 from __future__ import annotations
@@ -19,7 +17,6 @@ import json
 import logging
 import math
 import os
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,61 +113,6 @@ class JsonlSink(BaseSink):
 
     def close(self) -> None:
         self._file.close()
-
-
-class GameSink(BaseSink):
-    """`game.jsonl` and `hands.jsonl`, written as the results come (`mjray.gamelog.GameRecord`: a hand
-    reader per seat and the table's rules over them); each seat's hand also becomes its grid caption."""
-
-    def __init__(self, context: SinkContext) -> None:
-        from mjray.gamelog import GameRecord
-
-        self.names = context.names
-        self.at = context.recorded_time or (lambda t: t)
-        self.record = GameRecord(context.seats)
-        self.captions = context.captions
-        self._game = open(context.out_dir / "game.jsonl", "w", buffering=1 << 14)
-        self._hands = open(context.out_dir / "hands.jsonl", "w", buffering=1 << 14)
-        self._lines(self.record.begin())
-        self.results, self.cpu_s, self.failures = 0, 0.0, 0
-
-    def write(self, item: Item, emitted_at: float) -> None:
-        started = time.process_time()
-        try:
-            self._read(item)
-        except Exception:  # a reader's bug costs the game record that result, never the run
-            self.failures += 1
-            if self.failures == 1:
-                log.exception("game record: reading %s #%d failed; going on (said once)", item.seat, item.seq)
-        self.cpu_s += time.process_time() - started
-
-    def _read(self, item: Item) -> None:
-        if isinstance(item, Result):
-            d = item.detections
-            lines, hand = self.record.result(item.seat, self.at(item.frame.captured_at), d.xyxy,
-                                             [self.names.get(int(c), "") for c in d.class_id], d.confidence)
-            self.results += 1
-        elif item.captured_at is not None:
-            lines, hand = self.record.gap(item.seat, self.at(item.captured_at))
-        else:
-            return
-        self._lines(lines)
-        if hand is not None:
-            self._hands.write(json.dumps(hand) + "\n")
-            self.captions[item.seat] = f"{hand['hand']} ({hand['shanten']} sh)"
-
-    def _lines(self, lines: list[dict]) -> None:
-        for line in lines:
-            self._game.write(json.dumps(line) + "\n")
-
-    def close(self) -> None:
-        self._lines(self.record.end())
-        self._game.close()
-        self._hands.close()
-        if self.results:
-            log.info("game record: %d draws, %d discards; hand reading %.3f ms of CPU per result%s",
-                     self.record.events["draw"], self.record.events["discard"], 1000 * self.cpu_s / self.results,
-                     f"; {self.failures} results failed to read" if self.failures else "")
 
 
 def annotate(image: np.ndarray, item: Item | None, names: dict[int, str], seat: str, note: str = "") -> np.ndarray:
@@ -307,32 +249,28 @@ class SinkEntry:
 SINKS: dict[str, SinkEntry] = {
     "detections": SinkEntry(lambda d, screen: d.detections and d.mode != "none",
                             lambda c: JsonlSink(c.out_dir / "detections.jsonl", c.names, c.recorded_time)),
-    "game": SinkEntry(lambda d, screen: d.game and d.mode != "none", lambda c: game_sink(c)),
     "video": SinkEntry(lambda d, screen: d.video and (d.mode == "files" or (d.mode == "auto" and not screen)),
                        GridVideoSink, pixels=True),
     "window": SinkEntry(lambda d, screen: d.mode == "window" or (d.mode == "auto" and screen), WindowSink, pixels=True),
 }
 
 
-def game_sink(context: SinkContext) -> Sink:
-    """The game record, when the model's classes are mahjong tiles."""
-    from mjray.hands import tile_labels
+def sink_table(plugins: Mapping | None = None) -> dict[str, SinkEntry]:
+    """The engine's outputs and those the enabled plug-ins add."""
+    from mjray import plugins as plugged
 
-    if not tile_labels(context.names):
-        log.info("no game record (display.game): the model's classes are not mahjong tiles")
-        return BaseSink()
-    return GameSink(context)
+    return {**SINKS, **plugged.sinks(plugins or {})}
 
 
-def wanted_sinks(display: DisplayConfig, screen: bool | None = None) -> list[str]:
-    """Which outputs these settings turn on (`screen`: is there one; default: look)."""
+def wanted_sinks(display: DisplayConfig, screen: bool | None = None, table: Mapping[str, SinkEntry] = SINKS) -> list[str]:
+    """Which outputs of `table` these settings turn on (`screen`: is there one; default: look)."""
     screen = has_screen() if screen is None else screen
-    return [name for name, entry in SINKS.items() if entry.on(display, screen)]
+    return [name for name, entry in table.items() if entry.on(display, screen)]
 
 
-def build_sinks(context: SinkContext, names: Sequence[str]) -> list[Sink]:
-    return [SINKS[name].build(context) for name in names]
+def build_sinks(context: SinkContext, names: Sequence[str], table: Mapping[str, SinkEntry] = SINKS) -> list[Sink]:
+    return [table[name].build(context) for name in names]
 
 
-def wants_pixels(names: Sequence[str]) -> bool:
-    return any(SINKS[name].pixels for name in names)
+def wants_pixels(names: Sequence[str], table: Mapping[str, SinkEntry] = SINKS) -> bool:
+    return any(table[name].pixels for name in names)

@@ -156,9 +156,10 @@ class RoundsActor:
     `Rounds` (pipeline.py wraps it with `ray.remote`). Calls are served one at a time."""
 
     def __init__(self, seats: list[str], min_period_s: float) -> None:
+        from mjray.clients import ROUNDS
         from mjray.logs import setup_actor
 
-        setup_actor("rounds")
+        setup_actor(ROUNDS.name())
         self.rounds = Rounds(seats, min_period_s)
 
     def next(self) -> tuple[str, float] | float:

@@ -153,17 +153,17 @@ def test_two_cameras_on_one_seat_are_refused():
 def test_resource_check_says_what_to_lower():
     cfg = base(pool=dataclasses.replace(AppConfig().pool, shared_workers=0, workers_per_camera=5, gpus_per_worker=0.25))
     with pytest.raises(ConfigError, match=r"pool\.gpus_per_worker"):
-        check_resources(cfg, cameras=4, available={"CPU": 64, "GPU": 1})
-    check_resources(cfg, cameras=4, available={"CPU": 64, "GPU": 5})
+        check_resources(cfg.pool, cameras=4, available={"CPU": 64, "GPU": 1})
+    check_resources(cfg.pool, cameras=4, available={"CPU": 64, "GPU": 5})
     with pytest.raises(ConfigError, match=r"pool\.cpus_per_worker"):
-        check_resources(cfg, cameras=4, available={"CPU": 2, "GPU": 5})
+        check_resources(cfg.pool, cameras=4, available={"CPU": 2, "GPU": 5})
 
 
 def test_shared_workers_are_counted_once_not_per_camera():
     cfg = base(pool=dataclasses.replace(AppConfig().pool, shared_workers=2, cpus_per_worker=0.5, camera_cpus=0.1))
-    check_resources(cfg, cameras=8, available={"CPU": 2})  # 2 x 0.5 + 8 x 0.1 = 1.8
+    check_resources(cfg.pool, cameras=8, available={"CPU": 2})  # 2 x 0.5 + 8 x 0.1 = 1.8
     with pytest.raises(ConfigError, match=r"2 shared workers x 0.5 CPUs \+ 12 cameras x 0.1"):
-        check_resources(cfg, cameras=12, available={"CPU": 2})
+        check_resources(cfg.pool, cameras=12, available={"CPU": 2})
 
 
 def test_auto_threads_split_the_cores_among_shared_workers_or_follow_the_reservation():

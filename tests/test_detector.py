@@ -5,13 +5,15 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
 from mjray.frames import Detections
-from mjray.model import preprocess
+from mjray.model import ModelError, preprocess
+from tests.support import local_ray
 
 
 def test_preprocess_matches_the_packages_own_grayscale_autocontrast():
@@ -187,3 +189,58 @@ def test_an_error_a_detector_catches_does_not_hold_the_next_take(settled):
     finally:
         gc.enable()
     assert gone is settled  # unsettled, the error's traceback keeps send_ask's frame and its take
+
+
+class StandInModel:
+    """A model of a test's own, built by the detector actor as `YoloDetector` would be."""
+
+    names = {0: "thing"}
+    weights, device, device_note, post = "stand-in.onnx", "cpu", "", []
+    last_ms = post_ms = 0.0
+
+    def __init__(self, **settings) -> None:
+        assert settings["threads"] == 1 and settings["plugins"] == {}, settings
+
+    def __call__(self, image: np.ndarray) -> Detections:
+        if image.mean() > 200:
+            raise RuntimeError("too bright")
+        self.last_ms = 1.5
+        return Detections(np.array([[1, 1, 5, 5]], np.float32), np.array([0.9], np.float32), np.array([0], np.int32))
+
+
+def weights_that_do_not_load(**settings):
+    raise ModelError("stand-in.onnx does not load as a YOLO model")
+
+
+@pytest.mark.slow
+def test_a_detector_actor_infers_with_whatever_model_its_builder_makes_and_pushes_to_its_seats_reorder():
+    import ray
+
+    from mjray.clients import DETECTOR, REORDER
+    from mjray.detector import DetectorActor
+    from mjray.frames import Frame, Gap, GapReason, Result
+    from mjray.reorder import ReorderActor
+
+    with local_ray(num_cpus=2):
+        reorder = REORDER.start_one(ReorderActor, "ton", (5.0, 64), restarts=0, strategy=None)
+        ray.get(reorder.stats.remote())  # up, and known by its name
+        name = DETECTOR.own("ton", 0)
+        detector = DETECTOR.start_one(DetectorActor, name, ({"threads": 1}, ["ton"], False, False, StandInModel),
+                                      cpus=0, gpus=0, resources={}, restarts=0)
+        assert ray.get(detector.ready.remote()) == {"name": "detector:ton:0", "device": "cpu", "classes": 1,
+                                                     "weights": "stand-in.onnx", "note": "", "post": []}
+        frames = [Frame("ton", seq, time.time(), "arrival", None, time.time(), 8, 8) for seq in range(2)]
+        ray.get([detector.infer.remote(frames[0], np.zeros((8, 8, 3), np.uint8)),
+                 detector.infer.remote(frames[1], np.full((8, 8, 3), 255, np.uint8))])
+        assert REORDER.lookup("ton")._actor_id == reorder._actor_id
+        got = []
+        deadline = time.monotonic() + 10
+        while len(got) < 2 and time.monotonic() < deadline:
+            got += ray.get(reorder.drain.remote(0.5))
+        assert [type(item) for item in got] == [Result, Gap] and [item.seq for item in got] == [0, 1]
+        assert got[0].worker == name and got[0].infer_ms == 1.5 and got[0].detections.class_id.tolist() == [0]
+        assert got[1].reason == GapReason.FAILED and got[1].error == "RuntimeError: too bright"
+        broken = DETECTOR.start_one(DetectorActor, DETECTOR.own("ton", 1), ({}, ["ton"], False, False, weights_that_do_not_load),
+                                    cpus=0, gpus=0, resources={}, restarts=0)
+        with pytest.raises(ray.exceptions.RayTaskError, match="stand-in.onnx does not load as a YOLO model"):
+            ray.get(broken.ready.remote())

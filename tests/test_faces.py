@@ -1,16 +1,16 @@
-"""The second read of tile boxes by their faces (mjray.faces), on real rendered seats' pixels."""
+"""The second read of tile boxes by their faces (mjray.mahjong.faces), on real rendered seats' pixels."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from mjray.faces import BUNDLED_FACES, FaceMatcher, FacesError, load_faces, row_holes
 from mjray.frames import Detections
+from mjray.mahjong.faces import BUNDLED_FACES, FaceMatcher, FacesError, load_faces, row_holes
+from mjray.mahjong.tiles import DETECTOR_NAME, TILES
 from mjray.model import preprocess
 from mjray.sim.game import Hand
 from mjray.sim.render import SeatView
-from mjray.tiles import DETECTOR_NAME, TILES
 
 NAMES = dict(enumerate(DETECTOR_NAME[t] for t in reversed(TILES)))  # a model's own class order, not mjray's
 CLASS = {name: i for i, name in NAMES.items()}
@@ -159,11 +159,11 @@ def test_the_bundled_faces_are_the_artwork_as_written_today(tmp_path):
 def test_a_faces_file_that_is_not_one_is_named(tmp_path):
     junk = tmp_path / "faces.npz"
     junk.write_bytes(b"not an npz")
-    with pytest.raises(FacesError, match=r"model.faces_file: .*faces.npz is not a faces file"):
+    with pytest.raises(FacesError, match=r"plugins.mahjong.faces_file: .*faces.npz is not a faces file"):
         load_faces(junk)
     short = tmp_path / "short.npz"
     np.savez(short, tiles=np.array(TILES[:-1]), faces=np.zeros((33, 8, 6), np.uint8))
-    with pytest.raises(FacesError, match=r"model.faces_file: .*short.npz lacks 7z"):
+    with pytest.raises(FacesError, match=r"plugins.mahjong.faces_file: .*short.npz lacks 7z"):
         load_faces(short)
     floats = tmp_path / "floats.npz"
     np.savez(floats, tiles=np.array(TILES), faces=np.random.default_rng(0).random((34, 32, 24)))
@@ -177,12 +177,18 @@ def test_a_faces_file_that_is_not_one_is_named(tmp_path):
 
 def test_a_missing_or_wrong_faces_file_is_a_setting_error(tmp_path):
     from mjray.config import AppConfig, ConfigError, validate
+    from mjray.mahjong.plugin import plugged
 
-    cfg = AppConfig()
-    cfg.model.faces_file = str(tmp_path / "nowhere.npz")
-    with pytest.raises(ConfigError, match="model.faces_file: file not found"):
+    cfg = AppConfig(plugins=plugged(faces_file=str(tmp_path / "nowhere.npz")))
+    with pytest.raises(ConfigError, match="plugins.mahjong.faces_file: file not found"):
         validate(cfg)
     (tmp_path / "junk.npz").write_bytes(b"junk")
-    cfg.model.faces_file = str(tmp_path / "junk.npz")
-    with pytest.raises(ConfigError, match="model.faces_file: .*junk.npz is not a faces file"):
+    cfg.plugins["mahjong"]["faces_file"] = str(tmp_path / "junk.npz")
+    with pytest.raises(ConfigError, match="plugins.mahjong.faces_file: .*junk.npz is not a faces file"):
+        validate(cfg)
+    cfg.plugins["mahjong"] = {"module": "mjray.mahjong", "facez": True}
+    with pytest.raises(ConfigError, match=r"plugins.mahjong.facez: no such setting \(it has faces, faces_file, game\)"):
+        validate(cfg)
+    cfg.plugins["mahjong"] = {"module": "mjray.mahjong", "faces": "maybe"}
+    with pytest.raises(ConfigError, match="plugins.mahjong.faces: must be true or false, got 'maybe'"):
         validate(cfg)

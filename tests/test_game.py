@@ -3,8 +3,8 @@ from collections import Counter
 import pytest
 from mahjong.shanten import Shanten
 
+from mjray.mahjong.tiles import TILE_INDEX, TILES
 from mjray.sim.game import Hand, TableGame, sort_tiles
-from mjray.tiles import TILE_INDEX, TILES
 
 SEATS = ("ton", "nan", "sha", "pei")
 

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from mjray.gamelog import GameRecord, MjaiLog, SeenEvent, from_mjai, to_mjai
+from mjray.mahjong.gamelog import GameRecord, MjaiLog, SeenEvent, from_mjai, to_mjai
+from mjray.mahjong.tiles import DETECTOR_NAME
 from mjray.sim.game import TableGame
 from mjray.sim.game_score import Segment, score_seat, segments, tiles_right, true_events
-from mjray.tiles import DETECTOR_NAME
 
 SEATS = ("ton", "nan", "sha", "pei")
 HAND = ("1m", "2m", "3m", "4p", "5p", "6p", "7s", "8s", "9s", "1z", "1z", "5z", "7z")

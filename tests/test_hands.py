@@ -1,4 +1,4 @@
-"""The hand reader (mjray.hands), no Ray: detection sequences made from the synthetic table's truth.
+"""The hand reader (mjray.mahjong.hands), no Ray: detection sequences made from the synthetic table's truth.
 
 A seeded `TableGame` says what each hand is at any instant and `SeatView.boxes` where its tiles lie
 in a 640x360 frame; `detections` turns that into what a weak detector reports, with the noise the
@@ -21,20 +21,12 @@ import pytest
 from mahjong.shanten import Shanten
 from mahjong.tile import TilesConverter
 
-from mjray.hands import (
-    Event,
-    HandReader,
-    StableHand,
-    TableHands,
-    cap_copies,
-    notation,
-    read_row,
-    shanten,
-    tile_labels,
-)
+from mjray.mahjong.hands import Event, HandReader, StableHand, notation, shanten
+from mjray.mahjong.rows import read_row
+from mjray.mahjong.table import TableHands, cap_copies, tile_labels
+from mjray.mahjong.tiles import DETECTOR_NAME, TILE_INDEX, TILES
 from mjray.sim.game import Hand, TableGame, sort_tiles
 from mjray.sim.render import SeatView
-from mjray.tiles import DETECTOR_NAME, TILE_INDEX, TILES
 
 SEATS = ("ton", "nan", "sha", "pei")
 WIDTH, HEIGHT = 640, 360

@@ -94,7 +94,8 @@ def test_aligned_policy_shows_the_seats_together_and_writes_the_game(tmp_path, t
     hands = [json.loads(line) for line in (out / "hands.jsonl").read_text().splitlines()]
     assert {h["seat"] for h in hands} == {"ton", "nan", "sha", "pei"}
     assert "game record:" in result.stdout + result.stderr and "ms of CPU per result" in result.stdout + result.stderr
-    assert "tile faces read in" in result.stdout + result.stderr  # model.faces, on by default
+    assert "post-processing (plug-ins) took" in result.stdout + result.stderr  # the tile faces, on by default
+    assert "then tile faces" in result.stdout + result.stderr
     scored = subprocess.run([sys.executable, "-m", "mjray.sim", "score-game", str(out)], capture_output=True,
                             text=True, timeout=120)
     print(scored.stdout)

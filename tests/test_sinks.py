@@ -9,20 +9,26 @@ import pytest
 
 from mjray.config import DisplayConfig
 from mjray.frames import Detections, Frame, Gap, GapReason, Result
-from mjray.sinks import GridSink, JsonlSink, SinkContext, wanted_sinks, wants_pixels
+from mjray.sinks import GridSink, JsonlSink, SinkContext, sink_table, wanted_sinks, wants_pixels
 from mjray.sync import Moment
 
+MAHJONG = {"mahjong": {"module": "mjray.mahjong", "game": True}}
+NO_GAME = {"mahjong": {"module": "mjray.mahjong", "game": False}}
 
-@pytest.mark.parametrize("display, screen, expected", [
-    (DisplayConfig(), False, ["detections", "game", "video"]),
-    (DisplayConfig(), True, ["detections", "game", "window"]),
-    (DisplayConfig(mode="files", video=False, game=False), True, ["detections"]),
-    (DisplayConfig(mode="window", detections=False), False, ["game", "window"]),
-    (DisplayConfig(mode="none"), True, []),
+
+@pytest.mark.parametrize("display, plugins, screen, expected", [
+    (DisplayConfig(), MAHJONG, False, ["detections", "video", "game"]),
+    (DisplayConfig(), MAHJONG, True, ["detections", "window", "game"]),
+    (DisplayConfig(mode="files", video=False), NO_GAME, True, ["detections"]),
+    (DisplayConfig(mode="window", detections=False), MAHJONG, False, ["window", "game"]),
+    (DisplayConfig(), {}, False, ["detections", "video"]),  # no plug-in: the engine's own outputs
+    (DisplayConfig(mode="none"), MAHJONG, True, []),
 ])
-def test_the_display_settings_pick_the_outputs(display, screen, expected):
-    assert wanted_sinks(display, screen) == expected
-    assert wants_pixels(expected) == ("video" in expected or "window" in expected), "pictures need the cameras to keep pixels"
+def test_the_display_settings_and_plugins_pick_the_outputs(display, plugins, screen, expected):
+    table = sink_table(plugins)
+    assert wanted_sinks(display, screen, table) == expected
+    assert wants_pixels(expected, table) == ("video" in expected or "window" in expected), \
+        "pictures need the cameras to keep pixels"
 
 
 def test_jsonl_lines_carry_the_recorded_capture_times_of_a_replay_and_a_failed_frames_error(tmp_path):

@@ -47,9 +47,11 @@ class BenchConfig:
     warmup_s: float = 20.0  # time each contender gets to load models and settle before measuring
     limit_seconds: float = 10.0  # the model alone in a tight loop, before each contender and after the last
     contenders: list[str] = field(default_factory=lambda: list(CONTENDERS))
-    # every contender's model (mjray's `model.*` settings); no face read by default: Ultralytics' stream
-    # mode has none, so every contender does the same work a frame (model.faces=true measures its cost)
-    model: ModelConfig = field(default_factory=lambda: ModelConfig(faces=False))
+    # every contender's model (mjray's `model.*` settings); no plug-in by default: Ultralytics' stream mode
+    # has no tile faces, so every contender does the same work a frame (+plugins.mahjong.faces=true measures
+    # their cost, in mjray and the limit loops)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    plugins: dict = field(default_factory=dict)
     mjray: dict = field(default_factory=dict)  # mjray settings that differ from its defaults: +mjray.pool.shared_workers=0
     workers_per_camera: int = 1  # the original design's N
     # scaling=true: mjray alone, for each number of cameras in scale_seats and each pool in scale_pools
@@ -88,7 +90,7 @@ def bench(cfg: BenchConfig, out: Path) -> dict:
     width, height = parse_size(cfg.size)
     spec = TableSpec(seats=seat_names(cfg.seats), width=width, height=height, fps=cfg.fps)
     table = render_table(spec)
-    model = asdict(cfg.model)
+    model = {**asdict(cfg.model), "plugins": dict(cfg.plugins)}
     images = [img for _, img in decoded(table, spec.seats[0], list(range(60)))]
     # This box's speed drifts (shared cores): the limit is measured right before each contender
     # and after the last, and each contender is held to the mean of the two around it.
@@ -177,7 +179,7 @@ def scaling(cfg: BenchConfig, out: Path) -> list[dict]:
     from mjray.sim.table import TableSpec, parse_size, render_table, seat_names
 
     width, height = parse_size(cfg.size)
-    model = asdict(cfg.model)
+    model = {**asdict(cfg.model), "plugins": dict(cfg.plugins)}
     rows = []
     for seats in cfg.scale_seats:
         spec = TableSpec(seats=seat_names(seats), width=width, height=height, fps=cfg.fps)

@@ -172,7 +172,9 @@ def run_mjray(urls: list[str], seconds: float, warmup_s: float, model: dict, set
     from mjray.sync import for_display
 
     seats = [f"cam{i}" for i in range(len(urls))]
-    cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(AppConfig), {"model": model}, settings))  # type-checked
+    model = dict(model)
+    plugged = {"plugins": model.pop("plugins", None) or {}}  # the limit loops' model dict carries them too
+    cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(AppConfig), {"model": model}, plugged, settings))
     cfg.cameras = [CameraConfig(s, u) for s, u in zip(seats, urls)]
     cfg = validate(cfg)
     ray.init(include_dashboard=False, namespace=f"bench-{time.time_ns()}")
@@ -192,9 +194,9 @@ def run_mjray(urls: list[str], seconds: float, warmup_s: float, model: dict, set
         pipeline.shutdown()
     finally:
         ray.shutdown()
-    pool = cfg.pool
+    pool = pipeline.pool  # as pool=auto chose
     return Outcome(sink.deliveries, end - start, meter.cpu_seconds, meter.peak_rss / 2**20,
-                   {"policy": cfg.stream.policy.value, "threads": inference_threads(cfg),
+                   {"policy": cfg.stream.policy.value, "threads": inference_threads(cfg, pool=pool),
                     **({"aligned_hz": cfg.stream.aligned_hz} if parts(cfg.stream.policy).rounds else {}),
                     **({"shared_workers": pool.shared_workers} if pool.shared_workers else
                        {"workers_per_camera": pool.workers_per_camera}),

@@ -30,6 +30,7 @@ import numpy as np
 import psutil
 
 from mjray.bench.observe import role
+from mjray.clients import CAMERA, DETECTOR
 
 PID_LINE = re.compile(r"actor (?P<name>\S+): pid (?P<pid>\d+)")  # mjray's start-up log
 RESTART_LINE = re.compile(r"\((?P<cls>\w+) pid=(?P<pid>\d+)\).*camera (?P<seat>\S+): restarted")
@@ -89,7 +90,7 @@ class Soak:
             if m := PID_LINE.search(line):
                 self.pids[m["name"]] = int(m["pid"])
             elif m := RESTART_LINE.search(line):
-                self.pids[f"camera:{m['seat']}"] = int(m["pid"])
+                self.pids[CAMERA.name(m["seat"])] = int(m["pid"])
 
     def run(self) -> dict:
         args = self.args
@@ -109,7 +110,7 @@ class Soak:
             address = next(m["address"] for line in self.lines if (m := GCS_LINE.search(line)))
             started = time.monotonic()
             root = psutil.Process(process.pid)
-            cameras = sorted(name for name in self.pids if name.startswith("camera:") and name != f"camera:{args.spare}")
+            cameras = sorted(name for name in self.pids if CAMERA.owns(name) and name != CAMERA.name(args.spare))
             next_sample, next_kill, killed_detector, turn = started, started + args.kill_camera_every_s, False, 0
             while process.poll() is None:
                 now = time.monotonic()
@@ -125,7 +126,7 @@ class Soak:
                     turn += 1
                 if not killed_detector and t >= args.kill_detector_at_s:
                     killed_detector = True
-                    self._kill("detector:shared:0", t)
+                    self._kill(DETECTOR.shared(0), t)
                 time.sleep(0.5)
         finally:
             if process.poll() is None:

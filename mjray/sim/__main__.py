@@ -4,7 +4,7 @@
     python -m mjray.sim render --size 640x360                         # files + ground truth only
     python -m mjray.sim score --size 640x360 --frames 200             # the tile model vs the truth
     python -m mjray.sim score-game outputs/2026-11-26/10-00-00        # a run's game record vs the game
-    python -m mjray.sim faces --out mjray/data/tile_faces.npz         # the bundled tile faces (model.faces)
+    python -m mjray.sim faces --out mjray/mahjong/data/tile_faces.npz         # the bundled tile faces (plugins.mahjong.faces)
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def score(args: argparse.Namespace) -> int:
     print("the model alone:\n" + scores["model"].text())
     if scores["faces"].frames:
         print("\nits boxes relabelled by their faces:\n" + scores["relabel"].text())
-        print("\nand the tiles it missed in a row found by their faces (model.faces, what a run reads):\n"
+        print("\nand the tiles it missed in a row found by their faces (plugins.mahjong.faces, what a run reads):\n"
               + scores["faces"].text())
     return 0
 
@@ -117,7 +117,7 @@ def detect_table(args: argparse.Namespace) -> int:
 
 
 def faces(args: argparse.Namespace) -> int:
-    """The faces file `mjray.faces` matches boxes against, from the public-domain artwork."""
+    """The faces file `mjray.mahjong.faces` matches boxes against, from the public-domain artwork."""
     from pathlib import Path
 
     from mjray.sim.tiles import write_faces
@@ -138,12 +138,12 @@ def main(argv: list[str] | None = None) -> int:
         ("score", score, "score the mahjong-detector tile model against a table's ground truth"),
         ("score-game", score_game, "score a run's game record (game.jsonl, hands.jsonl) against the table's game"),
         ("detect-table", detect_table, "the tile model on every Nth frame of a table, as a run folder to score"),
-        ("faces", faces, "write the tile faces file (model.faces) from the artwork"),
+        ("faces", faces, "write the tile faces file (plugins.mahjong.faces) from the artwork"),
     ):
         sub = commands.add_parser(name, help=help_text)
         sub.set_defaults(func=func)
         if name == "faces":
-            sub.add_argument("--out", required=True, help="the .npz to write (mjray/data/tile_faces.npz is the bundled one)")
+            sub.add_argument("--out", required=True, help="the .npz to write (mjray/mahjong/data/tile_faces.npz is the bundled one)")
             continue
         if name == "score-game":
             sub.add_argument("run_dir", help="the run's output folder (display.output_dir, or Hydra's outputs/...)")
@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         if name == "detect-table":
             sub.add_argument("--out", required=True, help="the folder to write")
             sub.add_argument("--every", type=int, default=4, help="infer every Nth frame (4: 3.75 a second at 15 fps)")
-            sub.add_argument("--no-faces", action="store_true", help="the model's labels alone (model.faces=false)")
+            sub.add_argument("--no-faces", action="store_true", help="the model's labels alone (plugins.mahjong.faces=false)")
         sub.add_argument("--seats", type=int, default=4, help="number of cameras (1..8)")
         sub.add_argument("--size", default="1280x720", help="WIDTHxHEIGHT of every camera")
         sub.add_argument("--fps", type=int, default=15, help="frames per second")

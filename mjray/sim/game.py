@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from mahjong.shanten import Shanten
 
-from mjray.tiles import TILE_INDEX, TILES
+from mjray.mahjong.tiles import TILE_INDEX, TILES
 
 DEAD_WALL = 14
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mjray.gamelog import from_mjai
+from mjray.mahjong.gamelog import from_mjai
 from mjray.sim import marker
 from mjray.sim.game import TableGame
 from mjray.sim.table import SPEC_FILE, write_spec
@@ -240,7 +240,7 @@ class GameScore:
 def load_run(run_dir: Path) -> tuple[dict, dict, dict]:
     """(anchors, hands, events) per seat from a run folder; a missing file says what makes it."""
     for name, hint in ((ANCHORS_FILE, "sim.markers=true (on by default for the embedded table)"),
-                       ("hands.jsonl", "display.game=true"), ("game.jsonl", "display.game=true")):
+                       ("hands.jsonl", "plugins.mahjong.game=true"), ("game.jsonl", "plugins.mahjong.game=true")):
         if not (run_dir / name).exists():
             raise FileNotFoundError(f"{run_dir / name} not found: a run writes it with {hint}")
     anchors: dict[str, list[tuple[float, int]]] = {}
@@ -274,7 +274,7 @@ def _rows(path: Path):
 def reread(run_dir: Path, out_dir: Path, **reader_options) -> None:
     """`game.jsonl` and `hands.jsonl` into `out_dir`, read anew from the run's `detections.jsonl` with
     today's hand reader: to see what a change to the reader does to a run already made."""
-    from mjray.gamelog import GameRecord
+    from mjray.mahjong.gamelog import GameRecord
 
     rows = list(_rows(run_dir / "detections.jsonl"))
     seats = list(dict.fromkeys(row["seat"] for row in rows))
@@ -308,11 +308,12 @@ def detect_table(table, out_dir: Path, every: int = 4, start_at: float = 1_000_0
     import time
 
     from mjray.frames import Frame, Result
+    from mjray.mahjong.plugin import plugged
     from mjray.model import YoloDetector
     from mjray.sim.score import decoded
     from mjray.sinks import item_record
 
-    detector = detector or YoloDetector(faces=faces)
+    detector = detector or YoloDetector(plugins=plugged(faces=faces))
     names = detector.names
     fps = table.spec.fps
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -16,9 +16,9 @@ import av
 import numpy as np
 
 from mjray.frames import Detections
+from mjray.mahjong.tiles import FROM_DETECTOR_NAME
 from mjray.sim.render import TileBox
 from mjray.sim.table import RenderedTable
-from mjray.tiles import FROM_DETECTOR_NAME
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -103,11 +103,12 @@ def decoded(table: RenderedTable, seat: str, indices: list[int]):
 
 def score_table(table: RenderedTable, frames: int = 200, seed: int = 0, detector=None) -> dict[str, Score]:
     """The model's reads (`model`), its boxes relabelled by their faces (`relabel`) and with the
-    tiles it missed in the row found by their faces (`faces`, what the detector returns; mjray.faces)."""
-    from mjray.faces import FaceMatcher
-    from mjray.model import YoloDetector, grey_of, preprocess
+    tiles it missed in the row found by their faces (`faces`, what the detector returns; mjray.mahjong.faces)."""
+    from mjray.mahjong.faces import FaceMatcher
+    from mjray.model import YoloDetector, preprocess
+    from mjray.plugins import Seen
 
-    detector = detector or YoloDetector(faces=False)
+    detector = detector or YoloDetector()
     names = detector.names
     matcher = FaceMatcher.for_model(names)
     scores = {"model": Score(), "relabel": Score(), "faces": Score()}
@@ -117,7 +118,7 @@ def score_table(table: RenderedTable, frames: int = 200, seed: int = 0, detector
             detections = detector(image)
             scores["model"].add(truth[i], detections, names)
             if matcher is not None:
-                grey = grey_of(preprocess(image, detector.grayscale, detector.autocontrast), detector.grayscale)
+                grey = Seen(preprocess(image, detector.grayscale, detector.autocontrast), detector.grayscale).grey
                 relabelled = matcher.relabel(grey, detections)
                 scores["relabel"].add(truth[i], relabelled, names)
                 scores["faces"].add(truth[i], matcher.fill(grey, relabelled), names)

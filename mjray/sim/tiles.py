@@ -1,4 +1,4 @@
-"""The 34 mahjong tile kinds' artwork as rasters (their names: `mjray.tiles`).
+"""The 34 mahjong tile kinds' artwork as rasters (their names: `mjray.mahjong.tiles`).
 
 Artwork is the public-domain set shipped in `pymdownx-mahjong` (light theme), rasterized once
 per size with cairosvg and kept in memory.
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mjray.tiles import TILE_INDEX, TILES
+from mjray.mahjong.tiles import TILE_INDEX, TILES
 
 
 def artwork_dir() -> Path:
@@ -49,6 +49,6 @@ def grey_face(tile: str, width: int, height: int, body_rgb: tuple[int, int, int]
 
 
 def write_faces(path: Path, width: int = 72, height: int = 96) -> None:
-    """The faces file `mjray.faces` reads: every tile's grey face, in mjray's tile names."""
+    """The faces file `mjray.mahjong.faces` reads: every tile's grey face, in mjray's tile names."""
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(path, tiles=np.array(TILES), faces=np.stack([grey_face(t, width, height) for t in TILES]))

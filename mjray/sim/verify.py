@@ -2,7 +2,7 @@
 
 Used to check that ground truth matches what a camera really shows: for each true box, the
 tile face that best matches the pixels inside it should be the true tile. The matching is
-`mjray.faces.FaceMatcher`'s (normalized correlation over a few pixels of shift and three face
+`mjray.mahjong.faces.FaceMatcher`'s (normalized correlation over a few pixels of shift and three face
 sizes; a blank face told by a flat, bright patch), at twice the box width a run uses. It knows
 nothing of how the scene was rendered beyond the faces' artwork: the bundled faces file, which
 `tests/test_faces.py` holds equal to the artwork.
@@ -13,8 +13,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from mjray.faces import FaceMatcher, load_faces
-from mjray.tiles import TILES
+from mjray.mahjong.faces import FaceMatcher, load_faces
+from mjray.mahjong.tiles import TILES
 
 BOX_WIDTH = 48  # pixels: every tile is scaled to this box width before matching
 

@@ -13,9 +13,9 @@ apart). A face that matches there well and clearly is a tile the model missed (`
 cloth matches no face that well. A blank face (the white dragon) is told by a flat, bright patch
 when relabelling a box the model found, never when filling: cloth can be as flat and bright.
 
-The faces ship as `mjray/data/tile_faces.npz`, grey rasters of the public-domain artwork
+The faces ship as `mjray/mahjong/data/tile_faces.npz`, grey rasters of the public-domain artwork
 (`pymdownx-mahjong`, built by `python -m mjray.sim faces`); a table with other tiles wants its own
-(`model.faces_file`: the same file format made from photos of its faces).
+(`plugins.mahjong.faces_file`: the same file format made from photos of its faces).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from mjray.frames import Detections
-from mjray.tiles import TILES, tile_named
+from mjray.mahjong.tiles import TILES, tile_named
 
 log = logging.getLogger(__name__)
 
@@ -60,18 +60,18 @@ def load_faces(path: str | Path | None = None) -> np.ndarray:
         with np.load(path) as data:
             names, faces = [str(t) for t in data["tiles"]], np.asarray(data["faces"])
     except (OSError, KeyError, ValueError) as error:
-        raise FacesError(f"model.faces_file: {path} is not a faces file ({error}); it needs arrays `tiles` (the 34 tile "
+        raise FacesError(f"plugins.mahjong.faces_file: {path} is not a faces file ({error}); it needs arrays `tiles` (the 34 tile "
                          "names) and `faces` (34 x H x W grey uint8)") from error
     missing = [t for t in TILES if t not in names]
     if missing:
-        raise FacesError(f"model.faces_file: {path} lacks {', '.join(missing)}: it needs all 34 tiles ({' '.join(TILES)})")
+        raise FacesError(f"plugins.mahjong.faces_file: {path} lacks {', '.join(missing)}: it needs all 34 tiles ({' '.join(TILES)})")
     if faces.dtype != np.uint8 or faces.ndim != 3 or len(faces) != len(names) or min(faces.shape[1:]) < 8:
-        raise FacesError(f"model.faces_file: {path} holds faces of {faces.dtype} {faces.shape}: it needs one grey uint8 "
+        raise FacesError(f"plugins.mahjong.faces_file: {path} holds faces of {faces.dtype} {faces.shape}: it needs one grey uint8 "
                          f"raster per tile name, {len(names)} x H x W, at least 8 x 8 pixels")
     ordered = np.stack([faces[names.index(t)] for t in TILES])
     flat = [t for t, face in zip(TILES, ordered) if t != BLANK_TILE and face.std() < 1.0]
     if flat:
-        raise FacesError(f"model.faces_file: {path} has blank faces for {', '.join(flat)}: only {BLANK_TILE} "
+        raise FacesError(f"plugins.mahjong.faces_file: {path} has blank faces for {', '.join(flat)}: only {BLANK_TILE} "
                          "(the white dragon) is blank")
     return ordered
 
@@ -156,7 +156,7 @@ class FaceMatcher:
         known = {tile_named(name) for name in names.values()}
         if not known >= set(TILES):
             (log.warning if path else log.info)("model classes are not the 34 tiles: boxes keep the model's labels "
-                                                "(no face matching%s)", f"; model.faces_file {path} unused" if path else "")
+                                                "(no face matching%s)", f"; plugins.mahjong.faces_file {path} unused" if path else "")
             return None
         return cls(load_faces(path), names)
 

@@ -10,6 +10,7 @@ TILES: tuple[str, ...] = tuple(
     [f"{n}{suit}" for suit in "mps" for n in range(1, 10)] + [f"{n}z" for n in range(1, 8)]
 )
 TILE_INDEX = {name: i for i, name in enumerate(TILES)}
+COPIES = 4  # copies of each tile kind in a set
 
 # The `mahjong-detector` model's class names for honour tiles (suits use the same notation).
 _HONOUR_NAMES = {"1z": "tou", "2z": "nan", "3z": "sha", "4z": "pe", "5z": "haku", "6z": "hatsu", "7z": "chun"}

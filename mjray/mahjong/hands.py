@@ -1,38 +1,24 @@
 """Each seat's hand read from its detections: a stable hand over time, with its draws and discards.
 
-Pure logic, no Ray; the driver feeds it every result of every seat in capture order.
+Pure logic, no Ray; the game record feeds it every result of its seat in capture order
+(`mjray.mahjong.table` runs one per seat).
 
-- `read_row` turns one frame's boxes into the hand's row: overlapping boxes merged (the more
-  confident kept, the other's label kept beside it as a second read), strays off the row dropped,
-  and the rest placed on the row's grid of equal steps between tile centres (box widths vary with
-  perspective, steps do not), so a missed tile leaves a hole instead of shifting its neighbours, a
-  box between two tiles is dropped, and the drawn tile is told apart by the wider gap before it.
-- `HandReader` holds one seat's stable hand: 13 tiles between turns, 14 while a drawn tile is held.
-  The camera is still, so a tile's place is where it lies: the reader learns where the 13 places
-  are (from a reading of both ends, readings that span them together, or the drawn tile beside the
-  last one) and lays every reading on them by position, whatever its holes. Each tile keeps its own
-  votes (its recent reads and second reads, weighted by the detector's confidence) and changes label
-  only when they outweigh the current one by a margin, or when its latest reads outvote the older
-  ones (a tile misplaced by a wrong call); the votes travel with the tile when the hand re-sorts.
-  The hand is sorted, so the tiles are named together (`_name_sorted`): a read that cannot lie
-  where it is (7p read as 1s between 5p and 8p) yields to one that can, and a place the model never
-  reads (a consistent hole) or reads only now and then holds a guess: the lowest kind that sorts
-  between its neighbours and is not held elsewhere, written in the hand as a real tile (so the
-  `mahjong` notation and shanten still work) and marked by a confidence of 0. A tile read when
-  drawn keeps that kind after it sorts into a place the row never reads.
-  A reading that does not show the hand held is evidence of a change, taken once `confirm`
-  readings show it (one, when it is unmistakable), and dated by the capture time of the first
-  reading that showed it: a draw (the 13 unchanged, a tile beyond the gap); a discard (the new 13
-  must be the old 14 less one tile, re-sorted: the best fit of the candidates wins, so the
-  discarded tile is a multiset difference that no single misread changes, and the place the drawn
-  tile sorts to can correct its label, even to a kind it was never read as when drawn); a turn seen
-  only by its result (one tile out, another sorted in, its drawn tile never seen); or a new hand (a
-  deal), taken only when `confirm_new` readings agree on it. While a discard waits for its
-  confirmation the hand shows the 13 it leaves. A draw is told with its discard, when its tile is
-  best known (or after `draw_votes` reads of it).
-- `TableHands` runs one reader per seat, applies the table's rule (at most four copies of a tile:
-  the least confident copies beyond four fall back to their runner-up label) and tells when a new
-  deal is seen.
+`HandReader` holds one seat's stable hand: 13 tiles between turns, 14 while a drawn tile is held.
+The camera is still, so a tile's place is where it lies: the reader learns where the 13 places
+are (from a reading of both ends, readings that span them together, or the drawn tile beside the
+last one) and lays every reading on them by position, whatever its holes (`mjray.mahjong.rows`
+reads a frame's row). Each tile keeps its own votes and the hand's tiles are named together, a
+place never read holding a guess marked by a confidence of 0 (`mjray.mahjong.votes`).
+A reading that does not show the hand held is evidence of a change, taken once `confirm`
+readings show it (one, when it is unmistakable), and dated by the capture time of the first
+reading that showed it: a draw (the 13 unchanged, a tile beyond the gap); a discard (the new 13
+must be the old 14 less one tile, re-sorted: the best fit of the candidates wins, so the
+discarded tile is a multiset difference that no single misread changes, and the place the drawn
+tile sorts to can correct its label, even to a kind it was never read as when drawn); a turn seen
+only by its result (one tile out, another sorted in, its drawn tile never seen); or a new hand (a
+deal), taken only when `confirm_new` readings agree on it. While a discard waits for its
+confirmation the hand shows the 13 it leaves. A draw is told with its discard, when its tile is
+best known (or after `draw_votes` reads of it).
 
 Every call costs O(boxes in the frame) but a change's call (a few hundred candidate hands scored
 on a few readings); nothing keeps more than a few seconds of reads per tile.
@@ -41,196 +27,21 @@ on a few readings); nothing keeps more than a few seconds of reads per tile.
 from __future__ import annotations
 
 import math
-from collections import Counter, deque
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from statistics import median
 from typing import Literal
 
 import numpy as np
 
-from mjray.tiles import TILE_INDEX, TILES, tile_named
+from mjray.mahjong.rows import ON_GRID, Reading, TileRead, read_row
+from mjray.mahjong.tiles import TILE_INDEX, TILES
+from mjray.mahjong.votes import YOUNG, Track, name_sorted, sorts_to
 
 Kind = Literal["draw", "discard"]
 CONCEALED = 13  # tiles in a hand between turns
-COPIES = 4  # copies of each tile kind in the set
 MIN_WEIGHT = 0.05  # a read's vote never weighs less, whatever the detector's confidence
 UNREAD_COST = 0.7  # misfit per reading of naming a drawn tile as a kind it was never read as (a read tile costs 1)
-KEEP = 0.25  # share of reads by which a tile's own label outweighs other names in the hand's order
-KEEP_NAME = 0.1  # share of reads by which the name a tile had outweighs others (a name holds until another is better)
-GUESS_PENALTY = 0.01  # vote weight a place no read names loses for a kind the hand holds elsewhere
-SEEN = 0.25  # share of the samples showing a tile's place with a box on it, under which its reads do not name it
-RECENT = 12  # a tile's latest reads that outvote its older ones when they name another label twice as much
-YOUNG = 4  # a tile with fewer reads takes the plain majority of them (no margin to overcome)
-ON_GRID = 0.25  # steps a tile's centre may lie off its grid slot (more: a stray, or a box between two)
-DRAWN_OFF = (0.18, 0.5)  # steps past the row's last slot where the drawn tile's centre lies (a gap of
-# 0.35 tile in the synthetic table, mjray.sim.render.HAND_SLOTS)
-
-
-# --- one frame: the row ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class TileRead:
-    """One tile as a single frame shows it."""
-
-    tile: str  # compact name, '1m'..'7z'
-    score: float  # the detector's confidence
-    slot: int  # place on the row's grid, 0 = the leftmost tile read (a missed tile leaves a hole)
-    x: float  # box centre, pixels
-    alt: str | None = None  # another label a second box on the same tile gave (the most confident of them)
-    alt_score: float = 0.0  # its confidence
-
-
-@dataclass(frozen=True, slots=True)
-class Reading:
-    """A hand's row in one frame, left to right."""
-
-    concealed: tuple[TileRead, ...]  # tiles on the row's grid, by slot
-    drawn: TileRead | None  # the tile beyond the gap at the right end, if any
-    pitch: float  # pixels between neighbouring tiles' centres (0.0: unknown)
-    x0: float  # centre x of slot 0, pixels
-    dropped: int = 0  # boxes merged into another or off the row
-
-
-EMPTY = Reading((), None, 0.0, 0.0)
-
-
-def read_row(
-    boxes: np.ndarray,
-    labels: Sequence[str],
-    scores: np.ndarray,
-    pitch: float | None = None,
-    merge_iou: float = 0.5,
-) -> Reading:
-    """The hand's row in one frame. `pitch`: the step between tiles (pixels) when known from
-    earlier frames; used when this frame has too few tiles to measure it."""
-    xyxy = np.asarray(boxes, np.float64).reshape(-1, 4).tolist()
-    conf = np.asarray(scores, np.float64).reshape(-1).tolist()
-    if not len(xyxy) == len(labels) == len(conf):
-        raise ValueError(f"read_row: {len(xyxy)} boxes, {len(labels)} labels, {len(conf)} scores")
-    if not xyxy:
-        return EMPTY
-    merged: dict[int, list[int]] = {}
-    kept = _on_row(xyxy, _merge(xyxy, conf, merge_iou, merged))
-    kept.sort(key=lambda i: xyxy[i][0] + xyxy[i][2])
-    xs = [(xyxy[i][0] + xyxy[i][2]) / 2 for i in kept]
-    step = _pitch(xs, xyxy, kept, pitch)
-    slots, resid, x0 = _grid(xs, step)
-    drawn_at = None
-    last = len(kept) - 1
-    if last > 0 and DRAWN_OFF[0] < resid[last] < DRAWN_OFF[1] and slots[last] > max(slots[:last]):
-        drawn_at = last
-    best: dict[int, int] = {}  # slot -> position in kept; one tile per slot, the most confident
-    for k in range(len(kept)):
-        if k != drawn_at and abs(resid[k]) < ON_GRID:
-            other = best.get(slots[k])
-            if other is None or conf[kept[k]] > conf[kept[other]]:
-                best[slots[k]] = k
-            if other is not None:  # two boxes on one slot: the less confident is the other's second label
-                winner, loser = (kept[k], kept[other]) if best[slots[k]] == k else (kept[other], kept[k])
-                merged.setdefault(winner, []).append(loser)
-    if not best:
-        return Reading((), None, step, x0, len(xyxy))
-    first = min(best)
-
-    def tile_read(i: int, slot: int, x: float) -> TileRead:
-        alts = [j for j in merged.get(i, ()) if labels[j] != labels[i]]
-        if not alts:
-            return TileRead(labels[i], conf[i], slot, x)
-        j = max(alts, key=conf.__getitem__)
-        return TileRead(labels[i], conf[i], slot, x, labels[j], conf[j])
-
-    concealed = tuple(tile_read(kept[k], slot - first, xs[k]) for slot, k in sorted(best.items()))
-    drawn = None if drawn_at is None else tile_read(kept[drawn_at], slots[drawn_at] - first, xs[drawn_at])
-    return Reading(concealed, drawn, step, x0 + first * step, len(xyxy) - len(concealed) - (drawn is not None))
-
-
-def _merge(xyxy: list[list[float]], conf: list[float], merge_iou: float,
-           merged: dict[int, list[int]] | None = None) -> list[int]:
-    """Indices kept after merging boxes that overlap by IoU >= merge_iou (the more confident wins);
-    `merged` collects, per index kept, those merged into it."""
-    n = len(xyxy)
-    by_left = sorted(range(n), key=lambda i: xyxy[i][0])
-    overlaps: dict[int, list[int]] = {}
-    for pos, i in enumerate(by_left):
-        x1, y1, x2, y2 = xyxy[i]
-        area_i = (x2 - x1) * (y2 - y1)
-        for j in by_left[pos + 1 :]:
-            u1, v1, u2, v2 = xyxy[j]
-            if u1 >= x2:
-                break
-            iw, ih = min(x2, u2) - u1, min(y2, v2) - max(y1, v1)
-            if iw <= 0 or ih <= 0:
-                continue
-            inter = iw * ih
-            if inter >= merge_iou * (area_i + (u2 - u1) * (v2 - v1) - inter):
-                overlaps.setdefault(i, []).append(j)
-                overlaps.setdefault(j, []).append(i)
-    if not overlaps:
-        return list(range(n))
-    gone: set[int] = set()
-    kept = []
-    for i in sorted(range(n), key=lambda i: -conf[i]):
-        if i not in gone:
-            kept.append(i)
-            fresh = [j for j in overlaps.get(i, ()) if j not in gone]
-            gone.update(fresh)
-            if merged is not None and fresh:
-                merged[i] = fresh
-    return kept
-
-
-def _on_row(xyxy: list[list[float]], kept: list[int]) -> list[int]:
-    """Those of `kept` that lie on the hand's row: centres on a line (the camera may roll), heights alike."""
-    if len(kept) < 3:
-        return kept
-    heights = {i: xyxy[i][3] - xyxy[i][1] for i in kept}
-    h = median(heights.values())
-    ys = {i: (xyxy[i][1] + xyxy[i][3]) / 2 for i in kept}
-    mid = median(ys.values())
-    near = [i for i in kept if abs(ys[i] - mid) < 0.6 * h and 0.6 * h < heights[i] < 1.6 * h]
-    if len(near) < 3:
-        return near
-    xs = {i: (xyxy[i][0] + xyxy[i][2]) / 2 for i in near}
-    mx, my = sum(xs.values()) / len(near), sum(ys[i] for i in near) / len(near)
-    sxx = sum((xs[i] - mx) ** 2 for i in near)
-    slope = sum((xs[i] - mx) * (ys[i] - my) for i in near) / sxx if sxx > 0 else 0.0
-    return [i for i in near if abs(ys[i] - my - slope * (xs[i] - mx)) < 0.3 * h]
-
-
-def _pitch(xs: list[float], xyxy: list[list[float]], kept: list[int], hint: float | None) -> float:
-    if len(xs) >= 4:
-        step = median(b - a for a, b in zip(xs, xs[1:]))
-        if step > 0 and (not hint or 0.7 < step / hint < 1.4):
-            return step
-    if hint:
-        return hint
-    return 0.85 * median(xyxy[i][2] - xyxy[i][0] for i in kept) if kept else 0.0
-
-
-def _grid(xs: list[float], step: float) -> tuple[list[int], list[float], float]:
-    """Slots and residuals (in steps) of centres `xs` on the grid x0 + step * slot that fits them best."""
-    if not xs or step <= 0:
-        return [0] * len(xs), [0.0] * len(xs), xs[0] if xs else 0.0
-    u = [(x - xs[0]) / step for x in xs]
-    phase = math.atan2(sum(math.sin(2 * math.pi * v) for v in u), sum(math.cos(2 * math.pi * v) for v in u))
-    x0 = xs[0] + step * phase / (2 * math.pi)
-    slots = [round((x - x0) / step) for x in xs]
-    on = [k for k, x in enumerate(xs) if abs((x - x0) / step - slots[k]) < ON_GRID]
-    if len(on) >= 4 and slots[on[-1]] > slots[on[0]]:  # refine: least squares x = x0 + step * slot
-        ms = sum(slots[k] for k in on) / len(on)
-        mx = sum(xs[k] for k in on) / len(on)
-        sss = sum((slots[k] - ms) ** 2 for k in on)
-        fitted = sum((slots[k] - ms) * (xs[k] - mx) for k in on) / sss
-        if 0.8 < fitted / step < 1.25:
-            step, x0 = fitted, mx - fitted * ms
-            slots = [round((x - x0) / step) for x in xs]
-    resid = [(x - x0) / step - s for x, s in zip(xs, slots)]
-    return slots, resid, x0
-
-
-# --- a seat over time: the stable hand ------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -302,179 +113,6 @@ def shanten(tiles: Sequence[str]) -> int:
     return _SHANTEN.calculate_shanten(counts)
 
 
-class _Track:
-    """One tile's place in the hand and its recent reads; it travels with the tile as the hand re-sorts.
-    `label` is what its reads say (kept against flicker by a margin); `name` is what the hand calls it
-    (see `_name_sorted`): its label where that sorts in its place, else a label that does."""
-
-    __slots__ = ("label", "name", "votes", "weight", "total", "boxed", "apart", "recent")
-
-    def __init__(self, window: int) -> None:
-        self.label: str = ""
-        self.name: str = ""
-        self.votes: deque[tuple[tuple[str, float], ...]] = deque(maxlen=window)  # per read: (label, weight)
-        # of each of its boxes
-        self.weight: dict[str, float] = {}  # label -> summed confidence of the reads naming it
-        self.total = 0.0
-        self.boxed: deque[bool] = deque(maxlen=window)  # per sample that showed its place: whether a box lay on it
-        self.apart = False  # read as the drawn tile, apart from the row
-        self.recent: deque[tuple[tuple[str, float], ...]] = deque(maxlen=RECENT)  # the latest samples' reads
-
-    def vote(self, label: str, weight: float, margin: float, also: tuple[str, float] | None = None) -> bool:
-        """Adds one read, and `also` the label of a second box on the same tile; True when the label
-        changed. When the `RECENT` latest reads name another label twice as much as the tile's, its
-        older reads are stale (a tile placed wrongly by a change misread): the recent ones alone vote."""
-        reads = ((label, weight), also) if also else ((label, weight),)
-        self.recent.append(reads)
-        if label != self.label and len(self.recent) == RECENT:
-            now: dict[str, float] = {}
-            for sample in self.recent:
-                for old, w in sample:
-                    now[old] = now.get(old, 0.0) + w
-            if now[label] > 2 * now.get(self.label, 0.0) + margin and max(now, key=now.__getitem__) == label:
-                self.votes.clear()
-                self.weight.clear()
-                self.total = 0.0
-                for sample in self.recent:
-                    self._add(sample)
-                self.label = label
-                return True
-        self._add(reads)
-        best = max(self.weight, key=self.weight.__getitem__)
-        if best == self.label:
-            return False
-        if len(self.votes) < YOUNG or self.weight[best] > self.weight.get(self.label, 0.0) + margin:
-            self.label = best  # (a new tile takes the plain majority so far)
-            return True
-        return False
-
-    def miss(self) -> bool:
-        """A sample that showed its place with no box on it; True when that makes it unseen."""
-        seen = self.seen()
-        self.boxed.append(False)
-        return seen and not self.seen()
-
-    def seen(self) -> bool:
-        """Whether its reads name it: it was read apart as the drawn tile, or boxes lie on it in a fair
-        share of the samples that showed its place (a place the model does not read gets a stray box
-        now and then: such reads do not name it)."""
-        return self.apart or (bool(self.votes) and sum(self.boxed) >= SEEN * len(self.boxed))
-
-    def _add(self, reads: tuple[tuple[str, float], ...]) -> None:
-        self.boxed.append(True)
-        if len(self.votes) == self.votes.maxlen:
-            for old, w in self.votes[0]:
-                left = self.weight[old] - w
-                if left > 1e-9:
-                    self.weight[old] = left
-                else:
-                    del self.weight[old]
-                self.total -= w
-        self.votes.append(reads)
-        for label, weight in reads:
-            self.weight[label] = self.weight.get(label, 0.0) + weight
-            self.total += weight
-
-    def share(self, label: str) -> float:
-        """How much of its reads name `label`, in [0, 1]."""
-        return self.weight.get(label, 0.0) / self.total if self.total > 0 else 0.0
-
-    def credit(self, label: str) -> float:
-        """1 for a read of its label; for another, that label's weight relative to its label's, up to 1."""
-        if label == self.label:
-            return 1.0
-        held = self.weight.get(self.label, 0.0)
-        return min(1.0, self.weight.get(label, 0.0) / held) if held > 0 else 0.0
-
-    def tile(self) -> str:
-        """What the hand calls it: its name once sorted in, else its label (a drawn tile)."""
-        return self.name or self.label
-
-    def confidence(self, tile: str | None = None) -> float:
-        return self.share(tile or self.tile())
-
-    def runner_up(self, tile: str | None = None) -> tuple[str, float] | None:
-        tile = tile or self.tile()
-        others = [(w, label) for label, w in self.weight.items() if label != tile]
-        if not others:
-            return None
-        w, label = max(others)
-        return label, w / self.total
-
-
-def _sorts_to(tracks: Sequence[_Track], rank: int) -> range:
-    """Where a tile of kind index `rank` may sort among `tracks`: after the last one read as a kind
-    at or below it and before the first read as a kind above it (a guessed place may be either)."""
-    lo, hi = 0, len(tracks)
-    for at, tr in enumerate(tracks):
-        if tr.weight.get(tr.tile()) and tr.seen():
-            if TILE_INDEX[tr.tile()] <= rank:
-                lo = at + 1
-            elif hi == len(tracks):
-                hi = at
-    return range(lo, max(lo, hi) + 1)
-
-
-def _in_order(labels: Sequence[str]) -> bool:
-    """Labels sorted as a hand is, with at most COPIES of a kind."""
-    run = 0
-    for a, b in zip(labels, labels[1:]):
-        if TILE_INDEX[a] > TILE_INDEX[b]:
-            return False
-        run = run + 1 if a == b else 0
-        if run >= COPIES:
-            return False
-    return True
-
-
-def _name_sorted(tracks: Sequence[_Track]) -> list[str]:
-    """Names the tracks left to right: the labels in the hand's sorted order, at most COPIES of a kind,
-    that their reads name most (each tile by the shares of its reads, so a tile long read counts no
-    more than one just drawn; its own label earns `KEEP` more, so a hand in order keeps its labels,
-    and the name it had `KEEP_NAME` more, so a name holds until another is better). A tile read as a
-    kind that cannot lie there (a confusion across suits) takes the best read that can, and a place
-    no read names (or only now and then: not `seen`) takes the lowest kind that fits between its
-    neighbours, preferring kinds not held elsewhere (the model reads a kind alike wherever it lies):
-    a guess, seen by its confidence of 0. A dynamic programme over (place, kind, copies in a row)."""
-    labels = [tr.label if tr.seen() else "" for tr in tracks]
-    if all(labels) and _in_order(labels):
-        for tr in tracks:
-            tr.name = tr.label
-        return labels
-    n, kinds = len(tracks), len(TILES)
-    value = np.zeros((n, kinds))
-    for p, tr in enumerate(tracks):
-        if labels[p]:
-            for label, w in tr.weight.items():
-                value[p, TILE_INDEX[label]] += w / tr.total
-            value[p, TILE_INDEX[tr.label]] += KEEP
-        if tr.name and tr.weight.get(tr.name):  # (a guess holds nothing)
-            value[p, TILE_INDEX[tr.name]] += KEEP_NAME
-    for label, count in Counter(labels).items():
-        if label:
-            value[:, TILE_INDEX[label]] -= GUESS_PENALTY * count
-    # best[p, k, r]: the most weight of places 0..p with place p named kind k, the (r+1)-th copy in a row
-    best = np.full((n, kinds, COPIES), -np.inf)
-    best[0, :, 0] = value[0]
-    for p in range(1, n):
-        below = np.maximum.accumulate(best[p - 1].max(axis=1))
-        best[p, 1:, 0] = below[:-1] + value[p, 1:]
-        best[p, :, 1:] = best[p - 1, :, :-1] + value[p][:, None]
-    k, r = divmod(int(np.argmax(best[n - 1])), COPIES)
-    names = [""] * n
-    for p in range(n - 1, -1, -1):
-        names[p] = TILES[k]
-        if p == 0:
-            break
-        if r:
-            r -= 1
-        else:
-            k, r = divmod(int(np.argmax(best[p - 1, :k])), COPIES)
-    for tr, name in zip(tracks, names):
-        tr.name = name
-    return names
-
-
 class HandReader:
     """One seat's stable hand, from that seat's results in capture order (see the module docstring)."""
 
@@ -501,8 +139,8 @@ class HandReader:
         self.switch_margin, self.replace_min, self.min_tiles = switch_margin, replace_min, min_tiles
         self.sure_misfit = sure_misfit
         self.replaced_at: float | None = None  # `since` of the last hand that replaced another wholesale (a deal)
-        self._tracks: list[_Track] = []  # the concealed tiles, left to right
-        self._drawn: _Track | None = None
+        self._tracks: list[Track] = []  # the concealed tiles, left to right
+        self._drawn: Track | None = None
         self._since = 0.0
         self._labels: list[str] = []
         self._pending: list[tuple[float, Reading]] = []  # readings, since the hand held was last seen, that differ
@@ -516,7 +154,7 @@ class HandReader:
         self._ref: tuple[float, float] | None = None  # (x0, pitch) of a first reading, while not anchored
         self._places_seen: Counter[int] = Counter()  # grid places (from _ref) read so far, while not anchored
         self._moved = 0  # readings in a row whose drawn tile lies off the learnt geometry
-        self._preview: tuple[list[_Track], tuple[str, ...], float] | None = None  # a discard seen, not yet taken
+        self._preview: tuple[list[Track], tuple[str, ...], float] | None = None  # a discard seen, not yet taken
         self._hand: StableHand | None = None
 
     # the seat's results
@@ -594,7 +232,7 @@ class HandReader:
             )
         return self._hand
 
-    def _show(self, preview: tuple[list[_Track], tuple[str, ...], float] | None) -> None:
+    def _show(self, preview: tuple[list[Track], tuple[str, ...], float] | None) -> None:
         if preview is not None or self._preview is not None:
             self._preview, self._hand = preview, None
 
@@ -674,7 +312,7 @@ class HandReader:
                 best = (score, offset, matches, aligned)
         return best[1], best[2], best[3]
 
-    def _fit(self, reading: Reading, tracks: Sequence[_Track],
+    def _fit(self, reading: Reading, tracks: Sequence[Track],
              names: Sequence[str] | None = None) -> tuple[int, float, int]:
         """(offset, agreement, aligned): as `_align`, but a tile read as another label earns that label's
         weight among its place's reads relative to the place's label, so a tile often misread the same
@@ -698,8 +336,8 @@ class HandReader:
                 best = (score, offset, agree, aligned)
         return best[1], best[2], best[3]
 
-    def _vote(self, reading: Reading, offset: int, tracks: list[_Track] | None = None,
-              drawn: _Track | None = None) -> None:
+    def _vote(self, reading: Reading, offset: int, tracks: list[Track] | None = None,
+              drawn: Track | None = None) -> None:
         """The reading's tiles as reads of the places they fall on (the hand held's, or those given)."""
         own = tracks is None
         tracks = self._tracks if tracks is None else tracks
@@ -720,18 +358,18 @@ class HandReader:
         if own:
             self._hand = None
             if changed:
-                self._labels = _name_sorted(self._tracks)
+                self._labels = name_sorted(self._tracks)
 
-    def _vote_read(self, track: _Track, read: TileRead) -> bool:
+    def _vote_read(self, track: Track, read: TileRead) -> bool:
         """A read's label, and the label of a second box on the same tile, as votes (weighed by confidence)."""
         also = (read.alt, max(read.alt_score, MIN_WEIGHT)) if read.alt else None
         return track.vote(read.tile, max(read.score, MIN_WEIGHT), self.switch_margin, also)
 
-    def _install(self, tracks: list[_Track], drawn: _Track | None, since: float) -> None:
+    def _install(self, tracks: list[Track], drawn: Track | None, since: float) -> None:
         self._tracks, self._drawn, self._since = tracks, drawn, since
         self._preview = None
         self._glimpse = None
-        self._labels = _name_sorted(tracks)
+        self._labels = name_sorted(tracks)
         if drawn is not None:
             drawn.name = ""
         self._pending.clear()
@@ -792,7 +430,7 @@ class HandReader:
         return []
 
     def _take_draw(self, shown: list[tuple[float, Reading, int, float]]) -> list[Event]:
-        self._drawn = _Track(self.window)
+        self._drawn = Track(self.window)
         for _, reading, offset, _ in shown:
             self._vote(reading, offset)
         self._install(self._tracks, self._drawn, shown[0][0])
@@ -868,7 +506,7 @@ class HandReader:
         rest = self._labels[:k] + self._labels[k + 1 :]
         named = Counter(v[q] for v in views if v[q] is not None)
         new = named.most_common(1)[0][0] if named else None
-        if new is not None and q not in _sorts_to(self._tracks[:k] + self._tracks[k + 1 :], TILE_INDEX[new]):
+        if new is not None and q not in sorts_to(self._tracks[:k] + self._tracks[k + 1 :], TILE_INDEX[new]):
             if self._drawn is None:
                 return []  # not where that kind sorts: no turn
             new = None  # (a turn all the same: the drawn tile, misread where it lies, is named where it sorts)
@@ -876,7 +514,7 @@ class HandReader:
         at = next((t for (t, _), m_old, m_new in zip(readings, held, each) if t > self._seen_at and m_new < m_old),
                   readings[0][0])
         removed = self._tracks[k]
-        placed = self._drawn or _Track(self.window)  # the drawn tile held, if any, goes in under its new name
+        placed = self._drawn or Track(self.window)  # the drawn tile held, if any, goes in under its new name
         if new is not None:
             placed.label = new
         tracks = self._tracks[:k] + self._tracks[k + 1 :]
@@ -895,7 +533,7 @@ class HandReader:
         self._pending = [(t, r) for t, r in readings if r.drawn is not None]
         return events
 
-    def _draw_told(self, now: bool = False, drawn: _Track | None = None) -> list[Event]:
+    def _draw_told(self, now: bool = False, drawn: Track | None = None) -> list[Event]:
         """The draw taken, told at its discard (`now`, with `drawn` the tile sorted in), when the
         sorted place its tile takes can still correct a misread, or once `draw_votes` reads of it."""
         drawn = drawn or self._drawn
@@ -904,7 +542,7 @@ class HandReader:
         at, self._draw_at = self._draw_at, None
         return [Event(self.seat, "draw", drawn.tile(), at, drawn.confidence())]
 
-    def _candidates(self, seen: Sequence[str] = ()) -> list[tuple[_Track, list[_Track], str, bool]]:
+    def _candidates(self, seen: Sequence[str] = ()) -> list[tuple[Track, list[Track], str, bool]]:
         """(discarded, the 13 left in order, the drawn tile's label, whether that label is one it was
         never read as) for each tile of the 14 held; the drawn tile goes where its kind sorts among
         the rest, as its label or, where that sorts elsewhere, as its runner-up label or a kind `seen`
@@ -922,7 +560,7 @@ class HandReader:
             rest = self._tracks[:k] + self._tracks[k + 1 :]
             places = set()
             for n, name in enumerate(names):
-                for at in _sorts_to(rest, TILE_INDEX[name]):
+                for at in sorts_to(rest, TILE_INDEX[name]):
                     if at not in places:
                         places.add(at)
                         out.append((removed, rest[:at] + [drawn] + rest[at:], name, n >= read))
@@ -938,7 +576,7 @@ class HandReader:
         return ranked[0][1] is not self._drawn and ranked[0][0] + self.decisive <= tsumogiri
 
     def _discards(self, gone: list[tuple[float, Reading]]
-                  ) -> list[tuple[float, _Track, list[_Track], str, float, int, int]]:
+                  ) -> list[tuple[float, Track, list[Track], str, float, int, int]]:
         """(misfit, discarded, the 13 left, the drawn tile's label, agreement, aligned, readings that
         fit) of each hand the held 14 may leave, best first (of two that fit alike, the one that loses
         the tile read less: readings cannot show a tile the model never reads gone)."""
@@ -952,7 +590,7 @@ class HandReader:
                 new_kinds.update(set((Counter(read.tile for read in reading.concealed
                                               if 0 <= read.slot + offset < CONCEALED) - held).elements()))
         seen = [kind for kind, times in new_kinds.most_common(3) if times >= self.confirm]
-        best: dict[tuple[str, ...], tuple[float, _Track, list[_Track], str, float, int, int]] = {}
+        best: dict[tuple[str, ...], tuple[float, Track, list[Track], str, float, int, int]] = {}
         for removed, rest, name, unread in self._candidates(seen):
             labels = tuple(name if tr is drawn else tr.tile() for tr in rest)
             agree, aligned, fitting = 0.0, 0, 0
@@ -1040,19 +678,19 @@ class HandReader:
         self._install(tracks, drawn, since)
         return told + (events or [])
 
-    def _tracks_from(self, readings: list[Reading], with_drawn: bool) -> tuple[list[_Track], _Track | None]:
+    def _tracks_from(self, readings: list[Reading], with_drawn: bool) -> tuple[list[Track], Track | None]:
         """New places for a hand, voted by readings where they lie; places no reading names are
-        guessed (`_name_sorted`)."""
-        tracks = [_Track(self.window) for _ in range(CONCEALED)]
-        drawn = _Track(self.window) if with_drawn else None
+        guessed (`name_sorted`)."""
+        tracks = [Track(self.window) for _ in range(CONCEALED)]
+        drawn = Track(self.window) if with_drawn else None
         for reading in readings:
             offset = self._geo_offset(reading)
             if offset is not None:
                 self._vote(reading, offset, tracks, drawn)
-        _name_sorted(tracks)
+        name_sorted(tracks)
         return tracks, drawn
 
-    def _told_by_difference(self, labels: list[str], drawn: _Track | None, at: float) -> list[Event] | None:
+    def _told_by_difference(self, labels: list[str], drawn: Track | None, at: float) -> list[Event] | None:
         """Events that turn the hand held into the new one when they differ by a draw and/or a discard
         (a turn seen only in part); None when they differ by more (a deal)."""
         old = Counter(self.tiles)
@@ -1071,112 +709,3 @@ class HandReader:
         if len(added) == 1 and not removed and drawn is not None and old_drawn is None:
             return events + [Event(self.seat, "draw", added[0], at, 0.5)]
         return None
-
-
-# --- the table: four seats, four copies -----------------------------------------------------------
-
-
-def cap_copies(hands: Mapping[str, StableHand | None], copies: int = COPIES) -> dict[str, StableHand | None]:
-    """The hands with at most `copies` of each tile across the table: of a kind read too often, the
-    least confident copies take their runner-up label (when they have one, it has room and it sorts
-    where the tile lies among the seat's concealed tiles)."""
-    count = Counter(tile for hand in hands.values() if hand for tile in hand.tiles)
-    if not count or max(count.values()) <= copies:
-        return dict(hands)
-    tiles = {seat: list(hand.tiles) for seat, hand in hands.items() if hand}
-    conf = {seat: list(hand.confidence) for seat, hand in hands.items() if hand}
-    for kind in sorted((k for k, n in count.items() if n > copies), key=lambda k: -count[k]):
-        holders = sorted(((conf[s][i], s, i) for s, ts in tiles.items() for i, t in enumerate(ts) if t == kind))
-        for _, seat, i in holders:
-            if count[kind] <= copies:
-                break
-            alternative = hands[seat].runner_up[i]  # type: ignore[union-attr]
-            if alternative is None or count[alternative[0]] >= copies:
-                continue
-            if i < len(hands[seat].concealed) and not _sorts_between(tiles[seat], i, alternative[0],
-                                                                     len(hands[seat].concealed)):
-                continue  # (a read the hand's order rules out)
-            tiles[seat][i], conf[seat][i] = alternative
-            count[kind] -= 1
-            count[alternative[0]] += 1
-    out: dict[str, StableHand | None] = dict(hands)
-    for seat, hand in hands.items():
-        if hand and tuple(tiles[seat]) != hand.tiles:
-            n = len(hand.concealed)
-            out[seat] = replace(hand, concealed=tuple(tiles[seat][:n]),
-                                drawn=tiles[seat][n] if hand.drawn else None, confidence=tuple(conf[seat]))
-    return out
-
-
-def _sorts_between(tiles: Sequence[str], i: int, kind: str, concealed: int) -> bool:
-    rank = TILE_INDEX[kind]
-    return ((i == 0 or TILE_INDEX[tiles[i - 1]] <= rank)
-            and (i + 1 >= concealed or rank <= TILE_INDEX[tiles[i + 1]]))
-
-
-@dataclass(frozen=True)
-class Change:
-    """What one result of a seat changed at the table."""
-
-    seat: str
-    at: float  # the result's capture time
-    events: tuple[Event, ...] = ()
-    hand: StableHand | None = None  # the seat's hand (copies capped) when its tiles changed, else None
-    deal: dict[str, tuple[str, ...]] | None = None  # a new deal seen: the 13 tiles of the seats read anew so far
-
-
-class TableHands:
-    """A `HandReader` per seat and the table's rules over them: at most `copies` of a tile, and a new
-    deal told once when `deal_seats` seats' hands are replaced wholesale within `deal_window_s`."""
-
-    def __init__(self, seats: Sequence[str], copies: int = COPIES, deal_window_s: float = 6.0,
-                 deal_seats: int | None = None, **reader_options) -> None:
-        self.readers = {seat: HandReader(seat, **reader_options) for seat in seats}
-        self.copies, self.deal_window_s = copies, deal_window_s
-        self.deal_seats = min(2, len(self.readers)) if deal_seats is None else deal_seats
-        self._told: dict[str, tuple[str, ...]] = {}  # tiles last told per seat
-        self._replaced: dict[str, float] = {}  # seat -> when its hand was last replaced wholesale
-        self._deal_at = -math.inf
-
-    def observe(self, seat: str, t: float, boxes: np.ndarray, labels: Sequence[str], scores: np.ndarray) -> Change:
-        reader = self.readers[seat]
-        before = reader.replaced_at
-        events = reader.observe(t, boxes, labels, scores)
-        return self._change(seat, t, events, reader.replaced_at != before)
-
-    def gap(self, seat: str, t: float) -> Change:
-        return self._change(seat, t, self.readers[seat].gap(t), False)
-
-    def hands(self) -> dict[str, StableHand | None]:
-        return cap_copies({seat: reader.hand for seat, reader in self.readers.items()}, self.copies)
-
-    def _change(self, seat: str, t: float, events: list[Event], replaced: bool) -> Change:
-        count = Counter(tile for reader in self.readers.values() for tile in reader.tiles)
-        if count and max(count.values()) > self.copies:
-            hand = self.hands()[seat]
-        else:
-            reader = self.readers[seat]
-            hand = reader.hand if reader.tiles != self._told.get(seat) else None
-        told = None
-        if hand is not None and hand.tiles != self._told.get(seat):
-            self._told[seat] = hand.tiles
-            told = hand
-        deal = None
-        if replaced:
-            self._replaced[seat] = self.readers[seat].replaced_at  # type: ignore[assignment]
-            recent = {s: at for s, at in self._replaced.items() if t - at <= self.deal_window_s}
-            if len(recent) >= self.deal_seats and t - self._deal_at > self.deal_window_s:
-                self._deal_at = t
-                deal = {s: self._told.get(s, ())[:CONCEALED] for s in recent}
-        return Change(seat, t, tuple(events), told, deal)
-
-
-def tile_labels(names: Mapping[int, str]) -> dict[int, str]:
-    """The model's class ids that name tiles, as compact names ('tou' -> '1z'); empty when its
-    classes are not mahjong tiles (fewer than half of the 34 kinds among them)."""
-    out = {}
-    for class_id, name in names.items():
-        tile = tile_named(name)
-        if tile is not None:
-            out[int(class_id)] = tile
-    return out if len(set(out.values())) >= len(TILES) // 2 else {}

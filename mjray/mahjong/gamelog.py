@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mjray.tiles import tile_named
+from mjray.mahjong.tiles import tile_named
 
 HONOURS = {"1z": "E", "2z": "S", "3z": "W", "4z": "N", "5z": "P", "6z": "F", "7z": "C"}
 FROM_MJAI = {v: k for k, v in HONOURS.items()}
@@ -37,7 +37,7 @@ def from_mjai(pai: str) -> str | None:
 
 @dataclass(frozen=True)
 class SeenEvent:
-    """A draw or discard as a hand reader saw it (the fields `mjray.hands.Event` has)."""
+    """A draw or discard as a hand reader saw it (the fields `mjray.mahjong.hands.Event` has)."""
 
     seat: str
     kind: str  # "draw" | "discard"
@@ -129,12 +129,12 @@ class TileNames(dict):
 
 
 class GameRecord:
-    """Each seat's results in, the log's lines out: the table's hand readers (`mjray.hands.TableHands`)
+    """Each seat's results in, the log's lines out: the table's hand readers (`mjray.mahjong.table.TableHands`)
     and the mjai log over them. Pure; the game sink writes its lines live, `python -m mjray.sim
     score-game --reread` from a run's detections afterwards."""
 
     def __init__(self, seats: Sequence[str], **reader_options) -> None:
-        from mjray.hands import TableHands
+        from mjray.mahjong.table import TableHands
 
         self.table = TableHands(seats, **reader_options)
         self.log = MjaiLog(seats)

@@ -1,0 +1,87 @@
+"""One owner per actor kind: its name, how Ray starts it, and how another actor finds it.
+
+Actors find each other by name rather than by handles passed to their constructors: a handle
+among the constructor's arguments keeps Ray from restarting the actor after a crash
+(ray-project/ray#53727). So names are a protocol between processes, spelled here alone (as Ray's
+`util/queue.py` owns its `_QueueActor`); the pipeline says what each start needs, these say how.
+Names show in Ray's dashboard and the run log: `camera:<seat>`, `reorder:<seat>`,
+`detector:shared:<i>` or `detector:<seat>:<i>`, `rounds`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+# What a reorder or the rounds clock reserves: Ray places an actor that asks for nothing on a random
+# node whatever its node affinity says (ray-project/ray#25360 fixed hard affinity only).
+SMALL_ACTOR_MEMORY = 32 * 2**20
+
+
+@dataclass(frozen=True)
+class ActorKind:
+    kind: str
+
+    def name(self, *parts: object) -> str:
+        return ":".join((self.kind, *map(str, parts)))
+
+    def owns(self, name: str) -> bool:
+        return name == self.kind or name.startswith(self.kind + ":")
+
+    def lookup(self, *parts: object) -> Any:
+        """The running actor's handle; ValueError while none of that name is up."""
+        import ray
+
+        return ray.get_actor(self.name(*parts))
+
+    def start(self, cls: type, name: str, args: tuple, **options: Any) -> Any:
+        return remote(cls).options(name=name, enable_task_events=False, **options).remote(*args)
+
+
+@cache
+def remote(cls: type) -> Any:
+    """The class as a Ray actor class, made once: each is exported to the cluster when first used."""
+    import ray
+
+    return ray.remote(cls)
+
+
+class Cameras(ActorKind):
+    def start_one(self, cls: type, seat: str, args: tuple, *, cpus: float, shared_detectors: int,
+                  resources: dict[str, float], restarts: int, strategy: Any) -> Any:
+        # threads: stop, stats and the driver's pixels/release at once, and each shared detector's take
+        return self.start(cls, self.name(seat), (seat, *args), num_cpus=cpus, max_concurrency=3 + shared_detectors,
+                          resources=resources or None, max_restarts=restarts, scheduling_strategy=strategy)
+
+
+class Reorders(ActorKind):
+    def start_one(self, cls: type, seat: str, args: tuple, *, restarts: int, strategy: Any) -> Any:
+        # calls to a restarting reorder wait for it (max_task_retries=-1) and land
+        return self.start(cls, self.name(seat), (seat, *args), num_cpus=0, max_concurrency=4, max_restarts=restarts,
+                          max_task_retries=-1, scheduling_strategy=strategy, memory=SMALL_ACTOR_MEMORY)
+
+
+class Detectors(ActorKind):
+    def shared(self, i: int) -> str:
+        return self.name("shared", i)
+
+    def own(self, seat: str, i: int) -> str:
+        return self.name(seat, i)
+
+    def start_one(self, cls: type, name: str, args: tuple, *, cpus: float, gpus: float,
+                  resources: dict[str, float], restarts: int) -> Any:
+        return self.start(cls, name, (name, *args), num_cpus=cpus, num_gpus=gpus, resources=resources or None,
+                          max_restarts=restarts)
+
+
+class Rounds(ActorKind):
+    def start_one(self, cls: type, args: tuple, *, restarts: int, strategy: Any) -> Any:
+        return self.start(cls, self.name(), args, num_cpus=0, max_restarts=restarts, max_task_retries=-1,
+                          scheduling_strategy=strategy, memory=SMALL_ACTOR_MEMORY)
+
+
+CAMERA = Cameras("camera")
+REORDER = Reorders("reorder")
+DETECTOR = Detectors("detector")
+ROUNDS = Rounds("rounds")

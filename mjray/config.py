@@ -59,7 +59,8 @@ class ModelConfig:
     device: str = "auto"  # auto (cuda when the worker holds a GPU), cpu, cuda, cuda:N
     grayscale: bool = True  # feed grey frames (the tile model was trained on them)
     autocontrast: bool = True  # stretch contrast to 0..255 before inference
-    threads: int = 0  # CPU threads per worker for inference; 0: a shared worker's share of the cores, else pool.cpus_per_worker
+    # CPU threads per worker for inference; 0: a shared worker's share of the cores, else pool.cpus_per_worker
+    threads: int = 0
 
 
 @dataclass
@@ -73,8 +74,10 @@ class PoolConfig:
     cpus_per_worker: float = 0.5  # CPUs each detector reserves in Ray's scheduler
     camera_cpus: float = 0.1  # CPUs each camera (decoder) actor reserves
     in_flight_per_worker: int = 1  # pool per camera: frames queued or running per detector before the policy acts
-    resources: dict[str, float] = field(default_factory=dict)  # Ray resources every detector needs (placement), e.g. {gpu_box: 0.01}
-    camera_resources: dict[str, float] = field(default_factory=dict)  # ... every camera actor without its own
+    # Ray resources every detector needs (placement), e.g. {gpu_box: 0.01}
+    resources: dict[str, float] = field(default_factory=dict)
+    # Ray resources every camera actor without its own needs (placement), e.g. {room_a: 0.01}
+    camera_resources: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -282,7 +285,7 @@ def validate(cfg: AppConfig) -> AppConfig:
 
     model = cfg.model
     if model.weights and not os.path.isfile(model.weights):
-        from mjray.model import shipped_model_yaml
+        from mjray.detect.model import shipped_model_yaml
 
         _check(model.weights.endswith(".yaml") and shipped_model_yaml(model.weights), "model.weights",
                f"file not found: {model.weights} (give a local .pt or .onnx path, or an architecture Ultralytics "

@@ -97,7 +97,7 @@ class Decoded:
 @dataclass(frozen=True)
 class Frame:
     """One decoded camera frame as it travels: what is known of it, not its pixels (those go to a
-    detector beside it, and stay with the camera for display: `mjray.pixels`)."""
+    detector beside it, and stay with the camera for display: `mjray.camera.pixels`)."""
 
     seat: str
     seq: int  # 0, 1, 2, ... per camera in decode order, never reused (also across reconnects)

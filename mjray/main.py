@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from mjray.config import MOVED, AppConfig, CameraConfig, ConfigError, redact, redact_text, register, validate
-from mjray.summary import Summary
+from mjray.output.summary import Summary
 
 log = logging.getLogger("mjray")
 TASK_EVENTS = "RAY_task_events_report_interval_ms"  # 0: Ray's processes report no task events (`ray_settings`)
@@ -84,9 +84,9 @@ def job_env() -> dict:
 
 
 def worker_env() -> dict[str, str]:
-    """Every mjray worker's environment: Ultralytics offline, glibc's arenas few (mjray.heap), Ray's settings."""
-    from mjray.heap import heap_env
-    from mjray.model import OFFLINE_ENV
+    """Every mjray worker's environment: Ultralytics offline, glibc's arenas few (mjray.cluster.heap), Ray's settings."""
+    from mjray.cluster.heap import heap_env
+    from mjray.detect.model import OFFLINE_ENV
 
     return {**OFFLINE_ENV, **heap_env(), **ray_settings()}
 
@@ -137,7 +137,7 @@ def init_ray(cfg: AppConfig) -> None:
         if export:
             log.info("metrics (Prometheus text): http://127.0.0.1:%d/metrics, series ray_mjray_* by seat",
                      cfg.ray.metrics_export_port)
-    from mjray.logs import to_run_log
+    from mjray.cluster.logs import to_run_log
 
     to_run_log()
     dashboard = getattr(context, "dashboard_url", None)
@@ -201,10 +201,10 @@ def settings_yaml(cfg: AppConfig) -> str:
 
 def sources_for(cfg: AppConfig, out: Path, stack: contextlib.ExitStack) -> tuple[dict, float]:
     """Each seat's source, and a replay's time zero (its recording's first capture; 0 live)."""
+    from mjray.camera.recording import Recording, RecordingError, start_recording
+    from mjray.cluster.pipeline import live_sources, replay_sources
     from mjray.config import replay_speed
-    from mjray.pipeline import live_sources, replay_sources
     from mjray.policy import parts
-    from mjray.recording import Recording, RecordingError, start_recording
 
     if cfg.replay.path:
         try:
@@ -235,16 +235,17 @@ def sources_for(cfg: AppConfig, out: Path, stack: contextlib.ExitStack) -> tuple
 
 def run(cfg: AppConfig) -> Summary:
     """Run the pipeline until `run.duration_s`, Ctrl-C or the end of a replay; return the per-seat summary."""
+    from mjray.camera.sources import ReplayClock
+    from mjray.cluster.pipeline import Pipeline
     from mjray.config import replay_speed
-    from mjray.driver import Driver
-    from mjray.pipeline import Pipeline
+    from mjray.order.sync import for_display
+    from mjray.output.driver import Driver
+    from mjray.output.sinks import SinkContext, build_sinks, sink_table, wanted_sinks, wants_pixels
     from mjray.policy import parts
-    from mjray.sinks import SinkContext, build_sinks, sink_table, wanted_sinks, wants_pixels
-    from mjray.sources import ReplayClock
-    from mjray.sync import for_display
 
     validate(cfg)
-    if not cfg.ray.address and os.environ.get("RAY_ADDRESS"):  # Ray would join it anyway: ship the job as for ray.address
+    # Ray would join it anyway: ship the job as for ray.address
+    if not cfg.ray.address and os.environ.get("RAY_ADDRESS"):
         cfg.ray.address = os.environ["RAY_ADDRESS"]
     stopping: list[str] = []
     with contextlib.ExitStack() as stack:
@@ -289,7 +290,7 @@ def run(cfg: AppConfig) -> Summary:
 def web_view(cfg: AppConfig, context):
     """The live web view's sink, listening already; a port it cannot have is a bad setting."""
     from mjray.config import WEB_TOKEN_ENV
-    from mjray.web import WebSink
+    from mjray.output.web import WebSink
 
     try:
         return WebSink(context, cfg.web.host, cfg.web.port, os.environ.get(WEB_TOKEN_ENV) or None)
@@ -440,7 +441,7 @@ def main() -> None:
         except OmegaConfBaseException as error:  # e.g. ${oc.env:TAPO_PASSWORD} unset
             print(f"mjray: bad setting: {str(error).splitlines()[0]}", file=sys.stderr)
             sys.exit(2)
-        from mjray.pipeline import StartError
+        from mjray.cluster.pipeline import StartError
 
         try:
             summary = run(cfg)

@@ -24,7 +24,7 @@ import numpy as np
 from mjray.frames import Detections
 
 if TYPE_CHECKING:
-    from mjray.sinks import SinkEntry
+    from mjray.output.sinks import SinkEntry
 
 Settings = Mapping[str, Any]  # a plug-in's keys under plugins.<name>, `module` and `enabled` left out
 ENGINE_KEYS = ("module", "enabled")

@@ -19,10 +19,10 @@ from pathlib import Path
 import ray
 from prometheus_client.parser import text_string_to_metric_families
 
+from mjray.cluster.pipeline import Pipeline
 from mjray.config import CameraConfig
-from mjray.driver import Driver
-from mjray.pipeline import Pipeline
-from mjray.sinks import BaseSink
+from mjray.output.driver import Driver
+from mjray.output.sinks import BaseSink
 
 
 def steady_rounds(members_by_instant: dict[float, set[str]], seats) -> list[set[str]]:
@@ -118,7 +118,7 @@ def check_series(first: dict, second: dict, lines: list[str], run_dir: Path) -> 
     assert all(second["ray_mjray_actor_restarts"][seat] == 0 for seat in SEATS)
     run_log = "".join(path.read_text() for path in run_dir.glob("outputs/*/*/main.log"))
     for seat in SEATS:
-        said = f"[camera:{seat}] mjray.sources: camera {seat} "
+        said = f"[camera:{seat}] mjray.camera.sources: camera {seat} "
         assert any(said in line for line in lines) and said in run_log, f"no log line of camera:{seat}"
 
 

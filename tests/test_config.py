@@ -167,7 +167,7 @@ def test_shared_workers_are_counted_once_not_per_camera():
 
 
 def test_auto_threads_split_the_cores_among_shared_workers_or_follow_the_reservation():
-    from mjray.pipeline import inference_threads
+    from mjray.cluster.pipeline import inference_threads
 
     cores = os.cpu_count()
     pool = AppConfig().pool

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from mjray.cluster.pipeline import Pipeline, live_sources
 from mjray.config import AppConfig, ModelConfig, PoolConfig, StreamConfig, validate
 from mjray.frames import Gap, GapReason, Result
-from mjray.pipeline import Pipeline, live_sources
 from tests.support import Collect, cameras_for, drive, local_ray, mjray_main, running_main
 
 pytestmark = pytest.mark.slow

@@ -34,8 +34,8 @@ ENGINE_RUN = textwrap.dedent("""
         if not name.startswith(("mjray.mahjong", "mjray.sim", "mjray.bench", "mjray.__main__")):
             importlib.import_module(name)
     from mjray import plugins
-    from mjray.model import YoloDetector
-    from mjray.sinks import SinkContext, build_sinks, sink_table, wanted_sinks
+    from mjray.detect.model import YoloDetector
+    from mjray.output.sinks import SinkContext, build_sinks, sink_table, wanted_sinks
 
     model = {**dataclasses.asdict(cfg.model), "plugins": plugins.enabled(cfg.plugins)}
     detector = YoloDetector(**model)

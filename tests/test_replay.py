@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mjray.recording import Recording
+from mjray.camera.recording import Recording
 from tests.support import mjray_main
 
 pytestmark = pytest.mark.slow

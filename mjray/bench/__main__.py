@@ -52,7 +52,8 @@ class BenchConfig:
     # their cost, in mjray and the limit loops)
     model: ModelConfig = field(default_factory=ModelConfig)
     plugins: dict = field(default_factory=dict)
-    mjray: dict = field(default_factory=dict)  # mjray settings that differ from its defaults: +mjray.pool.shared_workers=0
+    # mjray settings that differ from its defaults: +mjray.pool.shared_workers=0
+    mjray: dict = field(default_factory=dict)
     workers_per_camera: int = 1  # the original design's N
     # scaling=true: mjray alone, for each number of cameras in scale_seats and each pool in scale_pools
     # (pool.* settings, plus threads: model.threads and policy: stream.policy)

@@ -23,7 +23,7 @@ import numpy as np
 def _receiver(url, shape, slot_names, slot_events, stop):
     import av
 
-    from mjray.sources import RTSP_OPTIONS
+    from mjray.camera.sources import RTSP_OPTIONS
 
     slots = [shared_memory.SharedMemory(name=n) for n in slot_names]
     views = [np.ndarray(shape, np.uint8, buffer=s.buf) for s in slots]
@@ -39,7 +39,7 @@ def _receiver(url, shape, slot_names, slot_events, stop):
 
 
 def _inference(slot_name, shape, event, result_name, done, stop, counts, spec: dict):
-    from mjray.model import keep_ultralytics_offline, predict_options, preprocess, resolve_weights
+    from mjray.detect.model import keep_ultralytics_offline, predict_options, preprocess, resolve_weights
     from mjray.sim import marker
 
     keep_ultralytics_offline()

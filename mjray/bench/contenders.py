@@ -11,8 +11,8 @@ import time
 from dataclasses import dataclass, field
 
 from mjray.bench.observe import Delivery, TreeMeter
+from mjray.output.sinks import BaseSink
 from mjray.sim import marker
-from mjray.sinks import BaseSink
 
 FETCH_WAIT_S = 10.0  # the benchmark reads every result's marker: a saturated box may take long to hand pixels over
 
@@ -48,7 +48,7 @@ def measure(meter: TreeMeter, seconds: float, step=None) -> tuple[float, float]:
 def run_limit(images: list, seconds: float, model: dict, threads: int = 0, start=None) -> dict:
     """The model alone in a tight loop in this process; threads 0: every core (ONNX Runtime's and torch's default).
     `start`: a barrier to pass once loaded, so that loops meant to run together do."""
-    from mjray.model import YoloDetector
+    from mjray.detect.model import YoloDetector
 
     detector = YoloDetector(**{**model, "threads": threads})
     for image in images[:5]:
@@ -131,7 +131,8 @@ class MarkerSink(BaseSink):
             return
         pending, self._pending = self._pending, []
         for (item, at), image in zip(pending, self.fetch([r for r, _ in pending])):
-            reading = marker.read(image) if image is not None else marker.Reading(None, None)  # not handed over: unreadable
+            # not handed over: unreadable
+            reading = marker.read(image) if image is not None else marker.Reading(None, None)
             self._readings[(item.seat, item.seq)] = reading
             if self.measuring(at):
                 self.deliveries.append(Delivery(self.seat_index[item.seat], at, reading))
@@ -165,11 +166,11 @@ def run_mjray(urls: list[str], seconds: float, warmup_s: float, model: dict, set
     import ray
     from omegaconf import OmegaConf
 
+    from mjray.cluster.pipeline import Pipeline, inference_threads, live_sources
     from mjray.config import AppConfig, CameraConfig, validate
-    from mjray.driver import Driver
-    from mjray.pipeline import Pipeline, inference_threads, live_sources
+    from mjray.order.sync import for_display
+    from mjray.output.driver import Driver
     from mjray.policy import parts
-    from mjray.sync import for_display
 
     seats = [f"cam{i}" for i in range(len(urls))]
     model = dict(model)
@@ -223,7 +224,7 @@ def run_baseline(urls: list[str], shape: tuple[int, int, int], seconds: float, w
 
 def run_ultralytics(urls: list[str], seconds: float, warmup_s: float, spec: dict, exclude: set[int], folder) -> Outcome:
     """Ultralytics' own multi-stream mode: predict(source=<file of URLs>, stream=True)."""
-    from mjray.model import keep_ultralytics_offline, predict_options, resolve_weights
+    from mjray.detect.model import keep_ultralytics_offline, predict_options, resolve_weights
 
     keep_ultralytics_offline()
     from ultralytics import YOLO

@@ -59,7 +59,7 @@ class Reference:
 def _read_camera(url: str, seat: int, seconds: float, queue: mp.Queue, stop) -> None:
     import av
 
-    from mjray.sources import RTSP_OPTIONS
+    from mjray.camera.sources import RTSP_OPTIONS
 
     arrivals = []
     started = time.monotonic()

@@ -19,8 +19,8 @@ import threading
 import time
 from pathlib import Path
 
-from mjray import recording
-from mjray.sources import RtspSource, SourceState
+from mjray.camera.actor import recording
+from mjray.camera.sources import RtspSource, SourceState
 
 
 def read_cameras(urls: dict[str, str], seconds: float, record_to: Path | None) -> dict:

@@ -30,7 +30,7 @@ import numpy as np
 import psutil
 
 from mjray.bench.observe import role
-from mjray.clients import CAMERA, DETECTOR
+from mjray.cluster.clients import CAMERA, DETECTOR
 
 PID_LINE = re.compile(r"actor (?P<name>\S+): pid (?P<pid>\d+)")  # mjray's start-up log
 RESTART_LINE = re.compile(r"\((?P<cls>\w+) pid=(?P<pid>\d+)\).*camera (?P<seat>\S+): restarted")

@@ -9,8 +9,8 @@ from dataclasses import dataclass, fields
 from typing import Optional
 
 from mjray.frames import Detections
+from mjray.output.sinks import SinkEntry
 from mjray.plugins import PluginError, Seen, Settings
-from mjray.sinks import SinkEntry
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import time
 from mjray.frames import Item, Result
 from mjray.mahjong.gamelog import GameRecord
 from mjray.mahjong.table import tile_labels
-from mjray.sinks import BaseSink, Sink, SinkContext
+from mjray.output.sinks import BaseSink, Sink, SinkContext
 
 log = logging.getLogger(__name__)
 

@@ -27,10 +27,10 @@ from pathlib import Path
 import numpy as np
 
 from mjray.mahjong.gamelog import from_mjai
+from mjray.output.sinks import BaseSink
 from mjray.sim import marker
 from mjray.sim.game import TableGame
 from mjray.sim.table import SPEC_FILE, write_spec
-from mjray.sinks import BaseSink
 
 ANCHORS_FILE = "sim_frames.jsonl"
 ANCHOR_EVERY_S = 1.0  # one marker read per seat per second of capture time
@@ -307,11 +307,11 @@ def detect_table(table, out_dir: Path, every: int = 4, start_at: float = 1_000_0
     without the pipeline's timing."""
     import time
 
+    from mjray.detect.model import YoloDetector
     from mjray.frames import Frame, Result
     from mjray.mahjong.plugin import plugged
-    from mjray.model import YoloDetector
+    from mjray.output.sinks import item_record
     from mjray.sim.score import decoded
-    from mjray.sinks import item_record
 
     detector = detector or YoloDetector(plugins=plugged(faces=faces))
     names = detector.names

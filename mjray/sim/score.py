@@ -104,8 +104,8 @@ def decoded(table: RenderedTable, seat: str, indices: list[int]):
 def score_table(table: RenderedTable, frames: int = 200, seed: int = 0, detector=None) -> dict[str, Score]:
     """The model's reads (`model`), its boxes relabelled by their faces (`relabel`) and with the
     tiles it missed in the row found by their faces (`faces`, what the detector returns; mjray.mahjong.faces)."""
+    from mjray.detect.model import YoloDetector, preprocess
     from mjray.mahjong.faces import FaceMatcher
-    from mjray.model import YoloDetector, preprocess
     from mjray.plugins import Seen
 
     detector = detector or YoloDetector()

@@ -100,7 +100,8 @@ class RtspServer:
         cmd = [gst_python(), str(SCRIPT), "--host", self.host, "--port", str(self.port), "--fps", str(self.fps)]
         cmd += [arg for path, video in self.videos.items() for arg in ("--mount", f"{path}={video}")]
         cmd += [arg for path in self.patterns for arg in ("--pattern", path)] + ["--size", self.pattern_size]
-        env = {**os.environ, **({"MJRAY_RTSP_AUTH": ":".join(self.auth)} if self.auth else {})}  # not in argv: `ps` shows argv
+        # not in argv: `ps` shows argv
+        env = {**os.environ, **({"MJRAY_RTSP_AUTH": ":".join(self.auth)} if self.auth else {})}
         self._process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
         deadline = time.monotonic() + timeout_s
         assert self._process.stdout is not None

@@ -5,7 +5,7 @@ tile face that best matches the pixels inside it should be the true tile. The ma
 `mjray.mahjong.faces.FaceMatcher`'s (normalized correlation over a few pixels of shift and three face
 sizes; a blank face told by a flat, bright patch), at twice the box width a run uses. It knows
 nothing of how the scene was rendered beyond the faces' artwork: the bundled faces file, which
-`tests/test_faces.py` holds equal to the artwork.
+`tests/mahjong/test_faces.py` holds equal to the artwork.
 """
 
 from __future__ import annotations

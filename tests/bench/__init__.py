@@ -1,0 +1,1 @@
+"""The benchmark: tests of mjray/bench/."""

@@ -1,0 +1,1 @@
+"""The camera stage: tests of mjray/camera/."""

@@ -1,0 +1,1 @@
+"""On Ray: tests of mjray/cluster/."""

@@ -1,0 +1,1 @@
+"""The mahjong plug-in: tests of mjray/mahjong/."""

@@ -1,0 +1,196 @@
+"""The second read of tile boxes by their faces (mjray.mahjong.faces), on real rendered seats' pixels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mjray.detect.model import preprocess
+from mjray.frames import Detections
+from mjray.mahjong.faces import BUNDLED_FACES, FaceMatcher, FacesError, load_faces, row_holes
+from mjray.mahjong.tiles import DETECTOR_NAME, TILES
+from mjray.sim.game import Hand
+from mjray.sim.render import SeatView
+
+NAMES = dict(enumerate(DETECTOR_NAME[t] for t in reversed(TILES)))  # a model's own class order, not mjray's
+CLASS = {name: i for i, name in NAMES.items()}
+HANDS = [TILES[i : i + 13] for i in range(0, 34, 13)]  # 13, 13, 8: every tile once
+WRONG = DETECTOR_NAME["1s"]  # the model's favourite wrong read
+
+
+def seat_pixels(hand: tuple[str, ...], seat: int, jitter: float, rng: np.random.Generator):
+    """A rendered seat's grey frame and its true boxes, each shifted as a detector's box would be."""
+    view = SeatView(seat, 640, 360, seed=3)
+    rendered = Hand(tuple(hand))
+    grey = preprocess(view.render(rendered, 7, 15.0), True, True)[..., 0]
+    boxes = np.array([b.box for b in view.boxes(rendered)], np.float32)
+    boxes += rng.uniform(-jitter, jitter, boxes.shape).astype(np.float32)
+    return grey, boxes, [b.tile for b in view.boxes(rendered)]
+
+
+def wrongly_read(boxes: np.ndarray) -> Detections:
+    n = len(boxes)
+    return Detections(boxes, np.full(n, 0.8, np.float32), np.full(n, CLASS[WRONG], np.int32))
+
+
+def test_a_wrong_label_is_overruled_by_the_face_in_its_box():
+    """Every tile, four camera poses, boxes off by up to 2 px: the faces read nearly all of them."""
+    matcher = FaceMatcher.for_model(NAMES)
+    rng = np.random.default_rng(0)
+    right, read_right = 0, set()
+    total = 0
+    for seat in range(4):
+        for hand in HANDS:
+            grey, boxes, truth = seat_pixels(hand, seat, 2.0, rng)
+            relabelled = matcher.relabel(grey, wrongly_read(boxes))
+            assert np.array_equal(relabelled.xyxy, boxes)  # same boxes, same scores: labels only
+            for tile, c in zip(truth, relabelled.class_id):
+                total += 1
+                if NAMES[int(c)] == DETECTOR_NAME[tile]:
+                    right += 1
+                    read_right.add(tile)
+    assert right / total >= 0.95, f"{right}/{total}"
+    assert read_right == set(TILES)
+
+
+def test_the_model_keeps_its_label_where_the_faces_are_unsure():
+    """A box on bare felt matches no face clearly; a box of another class is never touched."""
+    matcher = FaceMatcher.for_model({**NAMES, 34: "person"})
+    grey, boxes, _ = seat_pixels(HANDS[0], 0, 0.0, np.random.default_rng(1))
+    felt = np.array([[10, 10, 34, 44], [600, 300, 625, 335]], np.float32)  # corners away from the row and marker
+    person = boxes[:1]
+    detections = Detections(np.concatenate([felt, person]), np.full(3, 0.6, np.float32),
+                            np.array([CLASS[WRONG], CLASS["tou"], 34], np.int32))
+    relabelled = matcher.relabel(grey, detections)
+    assert relabelled.class_id.tolist() == detections.class_id.tolist()
+
+
+def row(lefts: list[float], top: float = 100.0, width: float = 20.0) -> np.ndarray:
+    return np.array([[x, top, x + width, top + 28] for x in lefts], np.float32)
+
+
+def test_a_row_shows_where_tiles_are_missing():
+    """Holes of one and two tiles inside a row of pitch 22, and one pitch past each end; the drawn
+    tile's half-pitch gap is no hole; a second row is read on its own; two boxes are no row."""
+    lefts = [22.0 * i for i in range(13)] + [22.0 * 13.5]  # 13 tiles, the drawn one half a pitch apart
+    kept = [x for i, x in enumerate(lefts) if i not in (3, 7, 8)]
+    holes = row_holes(np.concatenate([row(kept), row([0.0, 22.0, 44.0, 88.0], top=200.0)]))
+    def lefts(top: bool) -> list:
+        return sorted(sorted(round(float(x)) for x in hole[:, 0]) for hole in holes if (hole[:, 1] < 150).all() == top)
+
+    assert lefts(True) == [[-40, -31, -22], [66], [154], [176], [319, 328, 337]]  # ends: 1, 1.4, 1.8 pitches out
+    assert lefts(False) == [[-40, -31, -22], [66], [110, 119, 128]]
+    every = np.concatenate(holes)
+    assert np.allclose(every[:, 2] - every[:, 0], 20.0) and np.allclose(every[:, 3] - every[:, 1], 28.0)
+    assert row_holes(row([0.0, 44.0])) == []
+
+
+def test_tiles_the_model_missed_are_found_by_their_faces_and_cloth_is_not():
+    """Real rendered seats with three true boxes taken away (two inside the row, the first one):
+    nearly all come back with the right tile; a whole row gains nothing past its ends."""
+    matcher = FaceMatcher.for_model(NAMES)
+    rng = np.random.default_rng(2)
+    back = right = 0
+    for seat in range(4):
+        for hand in HANDS[:2]:
+            grey, boxes, truth = seat_pixels(hand, seat, 1.0, rng)
+            whole = Detections(boxes, np.full(len(boxes), 0.8, np.float32),
+                               np.array([CLASS[DETECTOR_NAME[t]] for t in truth], np.int32))
+            assert len(matcher.fill(grey, whole)) == len(whole)
+            gone = [0, 5, 9]
+            filled = matcher.fill(grey, whole[[i for i in range(len(boxes)) if i not in gone]])
+            added = filled[np.arange(len(boxes) - len(gone), len(filled))]
+            for i in gone:
+                centre = (boxes[i, 0] + boxes[i, 2]) / 2
+                hit = [k for k, b in enumerate(added.xyxy) if abs((b[0] + b[2]) / 2 - centre) < 0.3 * (b[2] - b[0])]
+                back += bool(hit)
+                right += bool(hit) and NAMES[int(added.class_id[hit[0]])] == DETECTOR_NAME[truth[i]]
+            assert len(added) <= len(gone)
+    assert back >= 22 and right >= 21, (back, right)  # of 24
+
+
+def test_light_cloth_is_no_white_dragon():
+    """Flat, bright cloth past a row's ends and in its holes: no tile is made up there."""
+    matcher = FaceMatcher.for_model(NAMES)
+    grey = np.clip(np.random.default_rng(3).normal(180, 3, (360, 640)), 0, 255).astype(np.uint8)
+    boxes = row([200.0 + 22 * i for i in (0, 1, 2, 4, 5)], top=150.0)
+    filled = matcher.fill(grey, wrongly_read(boxes))
+    assert len(filled) == len(boxes)
+
+
+@pytest.mark.parametrize("boxes", [
+    row([100.0] * 3),  # the same box thrice
+    np.array([[50, 50, 50, 80], [60, 50, 60, 80], [70, 50, 70, 80]], np.float32),  # no width
+    row([100.0, 101.0, 102.0, 103.0, 163.0]),  # near-duplicates
+    row([0.0, 22.0, 44.0, 400.0, 422.0, 444.0]),  # two rows side by side
+])
+def test_odd_rows_give_few_holes_and_never_fail(boxes):
+    holes = row_holes(boxes)
+    assert len(holes) <= 4 and all(np.isfinite(h).all() for h in holes)
+
+
+def test_a_tile_cut_by_the_frame_edge_is_not_filled_past_it():
+    """The frame cut through the first tile, its box gone: the face still matches well there, but
+    a box must lie in the frame (Detections' pixels)."""
+    matcher = FaceMatcher.for_model(NAMES)
+    for seat in range(4):
+        grey, boxes, truth = seat_pixels(HANDS[0], seat, 0.0, np.random.default_rng(4))
+        cut = int(boxes[0, 0] + 0.15 * (boxes[0, 2] - boxes[0, 0]))
+        picture, shifted = grey[:, cut:], boxes[1:] - np.float32([cut, 0, cut, 0])
+        filled = matcher.fill(picture, wrongly_read(shifted))
+        assert (filled.xyxy[:, 0] >= 0).all() and (filled.xyxy[:, 2] <= picture.shape[1]).all()
+
+
+def test_a_model_without_the_34_tiles_gets_no_matcher():
+    assert FaceMatcher.for_model({0: "person", 1: "car"}) is None
+    assert FaceMatcher.for_model({i: n for i, n in NAMES.items() if n != DETECTOR_NAME["5p"]}) is None
+    compact = FaceMatcher.for_model(dict(enumerate(TILES)))  # a tile model named in mjray's notation
+    assert compact is not None and compact.class_of_tile.tolist() == list(range(34))
+
+
+def test_the_bundled_faces_are_the_artwork_as_written_today(tmp_path):
+    """The shipped file is what `python -m mjray.sim faces` writes: reproducible, in mjray's tile order."""
+    from mjray.sim.tiles import write_faces
+
+    write_faces(tmp_path / "faces.npz")
+    assert np.array_equal(load_faces(tmp_path / "faces.npz"), load_faces(BUNDLED_FACES))
+    with np.load(BUNDLED_FACES) as data:
+        assert [str(t) for t in data["tiles"]] == list(TILES)
+
+
+def test_a_faces_file_that_is_not_one_is_named(tmp_path):
+    junk = tmp_path / "faces.npz"
+    junk.write_bytes(b"not an npz")
+    with pytest.raises(FacesError, match=r"plugins.mahjong.faces_file: .*faces.npz is not a faces file"):
+        load_faces(junk)
+    short = tmp_path / "short.npz"
+    np.savez(short, tiles=np.array(TILES[:-1]), faces=np.zeros((33, 8, 6), np.uint8))
+    with pytest.raises(FacesError, match=r"plugins.mahjong.faces_file: .*short.npz lacks 7z"):
+        load_faces(short)
+    floats = tmp_path / "floats.npz"
+    np.savez(floats, tiles=np.array(TILES), faces=np.random.default_rng(0).random((34, 32, 24)))
+    with pytest.raises(FacesError, match=r"floats.npz holds faces of float64 \(34, 32, 24\): it needs one grey uint8"):
+        load_faces(floats)
+    flat = tmp_path / "flat.npz"
+    np.savez(flat, tiles=np.array(TILES), faces=np.full((34, 32, 24), 200, np.uint8))
+    with pytest.raises(FacesError, match=r"flat.npz has blank faces for 1m, .*: only 5z"):
+        load_faces(flat)
+
+
+def test_a_missing_or_wrong_faces_file_is_a_setting_error(tmp_path):
+    from mjray.config import AppConfig, ConfigError, validate
+    from mjray.mahjong.plugin import plugged
+
+    cfg = AppConfig(plugins=plugged(faces_file=str(tmp_path / "nowhere.npz")))
+    with pytest.raises(ConfigError, match="plugins.mahjong.faces_file: file not found"):
+        validate(cfg)
+    (tmp_path / "junk.npz").write_bytes(b"junk")
+    cfg.plugins["mahjong"]["faces_file"] = str(tmp_path / "junk.npz")
+    with pytest.raises(ConfigError, match="plugins.mahjong.faces_file: .*junk.npz is not a faces file"):
+        validate(cfg)
+    cfg.plugins["mahjong"] = {"module": "mjray.mahjong", "facez": True}
+    with pytest.raises(ConfigError, match=r"plugins.mahjong.facez: no such setting \(it has faces, faces_file, game\)"):
+        validate(cfg)
+    cfg.plugins["mahjong"] = {"module": "mjray.mahjong", "faces": "maybe"}
+    with pytest.raises(ConfigError, match="plugins.mahjong.faces: must be true or false, got 'maybe'"):
+        validate(cfg)

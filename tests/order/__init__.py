@@ -1,0 +1,1 @@
+"""Order: tests of mjray/order/."""

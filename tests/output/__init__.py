@@ -1,0 +1,1 @@
+"""The outputs: tests of mjray/output/."""

@@ -156,8 +156,11 @@ class AppConfig:
 
 
 # Settings that moved, for a one-line pointer instead of "not in struct".
-MOVED = {"model.faces": "plugins.mahjong.faces", "model.faces_file": "plugins.mahjong.faces_file",
-         "display.game": "plugins.mahjong.game"}
+MOVED = {
+    "model.faces": "plugins.mahjong.faces",
+    "model.faces_file": "plugins.mahjong.faces_file",
+    "display.game": "plugins.mahjong.game",
+}
 
 
 def register() -> None:
@@ -199,20 +202,31 @@ def with_credentials(camera: CameraConfig) -> str:
 def cameras_from_urls(urls: list[str], seats: list[str]) -> list[CameraConfig]:
     """`urls=[...]` (and `seats=[...]`) as camera entries. Credentials in a URL move to the entry's
     username/password, so the URL itself never holds a password that could be logged."""
-    _check(not seats or len(seats) == len(urls), "seats",
-           f"names {len(seats)} seats for {len(urls)} urls; give one name per URL, or none for {', '.join(DEFAULT_SEATS)}, ...")
+    _check(
+        not seats or len(seats) == len(urls),
+        "seats",
+        f"names {len(seats)} seats for {len(urls)} urls; give one name per URL, or none for {', '.join(DEFAULT_SEATS)}, ...",
+    )
     names = list(seats) or [DEFAULT_SEATS[i] if i < len(DEFAULT_SEATS) else f"seat{i + 1}" for i in range(len(urls))]
     twice = sorted({seat for seat in names if names.count(seat) > 1})
     _check(not twice, "seats", f"names {', '.join(twice)} twice; give each camera its own seat")
     cameras = []
     for i, (seat, url) in enumerate(zip(names, urls)):
         parts_ = urlsplit(str(url))
-        _check(parts_.scheme in ("rtsp", "rtsps") and bool(parts_.hostname), f"urls[{i}]",
-               f"must be an rtsp:// URL with a host, such as rtsp://192.168.1.101:554/stream1, got {redact(str(url))!r}")
+        _check(
+            parts_.scheme in ("rtsp", "rtsps") and bool(parts_.hostname),
+            f"urls[{i}]",
+            f"must be an rtsp:// URL with a host, such as rtsp://192.168.1.101:554/stream1, got {redact(str(url))!r}",
+        )
         netloc = (parts_.hostname or "") + (f":{parts_.port}" if parts_.port else "")
-        cameras.append(CameraConfig(seat=seat, url=urlunsplit(parts_._replace(netloc=netloc)),
-                                    username=unquote(parts_.username) if parts_.username else None,
-                                    password=unquote(parts_.password) if parts_.password else None))
+        cameras.append(
+            CameraConfig(
+                seat=seat,
+                url=urlunsplit(parts_._replace(netloc=netloc)),
+                username=unquote(parts_.username) if parts_.username else None,
+                password=unquote(parts_.password) if parts_.password else None,
+            )
+        )
     return cameras
 
 
@@ -224,20 +238,30 @@ def replay_speed(speed: str) -> float | None:
         factor = float(speed)
     except ValueError:
         factor = float("nan")
-    _check(factor > 0 and factor <= 100, "replay.speed",
-           f"must be max or a factor of the recorded pace within (0, 100] (1: as recorded), got {speed!r}")
+    _check(
+        factor > 0 and factor <= 100,
+        "replay.speed",
+        f"must be max or a factor of the recorded pace within (0, 100] (1: as recorded), got {speed!r}",
+    )
     return factor
 
 
-RESERVED = {"CPU": "pool.camera_cpus / pool.cpus_per_worker", "GPU": "pool.gpus_per_worker",
-            "memory": "nothing: mjray places actors by CPUs, GPUs and custom resources", "object_store_memory": "nothing"}
+RESERVED = {
+    "CPU": "pool.camera_cpus / pool.cpus_per_worker",
+    "GPU": "pool.gpus_per_worker",
+    "memory": "nothing: mjray places actors by CPUs, GPUs and custom resources",
+    "object_store_memory": "nothing",
+}
 
 
 def _check_resource_names(setting: str, resources: dict) -> None:
     for name, amount in dict(resources or {}).items():
         _check(name not in RESERVED, setting, f"names Ray's own resource {name!r}; set it with {RESERVED.get(name)}")
-        _check(isinstance(amount, (int, float)) and amount >= 0.0001, setting,
-               f"{name}: must be an amount of at least 0.0001 (e.g. 0.01 of a resource a node has 1 of), got {amount!r}")
+        _check(
+            isinstance(amount, (int, float)) and amount >= 0.0001,
+            setting,
+            f"{name}: must be an amount of at least 0.0001 (e.g. 0.01 of a resource a node has 1 of), got {amount!r}",
+        )
 
 
 def camera_resources(cfg: AppConfig, seat: str) -> dict[str, float]:
@@ -265,15 +289,24 @@ def validate(cfg: AppConfig) -> AppConfig:
     seats = [c.seat for c in cfg.cameras]
     for i, camera in enumerate(cfg.cameras):
         where = f"cameras[{i}] (seat {camera.seat!r})"
-        _check(bool(SEAT_NAME.match(camera.seat or "")), f"{where}.seat",
-               "must start with a letter and hold only letters, digits, - or _ (at most 32)")
+        _check(
+            bool(SEAT_NAME.match(camera.seat or "")),
+            f"{where}.seat",
+            "must start with a letter and hold only letters, digits, - or _ (at most 32)",
+        )
         _check(seats.count(camera.seat) == 1, f"{where}.seat", "is used by two cameras; give each seat its own name")
         scheme = urlsplit(camera.url).scheme
-        _check(scheme in ("rtsp", "rtsps") and bool(urlsplit(camera.url).hostname), f"{where}.url",
-               f"must be an rtsp:// URL with a host, got {redact(camera.url)!r} (a run recorded with record=true "
-               "plays back with replay=<run dir>)")
-        _check(urlsplit(camera.url).password is None, f"{where}.url",
-               "holds a password; put it in cameras[].password (e.g. ${oc.env:TAPO_PASSWORD}) so it is never logged")
+        _check(
+            scheme in ("rtsp", "rtsps") and bool(urlsplit(camera.url).hostname),
+            f"{where}.url",
+            f"must be an rtsp:// URL with a host, got {redact(camera.url)!r} (a run recorded with record=true "
+            "plays back with replay=<run dir>)",
+        )
+        _check(
+            urlsplit(camera.url).password is None,
+            f"{where}.url",
+            "holds a password; put it in cameras[].password (e.g. ${oc.env:TAPO_PASSWORD}) so it is never logged",
+        )
         _check_resource_names(f"{where}.resources", camera.resources)
     _check(len(cfg.cameras) <= 64, "cameras", f"{len(cfg.cameras)} cameras is more than 64")
 
@@ -287,79 +320,139 @@ def validate(cfg: AppConfig) -> AppConfig:
     if model.weights and not os.path.isfile(model.weights):
         from mjray.detect.model import shipped_model_yaml
 
-        _check(model.weights.endswith(".yaml") and shipped_model_yaml(model.weights), "model.weights",
-               f"file not found: {model.weights} (give a local .pt or .onnx path, or an architecture Ultralytics "
-               "ships such as yolov8n.yaml for random weights; nothing is downloaded)")
-    _check(32 <= model.imgsz <= 4096 and model.imgsz % 32 == 0, "model.imgsz",
-           f"must be a multiple of 32 within 32..4096, got {model.imgsz}")
+        _check(
+            model.weights.endswith(".yaml") and shipped_model_yaml(model.weights),
+            "model.weights",
+            f"file not found: {model.weights} (give a local .pt or .onnx path, or an architecture Ultralytics "
+            "ships such as yolov8n.yaml for random weights; nothing is downloaded)",
+        )
+    _check(
+        32 <= model.imgsz <= 4096 and model.imgsz % 32 == 0,
+        "model.imgsz",
+        f"must be a multiple of 32 within 32..4096, got {model.imgsz}",
+    )
     _check(0 <= model.conf <= 1, "model.conf", f"must be within 0..1, got {model.conf}")
     _check(0 <= model.iou <= 1, "model.iou", f"must be within 0..1, got {model.iou}")
-    _check(bool(re.match(r"^(auto|cpu|cuda(:\d+)?|mps)$", model.device)), "model.device",
-           f"must be auto, cpu, cuda or cuda:N, got {model.device!r}")
+    _check(
+        bool(re.match(r"^(auto|cpu|cuda(:\d+)?|mps)$", model.device)),
+        "model.device",
+        f"must be auto, cpu, cuda or cuda:N, got {model.device!r}",
+    )
     _check(model.threads >= 0, "model.threads", f"must be at least 1 (or 0 for auto), got {model.threads}")
 
     pool = cfg.pool
-    _check(pool.workers_per_camera >= 1, "pool.workers_per_camera", f"must be at least 1, got {pool.workers_per_camera}")
-    _check(0 <= pool.gpus_per_worker <= 1 or float(pool.gpus_per_worker).is_integer(), "pool.gpus_per_worker",
-           f"must be a fraction in 0..1 or a whole number of GPUs, got {pool.gpus_per_worker}")
-    _check(pool.shared_workers >= 0, "pool.shared_workers",
-           f"must be 0 (a pool per camera) or the number of detectors shared by all cameras, got {pool.shared_workers}")
+    _check(
+        pool.workers_per_camera >= 1, "pool.workers_per_camera", f"must be at least 1, got {pool.workers_per_camera}"
+    )
+    _check(
+        0 <= pool.gpus_per_worker <= 1 or float(pool.gpus_per_worker).is_integer(),
+        "pool.gpus_per_worker",
+        f"must be a fraction in 0..1 or a whole number of GPUs, got {pool.gpus_per_worker}",
+    )
+    _check(
+        pool.shared_workers >= 0,
+        "pool.shared_workers",
+        f"must be 0 (a pool per camera) or the number of detectors shared by all cameras, got {pool.shared_workers}",
+    )
     _check(pool.cpus_per_worker >= 0, "pool.cpus_per_worker", f"must be >= 0, got {pool.cpus_per_worker}")
     _check(pool.camera_cpus >= 0, "pool.camera_cpus", f"must be >= 0, got {pool.camera_cpus}")
-    _check(pool.in_flight_per_worker >= 1, "pool.in_flight_per_worker", f"must be at least 1, got {pool.in_flight_per_worker}")
+    _check(
+        pool.in_flight_per_worker >= 1,
+        "pool.in_flight_per_worker",
+        f"must be at least 1, got {pool.in_flight_per_worker}",
+    )
     _check_resource_names("pool.resources", pool.resources)
     _check_resource_names("pool.camera_resources", pool.camera_resources)
     if pool.gpus_per_worker == 0:
-        _check(model.device in ("auto", "cpu"), "model.device",
-               f"is {model.device!r} but pool.gpus_per_worker is 0: reserve GPUs (pool=gpu) or use model.device=cpu")
+        _check(
+            model.device in ("auto", "cpu"),
+            "model.device",
+            f"is {model.device!r} but pool.gpus_per_worker is 0: reserve GPUs (pool=gpu) or use model.device=cpu",
+        )
 
     stream = cfg.stream
     try:
         stream.policy = Policy(stream.policy)
     except ValueError:
-        raise ConfigError(f"stream.policy: must be one of {', '.join(p.value for p in Policy)}, got {stream.policy!r}") from None
+        raise ConfigError(
+            f"stream.policy: must be one of {', '.join(p.value for p in Policy)}, got {stream.policy!r}"
+        ) from None
     if parts(stream.policy).shared_only:
-        _check(pool.shared_workers >= 1, "stream.policy",
-               f"{stream.policy.value} needs detectors shared by every camera (pool.shared_workers >= 1, e.g. pool=cpu)")
-    _check(0 <= stream.aligned_hz <= 120, "stream.aligned_hz", f"must be within 0..120 (0: no cap), got {stream.aligned_hz}")
+        _check(
+            pool.shared_workers >= 1,
+            "stream.policy",
+            f"{stream.policy.value} needs detectors shared by every camera (pool.shared_workers >= 1, e.g. pool=cpu)",
+        )
+    _check(
+        0 <= stream.aligned_hz <= 120,
+        "stream.aligned_hz",
+        f"must be within 0..120 (0: no cap), got {stream.aligned_hz}",
+    )
     _check(stream.open_timeout_s > 0, "stream.open_timeout_s", f"must be > 0, got {stream.open_timeout_s}")
     _check(stream.reconnect_max_s > 0, "stream.reconnect_max_s", f"must be > 0, got {stream.reconnect_max_s}")
-    _check(stream.max_wait_ms > 0, "stream.max_wait_ms", f"must be > 0 (the reorder never waits forever), got {stream.max_wait_ms}")
+    _check(
+        stream.max_wait_ms > 0,
+        "stream.max_wait_ms",
+        f"must be > 0 (the reorder never waits forever), got {stream.max_wait_ms}",
+    )
     _check(0 < stream.buffer_s <= 60, "stream.buffer_s", f"must be within (0, 60] seconds, got {stream.buffer_s}")
     _check(stream.max_pending >= 1, "stream.max_pending", f"must be at least 1, got {stream.max_pending}")
 
     display = cfg.display
-    _check(display.mode in ("auto", "window", "files", "none"), "display.mode",
-           f"must be auto, window, files or none, got {display.mode!r}")
+    _check(
+        display.mode in ("auto", "window", "files", "none"),
+        "display.mode",
+        f"must be auto, window, files or none, got {display.mode!r}",
+    )
     _check(1 <= display.fps <= 120, "display.fps", f"must be within 1..120, got {display.fps}")
     _check(16 <= display.tile_width <= 3840, "display.tile_width", f"must be within 16..3840, got {display.tile_width}")
 
     if cfg.run.duration_s is not None:
-        _check(cfg.run.duration_s > 0, "run.duration_s", f"must be > 0 (or null to run until Ctrl-C), got {cfg.run.duration_s}")
+        _check(
+            cfg.run.duration_s > 0,
+            "run.duration_s",
+            f"must be > 0 (or null to run until Ctrl-C), got {cfg.run.duration_s}",
+        )
     _check(cfg.run.status_every_s > 0, "run.status_every_s", f"must be > 0, got {cfg.run.status_every_s}")
     speed = replay_speed(cfg.replay.speed)
     if cfg.replay.path:
         _check(os.path.exists(cfg.replay.path), "replay", f"no such run directory: {cfg.replay.path}")
         _check(not cfg.record, "record", "cannot record a replay (record=true with replay=...): it is recorded already")
         _check(not cfg.cameras, "replay", "replays a recording's cameras; drop the cameras/urls settings")
-        _check(speed is not None or not parts(stream.policy).rounds, "replay.speed",
-               f"max cannot drive stream.policy={stream.policy.value}: its rounds follow the wall clock; "
-               "replay at a pace (replay.speed=1, 2, ...) or use stream.policy=every")
+        _check(
+            speed is not None or not parts(stream.policy).rounds,
+            "replay.speed",
+            f"max cannot drive stream.policy={stream.policy.value}: its rounds follow the wall clock; "
+            "replay at a pace (replay.speed=1, 2, ...) or use stream.policy=every",
+        )
     elif speed != 1.0:
         _check(False, "replay.speed", "is set but replay (the run directory to replay) is not")
     if cfg.record or cfg.replay.path:
-        _check(not cfg.pool.camera_resources and not any(c.resources for c in cfg.cameras),
-               "record" if cfg.record else "replay", "runs the camera actors on this node, where the recording's "
-               "files are; drop pool.camera_resources and cameras[].resources")
+        _check(
+            not cfg.pool.camera_resources and not any(c.resources for c in cfg.cameras),
+            "record" if cfg.record else "replay",
+            "runs the camera actors on this node, where the recording's "
+            "files are; drop pool.camera_resources and cameras[].resources",
+        )
     if cfg.web.port is not None:
-        _check(1 <= cfg.web.port <= 65535, "web.port", f"must be a port in 1..65535 (or null: no web view), got {cfg.web.port}")
-        _check(cfg.web.host in ("127.0.0.1", "localhost", "::1") or bool(os.environ.get(WEB_TOKEN_ENV)), "web.host",
-               f"is {cfg.web.host!r}, not this machine alone: set a token in ${WEB_TOKEN_ENV} (requests must carry it), "
-               "or keep web.host=127.0.0.1")
+        _check(
+            1 <= cfg.web.port <= 65535,
+            "web.port",
+            f"must be a port in 1..65535 (or null: no web view), got {cfg.web.port}",
+        )
+        _check(
+            cfg.web.host in ("127.0.0.1", "localhost", "::1") or bool(os.environ.get(WEB_TOKEN_ENV)),
+            "web.host",
+            f"is {cfg.web.host!r}, not this machine alone: set a token in ${WEB_TOKEN_ENV} (requests must carry it), "
+            "or keep web.host=127.0.0.1",
+        )
     if cfg.ray.metrics_export_port is not None:
-        _check(1 <= cfg.ray.metrics_export_port <= 65535 and not cfg.ray.address, "ray.metrics_export_port",
-               f"must be a port in 1..65535, for a local Ray (a cluster's nodes set theirs with "
-               f"`ray start --metrics-export-port`), got {cfg.ray.metrics_export_port}")
+        _check(
+            1 <= cfg.ray.metrics_export_port <= 65535 and not cfg.ray.address,
+            "ray.metrics_export_port",
+            f"must be a port in 1..65535, for a local Ray (a cluster's nodes set theirs with "
+            f"`ray start --metrics-export-port`), got {cfg.ray.metrics_export_port}",
+        )
     if cfg.ray.num_cpus is not None:
         _check(cfg.ray.num_cpus >= 1, "ray.num_cpus", f"must be at least 1, got {cfg.ray.num_cpus}")
     from mjray import plugins
@@ -378,10 +471,13 @@ def check_resources(pool: PoolConfig, cameras: int, available: dict[str, float])
     need_gpu = workers * pool.gpus_per_worker
     have_cpu, have_gpu = available.get("CPU", 0.0), available.get("GPU", 0.0)
     if need_cpu > have_cpu + 1e-9:
-        how = (f"{pool.shared_workers} shared workers x {pool.cpus_per_worker} CPUs + {cameras} cameras x "
-               f"{pool.camera_cpus} for decoding" if pool.shared_workers else
-               f"{cameras} cameras x ({pool.workers_per_camera} workers x {pool.cpus_per_worker} CPUs "
-               f"+ {pool.camera_cpus} for decoding)")
+        how = (
+            f"{pool.shared_workers} shared workers x {pool.cpus_per_worker} CPUs + {cameras} cameras x "
+            f"{pool.camera_cpus} for decoding"
+            if pool.shared_workers
+            else f"{cameras} cameras x ({pool.workers_per_camera} workers x {pool.cpus_per_worker} CPUs "
+            f"+ {pool.camera_cpus} for decoding)"
+        )
         raise ConfigError(
             f"pool: {how} = {need_cpu:g} CPUs, but Ray has {have_cpu:g}; lower pool.cpus_per_worker, "
             "pool.camera_cpus, pool.workers_per_camera or pool.shared_workers, or add nodes"

@@ -53,8 +53,10 @@ def start_embedded_table(cfg: AppConfig, stack: contextlib.ExitStack, out: Path 
         from mjray.sim.server import RtspServer
         from mjray.sim.table import TableSpec, parse_size, render_table, seat_names, write_spec
     except ImportError as error:
-        raise ConfigError(f"cameras: none given, and the embedded table needs mjray's simulator ({error}); "
-                          "install it with `pip install -e '.[sim]'` (scripts/setup.sh does) or give urls=[rtsp://...]") from None
+        raise ConfigError(
+            f"cameras: none given, and the embedded table needs mjray's simulator ({error}); "
+            "install it with `pip install -e '.[sim]'` (scripts/setup.sh does) or give urls=[rtsp://...]"
+        ) from None
 
     width, height = parse_size(cfg.sim.size)
     try:
@@ -62,16 +64,28 @@ def start_embedded_table(cfg: AppConfig, stack: contextlib.ExitStack, out: Path 
     except ValueError as error:
         raise ConfigError(f"sim.seats: {error}") from None
     try:
-        spec = TableSpec(seats=seats, width=width, height=height, fps=cfg.sim.fps, seconds=cfg.sim.seconds,
-                         seed=cfg.sim.seed, scene=cfg.sim.scene)
+        spec = TableSpec(
+            seats=seats,
+            width=width,
+            height=height,
+            fps=cfg.sim.fps,
+            seconds=cfg.sim.seconds,
+            seed=cfg.sim.seed,
+            scene=cfg.sim.scene,
+        )
     except ValueError as error:
         raise ConfigError(f"sim.scene: {error}") from None
     table = render_table(spec)
     if out is not None:
         write_spec(spec, out)
     server = stack.enter_context(RtspServer(table.videos, fps=spec.fps, host=embedded_host(cfg)))
-    log.info("embedded table: %d seats %s at %d fps on %s", len(spec.seats), cfg.sim.size, spec.fps,
-             server.url("").rstrip("/"))
+    log.info(
+        "embedded table: %d seats %s at %d fps on %s",
+        len(spec.seats),
+        cfg.sim.size,
+        spec.fps,
+        server.url("").rstrip("/"),
+    )
     return [CameraConfig(seat=seat, url=server.url(seat)) for seat in spec.seats]
 
 
@@ -110,8 +124,10 @@ def check_reachable(address: str, timeout_s: float = 5.0) -> None:
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
     except OSError as error:
-        raise ConfigError(f"ray.address: nothing answers at {address} ({error.strerror or error}); is the head "
-                          "node up (`ray status` there)? give its host:port, or auto on a node of the cluster") from None
+        raise ConfigError(
+            f"ray.address: nothing answers at {address} ({error.strerror or error}); is the head "
+            "node up (`ray status` there)? give its host:port, or auto on a node of the cluster"
+        ) from None
 
 
 def init_ray(cfg: AppConfig) -> None:
@@ -127,22 +143,37 @@ def init_ray(cfg: AppConfig) -> None:
         try:
             context = ray.init(address=cfg.ray.address, runtime_env=job_env(), **common)
         except (ConnectionError, RuntimeError, ValueError, ray.exceptions.RayError) as error:
-            raise ConfigError(f"ray.address: cannot join the Ray cluster at {cfg.ray.address}: "
-                              f"{type(error).__name__}: {str(error).strip().splitlines()[0][:300]} (is it up? `ray status`; "
-                              "a cluster with token authentication needs RAY_AUTH_MODE=token and its token)") from None
+            raise ConfigError(
+                f"ray.address: cannot join the Ray cluster at {cfg.ray.address}: "
+                f"{type(error).__name__}: {str(error).strip().splitlines()[0][:300]} (is it up? `ray status`; "
+                "a cluster with token authentication needs RAY_AUTH_MODE=token and its token)"
+            ) from None
     else:
         export = {"_metrics_export_port": cfg.ray.metrics_export_port} if cfg.ray.metrics_export_port else {}
-        context = ray.init(num_cpus=cfg.ray.num_cpus, num_gpus=cfg.ray.num_gpus, include_dashboard=cfg.ray.dashboard,
-                           dashboard_host="127.0.0.1", runtime_env={"env_vars": worker_env()}, **export, **common)
+        context = ray.init(
+            num_cpus=cfg.ray.num_cpus,
+            num_gpus=cfg.ray.num_gpus,
+            include_dashboard=cfg.ray.dashboard,
+            dashboard_host="127.0.0.1",
+            runtime_env={"env_vars": worker_env()},
+            **export,
+            **common,
+        )
         if export:
-            log.info("metrics (Prometheus text): http://127.0.0.1:%d/metrics, series ray_mjray_* by seat",
-                     cfg.ray.metrics_export_port)
+            log.info(
+                "metrics (Prometheus text): http://127.0.0.1:%d/metrics, series ray_mjray_* by seat",
+                cfg.ray.metrics_export_port,
+            )
     from mjray.cluster.logs import to_run_log
 
     to_run_log()
     dashboard = getattr(context, "dashboard_url", None)
-    log.info("Ray %s at %s%s", "cluster" if cfg.ray.address else "local", context.address_info.get("gcs_address"),
-             f", dashboard http://{dashboard}{dashboard_login()}" if dashboard else "")
+    log.info(
+        "Ray %s at %s%s",
+        "cluster" if cfg.ray.address else "local",
+        context.address_info.get("gcs_address"),
+        f", dashboard http://{dashboard}{dashboard_login()}" if dashboard else "",
+    )
 
 
 def dashboard_login() -> str:
@@ -195,7 +226,9 @@ def settings_yaml(cfg: AppConfig) -> str:
     """The run's settings as YAML, camera credentials left out (kept with a recording)."""
     from omegaconf import OmegaConf
 
-    saved = dataclasses.replace(cfg, cameras=[dataclasses.replace(c, username=None, password=None) for c in cfg.cameras])
+    saved = dataclasses.replace(
+        cfg, cameras=[dataclasses.replace(c, username=None, password=None) for c in cfg.cameras]
+    )
     return OmegaConf.to_yaml(OmegaConf.structured(saved))
 
 
@@ -213,11 +246,18 @@ def sources_for(cfg: AppConfig, out: Path, stack: contextlib.ExitStack) -> tuple
         except RecordingError as error:
             raise ConfigError(f"replay: {error}") from None
         fastest = replay_speed(cfg.replay.speed) is None
-        log.info("replaying %s (%s), seats %s", recording.folder, "as fast as the detectors take frames" if fastest
-                 else f"at {cfg.replay.speed} x the recorded pace", ", ".join(sources))
+        log.info(
+            "replaying %s (%s), seats %s",
+            recording.folder,
+            "as fast as the detectors take frames" if fastest else f"at {cfg.replay.speed} x the recorded pace",
+            ", ".join(sources),
+        )
         if fastest and not parts(cfg.stream.policy).lossless:
-            log.warning("replay.speed=max with stream.policy=%s skips most frames (nothing holds the decoder back); "
-                        "stream.policy=every infers them all", cfg.stream.policy.value)
+            log.warning(
+                "replay.speed=max with stream.policy=%s skips most frames (nothing holds the decoder back); "
+                "stream.policy=every infers them all",
+                cfg.stream.policy.value,
+            )
         return sources, recording.first_capture()
     cameras = cfg.cameras or start_embedded_table(cfg, stack, out)
     for c in cameras:
@@ -225,8 +265,9 @@ def sources_for(cfg: AppConfig, out: Path, stack: contextlib.ExitStack) -> tuple
     record_to = None
     if cfg.record:
         try:
-            record_to = start_recording(out / "recording", [c.seat for c in cameras],
-                                        settings_yaml(dataclasses.replace(cfg, cameras=cameras)))
+            record_to = start_recording(
+                out / "recording", [c.seat for c in cameras], settings_yaml(dataclasses.replace(cfg, cameras=cameras))
+            )
         except RecordingError as error:
             raise ConfigError(f"record: {error}") from None
         log.info("recording every camera as received into %s", record_to)
@@ -259,12 +300,18 @@ def run(cfg: AppConfig) -> Summary:
         table = sink_table(cfg.plugins)
         outputs = wanted_sinks(cfg.display, table=table)
         markers = cfg.sim.markers if cfg.sim.markers is not None else not (cfg.cameras or cfg.replay.path)
-        pipeline = Pipeline(cfg, sources, keep_pixels=wants_pixels(outputs, table) or cfg.web.port is not None or markers)
+        pipeline = Pipeline(
+            cfg, sources, keep_pixels=wants_pixels(outputs, table) or cfg.web.port is not None or markers
+        )
         stack.callback(pipeline.shutdown)
         pipeline.start()
         seats = pipeline.seat_names
-        clock = ReplayClock(pipeline.started_at, first_capture, replay_speed(cfg.replay.speed)) if cfg.replay.path else None
-        context = SinkContext(out, tuple(seats), pipeline.names, pipeline.pixels, cfg.display, clock.recorded if clock else None)
+        clock = (
+            ReplayClock(pipeline.started_at, first_capture, replay_speed(cfg.replay.speed)) if cfg.replay.path else None
+        )
+        context = SinkContext(
+            out, tuple(seats), pipeline.names, pipeline.pixels, cfg.display, clock.recorded if clock else None
+        )
         sinks = build_sinks(context, outputs, table)
         if markers:  # the test bed's clock beside the run's, for `python -m mjray.sim score-game`
             from mjray.sim.game_score import ANCHORS_FILE, MarkerAnchors
@@ -272,8 +319,9 @@ def run(cfg: AppConfig) -> Summary:
             sinks.append(MarkerAnchors(out / ANCHORS_FILE, pipeline.pixels))
         if cfg.web.port is not None:
             sinks.append(web_view(cfg, context))
-        driver = Driver(pipeline, sinks, for_display(seats, cfg.display.fps, parts(cfg.stream.policy)),
-                        cfg.run.status_every_s)
+        driver = Driver(
+            pipeline, sinks, for_display(seats, cfg.display.fps, parts(cfg.stream.policy)), cfg.run.status_every_s
+        )
         stack.callback(driver.close)
         log.info("running%s; Ctrl-C stops", f" for {cfg.run.duration_s:g} s" if cfg.run.duration_s else "")
         why = driver.run(cfg.run.duration_s, lambda: stopping[0] if stopping else None)
@@ -295,8 +343,9 @@ def web_view(cfg: AppConfig, context):
     try:
         return WebSink(context, cfg.web.host, cfg.web.port, os.environ.get(WEB_TOKEN_ENV) or None)
     except OSError as error:
-        raise ConfigError(f"web.port: cannot listen on {cfg.web.host}:{cfg.web.port} ({error.strerror or error}); "
-                          "choose another port") from None
+        raise ConfigError(
+            f"web.port: cannot listen on {cfg.web.host}:{cfg.web.port} ({error.strerror or error}); choose another port"
+        ) from None
 
 
 def hide_credentials_in_title() -> None:
@@ -338,8 +387,14 @@ def shorthand(overrides: list[str]) -> list[str]:
     """`replay=<run dir>` is `replay.path=<run dir>` (replay is a group of settings); a resource map
     given whole (`pool.camera_resources={room_a: 0.01}`) is merged in with `++`, where Hydra would
     refuse new keys in the (empty) default."""
-    return [f"replay.path={arg[len('replay='):]}" if arg.startswith("replay=") else
-            f"++{arg}" if arg.startswith(MAPS) else arg for arg in overrides]
+    return [
+        f"replay.path={arg[len('replay=') :]}"
+        if arg.startswith("replay=")
+        else f"++{arg}"
+        if arg.startswith(MAPS)
+        else arg
+        for arg in overrides
+    ]
 
 
 NOT_A_RUN = ("help", "hydra_help", "cfg", "info", "shell_completion", "experimental_rerun")  # Hydra prints or completes

@@ -86,8 +86,10 @@ def load(name: str, settings: Mapping[str, Any]) -> Plugin:
     try:
         plugin = importlib.import_module(module).PLUGIN
     except ImportError as error:
-        raise PluginError(f"plugins.{name}.module: cannot import {module!r} ({error}); install it, or turn the "
-                          f"plug-in off with plugins.{name}.enabled=false") from None
+        raise PluginError(
+            f"plugins.{name}.module: cannot import {module!r} ({error}); install it, or turn the "
+            f"plug-in off with plugins.{name}.enabled=false"
+        ) from None
     except AttributeError:
         raise PluginError(f"plugins.{name}.module: {module!r} holds no PLUGIN object") from None
     return plugin
@@ -100,8 +102,11 @@ def validate(plugins: Mapping[str, Any]) -> None:
 
 def files(plugins: Mapping[str, Any]) -> dict[tuple[str, str], str]:
     """(plug-in, setting) -> the driver's path of each file a plug-in's detectors need."""
-    return {(name, setting): path for name, settings in enabled(plugins).items()
-            for setting, path in load(name, settings).files(own(settings)).items()}
+    return {
+        (name, setting): path
+        for name, settings in enabled(plugins).items()
+        for setting, path in load(name, settings).files(own(settings)).items()
+    }
 
 
 def postprocessors(plugins: Mapping[str, Any], names: Mapping[int, str]) -> list[PostProcessor]:
@@ -115,5 +120,8 @@ def postprocessors(plugins: Mapping[str, Any], names: Mapping[int, str]) -> list
 
 
 def sinks(plugins: Mapping[str, Any]) -> dict[str, SinkEntry]:
-    return {sink: entry for name, settings in enabled(plugins).items()
-            for sink, entry in load(name, settings).sinks(own(settings)).items()}
+    return {
+        sink: entry
+        for name, settings in enabled(plugins).items()
+        for sink, entry in load(name, settings).sinks(own(settings)).items()
+    }

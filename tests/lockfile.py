@@ -42,9 +42,11 @@ def moved(lock: dict[str, str], have: dict[str, str]) -> dict[str, tuple[str | N
 
 def off_lock(only: set[str] | None = None) -> list[str]:
     """The locked packages (or those of `only`) this environment has at another version or not at all."""
-    return [f"{name} {want} (locked) is {have or 'not installed'}"
-            for name, (want, have) in moved(read_pins(), installed()).items()
-            if want is not None and (only is None or name in only)]
+    return [
+        f"{name} {want} (locked) is {have or 'not installed'}"
+        for name, (want, have) in moved(read_pins(), installed()).items()
+        if want is not None and (only is None or name in only)
+    ]
 
 
 def not_in_lock() -> list[str]:
@@ -65,8 +67,10 @@ def main(argv: list[str]) -> int:
     for name, (want, have) in changes.items():
         print(f"{name:<{width}}  {want or '-':>14}  {have or '-':>14}")
     pairs = changes.values()
-    print(f"{sum(bool(w and h) for w, h in pairs)} moved, {sum(not w for w, _ in pairs)} not in the lock, "
-          f"{sum(not h for _, h in pairs)} locked but not here")
+    print(
+        f"{sum(bool(w and h) for w, h in pairs)} moved, {sum(not w for w, _ in pairs)} not in the lock, "
+        f"{sum(not h for _, h in pairs)} locked but not here"
+    )
     return 0
 
 

@@ -35,16 +35,27 @@ def steady_rounds(members_by_instant: dict[float, set[str]], seats) -> list[set[
 
 
 def mjray_main(*overrides: str, cwd: Path, env: dict | None = None, timeout: float = 300):
-    return subprocess.run([sys.executable, "-m", "mjray.main", *overrides], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "mjray.main", *overrides],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
 
 
 @contextlib.contextmanager
 def running_main(*overrides: str, cwd: Path):
     """`python -m mjray.main` started; yields (process, its output lines so far) once it says
     it is running (fails at once if it exits first); killed after if still running."""
-    process = subprocess.Popen([sys.executable, "-m", "mjray.main", *overrides], cwd=cwd,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mjray.main", *overrides],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
     reader.start()
@@ -90,8 +101,14 @@ SEATS = ("ton", "nan", "sha", "pei")
 COUNTERS = ("ray_mjray_frames_decoded_total", "ray_mjray_frames_inferred_total", "ray_mjray_emitted_total")
 
 
-PER_SEAT = COUNTERS + ("ray_mjray_latency_ms_count", "ray_mjray_inference_ms_count", "ray_mjray_frame_age_ms_count",
-                       "ray_mjray_camera_up", "ray_mjray_reorder_waiting", "ray_mjray_actor_restarts")
+PER_SEAT = COUNTERS + (
+    "ray_mjray_latency_ms_count",
+    "ray_mjray_inference_ms_count",
+    "ray_mjray_frame_age_ms_count",
+    "ray_mjray_camera_up",
+    "ray_mjray_reorder_waiting",
+    "ray_mjray_actor_restarts",
+)
 
 
 def scrape(port: int) -> dict[str, dict[str, float]]:

@@ -59,7 +59,13 @@ def test_defaults_are_the_embedded_table_and_a_pool_that_follows_the_hardware():
 def test_placement_resources_come_from_the_command_line_as_typed_maps():
     from mjray.main import shorthand
 
-    cfg = validate(load(*shorthand(["pool.camera_resources={room_a: 0.01}", "+pool.resources.gpu_box=0.5", "urls=[rtsp://10.0.0.5/s]"])))
+    cfg = validate(
+        load(
+            *shorthand(
+                ["pool.camera_resources={room_a: 0.01}", "+pool.resources.gpu_box=0.5", "urls=[rtsp://10.0.0.5/s]"]
+            )
+        )
+    )
     assert cfg.pool.camera_resources == {"room_a": 0.01} and cfg.pool.resources == {"gpu_box": 0.5}
     with pytest.raises(Exception, match="room_a"):
         load(*shorthand(["pool.camera_resources={room_a: lots}"]))
@@ -82,7 +88,9 @@ def test_overrides_are_type_checked_by_hydra():
 
 
 def base(**changes) -> AppConfig:
-    cfg = AppConfig(cameras=[CameraConfig("ton", "rtsp://127.0.0.1:8554/ton"), CameraConfig("nan", "rtsp://127.0.0.1:8554/nan")])
+    cfg = AppConfig(
+        cameras=[CameraConfig("ton", "rtsp://127.0.0.1:8554/ton"), CameraConfig("nan", "rtsp://127.0.0.1:8554/nan")]
+    )
     for path, value in changes.items():
         section, _, field = path.partition("__")
         if field:
@@ -92,40 +100,46 @@ def base(**changes) -> AppConfig:
     return cfg
 
 
-@pytest.mark.parametrize("change, setting", [
-    ({"pool__workers_per_camera": 0}, "pool.workers_per_camera"),
-    ({"pool__gpus_per_worker": 1.5}, "pool.gpus_per_worker"),
-    ({"pool__cpus_per_worker": -1}, "pool.cpus_per_worker"),
-    ({"pool__in_flight_per_worker": 0}, "pool.in_flight_per_worker"),
-    ({"model__imgsz": 100}, "model.imgsz"),
-    ({"model__conf": 1.5}, "model.conf"),
-    ({"model__iou": -0.1}, "model.iou"),
-    ({"model__device": "gpu0"}, "model.device"),
-    ({"model__device": "cuda"}, "model.device"),  # cuda without reserving a GPU
-    ({"model__weights": "/nope/best.pt"}, "model.weights"),
-    ({"model__threads": -1}, "model.threads"),
-    ({"stream__policy": "fastest"}, "stream.policy"),
-    ({"stream__max_wait_ms": 0}, "stream.max_wait_ms"),
-    ({"stream__max_pending": 0}, "stream.max_pending"),
-    ({"stream__open_timeout_s": 0}, "stream.open_timeout_s"),
-    ({"display__mode": "tv"}, "display.mode"),
-    ({"display__fps": 0}, "display.fps"),
-    ({"run__duration_s": -5}, "run.duration_s"),
-    ({"sim__seats": 0}, "sim.seats"),
-    ({"sim__size": "big"}, "sim.size"),
-    ({"ray__num_cpus": 0}, "ray.num_cpus"),
-])
+@pytest.mark.parametrize(
+    "change, setting",
+    [
+        ({"pool__workers_per_camera": 0}, "pool.workers_per_camera"),
+        ({"pool__gpus_per_worker": 1.5}, "pool.gpus_per_worker"),
+        ({"pool__cpus_per_worker": -1}, "pool.cpus_per_worker"),
+        ({"pool__in_flight_per_worker": 0}, "pool.in_flight_per_worker"),
+        ({"model__imgsz": 100}, "model.imgsz"),
+        ({"model__conf": 1.5}, "model.conf"),
+        ({"model__iou": -0.1}, "model.iou"),
+        ({"model__device": "gpu0"}, "model.device"),
+        ({"model__device": "cuda"}, "model.device"),  # cuda without reserving a GPU
+        ({"model__weights": "/nope/best.pt"}, "model.weights"),
+        ({"model__threads": -1}, "model.threads"),
+        ({"stream__policy": "fastest"}, "stream.policy"),
+        ({"stream__max_wait_ms": 0}, "stream.max_wait_ms"),
+        ({"stream__max_pending": 0}, "stream.max_pending"),
+        ({"stream__open_timeout_s": 0}, "stream.open_timeout_s"),
+        ({"display__mode": "tv"}, "display.mode"),
+        ({"display__fps": 0}, "display.fps"),
+        ({"run__duration_s": -5}, "run.duration_s"),
+        ({"sim__seats": 0}, "sim.seats"),
+        ({"sim__size": "big"}, "sim.size"),
+        ({"ray__num_cpus": 0}, "ray.num_cpus"),
+    ],
+)
 def test_wrong_values_name_their_setting(change, setting):
     with pytest.raises(ConfigError, match=setting.replace(".", r"\.")):
         validate(base(**change))
 
 
-@pytest.mark.parametrize("camera, setting, words", [
-    (CameraConfig("ton", "http://cam/stream"), "seat 'ton'", "rtsp://"),
-    (CameraConfig("ton", "rtsp://u:secret@cam/stream"), "seat 'ton'", "password"),
-    (CameraConfig("1st", "rtsp://cam/stream"), "seat '1st'", "letter"),
-    (CameraConfig("ton", ""), "seat 'ton'", "rtsp://"),
-])
+@pytest.mark.parametrize(
+    "camera, setting, words",
+    [
+        (CameraConfig("ton", "http://cam/stream"), "seat 'ton'", "rtsp://"),
+        (CameraConfig("ton", "rtsp://u:secret@cam/stream"), "seat 'ton'", "password"),
+        (CameraConfig("1st", "rtsp://cam/stream"), "seat '1st'", "letter"),
+        (CameraConfig("ton", ""), "seat 'ton'", "rtsp://"),
+    ],
+)
 def test_camera_errors_name_the_seat(camera, setting, words):
     with pytest.raises(ConfigError) as error:
         validate(AppConfig(cameras=[camera]))
@@ -190,8 +204,10 @@ def test_more_seats_than_the_simulator_draws_or_an_unknown_scene_is_one_line_nam
 
     with pytest.raises(ConfigError, match=r"sim\.seats: .*1\.\.8"), contextlib.ExitStack() as stack:
         start_embedded_table(validate(AppConfig(sim=dataclasses.replace(AppConfig().sim, seats=9))), stack)
-    with pytest.raises(ConfigError, match=r"sim\.scene: unknown scene 'disco'; known scenes: table, parlour"), \
-            contextlib.ExitStack() as stack:
+    with (
+        pytest.raises(ConfigError, match=r"sim\.scene: unknown scene 'disco'; known scenes: table, parlour"),
+        contextlib.ExitStack() as stack,
+    ):
         start_embedded_table(validate(AppConfig(sim=dataclasses.replace(AppConfig().sim, scene="disco"))), stack)
 
 
@@ -207,19 +223,22 @@ def test_cameras_come_from_the_command_line_with_seats_in_order_and_credentials_
     assert [c.seat for c in many.cameras] == ["ton", "nan", "sha", "pei", "seat5", "seat6"]
 
 
-@pytest.mark.parametrize("overrides, setting", [
-    (["urls=[http://10.0.0.5/s1]"], "urls[0]"),
-    (["urls=[rtsp:///nohost]"], "urls[0]"),
-    (["urls=[rtsp://a/1,rtsp://b/1]", "seats=[east]"], "seats"),
-    (["seats=[east]"], "seats"),
-    (["urls=[rtsp://a/1,rtsp://b/1]", "seats=[east,east]"], "seats"),
-    (["urls=[rtsp://a/1]", "seats=[1east]"], "cameras[0] (seat '1east').seat"),
-    (["urls=[rtsp://a/1]", "cameras=local4"], "urls"),
-    (["replay.speed=fast"], "replay.speed"),
-    (["replay.speed=0"], "replay.speed"),
-    (["replay.speed=2"], "replay.speed"),  # with nothing to replay
-    (["replay.path=/no/such/run"], "replay"),
-])
+@pytest.mark.parametrize(
+    "overrides, setting",
+    [
+        (["urls=[http://10.0.0.5/s1]"], "urls[0]"),
+        (["urls=[rtsp:///nohost]"], "urls[0]"),
+        (["urls=[rtsp://a/1,rtsp://b/1]", "seats=[east]"], "seats"),
+        (["seats=[east]"], "seats"),
+        (["urls=[rtsp://a/1,rtsp://b/1]", "seats=[east,east]"], "seats"),
+        (["urls=[rtsp://a/1]", "seats=[1east]"], "cameras[0] (seat '1east').seat"),
+        (["urls=[rtsp://a/1]", "cameras=local4"], "urls"),
+        (["replay.speed=fast"], "replay.speed"),
+        (["replay.speed=0"], "replay.speed"),
+        (["replay.speed=2"], "replay.speed"),  # with nothing to replay
+        (["replay.path=/no/such/run"], "replay"),
+    ],
+)
 def test_wrong_cameras_or_replay_settings_name_their_setting(overrides, setting):
     with pytest.raises(ConfigError, match=re.escape(setting) + ":"):
         validate(load(*overrides))
@@ -243,10 +262,17 @@ def test_the_command_line_shorthand_and_one_line_errors_for_bad_overrides():
     from mjray.main import check_overrides, shorthand
 
     assert shorthand(["replay=/runs/a", "replay.speed=max", "run.duration_s=5"]) == [
-        "replay.path=/runs/a", "replay.speed=max", "run.duration_s=5"]
+        "replay.path=/runs/a",
+        "replay.speed=max",
+        "run.duration_s=5",
+    ]
     assert check_overrides(["urls=[rtsp://a/1]", "stream.policy=every", "hydra.run.dir=/tmp/x"]) is None
-    for bad, words in [(["urls=rtsp://a/1"], "urls"), (["stream.policy=fastest"], "latest, every, aligned"),
-                       (["nonexistent=1"], "nonexistent"), (['cameras=[{seat:a,url:"rtsp://a/1"}]'], "urls=[rtsp://")]:
+    for bad, words in [
+        (["urls=rtsp://a/1"], "urls"),
+        (["stream.policy=fastest"], "latest, every, aligned"),
+        (["nonexistent=1"], "nonexistent"),
+        (['cameras=[{seat:a,url:"rtsp://a/1"}]'], "urls=[rtsp://"),
+    ]:
         problem = check_overrides(bad)
         assert problem and words in problem and "\n" not in problem, (bad, problem)
 
@@ -255,21 +281,32 @@ def test_hydras_own_flags_are_read_as_hydra_reads_them_and_errors_stay_one_line(
     from mjray.main import check_overrides
 
     (tmp_path / "cameras").mkdir()
-    (tmp_path / "cameras" / "mine.yaml").write_text('# @package _global_\ncameras:\n  - {seat: east, url: "rtsp://a/1"}\n')
-    for good in (["--config-dir", str(tmp_path), "cameras=mine"], [f"--config-dir={tmp_path}", "cameras=mine"],
-                 ["-cd", str(tmp_path), "cameras=mine", "run.duration_s=3"], ["-m", "run.duration_s=3,4"],
-                 ["--multirun", "stream.policy=every,latest", "run.duration_s=range(1,3)"],
-                 ["hydra.mode=MULTIRUN", "run.duration_s=3,4"], ["--cfg", "job"], ["--help"],
-                 ["-sc", "install=bash"], ["--config-name", "config", "run.duration_s=3"]):
+    (tmp_path / "cameras" / "mine.yaml").write_text(
+        '# @package _global_\ncameras:\n  - {seat: east, url: "rtsp://a/1"}\n'
+    )
+    for good in (
+        ["--config-dir", str(tmp_path), "cameras=mine"],
+        [f"--config-dir={tmp_path}", "cameras=mine"],
+        ["-cd", str(tmp_path), "cameras=mine", "run.duration_s=3"],
+        ["-m", "run.duration_s=3,4"],
+        ["--multirun", "stream.policy=every,latest", "run.duration_s=range(1,3)"],
+        ["hydra.mode=MULTIRUN", "run.duration_s=3,4"],
+        ["--cfg", "job"],
+        ["--help"],
+        ["-sc", "install=bash"],
+        ["--config-name", "config", "run.duration_s=3"],
+    ):
         assert check_overrides(good) is None, good
-    for bad, words in [(["cameras=mine"], "Could not find 'cameras/mine'"),
-                       (["--config-dir", str(tmp_path / "nope"), "cameras=mine"], "--config-dir: no folder at"),
-                       (["-cd", str(tmp_path), "cameras=theirs"], "mine"),  # the options listed include one's own
-                       (["run.duration_s=3,4"], "run it with -m"),
-                       (["-m", "stream.policy=every,fastest"], "job 2 of the sweep: stream.policy=fastest"),
-                       (["-m", "run.duration_s=3,4", "nonexistent=1"], "nonexistent"),
-                       (["-m", "urls=rtsp://a/1"], "urls"),
-                       (["-cn", "nope"], "Cannot find primary config 'nope'")]:
+    for bad, words in [
+        (["cameras=mine"], "Could not find 'cameras/mine'"),
+        (["--config-dir", str(tmp_path / "nope"), "cameras=mine"], "--config-dir: no folder at"),
+        (["-cd", str(tmp_path), "cameras=theirs"], "mine"),  # the options listed include one's own
+        (["run.duration_s=3,4"], "run it with -m"),
+        (["-m", "stream.policy=every,fastest"], "job 2 of the sweep: stream.policy=fastest"),
+        (["-m", "run.duration_s=3,4", "nonexistent=1"], "nonexistent"),
+        (["-m", "urls=rtsp://a/1"], "urls"),
+        (["-cn", "nope"], "Cannot find primary config 'nope'"),
+    ]:
         problem = check_overrides(bad)
         assert problem and words in problem and "\n" not in problem, (bad, problem)
 

@@ -26,13 +26,18 @@ PASSWORD = "Wr0ng-Pa55word-7d1e"  # what the user typed wrong: must never be sho
 
 def test_a_camera_down_for_ten_seconds_is_about_150_offline_frames_in_order(table_360, serve):
     server = serve(table_360)
-    cfg = validate(AppConfig(cameras=cameras_for(server, seats={"ton", "nan"}),
-                             stream=StreamConfig(open_timeout_s=2.0, reconnect_max_s=0.5)))
+    cfg = validate(
+        AppConfig(
+            cameras=cameras_for(server, seats={"ton", "nan"}),
+            stream=StreamConfig(open_timeout_s=2.0, reconnect_max_s=0.5),
+        )
+    )
     collect = Collect()
     with local_ray():
         pipeline = Pipeline(cfg, live_sources(cfg, cfg.cameras), keep_pixels=False)
         pipeline.start()
         try:
+
             def outage(elapsed):
                 server.kill()
                 time.sleep(10.0)  # the driver waits too: nothing arrives meanwhile
@@ -46,7 +51,17 @@ def test_a_camera_down_for_ten_seconds_is_about_150_offline_frames_in_order(tabl
         camera = pipeline.final[seat]["camera"]
         assert [i.seq for i in items] == list(range(len(items))), f"{seat}: not in order, or a frame twice"
         offline = [i for i in items if isinstance(i, Gap) and i.reason is GapReason.OFFLINE]
-        print(seat, "offline", len(offline), "decoded", camera["decoded"], "lost", camera["lost"], camera["offline_s"], "s")
+        print(
+            seat,
+            "offline",
+            len(offline),
+            "decoded",
+            camera["decoded"],
+            "lost",
+            camera["lost"],
+            camera["offline_s"],
+            "s",
+        )
         # 10 s down, then the server's restart and the reconnect (up to a few seconds on a loaded box)
         assert 140 <= len(offline) <= 15 * 15, f"{seat}: {len(offline)} offline frames for a 10 s outage"
         times = [g.captured_at for g in offline]
@@ -66,10 +81,23 @@ def test_a_wrong_password_is_named_401_within_seconds_and_shown_nowhere(typed, t
     server = serve(table_360, auth=("admin", "the-right-one"))
     run = tmp_path / "run"
     password = "${oc.env:CAM_PW}" if typed == "from-env" else PASSWORD
-    process = subprocess.Popen([sys.executable, "-m", "mjray.main", f"urls=[rtsp://admin:{password}@127.0.0.1:{server.port}/ton]",
-                                "run.duration_s=10", "run.status_every_s=2", "ray.dashboard=false", f"display.output_dir={run}"],
-                               cwd=tmp_path, env={**os.environ, "CAM_PW": PASSWORD}, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mjray.main",
+            f"urls=[rtsp://admin:{password}@127.0.0.1:{server.port}/ton]",
+            "run.duration_s=10",
+            "run.status_every_s=2",
+            "ray.dashboard=false",
+            f"display.output_dir={run}",
+        ],
+        cwd=tmp_path,
+        env={**os.environ, "CAM_PW": PASSWORD},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         time.sleep(4)
         title = Path(f"/proc/{process.pid}/cmdline").read_bytes()
@@ -95,9 +123,13 @@ def test_a_wrong_password_is_named_401_within_seconds_and_shown_nowhere(typed, t
 
 def test_sigterm_stops_cleanly_with_the_summary_written(tmp_path, table_360):
     run = tmp_path / "run"
-    process = subprocess.Popen([sys.executable, "-m", "mjray.main", "sim.seats=2", "ray.dashboard=false",
-                                f"display.output_dir={run}"], cwd=tmp_path, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mjray.main", "sim.seats=2", "ray.dashboard=false", f"display.output_dir={run}"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not (run / "detections.jsonl").exists():
@@ -131,8 +163,14 @@ def test_every_on_an_overloaded_box_accounts_for_every_frame_the_cameras_sent(ta
     decoding never stops, what overflows the buffer is an `overflow` gap, and decoded + gaps is
     what the cameras sent."""
     server = serve(table_360)
-    cfg = validate(AppConfig(cameras=cameras_for(server), stream=StreamConfig(policy="every", buffer_s=2.0),
-                             pool=PoolConfig(shared_workers=1), model=ModelConfig(threads=1)))
+    cfg = validate(
+        AppConfig(
+            cameras=cameras_for(server),
+            stream=StreamConfig(policy="every", buffer_s=2.0),
+            pool=PoolConfig(shared_workers=1),
+            model=ModelConfig(threads=1),
+        )
+    )
     collect = Collect()
     with local_ray():
         pipeline = Pipeline(cfg, live_sources(cfg, cfg.cameras), keep_pixels=False)
@@ -143,13 +181,18 @@ def test_every_on_an_overloaded_box_accounts_for_every_frame_the_cameras_sent(ta
             pipeline.shutdown()
     for seat in table_360.spec.seats:
         items, camera = collect.got[seat], pipeline.final[seat]["camera"]
-        assert [i.seq for i in items] == list(range(len(items))) == list(range(camera["decoded"] + camera["lost"]
-                                                                                + camera["offline"]))
+        assert (
+            [i.seq for i in items]
+            == list(range(len(items)))
+            == list(range(camera["decoded"] + camera["lost"] + camera["offline"]))
+        )
         sent = (items[-1].captured_at - items[0].captured_at) * 15 + 1
         overflow = sum(isinstance(i, Gap) and i.reason is GapReason.OVERFLOW for i in items)
         results = sum(isinstance(i, Result) for i in items)
         print(seat, "sent", round(sent), "decoded", camera["decoded"], "inferred", results, "overflow", overflow)
-        assert abs(len(items) - sent) <= 0.02 * sent, f"{seat}: {len(items)} frames accounted for, the camera sent {sent:.0f}"
+        assert abs(len(items) - sent) <= 0.02 * sent, (
+            f"{seat}: {len(items)} frames accounted for, the camera sent {sent:.0f}"
+        )
         assert overflow > 0.3 * len(items), "the box must be overloaded for this test to mean anything"
 
 
@@ -174,9 +217,21 @@ def run_and_kill(name: str, settings: list[str], tmp_path: Path, table, server) 
     run = tmp_path / "run"
     urls = ",".join(f"rtsp://admin:pw@127.0.0.1:{server.port}/{seat}" for seat in table.spec.seats)
     video = [] if any(s.startswith("display.video=") for s in settings) else ["display.video=false"]
-    with running_main(f"urls=[{urls}]", "run.duration_s=40", "run.status_every_s=2", "ray.dashboard=false",
-                      *video, f"display.output_dir={run}", *settings, cwd=tmp_path) as (process, lines):
-        pids = {m["name"]: int(m["pid"]) for line in list(lines) if (m := re.search(r"actor (?P<name>\S+): pid (?P<pid>\d+)", line))}
+    with running_main(
+        f"urls=[{urls}]",
+        "run.duration_s=40",
+        "run.status_every_s=2",
+        "ray.dashboard=false",
+        *video,
+        f"display.output_dir={run}",
+        *settings,
+        cwd=tmp_path,
+    ) as (process, lines):
+        pids = {
+            m["name"]: int(m["pid"])
+            for line in list(lines)
+            if (m := re.search(r"actor (?P<name>\S+): pid (?P<pid>\d+)", line))
+        }
         assert name in pids, f"no pid logged for {name}: {lines[-20:]}"
         time.sleep(18)
         killed_at = time.time()
@@ -202,7 +257,9 @@ def rate_before(records: list[dict], killed_at: float) -> float:
 
 
 @pytest.mark.parametrize("kind", list(KILLS))
-def test_an_actor_killed_mid_run_is_restarted_its_seat_resumes_and_the_others_keep_their_rate(kind, tmp_path, table_360, serve):
+def test_an_actor_killed_mid_run_is_restarted_its_seat_resumes_and_the_others_keep_their_rate(
+    kind, tmp_path, table_360, serve
+):
     """SIGKILL to one actor's process 18 s into a run against cameras with RTSP basic auth: the run
     goes on and ends normally, every seat's seqs run on without a repeat, the frames lost in the
     fault are gaps with a reason, and the seats it did not serve keep >= 90 % of their rate."""
@@ -219,16 +276,30 @@ def test_an_actor_killed_mid_run_is_restarted_its_seat_resumes_and_the_others_ke
         # per second: the 10 s before the kill, the 15 s after
         before, after = rate_before(records, killed_at), results_in(records, killed_at, killed_at + 15) / 15
         later = results_in(records, killed_at + 15, float("inf"))
-        gaps = Counter(r["gap"] for r in records  # a gap the reorder made has no capture time
-                       if "gap" in r and (r["captured_at"] is None or killed_at - 1 <= r["captured_at"] < killed_at + 15))
-        print(kind, seat, f"results/s before {before:.2f} after {after:.2f}", "later", later, "gaps", dict(gaps),
-              "restarts", row["restarts"])
+        gaps = Counter(
+            r["gap"]
+            for r in records  # a gap the reorder made has no capture time
+            if "gap" in r and (r["captured_at"] is None or killed_at - 1 <= r["captured_at"] < killed_at + 15)
+        )
+        print(
+            kind,
+            seat,
+            f"results/s before {before:.2f} after {after:.2f}",
+            "later",
+            later,
+            "gaps",
+            dict(gaps),
+            "restarts",
+            row["restarts"],
+        )
         assert later, f"{seat}: no results after the fault: it did not resume"
         if seat in hit:
             # what the fault cost, in words: frames due while the camera was gone, the frame its detector held;
             # a reorder's restart loses only what it held undrained (restart gaps), often nothing
             explained = {"camera": {"offline", "restart"}, "detector": {"failed", "restart", "timeout"}}
-            assert kind not in explained or set(gaps) & explained[kind], f"{seat}: no gap says why frames are missing: {gaps}"
+            assert kind not in explained or set(gaps) & explained[kind], (
+                f"{seat}: no gap says why frames are missing: {gaps}"
+            )
             assert row["restarts"][{"rounds": "shared", "detector": "detectors"}.get(kind, kind)] == 1, row["restarts"]
         else:
             assert after >= 0.9 * before, f"{seat} lost its rate while another seat's {kind} restarted"

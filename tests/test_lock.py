@@ -23,7 +23,8 @@ def test_the_lock_pins_every_requirement_of_pyproject_within_its_range(line):
     version = Version(lock[name])
     assert requirement.specifier.contains(version, prereleases=True), (
         f"{LOCK.name} pins {requirement.name} {version}, outside pyproject.toml's '{requirement.specifier}': "
-        "run bash scripts/lock.sh")
+        "run bash scripts/lock.sh"
+    )
 
 
 def test_the_lock_keeps_the_pins_and_hashes_every_package():
@@ -39,6 +40,9 @@ def test_the_lock_keeps_the_pins_and_hashes_every_package():
 def test_moved_names_the_changed_the_new_and_the_gone_but_not_the_project_or_installer():
     lock = {"numpy": "2.4.6", "opencv-python": "5.0.0.93", "ray": "2.60.0"}
     have = {"numpy": "2.4.6", "opencv-python": "5.1.0.95", "rich": "14.0", "mjray": "0.1.0", "pip": "25.3"}
-    assert moved(lock, have) == {"opencv-python": ("5.0.0.93", "5.1.0.95"), "ray": ("2.60.0", None),
-                                 "rich": (None, "14.0")}
+    assert moved(lock, have) == {
+        "opencv-python": ("5.0.0.93", "5.1.0.95"),
+        "ray": ("2.60.0", None),
+        "rich": (None, "14.0"),
+    }
     assert moved(lock, dict(lock)) == {}

@@ -51,12 +51,16 @@ def test_embedded_default_runs_and_writes_ordered_results(tmp_path, table_360, m
 
     monkeypatch.setenv("MJRAY_RUN_DIR", str(out))
     notebook = nbformat.read(NOTEBOOK, as_version=4)
-    NotebookClient(notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    NotebookClient(
+        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
     printed = "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert "strictly in order: True" in printed and "strictly in order: False" not in printed
     assert (out / "latency.png").stat().st_size > 1000 and (out / "rate.png").stat().st_size > 1000
     over_time = nbformat.read(NOTEBOOK.with_name("seats_over_time.ipynb"), as_version=4)
-    NotebookClient(over_time, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    NotebookClient(
+        over_time, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
     printed = "".join(o.get("text", "") for c in over_time.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert all(f"{seat:6s} results/s median" in printed for seat in ("ton", "nan", "sha", "pei")), printed
     assert (out / "seats_over_time.png").stat().st_size > 1000
@@ -64,8 +68,14 @@ def test_embedded_default_runs_and_writes_ordered_results(tmp_path, table_360, m
 
 def test_aligned_policy_shows_the_seats_together_and_writes_the_game(tmp_path, table_360):
     out = tmp_path / "run"
-    result = mjray_main("run.duration_s=60", "ray.dashboard=false", "stream.policy=aligned", "display.video=false",
-                        f"display.output_dir={out}", cwd=tmp_path)
+    result = mjray_main(
+        "run.duration_s=60",
+        "ray.dashboard=false",
+        "stream.policy=aligned",
+        "display.video=false",
+        f"display.output_dir={out}",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
     print(result.stdout[-1500:])
@@ -96,8 +106,9 @@ def test_aligned_policy_shows_the_seats_together_and_writes_the_game(tmp_path, t
     assert "game record:" in result.stdout + result.stderr and "ms of CPU per result" in result.stdout + result.stderr
     assert "post-processing (plug-ins) took" in result.stdout + result.stderr  # the tile faces, on by default
     assert "then tile faces" in result.stdout + result.stderr
-    scored = subprocess.run([sys.executable, "-m", "mjray.sim", "score-game", str(out)], capture_output=True,
-                            text=True, timeout=120)
+    scored = subprocess.run(
+        [sys.executable, "-m", "mjray.sim", "score-game", str(out)], capture_output=True, text=True, timeout=120
+    )
     print(scored.stdout)
     assert scored.returncode == 0, scored.stderr
     lines = scored.stdout.splitlines()
@@ -122,12 +133,22 @@ def test_a_cameras_preset_of_ones_own_runs_from_hydras_config_dir(tmp_path, tabl
     server = serve(table_360)
     presets = tmp_path / "my_conf" / "cameras"
     presets.mkdir(parents=True)
-    (presets / "my_table.yaml").write_text("# @package _global_\ncameras:\n"
-                                           f'  - {{seat: east, url: "{server.url("ton")}"}}\n'
-                                           f'  - {{seat: south, url: "{server.url("nan")}"}}\n')
+    (presets / "my_table.yaml").write_text(
+        "# @package _global_\ncameras:\n"
+        f'  - {{seat: east, url: "{server.url("ton")}"}}\n'
+        f'  - {{seat: south, url: "{server.url("nan")}"}}\n'
+    )
     out = tmp_path / "run"
-    result = mjray_main("--config-dir", str(tmp_path / "my_conf"), "cameras=my_table", "run.duration_s=8",
-                        "ray.dashboard=false", "display.video=false", f"display.output_dir={out}", cwd=tmp_path)
+    result = mjray_main(
+        "--config-dir",
+        str(tmp_path / "my_conf"),
+        "cameras=my_table",
+        "run.duration_s=8",
+        "ray.dashboard=false",
+        "display.video=false",
+        f"display.output_dir={out}",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert ordered_seats(out).keys() == {"east", "south"}
 
@@ -136,8 +157,20 @@ def test_the_mjray_command_sweeps_two_jobs_each_with_its_run_folder_and_summary(
     command = Path(sys.executable).with_name("mjray")
     assert command.is_file(), "the console script: scripts/setup.sh installs mjray with it"
     sweep = tmp_path / "sweep"
-    result = subprocess.run([str(command), "-m", "run.duration_s=4,7", "ray.dashboard=false", "display.video=false",
-                             f"hydra.sweep.dir={sweep}"], cwd=tmp_path, capture_output=True, text=True, timeout=400)
+    result = subprocess.run(
+        [
+            str(command),
+            "-m",
+            "run.duration_s=4,7",
+            "ray.dashboard=false",
+            "display.video=false",
+            f"hydra.sweep.dir={sweep}",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert result.stdout.count("mjray summary") == 2
     for job, seconds in (("0", 4), ("1", 7)):
@@ -147,9 +180,11 @@ def test_the_mjray_command_sweeps_two_jobs_each_with_its_run_folder_and_summary(
 
 
 def test_a_bad_setting_in_a_sweep_or_beside_a_config_dir_is_one_line_before_any_job(tmp_path):
-    for argv, words in ((["-m", "stream.policy=every,fastest"], "job 2 of the sweep"),
-                        (["run.duration_s=3,4"], "run it with -m"),
-                        (["--config-dir", str(tmp_path), "cameras=mine"], "Available options in 'cameras': embedded")):
+    for argv, words in (
+        (["-m", "stream.policy=every,fastest"], "job 2 of the sweep"),
+        (["run.duration_s=3,4"], "run it with -m"),
+        (["--config-dir", str(tmp_path), "cameras=mine"], "Available options in 'cameras': embedded"),
+    ):
         result = mjray_main(*argv, cwd=tmp_path, timeout=120)
         assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
         (line,) = result.stderr.strip().splitlines()
@@ -164,13 +199,22 @@ def test_a_cluster_address_where_nothing_answers_is_one_line_at_once(tmp_path):
     result = mjray_main(f"ray.address=127.0.0.1:{free_port()}", "run.duration_s=5", cwd=tmp_path, timeout=120)
     assert result.returncode == 2 and time.monotonic() - started < 30  # Ray itself retries for minutes
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("mjray: bad setting: ray.address: nothing answers at 127.0.0.1:") and "Traceback" not in result.stderr
+    assert (
+        last.startswith("mjray: bad setting: ray.address: nothing answers at 127.0.0.1:")
+        and "Traceback" not in result.stderr
+    )
 
 
 def test_missing_camera_password_is_one_clear_line(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("TAPO_")}
-    result = subprocess.run([sys.executable, "-m", "mjray.main", "cameras=tapo4"], cwd=tmp_path, capture_output=True,
-                            text=True, timeout=120, env=env)
+    result = subprocess.run(
+        [sys.executable, "-m", "mjray.main", "cameras=tapo4"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert result.returncode == 2
     assert "TAPO_" in result.stderr and "Traceback" not in result.stderr
 
@@ -183,13 +227,28 @@ def test_window_shows_the_grid_on_a_screen_and_q_stops_the_run(tmp_path, table_3
     for tool in ("Xvfb", "xdotool"):
         assert shutil.which(tool), f"{tool} missing: run scripts/setup.sh"
     display = ":97"
-    screen = subprocess.Popen(["Xvfb", display, "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    screen = subprocess.Popen(
+        ["Xvfb", display, "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     env = {**os.environ, "DISPLAY": display}
     try:
-        run = subprocess.Popen([sys.executable, "-m", "mjray.main", "run.duration_s=120", "ray.dashboard=false",
-                                f"display.output_dir={tmp_path / 'run'}"], cwd=tmp_path, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        run = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "mjray.main",
+                "run.duration_s=120",
+                "ray.dashboard=false",
+                f"display.output_dir={tmp_path / 'run'}",
+            ],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         window = ""
         deadline = time.monotonic() + 90
         while not window and time.monotonic() < deadline and run.poll() is None:

@@ -112,7 +112,8 @@ def test_a_plugin_of_ones_own_is_checked_built_for_its_models_and_run_on_their_b
         validate({"bare": {"module": "json"}})
     assert postprocessors(plugins, {1: "car"}) == []  # not its kind of model
     (post,) = postprocessors(plugins, {0: "person"})
-    found = Detections(np.array([[0, 0, 4, 4], [5, 5, 9, 9]], np.float32), np.array([0.9, 0.2], np.float32),
-                       np.array([0, 0], np.int32))
+    found = Detections(
+        np.array([[0, 0, 4, 4], [5, 5, 9, 9]], np.float32), np.array([0.9, 0.2], np.float32), np.array([0, 0], np.int32)
+    )
     kept = post(Seen(np.zeros((10, 10, 3), np.uint8), True), found)
     assert len(kept) == 1 and kept.confidence[0] == pytest.approx(0.9) and post.seen == 1

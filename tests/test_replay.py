@@ -23,23 +23,38 @@ def records(run: Path) -> list[dict]:
 
 def detections(run: Path) -> dict[tuple[str, int], tuple]:
     """(seat, seq) -> what the model found: boxes, classes, scores (gaps: their reason)."""
-    return {(r["seat"], r["seq"]): (r["boxes"], r["classes"], r["scores"]) if "boxes" in r else r["gap"]
-            for r in records(run)}
+    return {
+        (r["seat"], r["seq"]): (r["boxes"], r["classes"], r["scores"]) if "boxes" in r else r["gap"]
+        for r in records(run)
+    }
 
 
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory, table_360) -> Path:
     """20 s of the embedded table, recorded as received while the live pipeline ran."""
     run = tmp_path_factory.mktemp("live") / "run"
-    done = mjray_main("run.duration_s=20", "record=true", "ray.dashboard=false", "display.video=false",
-                      f"display.output_dir={run}", cwd=run.parent)
+    done = mjray_main(
+        "run.duration_s=20",
+        "record=true",
+        "ray.dashboard=false",
+        "display.video=false",
+        f"display.output_dir={run}",
+        cwd=run.parent,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return run
 
 
 def replay(recorded: Path, out: Path, *overrides: str):
-    done = mjray_main(f"replay={recorded}", "ray.dashboard=false", "display.video=false", f"display.output_dir={out}",
-                      *overrides, cwd=out.parent, timeout=400)
+    done = mjray_main(
+        f"replay={recorded}",
+        "ray.dashboard=false",
+        "display.video=false",
+        f"display.output_dir={out}",
+        *overrides,
+        cwd=out.parent,
+        timeout=400,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "stopping (every source ended)" in done.stderr + done.stdout, "a replay ends by itself"
     return json.loads((out / "summary.json").read_text())
@@ -95,7 +110,9 @@ def test_a_replay_at_the_recorded_pace_takes_frames_at_the_cameras_rate(recorded
         times = [t["captured_at"] for t in recording.segments[seat["seat"]][0].packet_times()]
         recorded_fps = (len(times) - 1) / (times[-1] - times[0])
         print(seat["seat"], "recorded", round(recorded_fps, 2), "replayed", seat["fps_decoding"])
-        assert seat["fps_decoding"] == pytest.approx(recorded_fps, rel=0.05), f"{seat['seat']}: not at the recorded pace"
+        assert seat["fps_decoding"] == pytest.approx(recorded_fps, rel=0.05), (
+            f"{seat['seat']}: not at the recorded pace"
+        )
         assert seat["inferred"] > 0 and seat["emitted"] == seat["decoded"]
 
 
@@ -103,8 +120,15 @@ def test_cameras_given_on_the_command_line(tmp_path, table_360, serve):
     server = serve(table_360)
     urls = ",".join(server.url(seat) for seat in ("ton", "nan"))
     out = tmp_path / "run"
-    done = mjray_main(f"urls=[{urls}]", "seats=[east,west]", "run.duration_s=8", "ray.dashboard=false",
-                      "display.video=false", f"display.output_dir={out}", cwd=tmp_path)
+    done = mjray_main(
+        f"urls=[{urls}]",
+        "seats=[east,west]",
+        "run.duration_s=8",
+        "ray.dashboard=false",
+        "display.video=false",
+        f"display.output_dir={out}",
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     by_seat = defaultdict(list)
     for r in records(out):
@@ -114,8 +138,15 @@ def test_cameras_given_on_the_command_line(tmp_path, table_360, serve):
         assert [r["seq"] for r in mine] == list(range(len(mine))) and any("boxes" in r for r in mine), seat
 
 
-@pytest.mark.parametrize("override", ["urls=[rtsp://127.0.0.1:9/a,", "urls=[rtsp://127.0.0.1:9/a, http://x/b]",
-                                      "urls=rtsp://127.0.0.1:9/a", 'cameras=[{seat:a,url:"rtsp://127.0.0.1:9/a"}]'])
+@pytest.mark.parametrize(
+    "override",
+    [
+        "urls=[rtsp://127.0.0.1:9/a,",
+        "urls=[rtsp://127.0.0.1:9/a, http://x/b]",
+        "urls=rtsp://127.0.0.1:9/a",
+        'cameras=[{seat:a,url:"rtsp://127.0.0.1:9/a"}]',
+    ],
+)
 def test_a_malformed_camera_list_is_one_line_and_exit_2(tmp_path, override):
     done = mjray_main(override, "ray.dashboard=false", cwd=tmp_path, timeout=120)
     assert done.returncode == 2, done.stderr

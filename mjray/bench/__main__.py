@@ -59,16 +59,25 @@ class BenchConfig:
     # (pool.* settings, plus threads: model.threads and policy: stream.policy)
     scaling: bool = False
     scale_seats: list[int] = field(default_factory=lambda: [1, 2, 4, 8])
-    scale_pools: list[dict] = field(default_factory=lambda: [
-        {"shared_workers": 1}, {"shared_workers": 2},
-        {"shared_workers": 0, "workers_per_camera": 1, "cpus_per_worker": 0.05, "camera_cpus": 0.05},
-        {"shared_workers": 0, "workers_per_camera": 2, "cpus_per_worker": 0.05, "camera_cpus": 0.05}])
+    scale_pools: list[dict] = field(
+        default_factory=lambda: [
+            {"shared_workers": 1},
+            {"shared_workers": 2},
+            {"shared_workers": 0, "workers_per_camera": 1, "cpus_per_worker": 0.05, "camera_cpus": 0.05},
+            {"shared_workers": 0, "workers_per_camera": 2, "cpus_per_worker": 0.05, "camera_cpus": 0.05},
+        ]
+    )
     out_dir: Optional[str] = None  # None: Hydra's run directory
 
 
 def machine() -> dict:
-    return {"host": platform.node(), "cpus": psutil.cpu_count(), "processor": platform.processor() or platform.machine(),
-            "memory_gib": round(psutil.virtual_memory().total / 2**30, 1), "gpu": _gpu_name()}
+    return {
+        "host": platform.node(),
+        "cpus": psutil.cpu_count(),
+        "processor": platform.processor() or platform.machine(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "gpu": _gpu_name(),
+    }
 
 
 def _gpu_name() -> str | None:
@@ -113,18 +122,21 @@ def bench(cfg: BenchConfig, out: Path) -> dict:
             if name.startswith("mjray"):
                 outcome = run_mjray(urls, cfg.seconds, cfg.warmup_s, model, mjray_settings(cfg, name), exclude, cfg.fps)
             elif name == "baseline":
-                outcome = run_baseline(urls, (height, width, 3), cfg.seconds, cfg.warmup_s, model,
-                                       cfg.workers_per_camera, exclude)
+                outcome = run_baseline(
+                    urls, (height, width, 3), cfg.seconds, cfg.warmup_s, model, cfg.workers_per_camera, exclude
+                )
             else:
                 outcome = run_ultralytics(urls, cfg.seconds, cfg.warmup_s, model, exclude, Path(scratch))
             outcome.notes["apparatus_cores"] = apparatus.cores()  # CPU the cameras and the reference took meanwhile
             outcomes[name] = (outcome, readers.collect())  # the reference has seen enough once the contender stopped
     limits.append(run_limit(images, cfg.limit_seconds, model))
-    report["limit"] = {"fps": round(float(np.median([x["fps"] for x in limits])), 2),
-                       "model_ms": round(float(np.median([x["model_ms"] for x in limits])), 1),
-                       "runs_fps": [x["fps"] for x in limits]}
+    report["limit"] = {
+        "fps": round(float(np.median([x["fps"] for x in limits])), 2),
+        "model_ms": round(float(np.median([x["model_ms"] for x in limits])), 1),
+        "runs_fps": [x["fps"] for x in limits],
+    }
     for i, (name, (outcome, reference)) in enumerate(outcomes.items()):
-        report["contenders"][name] = summarize(outcome, reference, cfg, bracket(*limits[i:i + 2]))
+        report["contenders"][name] = summarize(outcome, reference, cfg, bracket(*limits[i : i + 2]))
         log.info("%s: %s", name, report["contenders"][name]["total"])
     write(report, out)
     return report
@@ -137,7 +149,10 @@ def mjray_settings(cfg: BenchConfig, contender: str) -> dict:
     if contender == "mjray_aligned":
         settings["stream"] = {**settings.get("stream", {}), "policy": "aligned"}
     if contender == "mjray_low_latency":
-        settings["pool"] = {**settings.get("pool", {}), **OmegaConf.to_container(OmegaConf.load(CONF_DIR / "pool" / "cpu_low_latency.yaml"))}
+        settings["pool"] = {
+            **settings.get("pool", {}),
+            **OmegaConf.to_container(OmegaConf.load(CONF_DIR / "pool" / "cpu_low_latency.yaml")),
+        }
     return settings
 
 
@@ -199,8 +214,12 @@ def scaling(cfg: BenchConfig, out: Path) -> list[dict]:
                 reference = readers.collect()
                 after = run_limit(images, cfg.limit_seconds, model)
                 figures = summarize(outcome, reference, replace(cfg, seats=seats), bracket(before, after))
-                row = {"cameras": seats, **pool, **{c: figures["total"].get(c) for c in ["kept", *COLUMNS]},
-                       "camera_fps": round(figures["total"]["fps"] / seats, 2)}
+                row = {
+                    "cameras": seats,
+                    **pool,
+                    **{c: figures["total"].get(c) for c in ["kept", *COLUMNS]},
+                    "camera_fps": round(figures["total"]["fps"] / seats, 2),
+                }
                 rows.append(row)
                 log.info("scaling: %s", row)
     out.mkdir(parents=True, exist_ok=True)
@@ -259,9 +278,24 @@ def summarize(outcome: Outcome, reference, cfg: BenchConfig, limit: dict) -> dic
     return {**figures, "notes": outcome.notes, "measured_s": round(outcome.seconds, 2), "cpu_s_per_frame_by_role": cpu}
 
 
-COLUMNS = ["fps", "limit_fps", "ratio_to_limit", "ratio_to_limit_left", "latency_p50_ms", "latency_p99_ms", "latency_max_ms",
-           "latency_target_ms", "order_violations",
-           "duplicates", "torn", "unreadable", "skew_p50_ms", "skew_p99_ms", "cpu_s_per_frame", "peak_rss_mib"]
+COLUMNS = [
+    "fps",
+    "limit_fps",
+    "ratio_to_limit",
+    "ratio_to_limit_left",
+    "latency_p50_ms",
+    "latency_p99_ms",
+    "latency_max_ms",
+    "latency_target_ms",
+    "order_violations",
+    "duplicates",
+    "torn",
+    "unreadable",
+    "skew_p50_ms",
+    "skew_p99_ms",
+    "cpu_s_per_frame",
+    "peak_rss_mib",
+]
 
 
 def write(report: dict, out: Path) -> None:
@@ -278,10 +312,12 @@ def write(report: dict, out: Path) -> None:
 
 def table(report: dict) -> str:
     m, limit = report["machine"], report["limit"]
-    lines = [f"machine: {m['cpus']} CPUs, {m['memory_gib']} GiB, GPU {m['gpu'] or 'none'}; "
-             f"limit (model alone, tight loop, all cores): {limit['fps']} frames/s, {limit['model_ms']} ms "
-             f"(runs {limit['runs_fps']}); one single-threaded model per core: {report['limit_parallel']['fps']} frames/s",
-             f"{'contender':12s}" + "".join(f"{c:>19s}" for c in COLUMNS)]
+    lines = [
+        f"machine: {m['cpus']} CPUs, {m['memory_gib']} GiB, GPU {m['gpu'] or 'none'}; "
+        f"limit (model alone, tight loop, all cores): {limit['fps']} frames/s, {limit['model_ms']} ms "
+        f"(runs {limit['runs_fps']}); one single-threaded model per core: {report['limit_parallel']['fps']} frames/s",
+        f"{'contender':12s}" + "".join(f"{c:>19s}" for c in COLUMNS),
+    ]
     for name, figures in report["contenders"].items():
         lines.append(f"{name:12s}" + "".join(f"{str(figures['total'].get(c)):>19s}" for c in COLUMNS))
     lines.append("CPU seconds per delivered frame, by process:")
@@ -290,11 +326,15 @@ def table(report: dict) -> str:
     for name, figures in report["contenders"].items():
         notes = figures.get("notes", {})
         if notes.get("stages"):
-            lines.append(f"{name}, where a frame's time goes (p50/p99 ms): " +
-                         ", ".join(f"{k} {v['p50_ms']}/{v['p99_ms']}" for k, v in notes["stages"].items()))
+            lines.append(
+                f"{name}, where a frame's time goes (p50/p99 ms): "
+                + ", ".join(f"{k} {v['p50_ms']}/{v['p99_ms']}" for k, v in notes["stages"].items())
+            )
         if "display_latency_p50_p99_ms" in notes:
-            lines.append(f"{name}, skew above is of its grid display; of its outputs alone p50/p99 "
-                         f"{notes['skew_of_outputs_p50_p99_ms']} ms; display latency p50/p99 {notes['display_latency_p50_p99_ms']} ms")
+            lines.append(
+                f"{name}, skew above is of its grid display; of its outputs alone p50/p99 "
+                f"{notes['skew_of_outputs_p50_p99_ms']} ms; display latency p50/p99 {notes['display_latency_p50_p99_ms']} ms"
+            )
     return "\n".join(lines)
 
 
@@ -313,10 +353,26 @@ def main() -> None:
         try:
             if cfg.scaling:
                 rows = scaling(cfg, out)
-                keys = ["cameras", "shared_workers", "workers_per_camera", "threads", "policy", "fps", "camera_fps", "kept",
-                        "ratio_to_limit", "ratio_to_limit_left", "latency_p50_ms", "latency_p99_ms", "latency_target_ms", "skew_p50_ms",
-                        "skew_p99_ms", "order_violations",
-                        "torn", "cpu_s_per_frame"]
+                keys = [
+                    "cameras",
+                    "shared_workers",
+                    "workers_per_camera",
+                    "threads",
+                    "policy",
+                    "fps",
+                    "camera_fps",
+                    "kept",
+                    "ratio_to_limit",
+                    "ratio_to_limit_left",
+                    "latency_p50_ms",
+                    "latency_p99_ms",
+                    "latency_target_ms",
+                    "skew_p50_ms",
+                    "skew_p99_ms",
+                    "order_violations",
+                    "torn",
+                    "cpu_s_per_frame",
+                ]
                 print("".join(f"{k:>19s}" for k in keys))
                 for row in rows:
                     print("".join(f"{str(row.get(k, '')):>19s}" for k in keys))

@@ -107,11 +107,19 @@ class Baseline:
             events = [self.ctx.Event() for _ in range(self.n)]
             result, done = self._shm(), self.ctx.Event()
             self.events += [*events, done]
-            self.processes.append(self.ctx.Process(target=_viewer, args=(seat, result, self.shape, done, self.stop_event, self.queue)))
+            self.processes.append(
+                self.ctx.Process(target=_viewer, args=(seat, result, self.shape, done, self.stop_event, self.queue))
+            )
             for slot, event in zip(slots, events):
-                self.processes.append(self.ctx.Process(target=_inference, args=(slot, self.shape, event, result, done,
-                                                                                self.stop_event, self.counts, self.model)))
-            self.processes.append(self.ctx.Process(target=_receiver, args=(url, self.shape, slots, events, self.stop_event)))
+                self.processes.append(
+                    self.ctx.Process(
+                        target=_inference,
+                        args=(slot, self.shape, event, result, done, self.stop_event, self.counts, self.model),
+                    )
+                )
+            self.processes.append(
+                self.ctx.Process(target=_receiver, args=(url, self.shape, slots, events, self.stop_event))
+            )
         for p in self.processes:
             p.daemon = True
             p.start()

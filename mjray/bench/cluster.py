@@ -39,8 +39,12 @@ def bare_env(folder: Path) -> str:
     Returns its python."""
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True)
     python = folder / "bin" / "python"
-    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          check=True, capture_output=True, text=True).stdout.strip()
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     Path(site, "this-venvs-packages.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     return str(python)
 
@@ -61,41 +65,60 @@ class LocalCluster:
         self.node_env: dict[str, str] = {}  # for the nodes (and so their workers) alone
 
     def _start(self, spec: NodeSpec, head: bool) -> None:
-        where = ["--head", f"--port={self.port}", "--include-dashboard=false"] if head else [f"--address={self.address}"]
-        cmd = [spec.python, "-m", "ray.scripts.scripts", "start", "--block", "--node-ip-address=127.0.0.1",
-               f"--num-cpus={spec.num_cpus}", f"--num-gpus={spec.num_gpus}", f"--temp-dir={self.temp_dir}",
-               f"--resources={json.dumps({**spec.resources, f'node_{spec.name}': 1})}", "--disable-usage-stats", *where]
+        where = (
+            ["--head", f"--port={self.port}", "--include-dashboard=false"] if head else [f"--address={self.address}"]
+        )
+        cmd = [
+            spec.python,
+            "-m",
+            "ray.scripts.scripts",
+            "start",
+            "--block",
+            "--node-ip-address=127.0.0.1",
+            f"--num-cpus={spec.num_cpus}",
+            f"--num-gpus={spec.num_gpus}",
+            f"--temp-dir={self.temp_dir}",
+            f"--resources={json.dumps({**spec.resources, f'node_{spec.name}': 1})}",
+            "--disable-usage-stats",
+            *where,
+        ]
         log = self.log_dir / f"ray-{spec.name}.log"
         with open(log, "w") as out:
-            process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                                       env={**self.env, **self.node_env})
+            process = subprocess.Popen(
+                cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env={**self.env, **self.node_env}
+            )
         self.processes.append(process)
         deadline = time.monotonic() + 120  # one at a time: nodes starting together on one machine race
         while "Ray runtime started" not in log.read_text():
-            assert process.poll() is None and time.monotonic() < deadline, \
+            assert process.poll() is None and time.monotonic() < deadline, (
                 f"ray start for node {spec.name} failed: {log.read_text()[-3000:]}"
+            )
             time.sleep(0.5)
 
     def start(self, timeout_s: float = 180.0) -> LocalCluster:
         self._start(self.specs[0], head=True)
         for spec in self.specs[1:]:
             self._start(spec, head=False)
-        probe = ("import json, sys, time, ray\n"
-                 f"ray.init(address='{self.address}', log_to_driver=False)\n"
-                 f"deadline = time.time() + {timeout_s / 2}\n"
-                 f"while time.time() < deadline and len([n for n in ray.nodes() if n['Alive']]) < {len(self.specs)}:\n"
-                 "    time.sleep(0.5)\n"
-                 "print(json.dumps({n['NodeID']: n['Resources'] for n in ray.nodes() if n['Alive']}))\n")
+        probe = (
+            "import json, sys, time, ray\n"
+            f"ray.init(address='{self.address}', log_to_driver=False)\n"
+            f"deadline = time.time() + {timeout_s / 2}\n"
+            f"while time.time() < deadline and len([n for n in ray.nodes() if n['Alive']]) < {len(self.specs)}:\n"
+            "    time.sleep(0.5)\n"
+            "print(json.dumps({n['NodeID']: n['Resources'] for n in ray.nodes() if n['Alive']}))\n"
+        )
         deadline = time.monotonic() + timeout_s
         while True:  # the head's GCS may take a while to listen
-            done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=timeout_s, env=self.env)
+            done = subprocess.run(
+                [sys.executable, "-c", probe], capture_output=True, text=True, timeout=timeout_s, env=self.env
+            )
             if done.returncode == 0 or time.monotonic() > deadline:
                 break
             time.sleep(1)
         assert done.returncode == 0, f"the cluster did not come up: {done.stderr[-3000:]}"
         alive = json.loads(done.stdout.strip().splitlines()[-1])
         for node_id, resources in alive.items():
-            names = [k[len("node_"):] for k in resources if k.startswith("node_") and not k.startswith("node:")]
+            names = [k[len("node_") :] for k in resources if k.startswith("node_") and not k.startswith("node:")]
             self.nodes[node_id] = {"name": names[0] if names else "?", "resources": resources}
         assert len(self.nodes) == len(self.specs), f"{len(self.nodes)} of {len(self.specs)} nodes came up: {self.nodes}"
         return self

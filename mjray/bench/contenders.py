@@ -60,8 +60,12 @@ def run_limit(images: list, seconds: float, model: dict, threads: int = 0, start
         detector(images[done % len(images)])
         done += 1
     elapsed = time.perf_counter() - started
-    return {"frames": done, "seconds": round(elapsed, 2), "fps": round(done / elapsed, 2),
-            "model_ms": round(1000 * elapsed / done, 1)}
+    return {
+        "frames": done,
+        "seconds": round(elapsed, 2),
+        "fps": round(done / elapsed, 2),
+        "model_ms": round(1000 * elapsed / done, 1),
+    }
 
 
 def _tight_loop(images: list, seconds: float, model: dict, start, queue) -> None:
@@ -75,15 +79,17 @@ def run_limit_parallel(images: list, seconds: float, model: dict, processes: int
 
     ctx = mp.get_context("spawn")
     queue, start = ctx.Queue(), ctx.Barrier(processes)
-    workers = [ctx.Process(target=_tight_loop, args=(images, seconds, model, start, queue))
-               for _ in range(processes)]
+    workers = [ctx.Process(target=_tight_loop, args=(images, seconds, model, start, queue)) for _ in range(processes)]
     for w in workers:
         w.start()
     results = [queue.get(timeout=seconds + 300) for _ in workers]
     for w in workers:
         w.join(30)
-    return {"processes": processes, "fps": round(sum(r["fps"] for r in results), 2),
-            "model_ms": round(sum(r["model_ms"] for r in results) / len(results), 1)}
+    return {
+        "processes": processes,
+        "fps": round(sum(r["fps"] for r in results), 2),
+        "model_ms": round(sum(r["model_ms"] for r in results) / len(results), 1),
+    }
 
 
 def stage_times(results: list) -> dict:
@@ -97,8 +103,13 @@ def stage_times(results: list) -> dict:
         "inference": [r.infer_ms / 1000 for r, _ in results],
         "delivery": [at - r.done_at for r, at in results],
     }
-    return {name: {"p50_ms": round(float(np.percentile(v, 50)) * 1000, 1),
-                   "p99_ms": round(float(np.percentile(v, 99)) * 1000, 1)} for name, v in stages.items()}
+    return {
+        name: {
+            "p50_ms": round(float(np.percentile(v, 50)) * 1000, 1),
+            "p99_ms": round(float(np.percentile(v, 99)) * 1000, 1),
+        }
+        for name, v in stages.items()
+    }
 
 
 class MarkerSink(BaseSink):
@@ -148,15 +159,23 @@ class MarkerSink(BaseSink):
                     if self.measuring(time.time()):
                         self.displayed.append(Delivery(self.seat_index[seat], time.time(), reading))
         shown = {(seat, seq) for seat, seq in self._on_screen.items()}
-        self._readings = {key: r for key, r in self._readings.items()
-                          if key in shown or key[1] > self._on_screen.get(key[0], -1)}
+        self._readings = {
+            key: r for key, r in self._readings.items() if key in shown or key[1] > self._on_screen.get(key[0], -1)
+        }
 
     def close(self) -> None:
         self._read()
 
 
-def run_mjray(urls: list[str], seconds: float, warmup_s: float, model: dict, settings: dict,
-              exclude: set[int], display_fps: float = 15.0) -> Outcome:
+def run_mjray(
+    urls: list[str],
+    seconds: float,
+    warmup_s: float,
+    model: dict,
+    settings: dict,
+    exclude: set[int],
+    display_fps: float = 15.0,
+) -> Outcome:
     """mjray as `python -m mjray.main` runs it (the same driver loop); `settings` change its
     defaults ({"pool": {"shared_workers": 0}}).
 
@@ -196,16 +215,36 @@ def run_mjray(urls: list[str], seconds: float, warmup_s: float, model: dict, set
     finally:
         ray.shutdown()
     pool = pipeline.pool  # as pool=auto chose
-    return Outcome(sink.deliveries, end - start, meter.cpu_seconds, meter.peak_rss / 2**20,
-                   {"policy": cfg.stream.policy.value, "threads": inference_threads(cfg, pool=pool),
-                    **({"aligned_hz": cfg.stream.aligned_hz} if parts(cfg.stream.policy).rounds else {}),
-                    **({"shared_workers": pool.shared_workers} if pool.shared_workers else
-                       {"workers_per_camera": pool.workers_per_camera}),
-                    "stages": stage_times(sink.timed)}, meter.by_role(), sink.displayed)
+    return Outcome(
+        sink.deliveries,
+        end - start,
+        meter.cpu_seconds,
+        meter.peak_rss / 2**20,
+        {
+            "policy": cfg.stream.policy.value,
+            "threads": inference_threads(cfg, pool=pool),
+            **({"aligned_hz": cfg.stream.aligned_hz} if parts(cfg.stream.policy).rounds else {}),
+            **(
+                {"shared_workers": pool.shared_workers}
+                if pool.shared_workers
+                else {"workers_per_camera": pool.workers_per_camera}
+            ),
+            "stages": stage_times(sink.timed),
+        },
+        meter.by_role(),
+        sink.displayed,
+    )
 
 
-def run_baseline(urls: list[str], shape: tuple[int, int, int], seconds: float, warmup_s: float, model: dict,
-                 workers: int, exclude: set[int]) -> Outcome:
+def run_baseline(
+    urls: list[str],
+    shape: tuple[int, int, int],
+    seconds: float,
+    warmup_s: float,
+    model: dict,
+    workers: int,
+    exclude: set[int],
+) -> Outcome:
     from mjray.bench.baseline import Baseline
 
     baseline = Baseline(urls, shape, workers, model)
@@ -214,12 +253,21 @@ def run_baseline(urls: list[str], shape: tuple[int, int, int], seconds: float, w
     meter = TreeMeter(os.getpid(), exclude)
     start, end = measure(meter, seconds)
     shown, counts = baseline.stop()
-    deliveries = [Delivery(seat, at, reading) for seat, records in shown.items() for at, reading in records
-                  if start <= at <= end]
-    return Outcome(deliveries, end - start, meter.cpu_seconds, meter.peak_rss / 2**20,
-                   {"workers_per_camera": workers, **counts,
-                    "note": "latency is of the picture shown; its boxes may come from an older frame (see counts)"},
-                   meter.by_role())
+    deliveries = [
+        Delivery(seat, at, reading) for seat, records in shown.items() for at, reading in records if start <= at <= end
+    ]
+    return Outcome(
+        deliveries,
+        end - start,
+        meter.cpu_seconds,
+        meter.peak_rss / 2**20,
+        {
+            "workers_per_camera": workers,
+            **counts,
+            "note": "latency is of the picture shown; its boxes may come from an older frame (see counts)",
+        },
+        meter.by_role(),
+    )
 
 
 def run_ultralytics(urls: list[str], seconds: float, warmup_s: float, spec: dict, exclude: set[int], folder) -> Outcome:
@@ -251,9 +299,14 @@ def run_ultralytics(urls: list[str], seconds: float, warmup_s: float, spec: dict
         if now >= until:
             break
     meter.sample()
-    return Outcome(deliveries, min(time.time(), until) - measuring_from, meter.cpu_seconds, meter.peak_rss / 2**20,
-                   {"note": "colour frames: Ultralytics' stream loader has no hook for grey/autocontrast"},
-                   meter.by_role())
+    return Outcome(
+        deliveries,
+        min(time.time(), until) - measuring_from,
+        meter.cpu_seconds,
+        meter.peak_rss / 2**20,
+        {"note": "colour frames: Ultralytics' stream loader has no hook for grey/autocontrast"},
+        meter.by_role(),
+    )
 
 
 def _stream_index(result, urls: list[str]) -> int:

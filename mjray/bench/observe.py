@@ -84,8 +84,10 @@ class ReferenceReaders:
         ctx = mp.get_context("spawn")
         self.queue: mp.Queue = ctx.Queue()
         self.stop = ctx.Event()
-        self.processes = [ctx.Process(target=_read_camera, args=(url, i, seconds, self.queue, self.stop), daemon=True)
-                          for i, url in enumerate(urls)]
+        self.processes = [
+            ctx.Process(target=_read_camera, args=(url, i, seconds, self.queue, self.stop), daemon=True)
+            for i, url in enumerate(urls)
+        ]
 
     def start(self) -> ReferenceReaders:
         for p in self.processes:
@@ -182,8 +184,14 @@ def _pct(values, q):
     return round(float(np.percentile(values, q)) * 1000, 1) if len(values) else None
 
 
-def score(deliveries: list[Delivery], reference: Reference, seats: int, seconds: float, fps: float,
-          displayed: list[Delivery] | None = None) -> dict:
+def score(
+    deliveries: list[Delivery],
+    reference: Reference,
+    seats: int,
+    seconds: float,
+    fps: float,
+    displayed: list[Delivery] | None = None,
+) -> dict:
     """The benchmark's figures per seat and in total, from pixels alone. Skew is of what was on
     screen: `displayed` (each picture once, when a display put it up) where a contender shows
     something other than its stream of outputs, else the deliveries themselves."""
@@ -219,19 +227,30 @@ def score(deliveries: list[Delivery], reference: Reference, seats: int, seconds:
         duplicates = len(positions) - len(set(positions))
         all_latency += latency
         per_seat[seat] = {
-            "delivered": len(mine), "fps": round(len(positions) / seconds, 2),
-            "latency_p50_ms": _pct(latency, 50), "latency_p99_ms": _pct(latency, 99), "latency_max_ms": _pct(latency, 100),
-            "order_violations": order_violations, "duplicates": duplicates, "torn": torn, "unreadable": unreadable,
-            "foreign": foreign, "not_in_reference": unknown,
+            "delivered": len(mine),
+            "fps": round(len(positions) / seconds, 2),
+            "latency_p50_ms": _pct(latency, 50),
+            "latency_p99_ms": _pct(latency, 99),
+            "latency_max_ms": _pct(latency, 100),
+            "order_violations": order_violations,
+            "duplicates": duplicates,
+            "torn": torn,
+            "unreadable": unreadable,
+            "foreign": foreign,
+            "not_in_reference": unknown,
         }
     skews = _skews(shown, fps)
     total = {
         "fps": round(sum(v["fps"] for v in per_seat.values()), 2),
-        "latency_p50_ms": _pct(all_latency, 50), "latency_p99_ms": _pct(all_latency, 99),
+        "latency_p50_ms": _pct(all_latency, 50),
+        "latency_p99_ms": _pct(all_latency, 99),
         "latency_max_ms": _pct(all_latency, 100),
-        **{k: sum(v[k] for v in per_seat.values())
-           for k in ("order_violations", "duplicates", "torn", "unreadable", "foreign", "not_in_reference")},
-        "skew_p50_ms": _pct(skews, 50), "skew_p99_ms": _pct(skews, 99),
+        **{
+            k: sum(v[k] for v in per_seat.values())
+            for k in ("order_violations", "duplicates", "torn", "unreadable", "foreign", "not_in_reference")
+        },
+        "skew_p50_ms": _pct(skews, 50),
+        "skew_p99_ms": _pct(skews, 99),
     }
     return {"seats": per_seat, "total": total}
 
@@ -241,7 +260,11 @@ def _on_screen(displayed: list[Delivery], reference: Reference) -> list[tuple[fl
     out = []
     for d in sorted(displayed, key=lambda d: d.at):
         m = d.reading.marker
-        hit = reference.locate(d.seat, m.index, d.at) if m is not None and not d.reading.torn and m.seat == d.seat else None
+        hit = (
+            reference.locate(d.seat, m.index, d.at)
+            if m is not None and not d.reading.torn and m.seat == d.seat
+            else None
+        )
         if hit is not None:
             out.append((d.at, hit[1]))
     return out

@@ -83,19 +83,27 @@ def main() -> None:
                 folder = Path(scratch) / f"{round_}-{len(runs[mode])}" if mode != "decode" else None
                 got = read_cameras(urls, args.seconds, folder)
                 runs[mode].append(got)
-                print(f"round {round_ + 1} {mode:16s} {got['cpu_s'] / got['wall_s'] / args.seats * 100:6.2f} % of a core "
-                      f"per camera, {sum(got['frames'].values()) / got['wall_s'] / args.seats:.2f} frames/s per camera",
-                      flush=True)
+                print(
+                    f"round {round_ + 1} {mode:16s} {got['cpu_s'] / got['wall_s'] / args.seats * 100:6.2f} % of a core "
+                    f"per camera, {sum(got['frames'].values()) / got['wall_s'] / args.seats:.2f} frames/s per camera",
+                    flush=True,
+                )
     cams = args.seats
     share = {mode: [r["cpu_s"] / r["wall_s"] / cams * 100 for r in rs] for mode, rs in runs.items()}
     recorded = runs["decode + record"]
     writer = [r["writer_cpu_s"] / r["wall_s"] / cams * 100 for r in recorded]
     rate = [r["bytes"] / (r["wall_s"] + 3.0) / cams / 1e6 for r in recorded]
     report = {
-        "cameras": cams, "size": args.size, "fps": args.fps, "seconds": args.seconds, "rounds": args.rounds,
+        "cameras": cams,
+        "size": args.size,
+        "fps": args.fps,
+        "seconds": args.seconds,
+        "rounds": args.rounds,
         "decode_pct_core_per_camera": [round(x, 2) for x in share["decode"]],
         "decode_and_record_pct_core_per_camera": [round(x, 2) for x in share["decode + record"]],
-        "difference_pct": round(sum(share["decode + record"]) / len(recorded) - sum(share["decode"]) / len(runs["decode"]), 2),
+        "difference_pct": round(
+            sum(share["decode + record"]) / len(recorded) - sum(share["decode"]) / len(runs["decode"]), 2
+        ),
         "recorder_thread_pct_core_per_camera": [round(x, 2) for x in writer],
         "written_mb_s_per_camera": [round(x, 3) for x in rate],
     }

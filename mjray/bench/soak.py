@@ -95,9 +95,18 @@ class Soak:
     def run(self) -> dict:
         args = self.args
         seconds = args.minutes * 60
-        command = [sys.executable, "-m", "mjray.main", f"run.duration_s={seconds}", "display.video=false",
-                   "ray.dashboard=false", f"display.output_dir={self.out / 'run'}", "run.status_every_s=30",
-                   f"run.max_restarts={args.max_restarts}", *args.overrides]
+        command = [
+            sys.executable,
+            "-m",
+            "mjray.main",
+            f"run.duration_s={seconds}",
+            "display.video=false",
+            "ray.dashboard=false",
+            f"display.output_dir={self.out / 'run'}",
+            "run.status_every_s=30",
+            f"run.max_restarts={args.max_restarts}",
+            *args.overrides,
+        ]
         print("soak:", " ".join(command), flush=True)
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         reader = threading.Thread(target=self._read, args=(process.stdout,), daemon=True)
@@ -153,10 +162,18 @@ class Soak:
         for p in [root, *root.children(recursive=True)]:
             try:
                 memory = status_mib(p.pid)
-                self.samples.append({"t": round(t, 1), "pid": p.pid, "role": role(p, root.pid),
-                                     "name": names.get(p.pid) or program(p), "rss_mib": round(memory.get("VmRSS", 0.0), 1),
-                                     "anon_mib": round(memory.get("RssAnon", 0.0), 1),
-                                     "shmem_mib": round(memory.get("RssShmem", 0.0), 1), "fds": p.num_fds()})
+                self.samples.append(
+                    {
+                        "t": round(t, 1),
+                        "pid": p.pid,
+                        "role": role(p, root.pid),
+                        "name": names.get(p.pid) or program(p),
+                        "rss_mib": round(memory.get("VmRSS", 0.0), 1),
+                        "anon_mib": round(memory.get("RssAnon", 0.0), 1),
+                        "shmem_mib": round(memory.get("RssShmem", 0.0), 1),
+                        "fds": p.num_fds(),
+                    }
+                )
             except (psutil.Error, OSError):
                 continue
         used = store_used_mib(address)
@@ -184,10 +201,16 @@ class Soak:
             slope = np.polyfit([r["t"] for r in after], [r["anon_mib"] for r in after], 1)[0]
             per_10 = 100 * slope * 600 / max(1.0, first["anon_mib"])
             growth[rows[0]["role"]].append(round(per_10, 2))
-            lives[pid] = {"role": rows[0]["role"], "name": rows[0]["name"], "from_min": round(first["t"] / 60, 1),
-                          "to_min": round(last["t"] / 60, 1), "anon_mib": [first["anon_mib"], last["anon_mib"]],
-                          "rss_mib": [first["rss_mib"], last["rss_mib"]], "fds": [first["fds"], last["fds"]],
-                          "anon_growth_pct_per_10min": round(per_10, 2)}
+            lives[pid] = {
+                "role": rows[0]["role"],
+                "name": rows[0]["name"],
+                "from_min": round(first["t"] / 60, 1),
+                "to_min": round(last["t"] / 60, 1),
+                "anon_mib": [first["anon_mib"], last["anon_mib"]],
+                "rss_mib": [first["rss_mib"], last["rss_mib"]],
+                "fds": [first["fds"], last["fds"]],
+                "anon_growth_pct_per_10min": round(per_10, 2),
+            }
         summary_path = self.out / "run" / "summary.json"
         seats = json.loads(summary_path.read_text())["seats"] if summary_path.exists() else []
         accounted = {}
@@ -205,15 +228,24 @@ class Soak:
                 seat[3] = record["seq"]
             for seat, (first, last, count, _, broken) in spans.items():
                 sent = (last - first) * 15 + 1 if first is not None else 0
-                accounted[seat] = {"emitted": count, "sent": round(sent), "error_pct": round(100 * (count - sent) / max(1, sent), 2),
-                                   "seq_breaks": broken}
+                accounted[seat] = {
+                    "emitted": count,
+                    "sent": round(sent),
+                    "error_pct": round(100 * (count - sent) / max(1, sent), 2),
+                    "seq_breaks": broken,
+                }
         store = [used for t, used in self.store if t >= warm]
-        report = {"minutes": args.minutes, "returncode": returncode, "kills": self.kills,
-                  "anon_growth_pct_per_10min_max": {r: max(v) for r, v in growth.items()},
-                  "store_mib": {"min": min(store, default=None), "max": max(store, default=None)},
-                  "fds_max": max((s["fds"] for s in self.samples), default=0),
-                  "accounted": accounted, "processes": lives,
-                  "restarts": {s["seat"]: s.get("restarts") for s in seats}}
+        report = {
+            "minutes": args.minutes,
+            "returncode": returncode,
+            "kills": self.kills,
+            "anon_growth_pct_per_10min_max": {r: max(v) for r, v in growth.items()},
+            "store_mib": {"min": min(store, default=None), "max": max(store, default=None)},
+            "fds_max": max((s["fds"] for s in self.samples), default=0),
+            "accounted": accounted,
+            "processes": lives,
+            "restarts": {s["seat"]: s.get("restarts") for s in seats},
+        }
         (self.out / "soak.json").write_text(json.dumps(report, indent=1))
         self.plot()
         return report
@@ -228,7 +260,12 @@ class Soak:
         by_pid: dict[int, list[dict]] = defaultdict(list)
         for sample in self.samples:
             by_pid[sample["pid"]].append(sample)
-        colours = {"CameraActor": "tab:blue", "DetectorActor": "tab:red", "ReorderActor": "tab:green", "driver": "black"}
+        colours = {
+            "CameraActor": "tab:blue",
+            "DetectorActor": "tab:red",
+            "ReorderActor": "tab:green",
+            "driver": "black",
+        }
         for rows in by_pid.values():
             colour = colours.get(rows[0]["role"])
             if colour is None:
@@ -256,11 +293,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--kill-camera-every-s", type=float, default=180.0, help="0: never")
-    parser.add_argument("--spare", default="", metavar="SEAT",
-                        help="a seat whose camera is never killed: its one long life tells warm-up from growth")
+    parser.add_argument(
+        "--spare",
+        default="",
+        metavar="SEAT",
+        help="a seat whose camera is never killed: its one long life tells warm-up from growth",
+    )
     parser.add_argument("--kill-detector-at-s", type=float, default=900.0)
     parser.add_argument("--sample-every-s", type=float, default=10.0)
-    parser.add_argument("--warmup-s", type=float, default=120.0, help="growth is measured after each process's first this long")
+    parser.add_argument(
+        "--warmup-s", type=float, default=120.0, help="growth is measured after each process's first this long"
+    )
     parser.add_argument("--max-restarts", type=int, default=-1)
     parser.add_argument("--out", type=Path, default=Path("soak"))
     parser.add_argument("overrides", nargs="*", help="mjray settings, after --")

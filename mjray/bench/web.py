@@ -23,6 +23,7 @@ from mjray.sim.server import free_port
 
 def watch(port: int, stop: threading.Event, got: dict) -> None:
     """As the page does: the MJPEG stream read as it comes, status.json once a second."""
+
     def stream() -> None:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/stream.mjpg", timeout=30) as response:
             while not stop.is_set():
@@ -39,9 +40,22 @@ def watch(port: int, stop: threading.Event, got: dict) -> None:
 
 def run(seconds: float, watched: bool, folder: Path) -> dict:
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "mjray.main", f"run.duration_s={seconds}", f"web.port={port}",
-                                "ray.dashboard=false", "display.video=false", f"display.output_dir={folder}"],
-                               cwd=folder.parent, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mjray.main",
+            f"run.duration_s={seconds}",
+            f"web.port={port}",
+            "ray.dashboard=false",
+            "display.video=false",
+            f"display.output_dir={folder}",
+        ],
+        cwd=folder.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     stop, got = threading.Event(), {}
     for line in process.stdout:  # type: ignore[union-attr]
         if "running for" in line and watched:
@@ -51,10 +65,14 @@ def run(seconds: float, watched: bool, folder: Path) -> dict:
     if process.returncode != 0:
         raise RuntimeError(f"mjray.main exit {process.returncode}")
     seats = json.loads((folder / "summary.json").read_text())["seats"]
-    return {"watched": watched, "fps_out": round(sum(s["fps_out"] for s in seats), 1),
-            "p50_ms": round(sum(s["latency_p50_ms"] or 0 for s in seats) / len(seats)),
-            "p99_ms": max(s["latency_p99_ms"] or 0 for s in seats),
-            "pictures_per_s": round(got.get("pictures", 0) / seconds, 1), "mb_per_s": round(got.get("bytes", 0) / seconds / 1e6, 2)}
+    return {
+        "watched": watched,
+        "fps_out": round(sum(s["fps_out"] for s in seats), 1),
+        "p50_ms": round(sum(s["latency_p50_ms"] or 0 for s in seats) / len(seats)),
+        "p99_ms": max(s["latency_p99_ms"] or 0 for s in seats),
+        "pictures_per_s": round(got.get("pictures", 0) / seconds, 1),
+        "mb_per_s": round(got.get("bytes", 0) / seconds / 1e6, 2),
+    }
 
 
 def main() -> None:
@@ -66,8 +84,10 @@ def main() -> None:
     print(f"embedded table (4 x 640x360 15 fps), pool=auto, {args.seconds:g} s each; outputs in {out}")
     print(f"{'page':10s}{'frames/s out':>14s}{'p50 ms':>9s}{'p99 ms':>9s}{'pictures/s':>12s}{'MB/s':>7s}")
     for row in rows:
-        print(f"{'open' if row['watched'] else 'closed':10s}{row['fps_out']:>14}{row['p50_ms']:>9}{row['p99_ms']:>9}"
-              f"{row['pictures_per_s']:>12}{row['mb_per_s']:>7}")
+        print(
+            f"{'open' if row['watched'] else 'closed':10s}{row['fps_out']:>14}{row['p50_ms']:>9}{row['p99_ms']:>9}"
+            f"{row['pictures_per_s']:>12}{row['mb_per_s']:>7}"
+        )
 
 
 if __name__ == "__main__":

@@ -194,8 +194,16 @@ class CameraActor:
     `policy.by_instant` (pull mode): takes ask for the frame captured nearest an instant.
     """
 
-    def __init__(self, seat: str, source: Source, detectors: list[str], policy: PolicyParts,
-                 in_flight_per_worker: int, hold_s: float | None, buffer_s: float = 2.0) -> None:
+    def __init__(
+        self,
+        seat: str,
+        source: Source,
+        detectors: list[str],
+        policy: PolicyParts,
+        in_flight_per_worker: int,
+        hold_s: float | None,
+        buffer_s: float = 2.0,
+    ) -> None:
         import ray
 
         from mjray.cluster.facts import reconstructed
@@ -208,8 +216,9 @@ class CameraActor:
         self.lossless, self.buffer_s = policy.lossless, buffer_s
         hold = policy.lossless and source.can_wait
         buffered = policy.lossless and not hold  # seconds of frames by capture time, oldest first
-        self.gate: FrameGate[Decoded] = FrameGate(in_flight_per_worker * len(self.detectors),
-                                                  max(1, round(buffer_s * MAX_FPS)) if buffered else 1, hold)
+        self.gate: FrameGate[Decoded] = FrameGate(
+            in_flight_per_worker * len(self.detectors), max(1, round(buffer_s * MAX_FPS)) if buffered else 1, hold
+        )
         self.pull = not self.detectors
         if policy.by_instant and not self.pull:
             raise ValueError(f"camera {seat}: a policy that takes frames by instant needs shared detectors (pull mode)")
@@ -264,7 +273,9 @@ class CameraActor:
             at = time.time() if start_at is None else start_at
             self._started_at = at
             self._write_ledger(self.seqs.leased, wait=True)
-            self._threads = [threading.Thread(target=self._decode_loop, args=(at,), name=f"decode:{self.seat}", daemon=True)]
+            self._threads = [
+                threading.Thread(target=self._decode_loop, args=(at,), name=f"decode:{self.seat}", daemon=True)
+            ]
             if not self.pull:
                 self._threads.append(threading.Thread(target=self._reap_loop, name=f"reap:{self.seat}", daemon=True))
             for thread in self._threads:
@@ -302,7 +313,10 @@ class CameraActor:
 
     def stats(self) -> dict:
         s = self.stats_
-        s.in_flight, s.waiting = self.gate.in_flight, len(self.gate.waiting) + (len(self.ring.frames) if self.ring else 0)
+        s.in_flight, s.waiting = (
+            self.gate.in_flight,
+            len(self.gate.waiting) + (len(self.ring.frames) if self.ring else 0),
+        )
         s.fps = s.rate()
         self._report_metrics()
         with self._lock:
@@ -363,8 +377,13 @@ class CameraActor:
         import ray
 
         self._ledger_at = time.monotonic()
-        ledger = {"seq_until": seq_until, "start_at": self._started_at, "reconnects": self.state.reconnects,
-                  "interval_s": self.interval_s, "counters": {name: getattr(self.stats_, name) for name in COUNTERS}}
+        ledger = {
+            "seq_until": seq_until,
+            "start_at": self._started_at,
+            "reconnects": self.state.reconnects,
+            "interval_s": self.interval_s,
+            "counters": {name: getattr(self.stats_, name) for name in COUNTERS},
+        }
         call = self.reorder.lease.remote(ledger)
         if not wait:
             return False
@@ -476,8 +495,10 @@ class CameraActor:
             self.stats_.offline_s += missing.count * missing.interval_s
         first_seq = self._claim(missing.count)
         for start in range(0, missing.count, GAPS_PER_PUSH):  # a long outage: a chunk in memory at a time
-            chunk = [Gap(self.seat, first_seq + k, reason, missing.first_captured_at + k * missing.interval_s)
-                     for k in range(start, min(missing.count, start + GAPS_PER_PUSH))]
+            chunk = [
+                Gap(self.seat, first_seq + k, reason, missing.first_captured_at + k * missing.interval_s)
+                for k in range(start, min(missing.count, start + GAPS_PER_PUSH))
+            ]
             with self._lock:
                 self.skips.add(chunk)
                 full = len(self.skips) >= GAPS_PER_PUSH
@@ -514,7 +535,9 @@ class CameraActor:
         import ray
 
         skips = self._take_skips()
-        pushes = [self.reorder.push_many.remote(skips[i:i + GAPS_PER_PUSH]) for i in range(0, len(skips), GAPS_PER_PUSH)]
+        pushes = [
+            self.reorder.push_many.remote(skips[i : i + GAPS_PER_PUSH]) for i in range(0, len(skips), GAPS_PER_PUSH)
+        ]
         with self._lock:
             self._pushes = ray.wait(self._pushes, num_returns=len(self._pushes), timeout=0)[1] if self._pushes else []
             self._pushes += pushes or ([self.reorder.push_many.remote([])] if always else [])
@@ -527,8 +550,17 @@ class CameraActor:
         gaps = self._take_skips()
         image = decoded.picture.to_ndarray(format="bgr24")  # type: ignore[attr-defined]
         height, width = image.shape[:2]
-        frame = Frame(self.seat, decoded.seq, decoded.captured_at, decoded.clock, decoded.pts, decoded.decoded_at,
-                      width, height, instant)
+        frame = Frame(
+            self.seat,
+            decoded.seq,
+            decoded.captured_at,
+            decoded.clock,
+            decoded.pts,
+            decoded.decoded_at,
+            width,
+            height,
+            instant,
+        )
         return frame, image, gaps
 
     def _keep(self, seq: int, ref) -> None:
@@ -590,8 +622,12 @@ class CameraActor:
                         _, frame, gaps = self._in_flight[call]
                     self.stats_.failed += 1
                     self.state.last_error = f"detector: {type(error).__name__}"
-                    self.reorder.push_many.remote([*gaps, Gap(self.seat, frame.seq, GapReason.FAILED, frame.captured_at,
-                                                              frame, type(error).__name__)])
+                    self.reorder.push_many.remote(
+                        [
+                            *gaps,
+                            Gap(self.seat, frame.seq, GapReason.FAILED, frame.captured_at, frame, type(error).__name__),
+                        ]
+                    )
                 with self._lock:
                     worker, *_ = self._in_flight.pop(call)
                     self.per_worker[worker] -= 1

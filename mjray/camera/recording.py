@@ -45,8 +45,12 @@ class SegmentWriter:
         self.times_path = folder / f"{index:03d}.packets.jsonl"
         self.flush_every_s = flush_every_s
         # clusters of at most a second, each written out when closed: what a kill leaves is readable
-        self._container = av.open(str(self.video_path), "w", format="matroska",
-                                  options={"cluster_time_limit": str(int(flush_every_s * 1000)), "flush_packets": "1"})
+        self._container = av.open(
+            str(self.video_path),
+            "w",
+            format="matroska",
+            options={"cluster_time_limit": str(int(flush_every_s * 1000)), "flush_packets": "1"},
+        )
         try:
             self._stream = self._container.add_stream_from_template(template)
             self._times = open(self.times_path, "w", buffering=1 << 16)
@@ -112,8 +116,9 @@ def start_recording(folder: Path, seats: list[str], config_yaml: str) -> Path:
         raise RecordingError(f"{folder} already holds a recording; give the run its own output folder")
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.yaml").write_text(config_yaml)
-    (folder / "manifest.json").write_text(json.dumps(
-        {"format": FORMAT_VERSION, "seats": list(seats), "started_at": time.time()}, indent=1))
+    (folder / "manifest.json").write_text(
+        json.dumps({"format": FORMAT_VERSION, "seats": list(seats), "started_at": time.time()}, indent=1)
+    )
     return folder
 
 
@@ -141,8 +146,9 @@ class Recording:
         folder = path / "recording" if (path / "recording" / "manifest.json").exists() else path
         manifest = folder / "manifest.json"
         if not manifest.exists():
-            raise RecordingError(f"no recording in {path}: expected {path}/recording/manifest.json "
-                                 "(a run made with record=true)")
+            raise RecordingError(
+                f"no recording in {path}: expected {path}/recording/manifest.json (a run made with record=true)"
+            )
         try:
             meta = json.loads(manifest.read_text())
         except json.JSONDecodeError as error:
@@ -153,8 +159,11 @@ class Recording:
         self.segments: dict[str, list[Segment]] = {}
         for seat in self.seats:
             videos = sorted((v for v in (folder / seat).glob("*.mkv") if v.stem.isdigit()), key=lambda v: int(v.stem))
-            self.segments[seat] = [Segment(v, v.with_name(v.stem + ".packets.jsonl")) for v in videos
-                                   if v.with_name(v.stem + ".packets.jsonl").exists()]
+            self.segments[seat] = [
+                Segment(v, v.with_name(v.stem + ".packets.jsonl"))
+                for v in videos
+                if v.with_name(v.stem + ".packets.jsonl").exists()
+            ]
         empty = [seat for seat in self.seats if not self.segments[seat]]
         if len(empty) == len(self.seats):
             raise RecordingError(f"{folder} holds no recorded video (no <seat>/000.mkv with its .packets.jsonl)")

@@ -126,7 +126,9 @@ class RtspSource:
     def unreceived(self, now: float) -> MissingFrames | None:
         return self.timeline.until(now)
 
-    def frames(self, stop: threading.Event, state: SourceState, start_at: float = 0.0) -> Iterator[Decoded | MissingFrames]:
+    def frames(
+        self, stop: threading.Event, state: SourceState, start_at: float = 0.0
+    ) -> Iterator[Decoded | MissingFrames]:
         import av
 
         recorder = SeatRecorder(Path(self.record_to)) if self.record_to else None
@@ -151,7 +153,9 @@ class RtspSource:
             while not stop.is_set():
                 try:
                     options = {**RTSP_OPTIONS, "timeout": str(int(self.open_timeout_s * 1e6))}
-                    with av.open(self.url, options=options, timeout=(self.open_timeout_s, self.open_timeout_s)) as container:
+                    with av.open(
+                        self.url, options=options, timeout=(self.open_timeout_s, self.open_timeout_s)
+                    ) as container:
                         stream = container.streams.video[0]
                         stream.thread_type = "SLICE"  # frame threading would hold back a frame per thread
                         segment = record(recorder.open, stream) if recorder else None
@@ -165,7 +169,9 @@ class RtspSource:
                                 arrival = time.time()
                                 pictures = packet.decode()  # before the recorder takes the packet into its file
                                 if segment is not None and recorder is not None and packet.pts is not None:
-                                    captured, clock = self._stamp(_seconds(packet.pts, stream.time_base), container, arrival)
+                                    captured, clock = self._stamp(
+                                        _seconds(packet.pts, stream.time_base), container, arrival
+                                    )
                                     record(segment.write, packet, captured, clock)
                                 for picture in pictures:
                                     yield from self._decoded(picture, stream, container, arrival)
@@ -214,7 +220,6 @@ def _seconds(pts: int | None, time_base) -> float | None:
     return float(pts * time_base) if pts is not None and time_base is not None else None
 
 
-
 def _recorded_pictures(container, stream, times: list[dict], by_pts: dict, shown: str):
     """A recorded file's pictures, each packet's recorded time noted by its pts as it is demuxed."""
     import av
@@ -230,6 +235,7 @@ def _recorded_pictures(container, stream, times: list[dict], by_pts: dict, shown
     except av.error.FFmpegError as error:  # a file cut short by a kill: its end is lost
         log.warning("%s ends early: %s", shown, error)
         yield from _flush(stream)
+
 
 def _flush(stream) -> list:
     """The pictures a decoder still holds at the end of its input (none without B-frames)."""
@@ -278,7 +284,9 @@ class ReplaySource:
             with av.open(str(segment.video)) as container:
                 stream = container.streams.video[0]
                 stream.thread_type = "SLICE"  # as live: the same decoder settings give the same pixels
-                for picture in _recorded_pictures(container, stream, times, by_pts, f"{self.shown}: {segment.video.name}"):
+                for picture in _recorded_pictures(
+                    container, stream, times, by_pts, f"{self.shown}: {segment.video.name}"
+                ):
                     known = by_pts.pop(picture.pts, None)
                     if known is None:  # a frame whose packet line was cut off by a kill: past the end
                         continue
@@ -288,8 +296,12 @@ class ReplaySource:
                     if stop.wait(max(0.0, live - time.time()) if self.speed is not None else 0.0):
                         return
                     if missing is not None:
-                        yield MissingFrames(missing.reason, missing.count, clock_.live(missing.first_captured_at),
-                                            missing.interval_s / (self.speed or 1.0))
+                        yield MissingFrames(
+                            missing.reason,
+                            missing.count,
+                            clock_.live(missing.first_captured_at),
+                            missing.interval_s / (self.speed or 1.0),
+                        )
                     yield Decoded(picture, live, clock, pts, time.time())
         state.status = "ended"
         state.last_error = "recording ended"

@@ -99,5 +99,7 @@ class Timeline:
 def quantile_step(times: list[float]) -> float | None:
     """The frame interval of these capture times, as `Timeline` learns it: a low quantile of the
     steps between them that could be one interval; None with fewer than three."""
-    steps = sorted(b - a for a, b in zip(times, times[1:]) if Timeline.MIN_INTERVAL_S <= b - a <= Timeline.MAX_INTERVAL_S)
+    steps = sorted(
+        b - a for a, b in zip(times, times[1:]) if Timeline.MIN_INTERVAL_S <= b - a <= Timeline.MAX_INTERVAL_S
+    )
     return steps[int(len(steps) * Timeline.QUANTILE)] if len(steps) >= 3 else None

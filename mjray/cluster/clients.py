@@ -48,18 +48,45 @@ def remote(cls: type) -> Any:
 
 
 class Cameras(ActorKind):
-    def start_one(self, cls: type, seat: str, args: tuple, *, cpus: float, shared_detectors: int,
-                  resources: dict[str, float], restarts: int, strategy: Any) -> Any:
+    def start_one(
+        self,
+        cls: type,
+        seat: str,
+        args: tuple,
+        *,
+        cpus: float,
+        shared_detectors: int,
+        resources: dict[str, float],
+        restarts: int,
+        strategy: Any,
+    ) -> Any:
         # threads: stop, stats and the driver's pixels/release at once, and each shared detector's take
-        return self.start(cls, self.name(seat), (seat, *args), num_cpus=cpus, max_concurrency=3 + shared_detectors,
-                          resources=resources or None, max_restarts=restarts, scheduling_strategy=strategy)
+        return self.start(
+            cls,
+            self.name(seat),
+            (seat, *args),
+            num_cpus=cpus,
+            max_concurrency=3 + shared_detectors,
+            resources=resources or None,
+            max_restarts=restarts,
+            scheduling_strategy=strategy,
+        )
 
 
 class Reorders(ActorKind):
     def start_one(self, cls: type, seat: str, args: tuple, *, restarts: int, strategy: Any) -> Any:
         # calls to a restarting reorder wait for it (max_task_retries=-1) and land
-        return self.start(cls, self.name(seat), (seat, *args), num_cpus=0, max_concurrency=4, max_restarts=restarts,
-                          max_task_retries=-1, scheduling_strategy=strategy, memory=SMALL_ACTOR_MEMORY)
+        return self.start(
+            cls,
+            self.name(seat),
+            (seat, *args),
+            num_cpus=0,
+            max_concurrency=4,
+            max_restarts=restarts,
+            max_task_retries=-1,
+            scheduling_strategy=strategy,
+            memory=SMALL_ACTOR_MEMORY,
+        )
 
 
 class Detectors(ActorKind):
@@ -69,16 +96,26 @@ class Detectors(ActorKind):
     def own(self, seat: str, i: int) -> str:
         return self.name(seat, i)
 
-    def start_one(self, cls: type, name: str, args: tuple, *, cpus: float, gpus: float,
-                  resources: dict[str, float], restarts: int) -> Any:
-        return self.start(cls, name, (name, *args), num_cpus=cpus, num_gpus=gpus, resources=resources or None,
-                          max_restarts=restarts)
+    def start_one(
+        self, cls: type, name: str, args: tuple, *, cpus: float, gpus: float, resources: dict[str, float], restarts: int
+    ) -> Any:
+        return self.start(
+            cls, name, (name, *args), num_cpus=cpus, num_gpus=gpus, resources=resources or None, max_restarts=restarts
+        )
 
 
 class Rounds(ActorKind):
     def start_one(self, cls: type, args: tuple, *, restarts: int, strategy: Any) -> Any:
-        return self.start(cls, self.name(), args, num_cpus=0, max_restarts=restarts, max_task_retries=-1,
-                          scheduling_strategy=strategy, memory=SMALL_ACTOR_MEMORY)
+        return self.start(
+            cls,
+            self.name(),
+            args,
+            num_cpus=0,
+            max_restarts=restarts,
+            max_task_retries=-1,
+            scheduling_strategy=strategy,
+            memory=SMALL_ACTOR_MEMORY,
+        )
 
 
 CAMERA = Cameras("camera")

@@ -52,6 +52,12 @@ def facts(handles: dict[str, object]) -> dict[str, ActorFacts]:
             continue
         if info:
             address = info.get("Address") or {}
-            out[name] = ActorFacts(name, info.get("State", ""), int(info.get("NumRestarts", 0)),
-                                   address.get("IPAddress", ""), address.get("NodeID", ""), int(info.get("Pid", 0)))
+            out[name] = ActorFacts(
+                name,
+                info.get("State", ""),
+                int(info.get("NumRestarts", 0)),
+                address.get("IPAddress", ""),
+                address.get("NodeID", ""),
+                int(info.get("Pid", 0)),
+            )
     return out

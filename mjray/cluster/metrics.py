@@ -74,9 +74,11 @@ class Recorder:
 
     def flush(self) -> None:
         with self._lock:
-            taken = ([("inc", key, value) for key, value in self._counts.items()]
-                     + [("set", key, value) for key, value in self._gauges.items()]
-                     + [("observe", key, value) for key, values in self._observed.items() for value in values])
+            taken = (
+                [("inc", key, value) for key, value in self._counts.items()]
+                + [("set", key, value) for key, value in self._gauges.items()]
+                + [("observe", key, value) for key, values in self._observed.items() for value in values]
+            )
             self._counts, self._gauges, self._observed = {}, {}, {}
         for how, (name, tags), value in taken:
             self.hand_on(name, how, value, dict(tags))
@@ -122,7 +124,9 @@ def metric(name: str):
         if kind == "histogram":
             _made[name] = metrics.Histogram(name, description=description, boundaries=list(boundaries), tag_keys=tags)
         else:
-            _made[name] = {"counter": metrics.Counter, "gauge": metrics.Gauge}[kind](name, description=description, tag_keys=tags)
+            _made[name] = {"counter": metrics.Counter, "gauge": metrics.Gauge}[kind](
+                name, description=description, tag_keys=tags
+            )
     return _made[name]
 
 

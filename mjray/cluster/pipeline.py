@@ -66,9 +66,16 @@ START_DELAY_S = 0.1  # cameras start together this long after they are up: one t
 def live_sources(cfg: AppConfig, cameras: list[CameraConfig], record_to: Path | None = None) -> dict[str, Source]:
     """An RTSP source per camera; `record_to`: a recording folder to write every stream into."""
     stream = cfg.stream
-    return {c.seat: RtspSource(with_credentials(c), f"{c.seat} {redact(c.url)}", stream.open_timeout_s,
-                               stream.reconnect_max_s, str(record_to / c.seat) if record_to else None)
-            for c in cameras}
+    return {
+        c.seat: RtspSource(
+            with_credentials(c),
+            f"{c.seat} {redact(c.url)}",
+            stream.open_timeout_s,
+            stream.reconnect_max_s,
+            str(record_to / c.seat) if record_to else None,
+        )
+        for c in cameras
+    }
 
 
 def replay_sources(recording: Recording, speed: float | None) -> dict[str, Source]:
@@ -78,8 +85,11 @@ def replay_sources(recording: Recording, speed: float | None) -> dict[str, Sourc
     for seat in recording.seats:
         if not recording.segments[seat]:
             log.warning("replay: seat %s has no recorded video; replaying the others", seat)
-    return {seat: ReplaySource(str(recording.folder), seat, speed, first)
-            for seat in recording.seats if recording.segments[seat]}
+    return {
+        seat: ReplaySource(str(recording.folder), seat, speed, first)
+        for seat in recording.seats
+        if recording.segments[seat]
+    }
 
 
 class StartError(RuntimeError):
@@ -138,25 +148,42 @@ class Pipeline:
         """What every camera and detector asks Ray for (reorders and rounds ask nothing)."""
         cfg, pool = self.cfg, self.pool
         own = {c.seat: i for i, c in enumerate(cfg.cameras) if c.resources}
-        needs = [Need(f"camera {seat}", f"cameras[{own[seat]}].resources" if seat in own else "pool.camera_resources",
-                      {"CPU": pool.camera_cpus, **camera_resources(cfg, seat)}) for seat in self.sources]
-        detector = {"CPU": pool.cpus_per_worker, "GPU": pool.gpus_per_worker, **{k: float(v) for k, v in pool.resources.items()}}
+        needs = [
+            Need(
+                f"camera {seat}",
+                f"cameras[{own[seat]}].resources" if seat in own else "pool.camera_resources",
+                {"CPU": pool.camera_cpus, **camera_resources(cfg, seat)},
+            )
+            for seat in self.sources
+        ]
+        detector = {
+            "CPU": pool.cpus_per_worker,
+            "GPU": pool.gpus_per_worker,
+            **{k: float(v) for k, v in pool.resources.items()},
+        }
         return needs + [Need(f"detector {name}", "pool.resources", detector) for name in self._detector_names()]
 
     def _name_detectors(self) -> None:
         """The detectors' names: those every seat shares, and each seat's own."""
         pool = self.pool
         self.shared_names = [DETECTOR.shared(i) for i in range(pool.shared_workers)]
-        self.own_names = {seat: [] if pool.shared_workers else [DETECTOR.own(seat, i) for i in range(pool.workers_per_camera)]
-                          for seat in self.sources}
+        self.own_names = {
+            seat: [] if pool.shared_workers else [DETECTOR.own(seat, i) for i in range(pool.workers_per_camera)]
+            for seat in self.sources
+        }
 
     def choose_pool(self) -> PoolConfig:
         """The detectors this cluster gets: `pool` as configured, or what pool=auto picks for its
         GPUs (`placement.pool_for`); decided before anything is built, the config left as given."""
         cfg = self.cfg
         gpus = ray.cluster_resources().get("GPU", 0.0)
-        chosen, self.pool_choice = pool_for(cfg.pool, len(self.sources), gpus, parts(cfg.stream.policy).shared_only,
-                                            gpu_unusable(cfg.model.weights, cfg.model.device) if gpus else "")
+        chosen, self.pool_choice = pool_for(
+            cfg.pool,
+            len(self.sources),
+            gpus,
+            parts(cfg.stream.policy).shared_only,
+            gpu_unusable(cfg.model.weights, cfg.model.device) if gpus else "",
+        )
         if self.pool_choice:
             log.info("%s", self.pool_choice)
         return chosen
@@ -168,8 +195,13 @@ class Pipeline:
         self._name_detectors()
         check_resources(pool, len(self.sources), ray.cluster_resources())
         nodes = [n for n in ray.nodes() if n.get("Alive")]
-        self.nodes = {n["NodeID"]: {"ip": n.get("NodeManagerAddress"), "resources": {
-            k: v for k, v in n.get("Resources", {}).items() if not k.startswith("node:")}} for n in nodes}
+        self.nodes = {
+            n["NodeID"]: {
+                "ip": n.get("NodeManagerAddress"),
+                "resources": {k: v for k, v in n.get("Resources", {}).items() if not k.startswith("node:")},
+            }
+            for n in nodes
+        }
         check_placement(self.needs(), nodes_from_ray(nodes))
         model = dataclasses.asdict(cfg.model)  # threads 0: each detector counts its own node's cores
         model["auto_threads"] = {"shared_workers": pool.shared_workers, "cpus_per_worker": pool.cpus_per_worker}
@@ -185,30 +217,53 @@ class Pipeline:
         self.driver_node = ray.get_runtime_context().get_node_id()
         beside_driver = NodeAffinitySchedulingStrategy(self.driver_node, soft=True)
         for seat, source in self.sources.items():
-            self.seats[seat] = Seat(source, REORDER.start_one(
-                ReorderActor, seat, (stream.max_wait_ms / 1000.0, stream.max_pending),
-                restarts=restarts, strategy=beside_driver), [])
+            self.seats[seat] = Seat(
+                source,
+                REORDER.start_one(
+                    ReorderActor,
+                    seat,
+                    (stream.max_wait_ms / 1000.0, stream.max_pending),
+                    restarts=restarts,
+                    strategy=beside_driver,
+                ),
+                [],
+            )
 
         aligned = policy.rounds
         if aligned:  # one clock for every round, before the workers that ask it
-            self.rounds = ROUNDS.start_one(RoundsActor, (self.seat_names, 1.0 / stream.aligned_hz if stream.aligned_hz else 0.0),
-                                           restarts=restarts, strategy=beside_driver)
+            self.rounds = ROUNDS.start_one(
+                RoundsActor,
+                (self.seat_names, 1.0 / stream.aligned_hz if stream.aligned_hz else 0.0),
+                restarts=restarts,
+                strategy=beside_driver,
+            )
 
         def detector(name: str, seats: list[str], shared: bool):  # offline: the job's runtime env (`main.worker_env`)
-            return DETECTOR.start_one(DetectorActor, name, (model, seats, shared, aligned), cpus=pool.cpus_per_worker,
-                                      gpus=pool.gpus_per_worker, resources={k: float(v) for k, v in pool.resources.items()},
-                                      restarts=restarts)
+            return DETECTOR.start_one(
+                DetectorActor,
+                name,
+                (model, seats, shared, aligned),
+                cpus=pool.cpus_per_worker,
+                gpus=pool.gpus_per_worker,
+                resources={k: float(v) for k, v in pool.resources.items()},
+                restarts=restarts,
+            )
 
         seats, n = self.seat_names, len(self.shared_names)
         # each shared worker starts its round at another seat, so the workers stay out of step
-        self.shared = [detector(name, seats[i * len(seats) // n:] + seats[:i * len(seats) // n], True)
-                       for i, name in enumerate(self.shared_names)]
+        self.shared = [
+            detector(name, seats[i * len(seats) // n :] + seats[: i * len(seats) // n], True)
+            for i, name in enumerate(self.shared_names)
+        ]
         for seat, s in self.seats.items():
             s.detectors = [detector(name, [seat], False) for name in self.own_names[seat]]
 
         all_detectors = self.detectors
-        log.info("loading the model in %d detector actors (%s) ...", len(all_detectors),
-                 f"shared by {len(self.seats)} cameras" if self.shared else f"{pool.workers_per_camera} per camera")
+        log.info(
+            "loading the model in %d detector actors (%s) ...",
+            len(all_detectors),
+            f"shared by {len(self.seats)} cameras" if self.shared else f"{pool.workers_per_camera} per camera",
+        )
         started = time.monotonic()
         pending = [d.ready.remote() for d in all_detectors]
         names = dict(zip(pending, self._detector_names()))
@@ -216,11 +271,20 @@ class Pipeline:
             done, pending = ray.wait(pending, num_returns=len(pending), timeout=10.0)
             try:
                 for said in ray.get(done):  # a model that fails to load raises here, with its own message
-                    log.info("%s ready: %s on %s%s", said["name"], said["weights"], said["device"],
-                             f", then {' and '.join(said['post'])}" if said.get("post") else "")
+                    log.info(
+                        "%s ready: %s on %s%s",
+                        said["name"],
+                        said["weights"],
+                        said["device"],
+                        f", then {' and '.join(said['post'])}" if said.get("post") else "",
+                    )
                     if pool.gpus_per_worker and said["device"] == "cpu":
-                        log.warning("%s holds %g GPU but infers on the CPU: %s", said["name"], pool.gpus_per_worker,
-                                    said["note"] or "torch sees no CUDA device on its node (a CPU build of torch?)")
+                        log.warning(
+                            "%s holds %g GPU but infers on the CPU: %s",
+                            said["name"],
+                            pool.gpus_per_worker,
+                            said["note"] or "torch sees no CUDA device on its node (a CPU build of torch?)",
+                        )
             except Exception as error:
                 cause = getattr(error, "cause", error)
                 if isinstance(cause, ModelError):
@@ -232,19 +296,33 @@ class Pipeline:
                     raise StartError(
                         f"detector actors not ready after {waited:.0f} s: {', '.join(names[ref] for ref in pending)}; "
                         "the cluster may lack the free resources they ask for (see `ray status`; pool.cpus_per_worker, "
-                        "pool.gpus_per_worker, pool.resources), or the model is slow to load")
-                log.info("... %d of %d detectors ready (%.0f s)", len(all_detectors) - len(pending), len(all_detectors), waited)
+                        "pool.gpus_per_worker, pool.resources), or the model is slow to load"
+                    )
+                log.info(
+                    "... %d of %d detectors ready (%.0f s)",
+                    len(all_detectors) - len(pending),
+                    len(all_detectors),
+                    waited,
+                )
         self.names = ray.get(all_detectors[0].names.remote())
         log.info("detectors ready in %.1f s; model has %d classes", time.monotonic() - started, len(self.names))
 
         # a recording is written, and a replay read, by the camera actors: on the driver's node, where its files are
-        files_here = NodeAffinitySchedulingStrategy(self.driver_node, soft=False) if cfg.record or cfg.replay.path else None
+        files_here = (
+            NodeAffinitySchedulingStrategy(self.driver_node, soft=False) if cfg.record or cfg.replay.path else None
+        )
         hold_s = hold_for(policy.display_lag_s, stream.max_wait_ms / 1000) if self.keep_pixels else None
         for seat, s in self.seats.items():
-            s.camera = CAMERA.start_one(CameraActor, seat, (s.source, self.own_names[seat], policy, pool.in_flight_per_worker,
-                                                            hold_s, stream.buffer_s),
-                                        cpus=pool.camera_cpus, shared_detectors=len(self.shared),
-                                        resources=camera_resources(cfg, seat), restarts=restarts, strategy=files_here)
+            s.camera = CAMERA.start_one(
+                CameraActor,
+                seat,
+                (s.source, self.own_names[seat], policy, pool.in_flight_per_worker, hold_s, stream.buffer_s),
+                cpus=pool.camera_cpus,
+                shared_detectors=len(self.shared),
+                resources=camera_resources(cfg, seat),
+                restarts=restarts,
+                strategy=files_here,
+            )
         self._wait_cameras_up()
         for name, where in facts(self.actors()).items():
             log.info("actor %s: pid %d on %s (node %s)", name, where.pid, where.node_ip, where.node_id[:12])
@@ -258,9 +336,11 @@ class Pipeline:
         ray.get(done)
         if waiting:
             seats = ", ".join(pending[ref] for ref in waiting)
-            raise StartError(f"the camera actors of {seats} did not start in {CAMERAS_UP_S:.0f} s: the Ray cluster may "
-                               "not have the resources they ask for free (see `ray status`; pool.camera_cpus, "
-                               "cameras[].resources, pool.camera_resources)")
+            raise StartError(
+                f"the camera actors of {seats} did not start in {CAMERAS_UP_S:.0f} s: the Ray cluster may "
+                "not have the resources they ask for free (see `ray status`; pool.camera_cpus, "
+                "cameras[].resources, pool.camera_resources)"
+            )
 
     def drain(self, wait_s: float = 0.05) -> dict[str, list[Item]]:
         """What seats emitted since their last drain, each list in sequence order.
@@ -309,7 +389,10 @@ class Pipeline:
                 if known is not None and known.dead:
                     self._dead_cameras.add(seat)
                     self._seat_down(seat, f"camera died and was not restarted ({type(got).__name__})")
-                got = {**self._camera_stats.get(seat, {"seat": seat}), "status": "down" if seat in self.down else "restarting"}
+                got = {
+                    **self._camera_stats.get(seat, {"seat": seat}),
+                    "status": "down" if seat in self.down else "restarting",
+                }
             out[seat] = self._camera_stats[seat] = got
         return out
 
@@ -356,9 +439,14 @@ class Pipeline:
         for seat, late in list(self._pictures_late.items()):
             if ray.wait([late], timeout=0)[0]:
                 del self._pictures_late[seat]
-        calls = {seat: self.seats[seat].camera.pixels.remote([items[i].seq for i in wanted[seat]])
-                 for seat in wanted if seat in self.seats and self.seats[seat].camera is not None
-                 and seat not in self._dead_cameras and seat not in self._pictures_late}
+        calls = {
+            seat: self.seats[seat].camera.pixels.remote([items[i].seq for i in wanted[seat]])
+            for seat in wanted
+            if seat in self.seats
+            and self.seats[seat].camera is not None
+            and seat not in self._dead_cameras
+            and seat not in self._pictures_late
+        }
         for seat, got in answers(calls, wait_s).items():
             if isinstance(got, ray.exceptions.GetTimeoutError):
                 self._pictures_late[seat] = calls[seat]
@@ -384,27 +472,35 @@ class Pipeline:
         if not any(source.ends for source in self.sources.values()):
             return False
         states = [state for seat, state in self._cameras("stats").items() if seat not in self.down]
-        return all(state.get("status") == "ended" and not state.get("waiting") and not state.get("in_flight")
-                   for state in states)
+        return all(
+            state.get("status") == "ended" and not state.get("waiting") and not state.get("in_flight")
+            for state in states
+        )
 
     def stats(self) -> dict[str, dict]:
         self._check_actors()
         seats = list(self.seats)
         cams = self._cameras("stats")
         reorders = settle([self.seats[s].reorder.stats.remote() for s in seats], STATS_TIMEOUT_S)
-        return {s: {"camera": cams.get(s, {}), "reorder": r if isinstance(r, dict) else {}, "down": self.down.get(s, "")}
-                for s, r in zip(seats, reorders)}
+        return {
+            s: {"camera": cams.get(s, {}), "reorder": r if isinstance(r, dict) else {}, "down": self.down.get(s, "")}
+            for s, r in zip(seats, reorders)
+        }
 
     def stop(self) -> tuple[dict[str, list[Item]], dict[str, dict]]:
         """Stop cameras, let frames in flight finish, flush every reorder; (last items, final stats)."""
         if not self.seats:
             return {}, {}
         finals = self._cameras("stop")
-        self.detector_stats = [got for got in settle([d.stop.remote() for d in self.detectors]) if isinstance(got, dict)]
+        self.detector_stats = [
+            got for got in settle([d.stop.remote() for d in self.detectors]) if isinstance(got, dict)
+        ]
         post = [(d["post_ms"], d["inferred"]) for d in self.detector_stats if d.get("post_ms")]
         if post:
-            log.info("post-processing (plug-ins) took %.1f ms of each frame's inference",
-                     sum(ms * n for ms, n in post) / max(sum(n for _, n in post), 1))
+            log.info(
+                "post-processing (plug-ins) took %.1f ms of each frame's inference",
+                sum(ms * n for ms, n in post) / max(sum(n for _, n in post), 1),
+            )
         if self.rounds is not None:
             got = settle([self.rounds.stats.remote()])[0]
             self.rounds_stats = got if isinstance(got, dict) else None
@@ -421,14 +517,25 @@ class Pipeline:
                 last[seat] += items
         reorders = dict(zip(seats, settle([self.seats[s].reorder.stats.remote() for s in seats])))
         self.facts = facts(self.actors())
-        stats = {s: {"camera": finals.get(s, {}), "reorder": r if isinstance(r := reorders.get(s), dict) else {},
-                     "restarts": self.restarts(s), "down": self.down.get(s, "")} for s in self.seats}
+        stats = {
+            s: {
+                "camera": finals.get(s, {}),
+                "reorder": r if isinstance(r := reorders.get(s), dict) else {},
+                "restarts": self.restarts(s),
+                "down": self.down.get(s, ""),
+            }
+            for s in self.seats
+        }
         return last, stats
 
     def actors(self) -> dict[str, object]:
         """Every actor of the run by name."""
-        named = {kind.name(seat): actor for seat, s in self.seats.items()
-                 for kind, actor in ((CAMERA, s.camera), (REORDER, s.reorder)) if actor is not None}
+        named = {
+            kind.name(seat): actor
+            for seat, s in self.seats.items()
+            for kind, actor in ((CAMERA, s.camera), (REORDER, s.reorder))
+            if actor is not None
+        }
         for detector, name in zip(self.detectors, self._detector_names()):
             named[name] = detector
         if self.rounds is not None:
@@ -441,13 +548,17 @@ class Pipeline:
     def restarts(self, seat: str) -> dict[str, int]:
         """How often each of this seat's actors was restarted (from the facts last taken):
         camera, reorder, its detectors together; and the actors every seat shares (`shared`)."""
+
         def one(name: str) -> int:
             fact = self.facts.get(name)
             return fact.restarts if fact is not None else 0
 
-        return {"camera": one(CAMERA.name(seat)), "reorder": one(REORDER.name(seat)),
-                "detectors": sum(one(name) for name in self.own_names.get(seat, [])),
-                "shared": sum(one(name) for name in self.shared_names) + one(ROUNDS.name())}
+        return {
+            "camera": one(CAMERA.name(seat)),
+            "reorder": one(REORDER.name(seat)),
+            "detectors": sum(one(name) for name in self.own_names.get(seat, [])),
+            "shared": sum(one(name) for name in self.shared_names) + one(ROUNDS.name()),
+        }
 
     def shutdown(self) -> None:
         for actor in self.detectors + [a for s in self.seats.values() for a in (s.camera, s.reorder)] + [self.rounds]:

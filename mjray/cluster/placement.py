@@ -38,12 +38,19 @@ UNASKED = ("memory", "object_store_memory", "node:__internal_head__")  # resourc
 def nodes_from_ray(raw: list[dict]) -> list[Node]:
     """The alive nodes of `ray.nodes()`, less the resources no setting may name (memory). Only the
     nodes alive now: an autoscaler's future nodes are not seen (docs/cluster.md)."""
-    return [Node(n.get("NodeManagerAddress", "?"), {k: float(v) for k, v in n.get("Resources", {}).items()
-                                                    if not k.startswith(UNASKED)})
-            for n in raw if n.get("Alive")]
+    return [
+        Node(
+            n.get("NodeManagerAddress", "?"),
+            {k: float(v) for k, v in n.get("Resources", {}).items() if not k.startswith(UNASKED)},
+        )
+        for n in raw
+        if n.get("Alive")
+    ]
 
 
-def pool_for(pool: PoolConfig, cameras: int, gpus: float, shared_only: bool, gpu_unusable: str = "") -> tuple[PoolConfig, str]:
+def pool_for(
+    pool: PoolConfig, cameras: int, gpus: float, shared_only: bool, gpu_unusable: str = ""
+) -> tuple[PoolConfig, str]:
     """`pool.auto` resolved for a cluster with `gpus` GPUs: (the pool to run, what was chosen, in words).
 
     With GPUs the model can use (`gpu_unusable` says why not), the design's pool per camera
@@ -57,14 +64,20 @@ def pool_for(pool: PoolConfig, cameras: int, gpus: float, shared_only: bool, gpu
     if why:
         return dataclasses.replace(pool, auto=False), (
             f"pool=auto: {why}: {pool.shared_workers} CPU detectors shared by every camera"
-            if pool.shared_workers else f"pool=auto: {why}: {pool.workers_per_camera} CPU detectors per camera")
+            if pool.shared_workers
+            else f"pool=auto: {why}: {pool.workers_per_camera} CPU detectors per camera"
+        )
     workers = pool.shared_workers if shared_only else cameras * pool.workers_per_camera
     per_gpu = math.ceil(workers / max(1, int(gpus)))
     fraction = 1.0 if per_gpu <= 1 else math.floor(1.0 / per_gpu / GPU_STEP) * GPU_STEP
-    chosen = dataclasses.replace(pool, auto=False, shared_workers=pool.shared_workers if shared_only else 0,
-                                 gpus_per_worker=round(fraction, 4))
-    shape = (f"{workers} shared detectors" if shared_only else
-             f"{pool.workers_per_camera} detectors per camera x {cameras} cameras")
+    chosen = dataclasses.replace(
+        pool, auto=False, shared_workers=pool.shared_workers if shared_only else 0, gpus_per_worker=round(fraction, 4)
+    )
+    shape = (
+        f"{workers} shared detectors"
+        if shared_only
+        else f"{pool.workers_per_camera} detectors per camera x {cameras} cameras"
+    )
     return chosen, f"pool=auto: {gpus:g} GPUs in the Ray cluster: {shape}, {chosen.gpus_per_worker:g} GPU each"
 
 
@@ -82,9 +95,11 @@ def unplaceable(needs: list[Need], nodes: list[Node]) -> str | None:
         asked = {k: v for k, v in need.resources.items() if v > 0}
         for name in asked:
             if name not in known:
-                return (f"{need.setting}: {need.who} needs resource {name!r}, which no node of the Ray cluster has "
-                        f"(they have {', '.join(known) or 'nothing'}); start the node that should run it with "
-                        f"`ray start --resources='{{\"{name}\": 1}}' ...`, or change the setting")
+                return (
+                    f"{need.setting}: {need.who} needs resource {name!r}, which no node of the Ray cluster has "
+                    f"(they have {', '.join(known) or 'nothing'}); start the node that should run it with "
+                    f"`ray start --resources='{{\"{name}\": 1}}' ...`, or change the setting"
+                )
         if not any(all(node.resources.get(k, 0.0) >= v - 1e-9 for k, v in asked.items()) for node in nodes):
             have = "; ".join(f"{node.ip}: {_fmt(node.resources)}" for node in nodes)
             return f"{need.setting}: {need.who} needs {_fmt(asked)} on one node, and no node has that ({have})"
@@ -97,8 +112,10 @@ def unplaceable(needs: list[Need], nodes: list[Node]) -> str | None:
         if amount > have + 1e-9:
             who = [need for need in needs if need.resources.get(name, 0) > 0]
             settings = sorted({need.setting for need in who})
-            return (f"{', '.join(settings)}: {len(who)} actors need {amount:g} {name} in all, and the Ray cluster has "
-                    f"{have:g}; ask for less each, or add nodes with `ray start --resources='{{\"{name}\": ...}}'`")
+            return (
+                f"{', '.join(settings)}: {len(who)} actors need {amount:g} {name} in all, and the Ray cluster has "
+                f"{have:g}; ask for less each, or add nodes with `ray start --resources='{{\"{name}\": ...}}'`"
+            )
     return None
 
 

@@ -38,7 +38,9 @@ def ship(path: str) -> ShippedFile:
     import ray
 
     data = Path(path).read_bytes()
-    return ShippedFile(os.path.abspath(path), hashlib.sha256(data).hexdigest(), ray.put(data), ray.get_runtime_context().get_node_id())
+    return ShippedFile(
+        os.path.abspath(path), hashlib.sha256(data).hexdigest(), ray.put(data), ray.get_runtime_context().get_node_id()
+    )
 
 
 def cached(path: str, sha256: str, fetch, cache: Path = CACHE, in_place: bool = True) -> str:

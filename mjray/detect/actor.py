@@ -98,8 +98,15 @@ class DetectorActor:
     TAKE_WAIT_S = 0.1  # how long a seat's camera may wait for its next frame when asked
     ASK_SLACK_S = 0.5  # past its wait, how long a take may take before this worker moves on (its answer is kept)
 
-    def __init__(self, name: str, model: dict, seats: list[str], shared: bool = False, aligned: bool = False,
-                 build: ModelBuilder = YoloDetector) -> None:
+    def __init__(
+        self,
+        name: str,
+        model: dict,
+        seats: list[str],
+        shared: bool = False,
+        aligned: bool = False,
+        build: ModelBuilder = YoloDetector,
+    ) -> None:
         setup_actor(name)
         # Looked up by name, not passed as handles: a handle among the constructor arguments
         # would keep Ray from restarting this actor after a crash (ray-project/ray#53727).
@@ -118,8 +125,10 @@ class DetectorActor:
                 try:
                     local[setting] = receive(file)
                 except (OSError, ValueError) as error:  # a cache that cannot be written, bytes that do not match
-                    raise ModelError(f"{file.path} could not be received on this node ({type(error).__name__}: "
-                                     f"{error}); MJRAY_CACHE names where nodes keep shipped files") from error
+                    raise ModelError(
+                        f"{file.path} could not be received on this node ({type(error).__name__}: "
+                        f"{error}); MJRAY_CACHE names where nodes keep shipped files"
+                    ) from error
             self.detector: Model = build(**with_local_files(model, local))
         except ModelError as error:  # said by ready(): a restart would fail the same way
             for setting, file in shipped.items():  # named as the driver's files, not their copies
@@ -139,9 +148,14 @@ class DetectorActor:
     def ready(self) -> dict:
         if self.load_error is not None:
             raise self.load_error
-        return {"name": self.name, "device": self.detector.device, "classes": len(self.detector.names),
-                "weights": self.detector.weights, "note": self.detector.device_note,
-                "post": [post.name for post in self.detector.post]}
+        return {
+            "name": self.name,
+            "device": self.detector.device,
+            "classes": len(self.detector.names),
+            "weights": self.detector.weights,
+            "note": self.detector.device_note,
+            "post": [post.name for post in self.detector.post],
+        }
 
     def names(self) -> dict[int, str]:
         return self.detector.names
@@ -154,7 +168,17 @@ class DetectorActor:
             detections = self.detector(image)
         except Exception as error:  # one bad frame must not take the worker down
             self.failed += 1
-            self._push(Gap(frame.seat, frame.seq, GapReason.FAILED, frame.captured_at, frame, f"{type(error).__name__}: {error}"), gaps)
+            self._push(
+                Gap(
+                    frame.seat,
+                    frame.seq,
+                    GapReason.FAILED,
+                    frame.captured_at,
+                    frame,
+                    f"{type(error).__name__}: {error}",
+                ),
+                gaps,
+            )
             return frame.seq
         self.inferred += 1
         self.post_ms += self.detector.post_ms
@@ -196,8 +220,13 @@ class DetectorActor:
         self._pushes = []
 
     def stats(self) -> dict:
-        return {"name": self.name, "inferred": self.inferred, "failed": self.failed, "served": dict(self.served),
-                "post_ms": round(self.post_ms / max(self.inferred, 1), 2)}
+        return {
+            "name": self.name,
+            "inferred": self.inferred,
+            "failed": self.failed,
+            "served": dict(self.served),
+            "post_ms": round(self.post_ms / max(self.inferred, 1), 2),
+        }
 
 
 @dataclass

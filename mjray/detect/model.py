@@ -64,14 +64,21 @@ def resolve_weights(weights: str | Path | None) -> str:
         return str(weights)
     if str(weights).endswith(".yaml") and shipped_model_yaml(str(weights)):
         return str(weights)
-    raise FileNotFoundError(f"model weights not found: {weights} (give a local .pt/.onnx file, or a shipped "
-                            "architecture such as yolov8n.yaml; nothing is downloaded)")
+    raise FileNotFoundError(
+        f"model weights not found: {weights} (give a local .pt/.onnx file, or a shipped "
+        "architecture such as yolov8n.yaml; nothing is downloaded)"
+    )
 
 
 def predict_options(model: dict) -> dict:
     """Ultralytics `predict()` settings from a `ModelConfig` as a dict; device "auto": Ultralytics picks."""
-    return {"imgsz": model["imgsz"], "conf": model["conf"], "iou": model["iou"], "verbose": False,
-            **({} if model["device"] == "auto" else {"device": model["device"]})}
+    return {
+        "imgsz": model["imgsz"],
+        "conf": model["conf"],
+        "iou": model["iou"],
+        "verbose": False,
+        **({} if model["device"] == "auto" else {"device": model["device"]}),
+    }
 
 
 def gpu_unusable(weights: str | None, device: str) -> str:
@@ -83,7 +90,9 @@ def gpu_unusable(weights: str | None, device: str) -> str:
         import onnxruntime
 
         if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
-            return "the ONNX model would run on the CPU (this onnxruntime has no CUDA provider: install onnxruntime-gpu)"
+            return (
+                "the ONNX model would run on the CPU (this onnxruntime has no CUDA provider: install onnxruntime-gpu)"
+            )
     return ""
 
 
@@ -177,8 +186,13 @@ class YoloDetector:
 
             if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
                 # Ultralytics would call it cuda and run it on the CPU anyway, moving tensors to and fro
-                device, self.device_note = "cpu", ("an ONNX model on a GPU node runs on the CPU: this onnxruntime "
-                                                   "has no CUDA provider (install onnxruntime-gpu there, or give .pt weights)")
+                device, self.device_note = (
+                    "cpu",
+                    (
+                        "an ONNX model on a GPU node runs on the CPU: this onnxruntime "
+                        "has no CUDA provider (install onnxruntime-gpu there, or give .pt weights)"
+                    ),
+                )
                 log.warning("%s: %s", path, self.device_note)
         self.weights, self.imgsz, self.conf, self.iou, self.device = path, imgsz, conf, iou, device
         self.grayscale, self.autocontrast = grayscale, autocontrast
@@ -196,8 +210,10 @@ class YoloDetector:
             if "out of memory" in str(error).lower():
                 raise
             what = (str(error).strip().splitlines() or [""])[0][:200]
-            raise ModelError(f"{path} does not load as a YOLO model ({type(error).__name__}: {what}); give a .pt, "
-                             ".onnx or other export Ultralytics loads") from error
+            raise ModelError(
+                f"{path} does not load as a YOLO model ({type(error).__name__}: {what}); give a .pt, "
+                ".onnx or other export Ultralytics loads"
+            ) from error
         if threads:  # after loading: Ultralytics sets torch's threads (cores - 1, at most 8) as it loads
             self._limit_threads(threads)
         try:
@@ -235,8 +251,9 @@ class YoloDetector:
     def __call__(self, image: np.ndarray) -> Detections:
         started = time.perf_counter()
         seen = preprocess(image, self.grayscale, self.autocontrast)
-        result = self.model.predict(seen, imgsz=self.imgsz, conf=self.conf, iou=self.iou, device=self.device,
-                                    verbose=False)[0]
+        result = self.model.predict(
+            seen, imgsz=self.imgsz, conf=self.conf, iou=self.iou, device=self.device, verbose=False
+        )[0]
         detections = Detections.from_ultralytics(result)
         if self.post:
             inferred = time.perf_counter()
@@ -246,5 +263,3 @@ class YoloDetector:
             self.post_ms = (time.perf_counter() - inferred) * 1000
         self.last_ms = (time.perf_counter() - started) * 1000
         return detections
-
-

@@ -76,7 +76,6 @@ class AskTimer:
         self.ask_s = seconds if self.ask_s is None else self.ask_s + self.weight * (seconds - self.ask_s)
 
 
-
 class Rounds:
     """Policy aligned: every seat sampled at the same instants, as fast as the workers go.
 

@@ -60,19 +60,27 @@ def load_faces(path: str | Path | None = None) -> np.ndarray:
         with np.load(path) as data:
             names, faces = [str(t) for t in data["tiles"]], np.asarray(data["faces"])
     except (OSError, KeyError, ValueError) as error:
-        raise FacesError(f"plugins.mahjong.faces_file: {path} is not a faces file ({error}); it needs arrays `tiles` (the 34 tile "
-                         "names) and `faces` (34 x H x W grey uint8)") from error
+        raise FacesError(
+            f"plugins.mahjong.faces_file: {path} is not a faces file ({error}); it needs arrays `tiles` (the 34 tile "
+            "names) and `faces` (34 x H x W grey uint8)"
+        ) from error
     missing = [t for t in TILES if t not in names]
     if missing:
-        raise FacesError(f"plugins.mahjong.faces_file: {path} lacks {', '.join(missing)}: it needs all 34 tiles ({' '.join(TILES)})")
+        raise FacesError(
+            f"plugins.mahjong.faces_file: {path} lacks {', '.join(missing)}: it needs all 34 tiles ({' '.join(TILES)})"
+        )
     if faces.dtype != np.uint8 or faces.ndim != 3 or len(faces) != len(names) or min(faces.shape[1:]) < 8:
-        raise FacesError(f"plugins.mahjong.faces_file: {path} holds faces of {faces.dtype} {faces.shape}: it needs one grey uint8 "
-                         f"raster per tile name, {len(names)} x H x W, at least 8 x 8 pixels")
+        raise FacesError(
+            f"plugins.mahjong.faces_file: {path} holds faces of {faces.dtype} {faces.shape}: it needs one grey uint8 "
+            f"raster per tile name, {len(names)} x H x W, at least 8 x 8 pixels"
+        )
     ordered = np.stack([faces[names.index(t)] for t in TILES])
     flat = [t for t, face in zip(TILES, ordered) if t != BLANK_TILE and face.std() < 1.0]
     if flat:
-        raise FacesError(f"plugins.mahjong.faces_file: {path} has blank faces for {', '.join(flat)}: only {BLANK_TILE} "
-                         "(the white dragon) is blank")
+        raise FacesError(
+            f"plugins.mahjong.faces_file: {path} has blank faces for {', '.join(flat)}: only {BLANK_TILE} "
+            "(the white dragon) is blank"
+        )
     return ordered
 
 
@@ -108,8 +116,12 @@ def row_holes(xyxy: np.ndarray) -> list[np.ndarray]:
                 for j in range(1, missing + 1):
                     f = j / (missing + 1)
                     x = (1 - f) * (a[0] + a[2]) / 2 + f * (b[0] + b[2]) / 2
-                    out.append(np.array([[x - width / 2, (1 - f) * a[1] + f * b[1],
-                                          x + width / 2, (1 - f) * a[3] + f * b[3]]], np.float32))
+                    out.append(
+                        np.array(
+                            [[x - width / 2, (1 - f) * a[1] + f * b[1], x + width / 2, (1 - f) * a[3] + f * b[3]]],
+                            np.float32,
+                        )
+                    )
             for end, side in ((boxes[0], -1), (boxes[-1], 1)):
                 xs = (end[0] + end[2]) / 2 + side * pitch * np.array(END_REACH)
                 out.append(np.array([[x - width / 2, end[1], x + width / 2, end[3]] for x in xs], np.float32))
@@ -133,8 +145,9 @@ class FaceMatcher:
     """Relabels a tile model's boxes by their faces and adds the tiles it missed in a row; `None`
     from `for_model` for other models."""
 
-    def __init__(self, faces: np.ndarray, names: dict[int, str], box_width: int = BOX_WIDTH,
-                 margin: float = MARGIN) -> None:
+    def __init__(
+        self, faces: np.ndarray, names: dict[int, str], box_width: int = BOX_WIDTH, margin: float = MARGIN
+    ) -> None:
         by_tile = {tile_named(name): i for i, name in names.items()}
         self.class_of_tile = np.array([by_tile[t] for t in TILES], np.int32)
         self.tile_of_class = {int(c): k for k, c in enumerate(self.class_of_tile)}
@@ -155,8 +168,10 @@ class FaceMatcher:
         """A matcher for a model whose classes include the 34 tiles; None (and why, in the log) else."""
         known = {tile_named(name) for name in names.values()}
         if not known >= set(TILES):
-            (log.warning if path else log.info)("model classes are not the 34 tiles: boxes keep the model's labels "
-                                                "(no face matching%s)", f"; plugins.mahjong.faces_file {path} unused" if path else "")
+            (log.warning if path else log.info)(
+                "model classes are not the 34 tiles: boxes keep the model's labels (no face matching%s)",
+                f"; plugins.mahjong.faces_file {path} unused" if path else "",
+            )
             return None
         return cls(load_faces(path), names)
 
@@ -181,8 +196,11 @@ class FaceMatcher:
             spread = np.linalg.norm(patches, axis=1, keepdims=True)
             best = ((patches / np.maximum(spread, 1e-6)) @ bank).max(0)
             flattest = int(np.argmin(spread))
-            best[blank] = (1.0 - float(spread[flattest, 0]) / np.sqrt(height * width) / BLANK_SPREAD
-                           if level[flattest, 0] >= BLANK_LEVEL else -1.0)
+            best[blank] = (
+                1.0 - float(spread[flattest, 0]) / np.sqrt(height * width) / BLANK_SPREAD
+                if level[flattest, 0] >= BLANK_LEVEL
+                else -1.0
+            )
             np.maximum(out, best, out=out)
         return out
 
@@ -208,8 +226,13 @@ class FaceMatcher:
         taken = detections.xyxy[tiles]
         found = []
         for candidates in row_holes(taken):
-            inside = candidates[(candidates[:, 0] >= 0) & (candidates[:, 1] >= 0) & (candidates[:, 2] <= width)
-                                & (candidates[:, 3] <= height) & (overlap(candidates, taken) < 0.3)]
+            inside = candidates[
+                (candidates[:, 0] >= 0)
+                & (candidates[:, 1] >= 0)
+                & (candidates[:, 2] <= width)
+                & (candidates[:, 3] <= height)
+                & (overlap(candidates, taken) < 0.3)
+            ]
             if not len(inside):
                 continue
             scored = [(self.scores(grey, box), box) for box in inside]
@@ -222,9 +245,11 @@ class FaceMatcher:
         if not found:
             return detections
         boxes, sure, classes = zip(*found)
-        return Detections(np.concatenate([detections.xyxy, np.array(boxes, np.float32)]),
-                          np.concatenate([detections.confidence, np.array(sure, np.float32)]),
-                          np.concatenate([detections.class_id, np.array(classes, np.int32)]))
+        return Detections(
+            np.concatenate([detections.xyxy, np.array(boxes, np.float32)]),
+            np.concatenate([detections.confidence, np.array(sure, np.float32)]),
+            np.concatenate([detections.class_id, np.array(classes, np.int32)]),
+        )
 
     def read(self, grey: np.ndarray, detections: Detections) -> Detections:
         """`relabel`, then `fill`: what the detector returns."""

@@ -102,18 +102,31 @@ class MjaiLog:
 
     def _start(self) -> list[dict]:
         self._started = True
-        tehais = [[to_mjai(t) for t in self._first[seat][0]] if seat in self._first else [UNSEEN] * 13
-                  for seat in self.seats]
+        tehais = [
+            [to_mjai(t) for t in self._first[seat][0]] if seat in self._first else [UNSEEN] * 13 for seat in self.seats
+        ]
         at = min((at for _, at in self._first.values()), default=min((e.at for e in self._held), default=0.0))
-        start = {"type": "start_kyoku", "bakaze": "E", "kyoku": self._kyoku + 1, "honba": 0, "kyotaku": 0,
-                 "oya": 0, "dora_marker": UNSEEN, "tehais": tehais, "t": round(at, 3)}
+        start = {
+            "type": "start_kyoku",
+            "bakaze": "E",
+            "kyoku": self._kyoku + 1,
+            "honba": 0,
+            "kyotaku": 0,
+            "oya": 0,
+            "dora_marker": UNSEEN,
+            "tehais": tehais,
+            "t": round(at, 3),
+        }
         self._kyoku += 1
         held, self._held = sorted(self._held, key=lambda e: e.at), []
         return [start] + [self._line(e) for e in held]
 
     def _line(self, seen: SeenEvent) -> dict:
-        line = {"type": "tsumo" if seen.kind == "draw" else "dahai", "actor": self.actor[seen.seat],
-                "pai": to_mjai(seen.tile)}
+        line = {
+            "type": "tsumo" if seen.kind == "draw" else "dahai",
+            "actor": self.actor[seen.seat],
+            "pai": to_mjai(seen.tile),
+        }
         if seen.kind != "draw":
             line["tsumogiri"] = bool(seen.tsumogiri)
         return {**line, "t": round(seen.at, 3), "seat": seen.seat, "confidence": round(float(seen.confidence), 3)}
@@ -163,14 +176,21 @@ class GameRecord:
         lines = self.log.deal(change.deal, change.at) if change.deal is not None else []
         for event in change.events:
             self.events[event.kind] += 1
-            lines += self.log.event(SeenEvent(event.seat, event.kind, event.tile, event.at, event.confidence,
-                                              event.tsumogiri))
+            lines += self.log.event(
+                SeenEvent(event.seat, event.kind, event.tile, event.at, event.confidence, event.tsumogiri)
+            )
         hand, row = change.hand, None
         if hand is not None:
-            row = {"seat": change.seat, "at": round(change.at, 6), "tiles": list(hand.concealed), "drawn": hand.drawn,
-                   "confidence": [round(c, 3) for c in hand.confidence], "guessed": list(hand.guessed),
-                   "hand": hand.notation(),
-                   "shanten": hand.shanten()}
+            row = {
+                "seat": change.seat,
+                "at": round(change.at, 6),
+                "tiles": list(hand.concealed),
+                "drawn": hand.drawn,
+                "confidence": [round(c, 3) for c in hand.confidence],
+                "guessed": list(hand.guessed),
+                "hand": hand.notation(),
+                "shanten": hand.shanten(),
+            }
             if hand.drawn is None:
                 lines += self.log.hand(change.seat, hand.concealed, change.at)
         return lines + self.log.tick(change.at), row

@@ -177,9 +177,13 @@ class HandReader:
                 self._pending.pop(0)
             return self._read_anew()
         offset, agree, aligned = self._fit(reading, self._tracks)
-        other = (self._drawn is not None and reading.drawn is not None and len(self._drawn.votes) >= self.confirm
-                 and self._drawn.credit(reading.drawn.tile) < 0.5  # (else a drawn tile misread at first)
-                 and any(r.drawn is None for _, r in self._pending))  # (else a drawn tile misread now)
+        other = (
+            self._drawn is not None
+            and reading.drawn is not None
+            and len(self._drawn.votes) >= self.confirm
+            and self._drawn.credit(reading.drawn.tile) < 0.5  # (else a drawn tile misread at first)
+            and any(r.drawn is None for _, r in self._pending)
+        )  # (else a drawn tile misread now)
         if self._drawn is None:  # after a drawn tile seen once, the hand held may show its tsumogiri
             turning = any(r.drawn is not None for _, r in self._pending)
         elif other:  # another drawn tile after its discard (a tsumogiri, or shown) is the next turn's
@@ -187,8 +191,13 @@ class HandReader:
             turning = len(gone) >= self.confirm or self._discard_shown(gone + [(t, reading)])
         else:
             turning = False
-        if (not turning and self._drawn is None and reading.drawn is None and aligned - agree >= 2 * self.decisive
-                and self._shows_turn(reading)):
+        if (
+            not turning
+            and self._drawn is None
+            and reading.drawn is None
+            and aligned - agree >= 2 * self.decisive
+            and self._shows_turn(reading)
+        ):
             turning = True  # (its drawn tile never seen)
         if (reading.drawn is None) == (self._drawn is None) and aligned - agree <= self.same_tolerance and not turning:
             self._agreeing += 1
@@ -222,13 +231,22 @@ class HandReader:
             if self._preview is not None:
                 tracks, labels, since = self._preview
                 self._hand = StableHand(
-                    self.seat, labels, None, tuple(tr.confidence(label) for tr, label in zip(tracks, labels)),
-                    tuple(tr.runner_up(label) for tr, label in zip(tracks, labels)), since)
+                    self.seat,
+                    labels,
+                    None,
+                    tuple(tr.confidence(label) for tr, label in zip(tracks, labels)),
+                    tuple(tr.runner_up(label) for tr, label in zip(tracks, labels)),
+                    since,
+                )
                 return self._hand
             tracks = self._tracks + ([self._drawn] if self._drawn else [])
             self._hand = StableHand(
-                self.seat, tuple(self._labels), self._drawn.tile() if self._drawn else None,
-                tuple(tr.confidence() for tr in tracks), tuple(tr.runner_up() for tr in tracks), self._since,
+                self.seat,
+                tuple(self._labels),
+                self._drawn.tile() if self._drawn else None,
+                tuple(tr.confidence() for tr in tracks),
+                tuple(tr.runner_up() for tr in tracks),
+                self._since,
             )
         return self._hand
 
@@ -312,8 +330,9 @@ class HandReader:
                 best = (score, offset, matches, aligned)
         return best[1], best[2], best[3]
 
-    def _fit(self, reading: Reading, tracks: Sequence[Track],
-             names: Sequence[str] | None = None) -> tuple[int, float, int]:
+    def _fit(
+        self, reading: Reading, tracks: Sequence[Track], names: Sequence[str] | None = None
+    ) -> tuple[int, float, int]:
         """(offset, agreement, aligned): as `_align`, but a tile read as another label earns that label's
         weight among its place's reads relative to the place's label, so a tile often misread the same
         way costs less. `names`: labels to hold the places to instead of their own (a place named
@@ -336,8 +355,9 @@ class HandReader:
                 best = (score, offset, agree, aligned)
         return best[1], best[2], best[3]
 
-    def _vote(self, reading: Reading, offset: int, tracks: list[Track] | None = None,
-              drawn: Track | None = None) -> None:
+    def _vote(
+        self, reading: Reading, offset: int, tracks: list[Track] | None = None, drawn: Track | None = None
+    ) -> None:
         """The reading's tiles as reads of the places they fall on (the hand held's, or those given)."""
         own = tracks is None
         tracks = self._tracks if tracks is None else tracks
@@ -410,8 +430,9 @@ class HandReader:
                 if events:
                     return events + (self._resolve() if self._pending else [])
         else:
-            again = [k for k, (_, r) in enumerate(pending)
-                     if r.drawn is not None and self._drawn.credit(r.drawn.tile) >= 0.5]
+            again = [
+                k for k, (_, r) in enumerate(pending) if r.drawn is not None and self._drawn.credit(r.drawn.tile) >= 0.5
+            ]
             if again:  # the drawn tile held seen again: the readings before missed it
                 del pending[: again[-1] + 1]
             first = next((k for k, (_, r) in enumerate(pending) if r.drawn is None), None)
@@ -511,8 +532,10 @@ class HandReader:
                 return []  # not where that kind sorts: no turn
             new = None  # (a turn all the same: the drawn tile, misread where it lies, is named where it sorts)
         new_labels = rest[:q] + [new or ""] + rest[q:]
-        at = next((t for (t, _), m_old, m_new in zip(readings, held, each) if t > self._seen_at and m_new < m_old),
-                  readings[0][0])
+        at = next(
+            (t for (t, _), m_old, m_new in zip(readings, held, each) if t > self._seen_at and m_new < m_old),
+            readings[0][0],
+        )
         removed = self._tracks[k]
         placed = self._drawn or Track(self.window)  # the drawn tile held, if any, goes in under its new name
         if new is not None:
@@ -575,8 +598,9 @@ class HandReader:
         tsumogiri = next(c[0] for c in ranked if c[1] is self._drawn)
         return ranked[0][1] is not self._drawn and ranked[0][0] + self.decisive <= tsumogiri
 
-    def _discards(self, gone: list[tuple[float, Reading]]
-                  ) -> list[tuple[float, Track, list[Track], str, float, int, int]]:
+    def _discards(
+        self, gone: list[tuple[float, Reading]]
+    ) -> list[tuple[float, Track, list[Track], str, float, int, int]]:
         """(misfit, discarded, the 13 left, the drawn tile's label, agreement, aligned, readings that
         fit) of each hand the held 14 may leave, best first (of two that fit alike, the one that loses
         the tile read less: readings cannot show a tile the model never reads gone)."""
@@ -587,8 +611,14 @@ class HandReader:
         for _, reading in gone:
             offset = self._geo_offset(reading)
             if offset is not None:
-                new_kinds.update(set((Counter(read.tile for read in reading.concealed
-                                              if 0 <= read.slot + offset < CONCEALED) - held).elements()))
+                new_kinds.update(
+                    set(
+                        (
+                            Counter(read.tile for read in reading.concealed if 0 <= read.slot + offset < CONCEALED)
+                            - held
+                        ).elements()
+                    )
+                )
         seen = [kind for kind, times in new_kinds.most_common(3) if times >= self.confirm]
         best: dict[tuple[str, ...], tuple[float, Track, list[Track], str, float, int, int]] = {}
         for removed, rest, name, unread in self._candidates(seen):
@@ -617,8 +647,11 @@ class HandReader:
             if len({v[q] for v in views if v[q] is not None}) <= 1 and best + self.decisive * len(gone) <= misfit:
                 return None  # a tile sorted in where its kind, as read when drawn, cannot lie: an unseen turn's fit
         patient = len(gone) < self.confirm_new + 2  # how long to wait for more readings before deciding
-        sure = (removed is not drawn and misfit <= self.sure_misfit
-                and (len(ranked) == 1 or ranked[1][0] >= misfit + 2 * self.decisive))
+        sure = (
+            removed is not drawn
+            and misfit <= self.sure_misfit
+            and (len(ranked) == 1 or ranked[1][0] >= misfit + 2 * self.decisive)
+        )
         waiting = fitting < self.confirm and not sure
         if not waiting and len(ranked) > 1 and ranked[1][0] < misfit + self.decisive:
             waiting = patient
@@ -632,15 +665,19 @@ class HandReader:
         confidence = removed.confidence() * (agree / aligned if aligned else 0.0)
         # dated by the first reading after the 14 were last seen that shows the new 13 (a drawn tile
         # missed once looks like its discard)
-        shows = [t for t, r in gone if t > self._seen_at and (removed is drawn or self._fit(r, rest)[1]
-                                                               > self._fit(r, self._tracks)[1])]
+        shows = [
+            t
+            for t, r in gone
+            if t > self._seen_at and (removed is drawn or self._fit(r, rest)[1] > self._fit(r, self._tracks)[1])
+        ]
         at = shows[0] if shows else gone[0][0]
         for _, reading in gone:
             self._vote(reading, self._fit(reading, rest)[0], rest)
         self._install(rest, None, at)
         events = self._draw_told(now=True, drawn=drawn)
-        events.append(Event(self.seat, "discard", removed.tile(), at, confidence,
-                            tsumogiri=removed.tile() == drawn.tile()))
+        events.append(
+            Event(self.seat, "discard", removed.tile(), at, confidence, tsumogiri=removed.tile() == drawn.tile())
+        )
         self._seen_at = gone[-1][0]
         return events
 

@@ -29,7 +29,9 @@ class MahjongConfig:
                 raise PluginError(f"{where}.{key}: no such setting (it has {', '.join(known)})")
             wanted = bool if known[key].type == "bool" else str
             if value is not None and not isinstance(value, wanted):
-                raise PluginError(f"{where}.{key}: must be {'true or false' if wanted is bool else 'a path'}, got {value!r}")
+                raise PluginError(
+                    f"{where}.{key}: must be {'true or false' if wanted is bool else 'a path'}, got {value!r}"
+                )
         return cls(**dict(settings))
 
 
@@ -49,8 +51,10 @@ class MahjongPlugin:
     def validate(self, settings: Settings, where: str) -> None:
         cfg = MahjongConfig.of(settings, where)
         if cfg.faces_file and not os.path.isfile(cfg.faces_file):
-            raise PluginError(f"{where}.faces_file: file not found: {cfg.faces_file} (an .npz of the table's 34 tile "
-                              "faces, docs/game-record.md; or leave it unset for the bundled artwork)")
+            raise PluginError(
+                f"{where}.faces_file: file not found: {cfg.faces_file} (an .npz of the table's 34 tile "
+                "faces, docs/game-record.md; or leave it unset for the bundled artwork)"
+            )
         if cfg.faces and cfg.faces_file:
             from mjray.mahjong.faces import FacesError, load_faces
 
@@ -88,5 +92,3 @@ PLUGIN = MahjongPlugin()
 def plugged(**settings) -> dict:
     """`plugins` with this plug-in set so (`YoloDetector(plugins=plugged(faces=True))`)."""
     return {"mahjong": {"module": "mjray.mahjong", **settings}}
-
-

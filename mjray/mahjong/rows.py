@@ -97,8 +97,9 @@ def read_row(
     return Reading(concealed, drawn, step, x0 + first * step, len(xyxy) - len(concealed) - (drawn is not None))
 
 
-def _merge(xyxy: list[list[float]], conf: list[float], merge_iou: float,
-           merged: dict[int, list[int]] | None = None) -> list[int]:
+def _merge(
+    xyxy: list[list[float]], conf: list[float], merge_iou: float, merged: dict[int, list[int]] | None = None
+) -> list[int]:
     """Indices kept after merging boxes that overlap by IoU >= merge_iou (the more confident wins);
     `merged` collects, per index kept, those merged into it."""
     n = len(xyxy)

@@ -43,8 +43,13 @@ class GameSink(BaseSink):
     def _read(self, item: Item) -> None:
         if isinstance(item, Result):
             d = item.detections
-            lines, hand = self.record.result(item.seat, self.at(item.frame.captured_at), d.xyxy,
-                                             [self.names.get(int(c), "") for c in d.class_id], d.confidence)
+            lines, hand = self.record.result(
+                item.seat,
+                self.at(item.frame.captured_at),
+                d.xyxy,
+                [self.names.get(int(c), "") for c in d.class_id],
+                d.confidence,
+            )
             self.results += 1
         elif item.captured_at is not None:
             lines, hand = self.record.gap(item.seat, self.at(item.captured_at))
@@ -64,9 +69,13 @@ class GameSink(BaseSink):
         self._game.close()
         self._hands.close()
         if self.results:
-            log.info("game record: %d draws, %d discards; hand reading %.3f ms of CPU per result%s",
-                     self.record.events["draw"], self.record.events["discard"], 1000 * self.cpu_s / self.results,
-                     f"; {self.failures} results failed to read" if self.failures else "")
+            log.info(
+                "game record: %d draws, %d discards; hand reading %.3f ms of CPU per result%s",
+                self.record.events["draw"],
+                self.record.events["discard"],
+                1000 * self.cpu_s / self.results,
+                f"; {self.failures} results failed to read" if self.failures else "",
+            )
 
 
 def game_sink(context: SinkContext) -> Sink:

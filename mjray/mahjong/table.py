@@ -35,8 +35,9 @@ def cap_copies(hands: Mapping[str, StableHand | None], copies: int = COPIES) -> 
             alternative = hands[seat].runner_up[i]  # type: ignore[union-attr]
             if alternative is None or count[alternative[0]] >= copies:
                 continue
-            if i < len(hands[seat].concealed) and not _sorts_between(tiles[seat], i, alternative[0],
-                                                                     len(hands[seat].concealed)):
+            if i < len(hands[seat].concealed) and not _sorts_between(
+                tiles[seat], i, alternative[0], len(hands[seat].concealed)
+            ):
                 continue  # (a read the hand's order rules out)
             tiles[seat][i], conf[seat][i] = alternative
             count[kind] -= 1
@@ -45,15 +46,18 @@ def cap_copies(hands: Mapping[str, StableHand | None], copies: int = COPIES) -> 
     for seat, hand in hands.items():
         if hand and tuple(tiles[seat]) != hand.tiles:
             n = len(hand.concealed)
-            out[seat] = replace(hand, concealed=tuple(tiles[seat][:n]),
-                                drawn=tiles[seat][n] if hand.drawn else None, confidence=tuple(conf[seat]))
+            out[seat] = replace(
+                hand,
+                concealed=tuple(tiles[seat][:n]),
+                drawn=tiles[seat][n] if hand.drawn else None,
+                confidence=tuple(conf[seat]),
+            )
     return out
 
 
 def _sorts_between(tiles: Sequence[str], i: int, kind: str, concealed: int) -> bool:
     rank = TILE_INDEX[kind]
-    return ((i == 0 or TILE_INDEX[tiles[i - 1]] <= rank)
-            and (i + 1 >= concealed or rank <= TILE_INDEX[tiles[i + 1]]))
+    return (i == 0 or TILE_INDEX[tiles[i - 1]] <= rank) and (i + 1 >= concealed or rank <= TILE_INDEX[tiles[i + 1]])
 
 
 @dataclass(frozen=True)
@@ -71,8 +75,14 @@ class TableHands:
     """A `HandReader` per seat and the table's rules over them: at most `copies` of a tile, and a new
     deal told once when `deal_seats` seats' hands are replaced wholesale within `deal_window_s`."""
 
-    def __init__(self, seats: Sequence[str], copies: int = COPIES, deal_window_s: float = 6.0,
-                 deal_seats: int | None = None, **reader_options) -> None:
+    def __init__(
+        self,
+        seats: Sequence[str],
+        copies: int = COPIES,
+        deal_window_s: float = 6.0,
+        deal_seats: int | None = None,
+        **reader_options,
+    ) -> None:
         self.readers = {seat: HandReader(seat, **reader_options) for seat in seats}
         self.copies, self.deal_window_s = copies, deal_window_s
         self.deal_seats = min(2, len(self.readers)) if deal_seats is None else deal_seats

@@ -6,9 +6,7 @@ Tiles are named in the compact notation `1m`..`9m`, `1p`..`9p`, `1s`..`9s`, `1z`
 
 from __future__ import annotations
 
-TILES: tuple[str, ...] = tuple(
-    [f"{n}{suit}" for suit in "mps" for n in range(1, 10)] + [f"{n}z" for n in range(1, 8)]
-)
+TILES: tuple[str, ...] = tuple([f"{n}{suit}" for suit in "mps" for n in range(1, 10)] + [f"{n}z" for n in range(1, 8)])
 TILE_INDEX = {name: i for i, name in enumerate(TILES)}
 COPIES = 4  # copies of each tile kind in a set
 

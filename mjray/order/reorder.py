@@ -33,7 +33,9 @@ T = TypeVar("T")
 class Reorderer(Generic[T]):
     MAX_UNANCHORED = 100_000  # items a restarted reorderer holds before its anchor comes (gaps of a long outage)
 
-    def __init__(self, missing: Callable[[int], T], max_wait_s: float, max_pending: int, first_seq: int | None = 0) -> None:
+    def __init__(
+        self, missing: Callable[[int], T], max_wait_s: float, max_pending: int, first_seq: int | None = 0
+    ) -> None:
         if max_wait_s <= 0 or max_pending < 1:
             raise ValueError("max_wait_s must be > 0 and max_pending >= 1")
         self.missing, self.max_wait_s, self.max_pending = missing, max_wait_s, max_pending
@@ -152,8 +154,14 @@ class ReorderActor:
     its counters, with the newest frame that reached this seat.
     """
 
-    def __init__(self, seat: str, max_wait_s: float, max_pending: int, clock: Callable[[], float] = time.monotonic,
-                 restarted: bool | None = None) -> None:
+    def __init__(
+        self,
+        seat: str,
+        max_wait_s: float,
+        max_pending: int,
+        clock: Callable[[], float] = time.monotonic,
+        restarted: bool | None = None,
+    ) -> None:
         from mjray.cluster.facts import reconstructed
 
         setup_actor(REORDER.name(seat))
@@ -235,5 +243,12 @@ class ReorderActor:
     def stats(self) -> dict[str, int]:
         with self._ready:
             r = self.reorderer
-            return {"emitted": r.emitted, "timeouts": r.timeouts, "late": r.late, "duplicates": r.duplicates,
-                    "pending": r.pending, "next_seq": r.next_seq if r.next_seq is not None else -1, "pushes": self.pushes}
+            return {
+                "emitted": r.emitted,
+                "timeouts": r.timeouts,
+                "late": r.late,
+                "duplicates": r.duplicates,
+                "pending": r.pending,
+                "next_seq": r.next_seq if r.next_seq is not None else -1,
+                "pushes": self.pushes,
+            }

@@ -38,8 +38,9 @@ class Moment(Generic[T]):
 
 
 class SeatSync(Generic[T]):
-    def __init__(self, seats: Sequence[str], period_s: float, max_lag_s: float, max_queue: int = 256,
-                 rounds: bool = False) -> None:
+    def __init__(
+        self, seats: Sequence[str], period_s: float, max_lag_s: float, max_queue: int = 256, rounds: bool = False
+    ) -> None:
         if period_s <= 0 or max_lag_s <= 0 or max_queue < 1:
             raise ValueError("period_s and max_lag_s must be > 0, max_queue >= 1")
         self.seats, self.period_s, self.max_lag_s, self.max_queue = tuple(seats), period_s, max_lag_s, max_queue
@@ -83,11 +84,13 @@ class SeatSync(Generic[T]):
             for seat, queue in self._queues.items():
                 while queue and queue[0][0] <= at:
                     self._shown[seat] = queue.popleft()
-            out.append(Moment(
-                at,
-                {s: (v[1] if v else None) for s, v in self._shown.items()},
-                {s: (v[2] if v else None) for s, v in self._shown.items()},
-            ))
+            out.append(
+                Moment(
+                    at,
+                    {s: (v[1] if v else None) for s, v in self._shown.items()},
+                    {s: (v[2] if v else None) for s, v in self._shown.items()},
+                )
+            )
             self._steps += 1
             self.cursor = self._origin + self._steps * self.period_s
         return out
@@ -110,7 +113,9 @@ class SeatSync(Generic[T]):
         if self.rounds:  # the newest round at or before `at` is complete; one step past the newest at most
             if len(self._newest) < len(self.seats) or at > max(self._newest.values()) + self.period_s:
                 return False
-            latest = max((t for t in (self._last_at_or_before(s, at) for s in self.seats) if t is not None), default=None)
+            latest = max(
+                (t for t in (self._last_at_or_before(s, at) for s in self.seats) if t is not None), default=None
+            )
             return latest is not None and all(t >= latest for t in self._newest.values())
         return all(q and q[-1][0] > at for q in self._queues.values())
 

@@ -23,8 +23,9 @@ RELEASE_EVERY_S = 0.25  # how often the cameras hear which pictures the outputs 
 
 
 class Driver:
-    def __init__(self, pipeline, sinks: Sequence[Sink], sync: SeatSync | None = None,
-                 status_every_s: float | None = None) -> None:
+    def __init__(
+        self, pipeline, sinks: Sequence[Sink], sync: SeatSync | None = None, status_every_s: float | None = None
+    ) -> None:
         self.pipeline, self.sinks, self.sync = pipeline, list(sinks), sync
         self.status_every_s = status_every_s
         self.tallies = {seat: SeatTally(seat) for seat in pipeline.seat_names}
@@ -95,8 +96,10 @@ class Driver:
                 next_status += self.status_every_s
                 status = self.pipeline.stats()
                 log.info("status: %s", "  ".join(self.tallies[s].status(status[s]) for s in self.tallies))
-                states = {seat: {**status[seat]["camera"], **({"status": "down"} if status[seat]["down"] else {})}
-                          for seat in status}
+                states = {
+                    seat: {**status[seat]["camera"], **({"status": "down"} if status[seat]["down"] else {})}
+                    for seat in status
+                }
                 for sink in self.sinks:  # a live view shows each camera's state as the status line does
                     sink.cameras(states)
         self.elapsed_s = time.monotonic() - started

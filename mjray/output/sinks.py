@@ -79,32 +79,44 @@ class SinkContext:
     captions: dict[str, str] = field(default_factory=dict)  # seat -> what the grid says under it (its hand)
 
 
-
-def item_record(item: Item, names: dict[int, str], emitted_at: float,
-                recorded_time: Callable[[float], float] | None = None) -> dict:
+def item_record(
+    item: Item, names: dict[int, str], emitted_at: float, recorded_time: Callable[[float], float] | None = None
+) -> dict:
     """One JSONL line: what a seat's stream says about one frame (a replay's at its recorded time)."""
     at = recorded_time or (lambda t: t)
     if isinstance(item, Result):
         d = item.detections.left_to_right()
         instant = item.frame.instant
         return {
-            "seat": item.seat, "seq": item.seq, "captured_at": round(at(item.frame.captured_at), 6),
-            "clock": item.frame.clock, "pts": item.frame.pts, "emitted_at": round(emitted_at, 6),
+            "seat": item.seat,
+            "seq": item.seq,
+            "captured_at": round(at(item.frame.captured_at), 6),
+            "clock": item.frame.clock,
+            "pts": item.frame.pts,
+            "emitted_at": round(emitted_at, 6),
             **({"instant": round(at(instant), 6)} if instant is not None else {}),  # its round
-            "infer_ms": round(item.infer_ms, 2), "worker": item.worker,
+            "infer_ms": round(item.infer_ms, 2),
+            "worker": item.worker,
             "boxes": [[round(float(v), 1) for v in box] for box in d.xyxy],
             "scores": [round(float(c), 3) for c in d.confidence],
             "classes": [names.get(int(c), str(int(c))) for c in d.class_id],
         }
-    return {"seat": item.seat, "seq": item.seq, "gap": item.reason.value,
-            "captured_at": None if item.captured_at is None else round(at(item.captured_at), 6),
-            "emitted_at": round(emitted_at, 6), **({"error": item.error} if item.error else {})}
+    return {
+        "seat": item.seat,
+        "seq": item.seq,
+        "gap": item.reason.value,
+        "captured_at": None if item.captured_at is None else round(at(item.captured_at), 6),
+        "emitted_at": round(emitted_at, 6),
+        **({"error": item.error} if item.error else {}),
+    }
 
 
 class JsonlSink(BaseSink):
     """`detections.jsonl`: one line per item of every seat."""
 
-    def __init__(self, path: Path, names: dict[int, str], recorded_time: Callable[[float], float] | None = None) -> None:
+    def __init__(
+        self, path: Path, names: dict[int, str], recorded_time: Callable[[float], float] | None = None
+    ) -> None:
         self.path, self.names, self.recorded_time = path, names, recorded_time
         self._file = open(path, "w", buffering=1 << 16)
 
@@ -126,13 +138,23 @@ def annotate(image: np.ndarray, item: Item | None, names: dict[int, str], seat: 
         found = sv.Detections(xyxy=d.xyxy, confidence=d.confidence, class_id=d.class_id)
         labels = [names.get(int(c), str(int(c))) for c in d.class_id]
         picture = sv.BoxAnnotator(thickness=max(1, image.shape[0] // 240)).annotate(picture, found)
-        picture = sv.LabelAnnotator(text_scale=image.shape[0] / 900, text_padding=2).annotate(picture, found, labels=labels)
+        picture = sv.LabelAnnotator(text_scale=image.shape[0] / 900, text_padding=2).annotate(
+            picture, found, labels=labels
+        )
     if item is not None:
         caption += f"  #{item.seq}" + (f"  ({item.reason.value})" if isinstance(item, Gap) else "")
     if note:
         caption += f"  {note}"
-    cv2.putText(picture, caption, (10, image.shape[0] - 12), cv2.FONT_HERSHEY_SIMPLEX, image.shape[0] / 600,
-                (255, 255, 255), max(1, image.shape[0] // 360), cv2.LINE_AA)
+    cv2.putText(
+        picture,
+        caption,
+        (10, image.shape[0] - 12),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        image.shape[0] / 600,
+        (255, 255, 255),
+        max(1, image.shape[0] // 360),
+        cv2.LINE_AA,
+    )
     return picture
 
 
@@ -165,8 +187,11 @@ class GridSink(BaseSink):
         # Only the pixels of the newest moment are fetched and drawn when several are ready at once
         # (a display that fell behind catches up instead of replaying).
         moment = moments[-1]
-        wanted = [(seat, item) for seat, item in moment.items.items()
-                  if item is not None and self._drawn.get(seat) != item.seq]
+        wanted = [
+            (seat, item)
+            for seat, item in moment.items.items()
+            if item is not None and self._drawn.get(seat) != item.seq
+        ]
         images = self.fetch([item for _, item in wanted]) if wanted else []
         for (seat, item), image in zip(wanted, images):
             if image is None:  # its camera restarted since, or let it go: the seat keeps its last picture
@@ -247,10 +272,15 @@ class SinkEntry:
 
 
 SINKS: dict[str, SinkEntry] = {
-    "detections": SinkEntry(lambda d, screen: d.detections and d.mode != "none",
-                            lambda c: JsonlSink(c.out_dir / "detections.jsonl", c.names, c.recorded_time)),
-    "video": SinkEntry(lambda d, screen: d.video and (d.mode == "files" or (d.mode == "auto" and not screen)),
-                       GridVideoSink, pixels=True),
+    "detections": SinkEntry(
+        lambda d, screen: d.detections and d.mode != "none",
+        lambda c: JsonlSink(c.out_dir / "detections.jsonl", c.names, c.recorded_time),
+    ),
+    "video": SinkEntry(
+        lambda d, screen: d.video and (d.mode == "files" or (d.mode == "auto" and not screen)),
+        GridVideoSink,
+        pixels=True,
+    ),
     "window": SinkEntry(lambda d, screen: d.mode == "window" or (d.mode == "auto" and screen), WindowSink, pixels=True),
 }
 
@@ -262,7 +292,9 @@ def sink_table(plugins: Mapping | None = None) -> dict[str, SinkEntry]:
     return {**SINKS, **plugged.sinks(plugins or {})}
 
 
-def wanted_sinks(display: DisplayConfig, screen: bool | None = None, table: Mapping[str, SinkEntry] = SINKS) -> list[str]:
+def wanted_sinks(
+    display: DisplayConfig, screen: bool | None = None, table: Mapping[str, SinkEntry] = SINKS
+) -> list[str]:
     """Which outputs of `table` these settings turn on (`screen`: is there one; default: look)."""
     screen = has_screen() if screen is None else screen
     return [name for name, entry in table.items() if entry.on(display, screen)]

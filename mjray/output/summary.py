@@ -89,11 +89,16 @@ class SeatTally:
         if len(self.recent) >= 2:
             out_fps = (len(self.recent) - 1) / max(1e-6, self.recent[-1][0] - self.recent[0][0])
         p50 = np.median([lat for _, lat in self.recent]) * 1000 if self.recent else float("nan")
-        state = "" if cam.get("status") == "streaming" else f" [{cam.get('status')}" + (
-            f": {cam['last_error']}]" if cam.get("last_error") else "]")
+        state = (
+            ""
+            if cam.get("status") == "streaming"
+            else f" [{cam.get('status')}" + (f": {cam['last_error']}]" if cam.get("last_error") else "]")
+        )
         overflow = f", overflow {cam['overflow']}" if cam.get("overflow") else ""
-        return (f"{self.seat}{state} in {cam.get('fps', 0.0):.1f} out {out_fps:.1f} fps, skip {cam.get('skipped', 0)}{overflow}, "
-                f"p50 {p50:.0f} ms")
+        return (
+            f"{self.seat}{state} in {cam.get('fps', 0.0):.1f} out {out_fps:.1f} fps, skip {cam.get('skipped', 0)}{overflow}, "
+            f"p50 {p50:.0f} ms"
+        )
 
 
 def _rate(camera: dict) -> float:
@@ -150,51 +155,80 @@ class Summary:
         for seat, t in tallies.items():
             cam = final.get(seat, {}).get("camera", {})
             emitted = t.results + sum(t.gaps.values())
-            seats.append(SeatSummary(
-                seat=seat, decoded=cam.get("decoded", 0), inferred=t.results, skipped=t.gaps[GapReason.SKIPPED], overflow=t.gaps[GapReason.OVERFLOW],
-                failed=t.gaps[GapReason.FAILED], timeouts=t.gaps[GapReason.TIMEOUT], lost=t.gaps[GapReason.LOST],
-                offline=t.gaps[GapReason.OFFLINE], restart=t.gaps[GapReason.RESTART], emitted=emitted, out_of_order=t.out_of_order,
-                reconnects=cam.get("reconnects", 0), offline_s=round(cam.get("offline_s", 0.0), 2),
-                last_error=cam.get("last_error", ""), restarts=final.get(seat, {}).get("restarts", {}),
-                down=final.get(seat, {}).get("down", ""), fps_in=round(cam.get("decoded", 0) / seconds, 2),
-                fps_decoding=_rate(cam),
-                fps_out=round(t.results / seconds, 2), latency_p50_ms=_pct(t.latencies_s, 50),
-                latency_p99_ms=_pct(t.latencies_s, 99), latency_max_ms=_pct(t.latencies_s, 100),
-                infer_p50_ms=round(t.infer_ms.percentile(50), 1) if len(t.infer_ms) else None,
-            ))
+            seats.append(
+                SeatSummary(
+                    seat=seat,
+                    decoded=cam.get("decoded", 0),
+                    inferred=t.results,
+                    skipped=t.gaps[GapReason.SKIPPED],
+                    overflow=t.gaps[GapReason.OVERFLOW],
+                    failed=t.gaps[GapReason.FAILED],
+                    timeouts=t.gaps[GapReason.TIMEOUT],
+                    lost=t.gaps[GapReason.LOST],
+                    offline=t.gaps[GapReason.OFFLINE],
+                    restart=t.gaps[GapReason.RESTART],
+                    emitted=emitted,
+                    out_of_order=t.out_of_order,
+                    reconnects=cam.get("reconnects", 0),
+                    offline_s=round(cam.get("offline_s", 0.0), 2),
+                    last_error=cam.get("last_error", ""),
+                    restarts=final.get(seat, {}).get("restarts", {}),
+                    down=final.get(seat, {}).get("down", ""),
+                    fps_in=round(cam.get("decoded", 0) / seconds, 2),
+                    fps_decoding=_rate(cam),
+                    fps_out=round(t.results / seconds, 2),
+                    latency_p50_ms=_pct(t.latencies_s, 50),
+                    latency_p99_ms=_pct(t.latencies_s, 99),
+                    latency_max_ms=_pct(t.latencies_s, 100),
+                    infer_p50_ms=round(t.infer_ms.percentile(50), 1) if len(t.infer_ms) else None,
+                )
+            )
         return cls(round(seconds, 2), seats, _pct(skews, 50), _pct(skews, 99))
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     def table(self) -> str:
-        head = (f"{'seat':8s}{'decoded':>9s}{'inferred':>9s}{'skipped':>9s}{'overflow':>9s}{'failed':>8s}{'timeout':>8s}{'lost':>7s}"
-                f"{'offline':>8s}{'emitted':>9s}{'fps in':>8s}{'fps out':>8s}{'p50 ms':>8s}{'p99 ms':>8s}{'infer ms':>9s}")
+        head = (
+            f"{'seat':8s}{'decoded':>9s}{'inferred':>9s}{'skipped':>9s}{'overflow':>9s}{'failed':>8s}{'timeout':>8s}{'lost':>7s}"
+            f"{'offline':>8s}{'emitted':>9s}{'fps in':>8s}{'fps out':>8s}{'p50 ms':>8s}{'p99 ms':>8s}{'infer ms':>9s}"
+        )
         rows = [f"mjray summary: {self.seconds:.1f} s", head]
         fmt = lambda v: "-" if v is None else f"{v:.0f}"  # noqa: E731
         for s in self.seats:
-            rows.append(f"{s.seat:8s}{s.decoded:9d}{s.inferred:9d}{s.skipped:9d}{s.overflow:9d}{s.failed:8d}{s.timeouts:8d}{s.lost:7d}"
-                        f"{s.offline:8d}{s.emitted:9d}"
-                        f"{s.fps_in:8.1f}{s.fps_out:8.1f}{fmt(s.latency_p50_ms):>8s}{fmt(s.latency_p99_ms):>8s}"
-                        f"{fmt(s.infer_p50_ms):>9s}")
+            rows.append(
+                f"{s.seat:8s}{s.decoded:9d}{s.inferred:9d}{s.skipped:9d}{s.overflow:9d}{s.failed:8d}{s.timeouts:8d}{s.lost:7d}"
+                f"{s.offline:8d}{s.emitted:9d}"
+                f"{s.fps_in:8.1f}{s.fps_out:8.1f}{fmt(s.latency_p50_ms):>8s}{fmt(s.latency_p99_ms):>8s}"
+                f"{fmt(s.infer_p50_ms):>9s}"
+            )
         total_in = sum(s.fps_in for s in self.seats)
         total_out = sum(s.fps_out for s in self.seats)
-        rows.append(f"{'total':8s}{sum(s.decoded for s in self.seats):9d}{sum(s.inferred for s in self.seats):9d}"
-                    f"{sum(s.skipped for s in self.seats):9d}{sum(s.overflow for s in self.seats):9d}{'':8s}{'':8s}{'':7s}{'':8s}{sum(s.emitted for s in self.seats):9d}"
-                    f"{total_in:8.1f}{total_out:8.1f}")
+        rows.append(
+            f"{'total':8s}{sum(s.decoded for s in self.seats):9d}{sum(s.inferred for s in self.seats):9d}"
+            f"{sum(s.skipped for s in self.seats):9d}{sum(s.overflow for s in self.seats):9d}{'':8s}{'':8s}{'':7s}{'':8s}{sum(s.emitted for s in self.seats):9d}"
+            f"{total_in:8.1f}{total_out:8.1f}"
+        )
         for s in self.seats:
             if s.reconnects or s.last_error:
-                rows.append(f"{s.seat}: {s.reconnects} reconnects, {s.offline_s:.1f} s offline"
-                            + (f", last error: {s.last_error}" if s.last_error else ""))
+                rows.append(
+                    f"{s.seat}: {s.reconnects} reconnects, {s.offline_s:.1f} s offline"
+                    + (f", last error: {s.last_error}" if s.last_error else "")
+                )
             restarted = {actor: n for actor, n in s.restarts.items() if n and actor != "shared"}
             if restarted or s.restart:
-                rows.append(f"{s.seat}: restarted " + ", ".join(f"{actor} {n}x" for actor, n in restarted.items())
-                            + f"; {s.restart} frames died with a process")
+                rows.append(
+                    f"{s.seat}: restarted "
+                    + ", ".join(f"{actor} {n}x" for actor, n in restarted.items())
+                    + f"; {s.restart} frames died with a process"
+                )
             if s.down:
                 rows.append(f"{s.seat}: DOWN: {s.down}")
         shared = max((s.restarts.get("shared", 0) for s in self.seats), default=0)
         if shared:
             rows.append(f"shared detectors and rounds restarted {shared}x")
         if self.skew_p50_ms is not None:
-            rows.append(f"cross-seat skew of the shown frames: p50 {self.skew_p50_ms:.0f} ms, p99 {self.skew_p99_ms:.0f} ms")
+            rows.append(
+                f"cross-seat skew of the shown frames: p50 {self.skew_p50_ms:.0f} ms, p99 {self.skew_p99_ms:.0f} ms"
+            )
         return "\n".join(rows)

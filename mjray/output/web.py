@@ -85,13 +85,17 @@ class SeatView:
 
     def to_dict(self, now: float) -> dict:
         latencies = [lat * 1000 for at, lat in self.results if at >= now - self.window_s]
-        return {"seat": self.seat, "status": self.camera.get("status", "starting"),
-                "last_error": self.camera.get("last_error", ""),  # decoded fps: its recent frames', 0 while down
-                "fps_in": float(self.camera.get("fps", 0.0)) if self.camera.get("status") == "streaming" else 0.0,
-                "fps_out": len(latencies) / self.window_s,
-                "p50_ms": round(float(np.percentile(latencies, 50))) if latencies else None,
-                "p99_ms": round(float(np.percentile(latencies, 99))) if latencies else None,
-                "gaps": dict(self.gaps), "tiles": self.tiles}
+        return {
+            "seat": self.seat,
+            "status": self.camera.get("status", "starting"),
+            "last_error": self.camera.get("last_error", ""),  # decoded fps: its recent frames', 0 while down
+            "fps_in": float(self.camera.get("fps", 0.0)) if self.camera.get("status") == "streaming" else 0.0,
+            "fps_out": len(latencies) / self.window_s,
+            "p50_ms": round(float(np.percentile(latencies, 50))) if latencies else None,
+            "p99_ms": round(float(np.percentile(latencies, 99))) if latencies else None,
+            "gaps": dict(self.gaps),
+            "tiles": self.tiles,
+        }
 
 
 class WebServer:
@@ -146,8 +150,11 @@ class WebServer:
     def _allowed(self, request) -> bool:
         if not self.token:
             return True
-        given = (request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-                 or request.query.get("token", "") or request.cookies.get("mjray_token", ""))
+        given = (
+            request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+            or request.query.get("token", "")
+            or request.cookies.get("mjray_token", "")
+        )
         return hmac.compare_digest(given.encode(), self.token.encode())
 
     def _app(self):
@@ -166,8 +173,9 @@ class WebServer:
             return web.Response(text=PAGE, content_type="text/html")
 
         async def status(request):
-            return web.Response(text=json.dumps(self.status()), content_type="application/json",
-                                headers={"Cache-Control": "no-store"})
+            return web.Response(
+                text=json.dumps(self.status()), content_type="application/json", headers={"Cache-Control": "no-store"}
+            )
 
         async def frame(request):
             self._asked_at = time.monotonic()
@@ -176,8 +184,9 @@ class WebServer:
             return web.Response(body=self._jpeg, content_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
         async def stream(request):
-            response = web.StreamResponse(headers={"Content-Type": "multipart/x-mixed-replace; boundary=frame",
-                                                   "Cache-Control": "no-store"})
+            response = web.StreamResponse(
+                headers={"Content-Type": "multipart/x-mixed-replace; boundary=frame", "Cache-Control": "no-store"}
+            )
             await response.prepare(request)
             self._streams += 1
             seen = -1
@@ -192,8 +201,13 @@ class WebServer:
                     seen, jpeg = self._version, self._jpeg
                     if jpeg is None:
                         continue
-                    await response.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
-                                         + str(len(jpeg)).encode() + b"\r\n\r\n" + jpeg + b"\r\n")
+                    await response.write(
+                        b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
+                        + str(len(jpeg)).encode()
+                        + b"\r\n\r\n"
+                        + jpeg
+                        + b"\r\n"
+                    )
             except (ConnectionResetError, asyncio.CancelledError):
                 pass
             finally:
@@ -201,8 +215,14 @@ class WebServer:
             return response
 
         app = web.Application(middlewares=[guard])
-        app.add_routes([web.get("/", page), web.get("/status.json", status), web.get("/frame.jpg", frame),
-                        web.get("/stream.mjpg", stream)])
+        app.add_routes(
+            [
+                web.get("/", page),
+                web.get("/status.json", status),
+                web.get("/frame.jpg", frame),
+                web.get("/stream.mjpg", stream),
+            ]
+        )
         return app
 
     def _run(self) -> None:
@@ -246,8 +266,12 @@ class WebSink(GridSink):
     def _status(self) -> dict:
         now = time.time()
         with self._lock:
-            return {"at": now, "seats": [{**view.to_dict(now), "hand": self.captions.get(seat, "")}
-                                         for seat, view in self.views.items()]}
+            return {
+                "at": now,
+                "seats": [
+                    {**view.to_dict(now), "hand": self.captions.get(seat, "")} for seat, view in self.views.items()
+                ],
+            }
 
     def write(self, item: Item, emitted_at: float) -> None:
         with self._lock:

@@ -1,10 +1,10 @@
 """`python -m mjray.sim`: render a synthetic table and serve it as RTSP cameras.
 
-    python -m mjray.sim serve --seats 4 --fps 15 --size 1280x720     # until Ctrl-C
-    python -m mjray.sim render --size 640x360                         # files + ground truth only
-    python -m mjray.sim score --size 640x360 --frames 200             # the tile model vs the truth
-    python -m mjray.sim score-game outputs/2026-11-26/10-00-00        # a run's game record vs the game
-    python -m mjray.sim faces --out mjray/mahjong/data/tile_faces.npz         # the bundled tile faces (plugins.mahjong.faces)
+python -m mjray.sim serve --seats 4 --fps 15 --size 1280x720     # until Ctrl-C
+python -m mjray.sim render --size 640x360                         # files + ground truth only
+python -m mjray.sim score --size 640x360 --frames 200             # the tile model vs the truth
+python -m mjray.sim score-game outputs/2026-11-26/10-00-00        # a run's game record vs the game
+python -m mjray.sim faces --out mjray/mahjong/data/tile_faces.npz         # the bundled tile faces (plugins.mahjong.faces)
 """
 
 from __future__ import annotations
@@ -25,8 +25,15 @@ def _spec(args: argparse.Namespace) -> TableSpec:
         raise ValueError(f"--fps must be within 1..120, got {args.fps}")
     if args.seconds < 2:
         raise ValueError(f"--seconds must be at least 2 (the loop length), got {args.seconds}")
-    return TableSpec(seats=seat_names(args.seats), width=width, height=height, fps=args.fps,
-                     seconds=args.seconds, seed=args.seed, scene=args.scene)
+    return TableSpec(
+        seats=seat_names(args.seats),
+        width=width,
+        height=height,
+        fps=args.fps,
+        seconds=args.seconds,
+        seed=args.seed,
+        scene=args.scene,
+    )
 
 
 def _describe(table: RenderedTable) -> None:
@@ -38,11 +45,14 @@ def _describe(table: RenderedTable) -> None:
 def serve(args: argparse.Namespace) -> int:
     table = render_table(_spec(args))
     _describe(table)
-    server = RtspServer(table.videos, fps=table.spec.fps, host=args.host, port=args.port,
-                        patterns=("pattern",) if args.pattern else ())
+    server = RtspServer(
+        table.videos, fps=table.spec.fps, host=args.host, port=args.port, patterns=("pattern",) if args.pattern else ()
+    )
     server.start()
-    print(f"serving {len(server.urls)} cameras, {table.spec.width}x{table.spec.height} at {table.spec.fps} fps, "
-          f"looping every {table.spec.seconds:g} s; Ctrl-C stops")
+    print(
+        f"serving {len(server.urls)} cameras, {table.spec.width}x{table.spec.height} at {table.spec.fps} fps, "
+        f"looping every {table.spec.seconds:g} s; Ctrl-C stops"
+    )
     for path, url in server.urls.items():
         print(f"  {path:7s} {url}")
     sys.stdout.flush()
@@ -72,8 +82,10 @@ def score(args: argparse.Namespace) -> int:
     print("the model alone:\n" + scores["model"].text())
     if scores["faces"].frames:
         print("\nits boxes relabelled by their faces:\n" + scores["relabel"].text())
-        print("\nand the tiles it missed in a row found by their faces (plugins.mahjong.faces, what a run reads):\n"
-              + scores["faces"].text())
+        print(
+            "\nand the tiles it missed in a row found by their faces (plugins.mahjong.faces, what a run reads):\n"
+            + scores["faces"].text()
+        )
     return 0
 
 
@@ -97,9 +109,13 @@ def score_game(args: argparse.Namespace) -> int:
         print(f"hands and events read anew from the run's detections into {run_dir}")
     spec = read_spec(run_dir) if (run_dir / SPEC_FILE).exists() else _spec(args)
     report = score_run(run_dir, spec.game(), spec.seconds, spec.fps, spec.seats)
-    (run_dir / "game_score.json").write_text(json.dumps({"table": dataclasses.asdict(spec), **report.to_dict()}, indent=1))
-    print(f"game record of {run_dir} against the table's game ({len(spec.seats)} seats, {spec.width}x{spec.height}, "
-          f"seed {spec.seed}, loop {spec.seconds:g} s); figures also in {run_dir / 'game_score.json'}")
+    (run_dir / "game_score.json").write_text(
+        json.dumps({"table": dataclasses.asdict(spec), **report.to_dict()}, indent=1)
+    )
+    print(
+        f"game record of {run_dir} against the table's game ({len(spec.seats)} seats, {spec.width}x{spec.height}, "
+        f"seed {spec.seed}, loop {spec.seconds:g} s); figures also in {run_dir / 'game_score.json'}"
+    )
     print(report.text())
     return 0
 
@@ -110,8 +126,13 @@ def detect_table(args: argparse.Namespace) -> int:
 
     from mjray.sim.game_score import detect_table as detect
 
-    detect(render_table(_spec(args)), Path(args.out), every=args.every, faces=not args.no_faces,
-           progress=lambda text: print(text, flush=True))
+    detect(
+        render_table(_spec(args)),
+        Path(args.out),
+        every=args.every,
+        faces=not args.no_faces,
+        progress=lambda text: print(text, flush=True),
+    )
     print(f"run folder {args.out}: score it with `python -m mjray.sim score-game {args.out} --reread`")
     return 0
 
@@ -143,23 +164,34 @@ def main(argv: list[str] | None = None) -> int:
         sub = commands.add_parser(name, help=help_text)
         sub.set_defaults(func=func)
         if name == "faces":
-            sub.add_argument("--out", required=True, help="the .npz to write (mjray/mahjong/data/tile_faces.npz is the bundled one)")
+            sub.add_argument(
+                "--out", required=True, help="the .npz to write (mjray/mahjong/data/tile_faces.npz is the bundled one)"
+            )
             continue
         if name == "score-game":
             sub.add_argument("run_dir", help="the run's output folder (display.output_dir, or Hydra's outputs/...)")
-            sub.add_argument("--reread", action="store_true",
-                             help="read the hands anew from the run's detections.jsonl (into <run_dir>/reread) first")
+            sub.add_argument(
+                "--reread",
+                action="store_true",
+                help="read the hands anew from the run's detections.jsonl (into <run_dir>/reread) first",
+            )
         if name == "detect-table":
             sub.add_argument("--out", required=True, help="the folder to write")
             sub.add_argument("--every", type=int, default=4, help="infer every Nth frame (4: 3.75 a second at 15 fps)")
-            sub.add_argument("--no-faces", action="store_true", help="the model's labels alone (plugins.mahjong.faces=false)")
+            sub.add_argument(
+                "--no-faces", action="store_true", help="the model's labels alone (plugins.mahjong.faces=false)"
+            )
         sub.add_argument("--seats", type=int, default=4, help="number of cameras (1..8)")
         sub.add_argument("--size", default="1280x720", help="WIDTHxHEIGHT of every camera")
         sub.add_argument("--fps", type=int, default=15, help="frames per second")
         sub.add_argument("--seconds", type=float, default=60.0, help="loop length in seconds")
         sub.add_argument("--seed", type=int, default=0, help="seed of the game and the scene")
-        sub.add_argument("--scene", default="table", choices=list(SCENES),
-                         help="the look: table (tuned on) or parlour (held out: smaller tiles, dim warm light)")
+        sub.add_argument(
+            "--scene",
+            default="table",
+            choices=list(SCENES),
+            help="the look: table (tuned on) or parlour (held out: smaller tiles, dim warm light)",
+        )
         if name == "serve":
             sub.add_argument("--host", default="127.0.0.1", help="address to listen on")
             sub.add_argument("--port", type=int, default=8554, help="RTSP port (0 picks a free one)")

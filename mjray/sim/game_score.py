@@ -59,8 +59,12 @@ class MarkerAnchors(BaseSink):
         if found is None:  # lost with its camera, or a damaged picture: the next result tries again
             return
         self._last[item.seat] = frame.captured_at
-        self._file.write(json.dumps({"seat": item.seat, "seq": item.seq, "captured_at": round(frame.captured_at, 6),
-                                     "frame": found.index}) + "\n")
+        self._file.write(
+            json.dumps(
+                {"seat": item.seat, "seq": item.seq, "captured_at": round(frame.captured_at, 6), "frame": found.index}
+            )
+            + "\n"
+        )
 
     def close(self) -> None:
         self._file.close()
@@ -87,7 +91,10 @@ def segments(anchors: Sequence[tuple[float, int]], fps: float) -> list[Segment]:
     while i < len(anchors) - 1:
         start_t, start_f = anchors[i]
         j = i
-        while j + 1 < len(anchors) and abs((anchors[j + 1][1] - start_f) - (anchors[j + 1][0] - start_t) * fps) <= MAX_SLIP_FRAMES:
+        while (
+            j + 1 < len(anchors)
+            and abs((anchors[j + 1][1] - start_f) - (anchors[j + 1][0] - start_t) * fps) <= MAX_SLIP_FRAMES
+        ):
             j += 1
         if j > i:
             out.append(Segment(start_t, anchors[j][0], start_f, fps))
@@ -148,15 +155,23 @@ class SeatScore:
 
     def figures(self) -> dict:
         errors = np.array(self.errors_s) if self.errors_s else np.zeros(1)
-        out = {"scored_s": round(self.seconds, 1),
-               "hand_exact": round(self.exact_s / self.seconds, 4) if self.seconds else 0.0,
-               "tiles_right": round(self.tiles_right / self.samples, 4) if self.samples else 0.0,
-               "event_error_p50_s": round(float(np.percentile(errors, 50)), 3),
-               "event_error_p95_s": round(float(np.percentile(errors, 95)), 3)}
+        out = {
+            "scored_s": round(self.seconds, 1),
+            "hand_exact": round(self.exact_s / self.seconds, 4) if self.seconds else 0.0,
+            "tiles_right": round(self.tiles_right / self.samples, 4) if self.samples else 0.0,
+            "event_error_p50_s": round(float(np.percentile(errors, 50)), 3),
+            "event_error_p95_s": round(float(np.percentile(errors, 95)), 3),
+        }
         for kind in ("draw", "discard"):
             p, r, f = self.f1(kind)
-            out[kind] = {"seen": self.found[kind], "true": self.truth[kind], "matched": self.matched[kind],
-                         "precision": round(p, 3), "recall": round(r, 3), "f1": round(f, 3)}
+            out[kind] = {
+                "seen": self.found[kind],
+                "true": self.truth[kind],
+                "matched": self.matched[kind],
+                "precision": round(p, 3),
+                "recall": round(r, 3),
+                "f1": round(f, 3),
+            }
         return out
 
 
@@ -164,12 +179,20 @@ def tiles_right(read: Sequence[str], true: Sequence[str]) -> float:
     """True tiles read in order (aligned, so a missed tile costs one), over the longer hand."""
     if not true and not read:
         return 1.0
-    same = sum(block.size for block in SequenceMatcher(None, list(read), list(true), autojunk=False).get_matching_blocks())
+    same = sum(
+        block.size for block in SequenceMatcher(None, list(read), list(true), autojunk=False).get_matching_blocks()
+    )
     return same / max(len(read), len(true))
 
 
-def score_seat(seat: str, game: TableGame, loop_s: float, segs: list[Segment],
-               hands: list[tuple[float, tuple[str, ...]]], events: list[tuple[str, str, float]]) -> SeatScore:
+def score_seat(
+    seat: str,
+    game: TableGame,
+    loop_s: float,
+    segs: list[Segment],
+    hands: list[tuple[float, tuple[str, ...]]],
+    events: list[tuple[str, str, float]],
+) -> SeatScore:
     """`hands`: (capture time, tiles with the drawn one last) in time order; `events`: (kind, tile, capture time)."""
     score = SeatScore()
     hand_times = [t for t, _ in hands]
@@ -227,20 +250,34 @@ class GameScore:
         return {"seats": {seat: s.figures() for seat, s in self.seats.items()}, "overall": self.overall.figures()}
 
     def text(self) -> str:
-        rows = [("seat", "scored s", "hand exact", "tiles right", "draw P/R/F1", "discard P/R/F1", "event err p50/p95 s")]
+        rows = [
+            ("seat", "scored s", "hand exact", "tiles right", "draw P/R/F1", "discard P/R/F1", "event err p50/p95 s")
+        ]
         for name, s in [*self.seats.items(), ("overall", self.overall)]:
             f = s.figures()
             prf = lambda k, f=f: "{precision:.2f}/{recall:.2f}/{f1:.2f} ({matched}/{true})".format(**f[k])  # noqa: E731
-            rows.append((name, f"{f['scored_s']:.0f}", f"{100 * f['hand_exact']:.1f} %", f"{100 * f['tiles_right']:.1f} %",
-                         prf("draw"), prf("discard"), f"{f['event_error_p50_s']:.2f}/{f['event_error_p95_s']:.2f}"))
+            rows.append(
+                (
+                    name,
+                    f"{f['scored_s']:.0f}",
+                    f"{100 * f['hand_exact']:.1f} %",
+                    f"{100 * f['tiles_right']:.1f} %",
+                    prf("draw"),
+                    prf("discard"),
+                    f"{f['event_error_p50_s']:.2f}/{f['event_error_p95_s']:.2f}",
+                )
+            )
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows)
 
 
 def load_run(run_dir: Path) -> tuple[dict, dict, dict]:
     """(anchors, hands, events) per seat from a run folder; a missing file says what makes it."""
-    for name, hint in ((ANCHORS_FILE, "sim.markers=true (on by default for the embedded table)"),
-                       ("hands.jsonl", "plugins.mahjong.game=true"), ("game.jsonl", "plugins.mahjong.game=true")):
+    for name, hint in (
+        (ANCHORS_FILE, "sim.markers=true (on by default for the embedded table)"),
+        ("hands.jsonl", "plugins.mahjong.game=true"),
+        ("game.jsonl", "plugins.mahjong.game=true"),
+    ):
         if not (run_dir / name).exists():
             raise FileNotFoundError(f"{run_dir / name} not found: a run writes it with {hint}")
     anchors: dict[str, list[tuple[float, int]]] = {}
@@ -248,7 +285,9 @@ def load_run(run_dir: Path) -> tuple[dict, dict, dict]:
         anchors.setdefault(row["seat"], []).append((row["captured_at"], row["frame"]))
     hands: dict[str, list[tuple[float, tuple[str, ...]]]] = {}
     for row in _rows(run_dir / "hands.jsonl"):
-        hands.setdefault(row["seat"], []).append((row["at"], tuple(row["tiles"]) + ((row["drawn"],) if row["drawn"] else ())))
+        hands.setdefault(row["seat"], []).append(
+            (row["at"], tuple(row["tiles"]) + ((row["drawn"],) if row["drawn"] else ()))
+        )
     events: dict[str, list[tuple[str, str, float]]] = {}
     for row in _rows(run_dir / "game.jsonl"):
         if row["type"] in ("tsumo", "dahai"):
@@ -259,9 +298,19 @@ def load_run(run_dir: Path) -> tuple[dict, dict, dict]:
 
 def score_run(run_dir: Path, game: TableGame, loop_s: float, fps: float, seats: Sequence[str]) -> GameScore:
     anchors, hands, events = load_run(run_dir)
-    return GameScore({seat: score_seat(seat, game, loop_s, segments(anchors.get(seat, []), fps),
-                                       sorted(hands.get(seat, [])), events.get(seat, []))
-                      for seat in seats})
+    return GameScore(
+        {
+            seat: score_seat(
+                seat,
+                game,
+                loop_s,
+                segments(anchors.get(seat, []), fps),
+                sorted(hands.get(seat, [])),
+                events.get(seat, []),
+            )
+            for seat in seats
+        }
+    )
 
 
 def _rows(path: Path):
@@ -287,7 +336,9 @@ def reread(run_dir: Path, out_dir: Path, **reader_options) -> None:
             if row.get("captured_at") is None:
                 continue
             if "boxes" in row:
-                lines, hand = record.result(row["seat"], row["captured_at"], row["boxes"], row["classes"], row["scores"])
+                lines, hand = record.result(
+                    row["seat"], row["captured_at"], row["boxes"], row["classes"], row["scores"]
+                )
             else:
                 lines, hand = record.gap(row["seat"], row["captured_at"])
             write(lines)
@@ -299,8 +350,15 @@ def reread(run_dir: Path, out_dir: Path, **reader_options) -> None:
             (out_dir / name).write_bytes((run_dir / name).read_bytes())
 
 
-def detect_table(table, out_dir: Path, every: int = 4, start_at: float = 1_000_000.0, detector=None,
-                 faces: bool = True, progress=None) -> None:
+def detect_table(
+    table,
+    out_dir: Path,
+    every: int = 4,
+    start_at: float = 1_000_000.0,
+    detector=None,
+    faces: bool = True,
+    progress=None,
+) -> None:
     """A run folder without a run: the tile model on every `every`-th frame of each seat's video,
     as `detections.jsonl` in a run's lines (capture time = `start_at` + frame / fps, emitted then),
     with `sim_frames.jsonl` and `table.json`, for `score-game --reread`: the reader and the model,

@@ -82,8 +82,11 @@ def require_basic_auth(server, factories, credentials):
     auth.add_basic(GstRtspServer.RTSPAuth.make_basic(user, password), token)
     server.set_auth(auth)
     for factory in factories:
-        factory.add_role_from_structure(Gst.Structure.new_from_string(
-            "viewer, media.factory.access=(boolean)true, media.factory.construct=(boolean)true"))
+        factory.add_role_from_structure(
+            Gst.Structure.new_from_string(
+                "viewer, media.factory.access=(boolean)true, media.factory.construct=(boolean)true"
+            )
+        )
 
 
 def main(argv=None):

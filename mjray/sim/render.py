@@ -139,7 +139,7 @@ class SeatView:
     def _light(self, rng: np.random.Generator) -> np.ndarray:
         angle = rng.uniform(0, 2 * np.pi)
         ys, xs = np.mgrid[0 : self.height, 0 : self.width].astype(np.float32)
-        ramp = (np.cos(angle) * (xs / self.width - 0.5) + np.sin(angle) * (ys / self.height - 0.5))
+        ramp = np.cos(angle) * (xs / self.width - 0.5) + np.sin(angle) * (ys / self.height - 0.5)
         light = (1.0 + rng.uniform(*self.scene.falloff) * ramp)[..., None].astype(np.float32)
         if self.scene.spot:  # a lamp somewhere above the upper half of the frame
             cx, cy = rng.uniform(0.2, 0.8) * self.width, rng.uniform(0.0, 0.5) * self.height
@@ -160,12 +160,20 @@ class SeatView:
     def boxes(self, hand: Hand) -> list[TileBox]:
         out = []
         for tile, x, y in self._flat_rects(hand):
-            corners = np.float32([[x, y], [x + self.tile_w, y], [x + self.tile_w, y + self.tile_h + self.depth],
-                                  [x, y + self.tile_h + self.depth]])
+            corners = np.float32(
+                [
+                    [x, y],
+                    [x + self.tile_w, y],
+                    [x + self.tile_w, y + self.tile_h + self.depth],
+                    [x, y + self.tile_h + self.depth],
+                ]
+            )
             warped = cv2.perspectiveTransform(corners[None], self.homography)[0]
             x1, y1 = np.clip(warped.min(axis=0), 0, [self.width, self.height])
             x2, y2 = np.clip(warped.max(axis=0), 0, [self.width, self.height])
-            out.append(TileBox(tile, (round(float(x1), 1), round(float(y1), 1), round(float(x2), 1), round(float(y2), 1))))
+            out.append(
+                TileBox(tile, (round(float(x1), 1), round(float(y1), 1), round(float(x2), 1), round(float(y2), 1)))
+            )
         return out
 
     @functools.lru_cache(maxsize=4)  # noqa: B019 (four hands at most; a view lives as long as its table)
@@ -177,7 +185,13 @@ class SeatView:
         rects = self._flat_rects(hand)
         shadow = np.zeros_like(alpha)
         for _, x, y in rects:
-            cv2.rectangle(shadow, (int(x + 0.12 * tw), int(y + 0.15 * th)), (int(x + 1.1 * tw), int(y + th + 1.5 * depth)), 1.0, -1)
+            cv2.rectangle(
+                shadow,
+                (int(x + 0.12 * tw), int(y + 0.15 * th)),
+                (int(x + 1.1 * tw), int(y + th + 1.5 * depth)),
+                1.0,
+                -1,
+            )
         shadow = cv2.GaussianBlur(shadow, (0, 0), 0.12 * tw) * 0.45
         scene = self.scene
         face_w, face_h = int(scene.face_scale * tw), int(scene.face_scale * th)

@@ -34,7 +34,11 @@ def gst_python() -> str:
     if shutil.which(python) is None:
         raise RuntimeError(f"no Python at {python} for the RTSP test server; {SETUP_HINT}")
     probe = subprocess.run(
-        [python, "-c", "import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer"],
+        [
+            python,
+            "-c",
+            "import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer",
+        ],
         capture_output=True,
         text=True,
     )
@@ -116,7 +120,9 @@ class RtspServer:
             if line:
                 log.debug("rtsp server: %s", line.rstrip())
         self.stop()
-        raise RuntimeError(f"RTSP test server did not start on {self.host}:{self.port} within {timeout_s:.0f} s: {line.strip()}")
+        raise RuntimeError(
+            f"RTSP test server did not start on {self.host}:{self.port} within {timeout_s:.0f} s: {line.strip()}"
+        )
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """Stop gracefully (clients see the stream end)."""

@@ -125,14 +125,17 @@ def read_spec(folder: Path) -> TableSpec:
     takes its default. A missing or unreadable file is an error naming it."""
     path = Path(folder) / SPEC_FILE
     if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: a rendered table's folder, or a run's on the embedded table, "
-                                "holds its spec")
+        raise FileNotFoundError(
+            f"{path} not found: a rendered table's folder, or a run's on the embedded table, holds its spec"
+        )
     try:
         saved = json.loads(path.read_text())
         return TableSpec(**{**saved, "seats": tuple(saved["seats"])})
     except (ValueError, TypeError, KeyError) as error:  # not JSON, a field TableSpec lacks, no seats, a bad value
-        raise ValueError(f"{path} is not a table spec ({type(error).__name__}: {error}); "
-                         "`python -m mjray.sim render` or a run on the embedded table writes one") from None
+        raise ValueError(
+            f"{path} is not a table spec ({type(error).__name__}: {error}); "
+            "`python -m mjray.sim render` or a run on the embedded table writes one"
+        ) from None
 
 
 def cache_root() -> Path:
@@ -154,9 +157,10 @@ def _render_seat(spec: TableSpec, seat_index: int, folder: Path) -> tuple[str, i
     seat = spec.seats[seat_index]
     started = time.perf_counter()
     game, view = spec.game(), SeatView(seat_index, spec.width, spec.height, spec.seed, scene_named(spec.scene))
-    with av.open(str(folder / f"{seat}.264"), "w", format="h264") as container, open(
-        folder / f"{seat}.truth.jsonl", "w"
-    ) as truth:
+    with (
+        av.open(str(folder / f"{seat}.264"), "w", format="h264") as container,
+        open(folder / f"{seat}.truth.jsonl", "w") as truth,
+    ):
         stream = _encoder(container, spec)
         for i in range(spec.frames):
             hand = game.hand(seat, i / spec.fps)
@@ -180,7 +184,13 @@ def render_table(spec: TableSpec, root: Path | None = None, workers: int | None 
     workers = workers or min(len(spec.seats), os.cpu_count() or 1)
     log.info(
         "rendering %d seats x %d frames at %dx%d, %d fps into %s (%d processes)",
-        len(spec.seats), spec.frames, spec.width, spec.height, spec.fps, folder, workers,
+        len(spec.seats),
+        spec.frames,
+        spec.width,
+        spec.height,
+        spec.fps,
+        folder,
+        workers,
     )
     started = time.perf_counter()
     try:

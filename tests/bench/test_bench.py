@@ -33,10 +33,22 @@ def test_in_order_deliveries_score_clean_with_their_latency():
 
 def test_out_of_order_repeated_torn_and_foreign_pictures_are_counted():
     torn = Reading(Marker(0, 5), Marker(0, 6))
-    deliveries = [Delivery(0, 101.0, seen(0, 7)), Delivery(0, 101.1, seen(0, 6)), Delivery(0, 101.2, seen(0, 6)),
-                  Delivery(0, 101.3, torn), Delivery(0, 101.4, Reading(None, None)), Delivery(0, 101.5, seen(1, 8))]
+    deliveries = [
+        Delivery(0, 101.0, seen(0, 7)),
+        Delivery(0, 101.1, seen(0, 6)),
+        Delivery(0, 101.2, seen(0, 6)),
+        Delivery(0, 101.3, torn),
+        Delivery(0, 101.4, Reading(None, None)),
+        Delivery(0, 101.5, seen(1, 8)),
+    ]
     seat = score(deliveries, REF, seats=1, seconds=1.0, fps=10)["seats"][0]
-    assert (seat["order_violations"], seat["duplicates"], seat["torn"], seat["unreadable"], seat["foreign"]) == (1, 1, 1, 1, 1)
+    assert (seat["order_violations"], seat["duplicates"], seat["torn"], seat["unreadable"], seat["foreign"]) == (
+        1,
+        1,
+        1,
+        1,
+        1,
+    )
     assert seat["delivered"] == 6 and seat["fps"] == 3.0
 
 
@@ -71,9 +83,16 @@ def test_mjray_variants_take_their_own_settings_over_the_users_and_keep_the_rest
 
     from mjray.bench.__main__ import BenchConfig, mjray_settings
 
-    cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(BenchConfig), {
-        "mjray": {"pool": {"shared_workers": 2, "camera_cpus": 0.2}, "stream": {"policy": "every"}}}))
-    assert mjray_settings(cfg, "mjray") == {"pool": {"shared_workers": 2, "camera_cpus": 0.2}, "stream": {"policy": "every"}}
+    cfg = OmegaConf.to_object(
+        OmegaConf.merge(
+            OmegaConf.structured(BenchConfig),
+            {"mjray": {"pool": {"shared_workers": 2, "camera_cpus": 0.2}, "stream": {"policy": "every"}}},
+        )
+    )
+    assert mjray_settings(cfg, "mjray") == {
+        "pool": {"shared_workers": 2, "camera_cpus": 0.2},
+        "stream": {"policy": "every"},
+    }
     assert mjray_settings(cfg, "mjray_aligned")["stream"] == {"policy": "aligned"}
     low = mjray_settings(cfg, "mjray_low_latency")
     # conf/pool/cpu_low_latency.yaml
@@ -87,7 +106,10 @@ def test_a_scaling_row_sets_pool_model_threads_and_stream_policy():
 
     assert row_settings({"shared_workers": 2}) == {"pool": {"shared_workers": 2}}
     assert row_settings({"shared_workers": 1, "threads": 2, "policy": "aligned"}) == {
-        "pool": {"shared_workers": 1}, "model": {"threads": 2}, "stream": {"policy": "aligned"}}
+        "pool": {"shared_workers": 1},
+        "model": {"threads": 2},
+        "stream": {"policy": "aligned"},
+    }
 
 
 def test_the_limit_left_is_the_limit_on_the_cores_the_apparatus_left_free():
@@ -102,8 +124,21 @@ def test_the_limit_left_is_the_limit_on_the_cores_the_apparatus_left_free():
 def test_short_benchmark_of_every_contender_runs(tmp_path):
     """Seconds long, asserting nothing about speed: that each contender runs and is measured."""
     result = subprocess.run(
-        [sys.executable, "-m", "mjray.bench", "seats=2", "seconds=6", "warmup_s=15", "limit_seconds=2",
-         f"out_dir={tmp_path}"], capture_output=True, text=True, timeout=600, cwd=tmp_path)
+        [
+            sys.executable,
+            "-m",
+            "mjray.bench",
+            "seats=2",
+            "seconds=6",
+            "warmup_s=15",
+            "limit_seconds=2",
+            f"out_dir={tmp_path}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     report = json.loads((tmp_path / "bench.json").read_text())
     assert set(report["contenders"]) == {"mjray", "mjray_low_latency", "mjray_aligned", "baseline", "ultralytics"}
@@ -117,7 +152,9 @@ def test_short_benchmark_of_every_contender_runs(tmp_path):
         assert sum(roles.values()) == pytest.approx(figures["total"]["cpu_s_per_frame"], rel=0.05, abs=0.002)
         assert figures["notes"]["apparatus_cores"] > 0  # the server and reference readers were measured too
         assert figures["total"]["ratio_to_limit_left"] > figures["total"]["ratio_to_limit"]
-    assert {"DetectorActor", "CameraActor", "ReorderActor", "driver"} <= set(report["contenders"]["mjray"]["cpu_s_per_frame_by_role"])
+    assert {"DetectorActor", "CameraActor", "ReorderActor", "driver"} <= set(
+        report["contenders"]["mjray"]["cpu_s_per_frame_by_role"]
+    )
     assert set(report["contenders"]["mjray"]["notes"]["stages"]) == {"waiting", "inference", "delivery"}
     for name in ("mjray", "mjray_low_latency", "mjray_aligned"):
         mjray = report["contenders"][name]["total"]
@@ -133,11 +170,27 @@ def test_short_benchmark_of_every_contender_runs(tmp_path):
 @pytest.mark.slow
 def test_short_scaling_run_writes_one_row_per_cameras_and_pool(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "mjray.bench", "scaling=true", "scale_seats=[1,2]", "scale_pools=[{shared_workers:1}]",
-         "seconds=4", "warmup_s=15", "limit_seconds=2", f"out_dir={tmp_path}"],
-        capture_output=True, text=True, timeout=600, cwd=tmp_path)
+        [
+            sys.executable,
+            "-m",
+            "mjray.bench",
+            "scaling=true",
+            "scale_seats=[1,2]",
+            "scale_pools=[{shared_workers:1}]",
+            "seconds=4",
+            "warmup_s=15",
+            "limit_seconds=2",
+            f"out_dir={tmp_path}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     rows = json.loads((tmp_path / "scaling.json").read_text())["rows"]
     assert [(r["cameras"], r["shared_workers"]) for r in rows] == [(1, 1), (2, 1)]
-    assert all(r["fps"] > 0 and r["order_violations"] == 0 and r["ratio_to_limit_left"] > r["ratio_to_limit"] for r in rows)
+    assert all(
+        r["fps"] > 0 and r["order_violations"] == 0 and r["ratio_to_limit_left"] > r["ratio_to_limit"] for r in rows
+    )
     assert (tmp_path / "scaling.csv").read_text().startswith("cameras,shared_workers")

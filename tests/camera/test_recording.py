@@ -32,7 +32,7 @@ def h264(tmp_path_factory) -> Path:
         for i in range(45):
             image = np.zeros((96, 128, 3), np.uint8)
             image[:, :, 1] = (np.arange(128)[None, :] + 5 * i) % 256
-            image[10:20, (2 * i) % 100:(2 * i) % 100 + 10] = 255
+            image[10:20, (2 * i) % 100 : (2 * i) % 100 + 10] = 255
             frame = av.VideoFrame.from_ndarray(image, format="bgr24")
             frame.pts = i
             out.mux(stream.encode(frame))
@@ -102,7 +102,9 @@ def test_a_replay_keeps_the_recorded_pace_and_stamps_frames_when_it_releases_the
     # stamped on the replay's clock, as a live camera stamps: capture time is when it is released
     assert [d.captured_at for d, _ in frames] == pytest.approx(due, abs=1e-5)
     clock = ReplayClock(start_at, recording.first_capture(), speed)
-    assert [clock.recorded(d.captured_at) for d, _ in frames] == pytest.approx([t0 + i / FPS for i in range(45)], abs=1e-5)
+    assert [clock.recorded(d.captured_at) for d, _ in frames] == pytest.approx(
+        [t0 + i / FPS for i in range(45)], abs=1e-5
+    )
 
 
 def test_each_connection_is_a_segment_and_a_replay_plays_them_in_order(h264, tmp_path):
@@ -166,14 +168,24 @@ def test_a_connection_that_brought_nothing_leaves_no_segment(h264, tmp_path):
     assert list((tmp_path / "ton").iterdir()) == [] and recorder.segments == 0
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda folder: None, "no recording in"),
-    (lambda folder: (folder / "recording").mkdir() or (folder / "recording" / "manifest.json").write_text("{"),
-     "not valid JSON"),
-    (lambda folder: (folder / "recording").mkdir() or (folder / "recording" / "manifest.json").write_text(
-        json.dumps({"format": 99, "seats": ["ton"]})), "format 99"),
-    (lambda folder: start_recording(folder / "recording", ["ton"], ""), "holds no recorded video"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda folder: None, "no recording in"),
+        (
+            lambda folder: (folder / "recording").mkdir() or (folder / "recording" / "manifest.json").write_text("{"),
+            "not valid JSON",
+        ),
+        (
+            lambda folder: (
+                (folder / "recording").mkdir()
+                or (folder / "recording" / "manifest.json").write_text(json.dumps({"format": 99, "seats": ["ton"]}))
+            ),
+            "format 99",
+        ),
+        (lambda folder: start_recording(folder / "recording", ["ton"], ""), "holds no recorded video"),
+    ],
+)
 def test_a_folder_that_is_not_a_recording_says_what_is_missing(tmp_path, make, message):
     make(tmp_path)
     with pytest.raises(RecordingError, match=message):

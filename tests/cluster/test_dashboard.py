@@ -30,8 +30,17 @@ def test_the_dashboard_asks_for_rays_token_and_then_lists_every_seats_actors(tmp
     seats = table_360.spec.seats
     urls = ",".join(serve(table_360).url(seat) for seat in seats)
     ARTIFACTS.mkdir(exist_ok=True)
-    with running_main(f"urls=[{urls}]", "run.duration_s=120", "ray.dashboard=true", "display.video=false",
-                      f"display.output_dir={tmp_path / 'run'}", cwd=tmp_path) as (process, lines), sync_playwright() as p:
+    with (
+        running_main(
+            f"urls=[{urls}]",
+            "run.duration_s=120",
+            "ray.dashboard=true",
+            "display.video=false",
+            f"display.output_dir={tmp_path / 'run'}",
+            cwd=tmp_path,
+        ) as (process, lines),
+        sync_playwright() as p,
+    ):
         said = next((line for line in lines if "dashboard http://" in line), "")
         assert "(it asks for Ray's token: `ray get-auth-token` prints it)" in said, "".join(lines)[-3000:]
         dashboard = re.search(r"dashboard (http://127\.0\.0\.1:\d+)", said)[1]

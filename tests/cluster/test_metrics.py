@@ -15,8 +15,19 @@ def test_the_grafana_dashboard_asks_only_for_series_mjray_exports():
     dashboard = json.loads((Path(__file__).resolve().parents[2] / "deploy" / "grafana-mjray.json").read_text())
     exported = set()
     for name, (kind, *_rest) in METRICS.items():
-        exported |= {f"ray_{name}_total"} if kind == "counter" else {f"ray_{name}_bucket"} if kind == "histogram" else {f"ray_{name}"}
-    asked = {m for panel in dashboard["panels"] for target in panel["targets"] for m in re.findall(r"ray_mjray_\w+", target["expr"])}
+        exported |= (
+            {f"ray_{name}_total"}
+            if kind == "counter"
+            else {f"ray_{name}_bucket"}
+            if kind == "histogram"
+            else {f"ray_{name}"}
+        )
+    asked = {
+        m
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for m in re.findall(r"ray_mjray_\w+", target["expr"])
+    }
     assert asked and asked <= exported, asked - exported
     assert exported <= asked, f"not on the dashboard: {exported - asked}"
 
@@ -45,11 +56,16 @@ def test_the_recorder_hands_on_sums_last_values_and_every_observation_from_its_o
     while len(handed) < 5 and time.monotonic() < deadline:
         time.sleep(0.01)
     time.sleep(0.2)  # later flushes hand on nothing twice
-    assert sorted(handed, key=repr) == sorted([
-        ("mjray_emitted", "inc", 6.0, {"seat": "ton"}), ("mjray_emitted", "inc", 1.0, {"seat": "nan"}),
-        ("mjray_reorder_waiting", "set", 3, {"seat": "ton"}),
-        ("mjray_latency_ms", "observe", 10.0, {"seat": "ton"}), ("mjray_latency_ms", "observe", 20.0, {"seat": "ton"}),
-    ], key=repr)
+    assert sorted(handed, key=repr) == sorted(
+        [
+            ("mjray_emitted", "inc", 6.0, {"seat": "ton"}),
+            ("mjray_emitted", "inc", 1.0, {"seat": "nan"}),
+            ("mjray_reorder_waiting", "set", 3, {"seat": "ton"}),
+            ("mjray_latency_ms", "observe", 10.0, {"seat": "ton"}),
+            ("mjray_latency_ms", "observe", 20.0, {"seat": "ton"}),
+        ],
+        key=repr,
+    )
     assert threads == {"mjray-metrics"}  # never the caller's thread (a Ray task's)
     recorder.add("mjray_emitted", "inc", 4.0, {"seat": "ton"})
     recorder.close()

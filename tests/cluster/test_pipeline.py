@@ -93,13 +93,15 @@ def test_pictures_come_from_their_cameras_and_a_slow_camera_holds_up_no_other_se
         ton, nan = pipeline.pixels([result("ton", 1), result("nan", 1)])
         assert time.monotonic() - started < 1.5 and ton[0, 0, 0] == 1 and nan is None, "nan's camera is late"
         ton, nan = pipeline.pixels([result("ton", 2), result("nan", 2)])
-        assert ton[0, 0, 0] == 2 and nan is None and ray.get(cameras["nan"].set_delay.remote(0.0)) == 1, \
+        assert ton[0, 0, 0] == 2 and nan is None and ray.get(cameras["nan"].set_delay.remote(0.0)) == 1, (
             "a camera still busy with a late call is not asked again"
+        )
         time.sleep(2.5)
         nan, again = pipeline.pixels([result("nan", 3), result("ton", 2)])
         assert nan[0, 0, 0] == 3, "asked again once it answered"
-        assert again[0, 0, 0] == 2 and ray.get(cameras["ton"].set_delay.remote(0.0)) == 2, \
+        assert again[0, 0, 0] == 2 and ray.get(cameras["ton"].set_delay.remote(0.0)) == 2, (
             "a picture just handed out is not asked for twice"
+        )
 
 
 def test_settle_gives_each_call_its_answer_its_error_or_a_timeout_with_one_deadline_for_all():
@@ -108,15 +110,20 @@ def test_settle_gives_each_call_its_answer_its_error_or_a_timeout_with_one_deadl
         ray.get([slow.set_delay.remote(3.0), slower.set_delay.remote(4.0)])
         ray.kill(dead)
         started = time.monotonic()
-        got = settle([slow.pixels.remote([1]), quick.pixels.remote([2]), slower.pixels.remote([3]), dead.pixels.remote([4])], 1.0)
+        got = settle(
+            [slow.pixels.remote([1]), quick.pixels.remote([2]), slower.pixels.remote([3]), dead.pixels.remote([4])], 1.0
+        )
         assert time.monotonic() - started < 2.0, "one deadline for all, not one per call"
         assert isinstance(got[0], ray.exceptions.GetTimeoutError) and isinstance(got[2], ray.exceptions.GetTimeoutError)
         assert got[1][0][0, 0, 0] == 2 and isinstance(got[3], ray.exceptions.RayActorError)
         assert answers({"q": quick.pixels.remote([5])}, 5.0)["q"][0][0, 0, 0] == 5
 
 
-@pytest.mark.parametrize("pool", [PoolConfig(shared_workers=0, cpus_per_worker=0.25, in_flight_per_worker=2), PoolConfig(shared_workers=1)],
-                         ids=["pool-per-camera", "shared-pool"])
+@pytest.mark.parametrize(
+    "pool",
+    [PoolConfig(shared_workers=0, cpus_per_worker=0.25, in_flight_per_worker=2), PoolConfig(shared_workers=1)],
+    ids=["pool-per-camera", "shared-pool"],
+)
 def test_every_policy_decodes_every_frame_and_emits_each_once_in_order_with_the_models_boxes(table_360, serve, pool):
     server = serve(table_360)
     seats = None if not pool.shared_workers else {"ton", "nan"}  # one model for all: fewer seats, same checks
@@ -151,12 +158,20 @@ def test_every_policy_decodes_every_frame_and_emits_each_once_in_order_with_the_
                 assert len(results) >= 20 and results[0].seq == 0, "oldest first: the first frame is inferred"
                 assert not [i for i in items if holds_a_reference(i)], "results travel without object references"
                 images = [shown.pixels[(seat, i.seq)] for i in results]
-                assert all(image is not None for image in images), f"{seat}: a picture its camera let go before it was shown"
-                assert len(held[seat]) >= 3 and max(held[seat]) < 15, f"{seat}: its camera kept pictures already shown: {held[seat]}"
+                assert all(image is not None for image in images), (
+                    f"{seat}: a picture its camera let go before it was shown"
+                )
+                assert len(held[seat]) >= 3 and max(held[seat]) < 15, (
+                    f"{seat}: its camera kept pictures already shown: {held[seat]}"
+                )
                 readings = [marker.read(image).marker for image in images]
-                assert all(r is not None and r.seat == seat_index for r in readings), f"{seat}: foreign or unreadable frame"
+                assert all(r is not None and r.seat == seat_index for r in readings), (
+                    f"{seat}: foreign or unreadable frame"
+                )
                 steps = [(b.index - a.index) % frames for a, b in zip(readings, readings[1:])]
-                assert steps == [b.seq - a.seq for a, b in zip(results, results[1:])], f"{seat}: pixels not of their seq"
+                assert steps == [b.seq - a.seq for a, b in zip(results, results[1:])], (
+                    f"{seat}: pixels not of their seq"
+                )
                 for item, image in list(zip(results, images))[:: max(1, len(results) // 10)]:
                     mine = direct(image)
                     assert np.array_equal(mine.class_id, item.detections.class_id)
@@ -199,8 +214,13 @@ def test_latest_policy_under_overload_stays_bounded_even_and_in_order(table_360,
         pipeline = pipeline_for(cfg, keep_pixels=False)
         pipeline.start()
         try:
-            drive(pipeline, seconds=120.0, sink=Seqs(), every_s=10.0,
-                  on_tick=lambda t: samples.append((t, plasma_mib(), ray_workers_rss_mib())))
+            drive(
+                pipeline,
+                seconds=120.0,
+                sink=Seqs(),
+                every_s=10.0,
+                on_tick=lambda t: samples.append((t, plasma_mib(), ray_workers_rss_mib())),
+            )
         finally:
             pipeline.shutdown()
     tallies = pipeline.tallies
@@ -211,8 +231,10 @@ def test_latest_policy_under_overload_stays_bounded_even_and_in_order(table_360,
         assert seqs[seat] == list(range(decoded)), f"{seat}: output not strictly in order, or a frame missing"
         p99 = tally.latencies_s.percentile(99)
         infer = tally.infer_ms.percentile(50) / 1000
-        print(f"\n{seat}: decoded {decoded}, inferred {tally.results}, skipped {tally.gaps[GapReason.SKIPPED]}, "
-              f"latency p50 {tally.latencies_s.percentile(50) * 1000:.0f} ms p99 {p99 * 1000:.0f} ms, infer p50 {infer * 1000:.0f} ms")
+        print(
+            f"\n{seat}: decoded {decoded}, inferred {tally.results}, skipped {tally.gaps[GapReason.SKIPPED]}, "
+            f"latency p50 {tally.latencies_s.percentile(50) * 1000:.0f} ms p99 {p99 * 1000:.0f} ms, infer p50 {infer * 1000:.0f} ms"
+        )
         assert decoded >= 110 * 15, f"{seat}: the camera fell behind real time ({decoded} frames in 120 s)"
         assert tally.gaps[GapReason.TIMEOUT] == 0 and tally.gaps[GapReason.FAILED] == 0
         # skipped frames' gaps travel with the next frame sent: about one push per result, not two
@@ -230,7 +252,11 @@ def test_latest_policy_under_overload_stays_bounded_even_and_in_order(table_360,
 
 def test_gpu_fraction_lets_four_detectors_share_a_gpu_and_a_fifth_wait(table_360, serve):
     server = serve(table_360)
-    cfg = validate(AppConfig(cameras=cameras_for(server), pool=PoolConfig(shared_workers=0, cpus_per_worker=0.25, gpus_per_worker=0.25)))
+    cfg = validate(
+        AppConfig(
+            cameras=cameras_for(server), pool=PoolConfig(shared_workers=0, cpus_per_worker=0.25, gpus_per_worker=0.25)
+        )
+    )
     with local_ray(dashboard=True, num_gpus=1):
         pipeline = pipeline_for(cfg, keep_pixels=False)
         pipeline.start()
@@ -255,15 +281,24 @@ def test_gpu_fraction_lets_four_detectors_share_a_gpu_and_a_fifth_wait(table_360
         finally:
             pipeline.shutdown()
 
-        too_many = validate(AppConfig(cameras=cameras_for(server), pool=PoolConfig(shared_workers=0, cpus_per_worker=0.25, gpus_per_worker=0.3)))
+        too_many = validate(
+            AppConfig(
+                cameras=cameras_for(server),
+                pool=PoolConfig(shared_workers=0, cpus_per_worker=0.25, gpus_per_worker=0.3),
+            )
+        )
         with pytest.raises(ConfigError, match=r"pool\.gpus_per_worker"):
             pipeline_for(too_many, keep_pixels=False).start()
 
 
 def test_three_workers_per_camera_are_named_by_seat_and_all_used(table_360, serve):
     server = serve(table_360)
-    cfg = validate(AppConfig(cameras=cameras_for(server, seats={"ton", "nan"}),
-                             pool=PoolConfig(shared_workers=0, workers_per_camera=3, cpus_per_worker=0.25)))
+    cfg = validate(
+        AppConfig(
+            cameras=cameras_for(server, seats={"ton", "nan"}),
+            pool=PoolConfig(shared_workers=0, workers_per_camera=3, cpus_per_worker=0.25),
+        )
+    )
     with local_ray(dashboard=True):
         pipeline = pipeline_for(cfg, keep_pixels=False)
         pipeline.start()
@@ -271,8 +306,10 @@ def test_three_workers_per_camera_are_named_by_seat_and_all_used(table_360, serv
             from ray.util.state import list_actors
 
             names = sorted(a.name for a in list_actors(filters=[("state", "=", "ALIVE")]))
-            assert names == sorted(["camera:nan", "camera:ton", "reorder:nan", "reorder:ton"]
-                                   + [f"detector:{s}:{i}" for s in ("ton", "nan") for i in range(3)])
+            assert names == sorted(
+                ["camera:nan", "camera:ton", "reorder:nan", "reorder:ton"]
+                + [f"detector:{s}:{i}" for s in ("ton", "nan") for i in range(3)]
+            )
             got = drive(pipeline, seconds=12.0)
             for seat in ("ton", "nan"):
                 workers = {i.worker for i in got[seat] if isinstance(i, Result)}
@@ -285,15 +322,22 @@ def test_three_workers_per_camera_are_named_by_seat_and_all_used(table_360, serv
 def test_shared_workers_serve_every_seat_in_turn_and_a_dead_camera_does_not_starve_the_others(table_360, serve):
     server = serve(table_360)
     cameras = cameras_for(server) + [CameraConfig("dead", "rtsp://127.0.0.1:9/nothing")]  # port 9: refused
-    cfg = validate(AppConfig(cameras=cameras, pool=PoolConfig(shared_workers=2),
-                             stream=StreamConfig(open_timeout_s=1.0, reconnect_max_s=1.0)))
+    cfg = validate(
+        AppConfig(
+            cameras=cameras,
+            pool=PoolConfig(shared_workers=2),
+            stream=StreamConfig(open_timeout_s=1.0, reconnect_max_s=1.0),
+        )
+    )
     with local_ray(dashboard=True):
         pipeline = pipeline_for(cfg, keep_pixels=False)
         pipeline.start()
         try:
             from ray.util.state import list_actors
 
-            names = sorted(a.name for a in list_actors(filters=[("state", "=", "ALIVE")]) if a.name.startswith("detector:"))
+            names = sorted(
+                a.name for a in list_actors(filters=[("state", "=", "ALIVE")]) if a.name.startswith("detector:")
+            )
             assert names == ["detector:shared:0", "detector:shared:1"]
             got = drive(pipeline, seconds=20.0)
         finally:
@@ -302,7 +346,9 @@ def test_shared_workers_serve_every_seat_in_turn_and_a_dead_camera_does_not_star
     results = {seat: [i for i in got[seat] if isinstance(i, Result)] for seat in live}
     for seat in live:
         assert [i.seq for i in got[seat]] == list(range(pipeline.final[seat]["camera"]["decoded"])), f"{seat}: order"
-        assert {r.worker for r in results[seat]} == {"detector:shared:0", "detector:shared:1"}, f"{seat}: one worker only"
+        assert {r.worker for r in results[seat]} == {"detector:shared:0", "detector:shared:1"}, (
+            f"{seat}: one worker only"
+        )
     counts = [len(results[seat]) for seat in live]
     print("results per seat:", dict(zip(live, counts)), "detectors:", pipeline.detector_stats)
     assert min(counts) >= 40 and max(counts) <= 1.3 * min(counts), f"seats not served evenly: {counts}"
@@ -313,8 +359,9 @@ def test_shared_workers_serve_every_seat_in_turn_and_a_dead_camera_does_not_star
 
 def test_aligned_policy_samples_every_seat_at_the_same_instants_and_accounts_for_every_frame(table_360, serve):
     server = serve(table_360)
-    cfg = validate(AppConfig(cameras=cameras_for(server), pool=PoolConfig(shared_workers=2),
-                             stream=StreamConfig(policy="aligned")))
+    cfg = validate(
+        AppConfig(cameras=cameras_for(server), pool=PoolConfig(shared_workers=2), stream=StreamConfig(policy="aligned"))
+    )
     with local_ray():
         pipeline = pipeline_for(cfg, keep_pixels=False)
         pipeline.start()
@@ -328,7 +375,9 @@ def test_aligned_policy_samples_every_seat_at_the_same_instants_and_accounts_for
     for seat in seats:
         items = got[seat]
         assert [i.seq for i in items] == list(range(pipeline.final[seat]["camera"]["decoded"])), f"{seat}: order"
-        assert all(i.reason is GapReason.SKIPPED for i in items if isinstance(i, Gap)), f"{seat}: a frame timed out or failed"
+        assert all(i.reason is GapReason.SKIPPED for i in items if isinstance(i, Gap)), (
+            f"{seat}: a frame timed out or failed"
+        )
         results = [i for i in items if isinstance(i, Result)]
         instants = [r.frame.instant for r in results]
         assert None not in instants and instants == sorted(set(instants)), f"{seat}: an instant twice or backwards"
@@ -340,16 +389,29 @@ def test_aligned_policy_samples_every_seat_at_the_same_instants_and_accounts_for
         assert {r.worker for r in results} == {"detector:shared:0", "detector:shared:1"}, f"{seat}: one worker only"
     steady = steady_rounds(rounds, seats)
     complete = sum(members == set(seats) for members in steady)
-    print("rounds:", pipeline.rounds_stats, "complete:", complete, "of", len(steady), "detectors:", pipeline.detector_stats)
+    print(
+        "rounds:",
+        pipeline.rounds_stats,
+        "complete:",
+        complete,
+        "of",
+        len(steady),
+        "detectors:",
+        pipeline.detector_stats,
+    )
     assert len(steady) >= 40, f"only {len(steady)} rounds in 20 s"
     assert complete >= 0.9 * len(steady), "seats sampled at different instants"
 
 
 def test_camera_reconnects_after_the_server_dies_or_hangs_and_order_holds_and_each_connection_is_recorded(
-        table_360, serve, tmp_path):
+    table_360, serve, tmp_path
+):
     server = serve(table_360)
-    cfg = validate(AppConfig(cameras=cameras_for(server, seats={"ton"}),
-                             stream=StreamConfig(open_timeout_s=2.0, reconnect_max_s=1.0)))
+    cfg = validate(
+        AppConfig(
+            cameras=cameras_for(server, seats={"ton"}), stream=StreamConfig(open_timeout_s=2.0, reconnect_max_s=1.0)
+        )
+    )
     collect = Collect()
     got = collect.got["ton"]
     recording = start_recording(tmp_path / "recording", ["ton"], "")
@@ -378,11 +440,14 @@ def test_camera_reconnects_after_the_server_dies_or_hangs_and_order_holds_and_ea
         finally:
             pipeline.shutdown()
     results = [i for i in got if isinstance(i, Result)]
-    assert before > 5 and after_restart > before + 5 and len(results) > after_restart + 5, "frames flow again after each outage"
+    assert before > 5 and after_restart > before + 5 and len(results) > after_restart + 5, (
+        "frames flow again after each outage"
+    )
     assert final["ton"]["camera"]["reconnects"] >= 2
     camera = final["ton"]["camera"]
-    assert [i.seq for i in got] == list(range(camera["decoded"] + camera["lost"] + camera["offline"])), \
+    assert [i.seq for i in got] == list(range(camera["decoded"] + camera["lost"] + camera["offline"])), (
         "seq continues across reconnects, in order"
+    )
     offline = [i for i in got if isinstance(i, Gap) and i.reason is GapReason.OFFLINE]
     assert len(offline) >= 15 * 4, "the outages are offline frames in the output"
 
@@ -392,7 +457,9 @@ def test_camera_reconnects_after_the_server_dies_or_hangs_and_order_holds_and_ea
     clock = ReplayClock(0.0, Recording(tmp_path).first_capture(), None)
     live = {i.seq: i for i in got}
     seq, compared = 0, 0
-    for item in ReplaySource(str(recording), "ton", None, clock.first_capture).frames(threading.Event(), SourceState(), 0.0):
+    for item in ReplaySource(str(recording), "ton", None, clock.first_capture).frames(
+        threading.Event(), SourceState(), 0.0
+    ):
         if isinstance(item, MissingFrames):
             assert all(live[seq + k].reason is GapReason.OFFLINE for k in range(item.count)), "offline as live"
             seq += item.count

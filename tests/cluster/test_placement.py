@@ -28,8 +28,13 @@ def test_auto_pool_splits_the_gpus_among_a_detector_pool_per_camera():
 
 
 def test_auto_pool_stays_on_cpus_where_the_model_cannot_use_the_gpus():
-    pool, said = pool_for(PoolConfig(auto=True, shared_workers=2), cameras=4, gpus=1.0, shared_only=False,
-                          gpu_unusable="the ONNX model needs onnxruntime-gpu")
+    pool, said = pool_for(
+        PoolConfig(auto=True, shared_workers=2),
+        cameras=4,
+        gpus=1.0,
+        shared_only=False,
+        gpu_unusable="the ONNX model needs onnxruntime-gpu",
+    )
     assert (pool.shared_workers, pool.gpus_per_worker) == (2, 0.0) and "needs onnxruntime-gpu" in said
 
 
@@ -55,27 +60,41 @@ def test_a_resource_no_node_has_names_the_camera_the_setting_and_what_to_run():
 def test_resources_that_exist_only_on_different_nodes_are_refused_and_those_on_one_node_pass():
     apart = [Need("detector detector:ton:0", "pool.resources", {"CPU": 1.0, "GPU": 0.25, "room_a": 0.01})]
     assert "no node has that" in unplaceable(apart, [HEAD, CAMS, GPUS])
-    together = [Need("camera ton", "pool.camera_resources", {"CPU": 0.1, "room_a": 0.01}),
-                Need("detector detector:ton:0", "pool.resources", {"CPU": 1.0, "GPU": 0.25, "gpu_box": 0.01})]
+    together = [
+        Need("camera ton", "pool.camera_resources", {"CPU": 0.1, "room_a": 0.01}),
+        Need("detector detector:ton:0", "pool.resources", {"CPU": 1.0, "GPU": 0.25, "gpu_box": 0.01}),
+    ]
     assert unplaceable(together, [HEAD, CAMS, GPUS]) is None
 
 
 def test_more_asked_in_all_than_the_cluster_has_is_refused():
-    needs = [Need(f"detector detector:{s}:0", "pool.resources", {"CPU": 1.0, "GPU": 0.75}) for s in ("ton", "nan", "sha")]
+    needs = [
+        Need(f"detector detector:{s}:0", "pool.resources", {"CPU": 1.0, "GPU": 0.75}) for s in ("ton", "nan", "sha")
+    ]
     problem = unplaceable(needs, [HEAD, CAMS, GPUS])
     assert "3 actors need 2.25 GPU in all" in problem and "has 2" in problem
 
 
 def test_nodes_come_from_ray_alive_ones_only_without_their_memory():
-    raw = [{"Alive": True, "NodeManagerAddress": "10.0.0.1", "Resources": {"CPU": 2.0, "node:10.0.0.1": 1.0, "memory": 8e9}},
-           {"Alive": False, "NodeManagerAddress": "10.0.0.9", "Resources": {"CPU": 64.0}}]
+    raw = [
+        {
+            "Alive": True,
+            "NodeManagerAddress": "10.0.0.1",
+            "Resources": {"CPU": 2.0, "node:10.0.0.1": 1.0, "memory": 8e9},
+        },
+        {"Alive": False, "NodeManagerAddress": "10.0.0.9", "Resources": {"CPU": 64.0}},
+    ]
     assert nodes_from_ray(raw) == [Node("10.0.0.1", {"CPU": 2.0, "node:10.0.0.1": 1.0})]  # a node may be named
 
 
 def test_a_camera_takes_its_own_resources_else_the_pools_default_and_reserved_names_are_refused():
-    cfg = AppConfig(cameras=[CameraConfig(seat="ton", url="rtsp://10.0.0.5/s", resources={"room_a": 0.01}),
-                             CameraConfig(seat="nan", url="rtsp://10.0.0.6/s")],
-                    pool=PoolConfig(camera_resources={"room_b": 0.01}))
+    cfg = AppConfig(
+        cameras=[
+            CameraConfig(seat="ton", url="rtsp://10.0.0.5/s", resources={"room_a": 0.01}),
+            CameraConfig(seat="nan", url="rtsp://10.0.0.6/s"),
+        ],
+        pool=PoolConfig(camera_resources={"room_b": 0.01}),
+    )
     validate(cfg)
     assert camera_resources(cfg, "ton") == {"room_a": 0.01} and camera_resources(cfg, "nan") == {"room_b": 0.01}
     cfg.cameras[0].resources = {"GPU": 1}

@@ -48,8 +48,9 @@ HAND_IMAGE = textwrap.dedent(
     """
 )  # a real rendered hand of 13 tiles, for the probes below
 
-OFFLINE_PROBE = textwrap.dedent(
-    """
+OFFLINE_PROBE = (
+    textwrap.dedent(
+        """
     import socket, sys
     attempts = []
     def refuse(*args, **kwargs):
@@ -61,21 +62,30 @@ OFFLINE_PROBE = textwrap.dedent(
     socket.socket.connect_ex = lambda self, *a: refuse(*a)
     from mjray.detect.model import YoloDetector
     """
-) + HAND_IMAGE + textwrap.dedent(
-    """
+    )
+    + HAND_IMAGE
+    + textwrap.dedent(
+        """
     detector = YoloDetector()
     found = detector(image)
     print("detections", len(found), "names", len(detector.names), "attempts", attempts)
     sys.exit(1 if attempts else 0)
     """
+    )
 )
 
 
 @pytest.mark.slow
 def test_model_loads_and_infers_with_the_network_cut(tmp_path):
     """Ultralytics must not reach for the network (weights, fonts, updates, DNS checks)."""
-    result = subprocess.run([sys.executable, "-c", OFFLINE_PROBE], capture_output=True, text=True, timeout=300,
-                            cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    result = subprocess.run(
+        [sys.executable, "-c", OFFLINE_PROBE],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "attempts []" in result.stdout
     detections = int(result.stdout.split("detections ")[1].split()[0])
@@ -225,13 +235,30 @@ def test_a_detector_actor_infers_with_whatever_model_its_builder_makes_and_pushe
         reorder = REORDER.start_one(ReorderActor, "ton", (5.0, 64), restarts=0, strategy=None)
         ray.get(reorder.stats.remote())  # up, and known by its name
         name = DETECTOR.own("ton", 0)
-        detector = DETECTOR.start_one(DetectorActor, name, ({"threads": 1}, ["ton"], False, False, StandInModel),
-                                      cpus=0, gpus=0, resources={}, restarts=0)
-        assert ray.get(detector.ready.remote()) == {"name": "detector:ton:0", "device": "cpu", "classes": 1,
-                                                     "weights": "stand-in.onnx", "note": "", "post": []}
+        detector = DETECTOR.start_one(
+            DetectorActor,
+            name,
+            ({"threads": 1}, ["ton"], False, False, StandInModel),
+            cpus=0,
+            gpus=0,
+            resources={},
+            restarts=0,
+        )
+        assert ray.get(detector.ready.remote()) == {
+            "name": "detector:ton:0",
+            "device": "cpu",
+            "classes": 1,
+            "weights": "stand-in.onnx",
+            "note": "",
+            "post": [],
+        }
         frames = [Frame("ton", seq, time.time(), "arrival", None, time.time(), 8, 8) for seq in range(2)]
-        ray.get([detector.infer.remote(frames[0], np.zeros((8, 8, 3), np.uint8)),
-                 detector.infer.remote(frames[1], np.full((8, 8, 3), 255, np.uint8))])
+        ray.get(
+            [
+                detector.infer.remote(frames[0], np.zeros((8, 8, 3), np.uint8)),
+                detector.infer.remote(frames[1], np.full((8, 8, 3), 255, np.uint8)),
+            ]
+        )
         assert REORDER.lookup("ton")._actor_id == reorder._actor_id
         got = []
         deadline = time.monotonic() + 10
@@ -240,7 +267,14 @@ def test_a_detector_actor_infers_with_whatever_model_its_builder_makes_and_pushe
         assert [type(item) for item in got] == [Result, Gap] and [item.seq for item in got] == [0, 1]
         assert got[0].worker == name and got[0].infer_ms == 1.5 and got[0].detections.class_id.tolist() == [0]
         assert got[1].reason == GapReason.FAILED and got[1].error == "RuntimeError: too bright"
-        broken = DETECTOR.start_one(DetectorActor, DETECTOR.own("ton", 1), ({}, ["ton"], False, False, weights_that_do_not_load),
-                                    cpus=0, gpus=0, resources={}, restarts=0)
+        broken = DETECTOR.start_one(
+            DetectorActor,
+            DETECTOR.own("ton", 1),
+            ({}, ["ton"], False, False, weights_that_do_not_load),
+            cpus=0,
+            gpus=0,
+            resources={},
+            restarts=0,
+        )
         with pytest.raises(ray.exceptions.RayTaskError, match="stand-in.onnx does not load as a YOLO model"):
             ray.get(broken.ready.remote())

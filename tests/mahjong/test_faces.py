@@ -59,8 +59,11 @@ def test_the_model_keeps_its_label_where_the_faces_are_unsure():
     grey, boxes, _ = seat_pixels(HANDS[0], 0, 0.0, np.random.default_rng(1))
     felt = np.array([[10, 10, 34, 44], [600, 300, 625, 335]], np.float32)  # corners away from the row and marker
     person = boxes[:1]
-    detections = Detections(np.concatenate([felt, person]), np.full(3, 0.6, np.float32),
-                            np.array([CLASS[WRONG], CLASS["tou"], 34], np.int32))
+    detections = Detections(
+        np.concatenate([felt, person]),
+        np.full(3, 0.6, np.float32),
+        np.array([CLASS[WRONG], CLASS["tou"], 34], np.int32),
+    )
     relabelled = matcher.relabel(grey, detections)
     assert relabelled.class_id.tolist() == detections.class_id.tolist()
 
@@ -75,6 +78,7 @@ def test_a_row_shows_where_tiles_are_missing():
     lefts = [22.0 * i for i in range(13)] + [22.0 * 13.5]  # 13 tiles, the drawn one half a pitch apart
     kept = [x for i, x in enumerate(lefts) if i not in (3, 7, 8)]
     holes = row_holes(np.concatenate([row(kept), row([0.0, 22.0, 44.0, 88.0], top=200.0)]))
+
     def lefts(top: bool) -> list:
         return sorted(sorted(round(float(x)) for x in hole[:, 0]) for hole in holes if (hole[:, 1] < 150).all() == top)
 
@@ -94,8 +98,11 @@ def test_tiles_the_model_missed_are_found_by_their_faces_and_cloth_is_not():
     for seat in range(4):
         for hand in HANDS[:2]:
             grey, boxes, truth = seat_pixels(hand, seat, 1.0, rng)
-            whole = Detections(boxes, np.full(len(boxes), 0.8, np.float32),
-                               np.array([CLASS[DETECTOR_NAME[t]] for t in truth], np.int32))
+            whole = Detections(
+                boxes,
+                np.full(len(boxes), 0.8, np.float32),
+                np.array([CLASS[DETECTOR_NAME[t]] for t in truth], np.int32),
+            )
             assert len(matcher.fill(grey, whole)) == len(whole)
             gone = [0, 5, 9]
             filled = matcher.fill(grey, whole[[i for i in range(len(boxes)) if i not in gone]])
@@ -118,12 +125,15 @@ def test_light_cloth_is_no_white_dragon():
     assert len(filled) == len(boxes)
 
 
-@pytest.mark.parametrize("boxes", [
-    row([100.0] * 3),  # the same box thrice
-    np.array([[50, 50, 50, 80], [60, 50, 60, 80], [70, 50, 70, 80]], np.float32),  # no width
-    row([100.0, 101.0, 102.0, 103.0, 163.0]),  # near-duplicates
-    row([0.0, 22.0, 44.0, 400.0, 422.0, 444.0]),  # two rows side by side
-])
+@pytest.mark.parametrize(
+    "boxes",
+    [
+        row([100.0] * 3),  # the same box thrice
+        np.array([[50, 50, 50, 80], [60, 50, 60, 80], [70, 50, 70, 80]], np.float32),  # no width
+        row([100.0, 101.0, 102.0, 103.0, 163.0]),  # near-duplicates
+        row([0.0, 22.0, 44.0, 400.0, 422.0, 444.0]),  # two rows side by side
+    ],
+)
 def test_odd_rows_give_few_holes_and_never_fail(boxes):
     holes = row_holes(boxes)
     assert len(holes) <= 4 and all(np.isfinite(h).all() for h in holes)

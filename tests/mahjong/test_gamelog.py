@@ -16,8 +16,17 @@ HAND = ("1m", "2m", "3m", "4p", "5p", "6p", "7s", "8s", "9s", "1z", "1z", "5z", 
 
 
 def test_tiles_go_to_mjai_names_and_back():
-    assert [to_mjai(t) for t in ("1z", "2z", "3z", "4z", "5z", "6z", "7z", "5m", None)] == \
-        ["E", "S", "W", "N", "P", "F", "C", "5m", "?"]
+    assert [to_mjai(t) for t in ("1z", "2z", "3z", "4z", "5z", "6z", "7z", "5m", None)] == [
+        "E",
+        "S",
+        "W",
+        "N",
+        "P",
+        "F",
+        "C",
+        "5m",
+        "?",
+    ]
     assert [from_mjai(p) for p in ("E", "C", "5pr", "9s", "?")] == ["1z", "7z", "5p", "9s", None]
 
 
@@ -34,8 +43,9 @@ def test_the_kyoku_starts_once_every_seat_is_read_and_events_seen_before_follow_
     assert start["t"] == 1.0 and start["kyoku"] == 1
     assert draw == {"type": "tsumo", "actor": 0, "pai": "2m", "t": 1.5, "seat": "ton", "confidence": 0.9}
     dahai = log.event(SeenEvent("nan", "discard", "1z", 3.0, 0.8, tsumogiri=True))
-    assert dahai == [{"type": "dahai", "actor": 1, "pai": "E", "tsumogiri": True, "t": 3.0, "seat": "nan",
-                      "confidence": 0.8}]
+    assert dahai == [
+        {"type": "dahai", "actor": 1, "pai": "E", "tsumogiri": True, "t": 3.0, "seat": "nan", "confidence": 0.8}
+    ]
     assert log.hand("ton", HAND, 4.0) == []  # later hands do not restart it
     assert [line["type"] for line in log.end()] == ["end_kyoku", "end_game"]
     json.dumps(lines)  # plain JSON
@@ -62,8 +72,13 @@ def test_the_record_takes_the_detectors_class_names_and_leaves_out_boxes_that_ar
     boxes = [[100 + 50 * i, 400, 145 + 50 * i, 460] for i in range(13)]
     named, plain = GameRecord(["ton"]), GameRecord(["ton"])
     for k in range(10):  # the model's names ('tou' for 1z) and a person over the table, against compact names alone
-        got = named.result("ton", k / 10, boxes + [[0, 0, 700, 300]], [DETECTOR_NAME[t] for t in HAND] + ["person"],
-                           [0.9] * 13 + [0.99])
+        got = named.result(
+            "ton",
+            k / 10,
+            boxes + [[0, 0, 700, 300]],
+            [DETECTOR_NAME[t] for t in HAND] + ["person"],
+            [0.9] * 13 + [0.99],
+        )
         assert got == plain.result("ton", k / 10, boxes, HAND, [0.9] * 13)
         if got[1] is not None:
             assert got[1]["tiles"] == list(HAND)

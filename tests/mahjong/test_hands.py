@@ -119,8 +119,11 @@ def detections(seat_index: int, hand: Hand, noise: Noise, rng: random.Random):
         scores.append(rng.uniform(0.3, 0.7))
     order = list(range(len(boxes)))
     rng.shuffle(order)  # a detector's output is not ordered left to right
-    return (np.array([boxes[k] for k in order], np.float32).reshape(-1, 4), [labels[k] for k in order],
-            np.array([scores[k] for k in order], np.float32))
+    return (
+        np.array([boxes[k] for k in order], np.float32).reshape(-1, 4),
+        [labels[k] for k in order],
+        np.array([scores[k] for k in order], np.float32),
+    )
 
 
 def sample_times(duration: float, rng: random.Random, rate: float = 4.0):
@@ -187,8 +190,17 @@ class Run:
         return 2 * len(pairs) / (len(pairs) + len(spurious) + len(truth))
 
 
-def play(game: TableGame, seat: str, seat_index: int, duration: float, noise: Noise, seed: int,
-         settle_s: float = 0.7, start: float = 0.0, reader: HandReader | None = None) -> Run:
+def play(
+    game: TableGame,
+    seat: str,
+    seat_index: int,
+    duration: float,
+    noise: Noise,
+    seed: int,
+    settle_s: float = 0.7,
+    start: float = 0.0,
+    reader: HandReader | None = None,
+) -> Run:
     """Feeds a reader one seat's samples of `game` over [start, duration) and scores it against the truth."""
     rng = random.Random(seed)
     reader = reader or HandReader(seat)
@@ -262,12 +274,29 @@ def row_case(case: str, seat_index: int, seed: int):
     rng.shuffle(order)
     first = 1 if 0 in drop else 0
     expected = [(slots[k] - first, labels[k]) for k in keep if slots[k] is not None]
-    return (np.array([out_boxes[k] for k in order], np.float32), [out_labels[k] for k in order],
-            np.array([out_scores[k] for k in order], np.float32), expected, hand.drawn)
+    return (
+        np.array([out_boxes[k] for k in order], np.float32),
+        [out_labels[k] for k in order],
+        np.array([out_scores[k] for k in order], np.float32),
+        expected,
+        hand.drawn,
+    )
 
 
-ROW_CASES = ["clean", "drawn", "missed", "missed+drawn", "missed_last+drawn", "missed_first", "missed_two",
-             "duplicate", "between", "stray", "jitter", "all+drawn"]
+ROW_CASES = [
+    "clean",
+    "drawn",
+    "missed",
+    "missed+drawn",
+    "missed_last+drawn",
+    "missed_first",
+    "missed_two",
+    "duplicate",
+    "between",
+    "stray",
+    "jitter",
+    "all+drawn",
+]
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -331,7 +360,8 @@ def test_reader_follows_a_seat_through_its_turns(profile, seed):
     assert run.f1 >= FLOORS.get(profile, 0.9), f"missing {missing}, spurious {spurious}"
     assert all(e.tsumogiri == tsumogiri for (kind, _, _, tsumogiri), e in pairs if kind == "discard")
     assert any(kind == "discard" and tsumogiri for (kind, _, _, tsumogiri), _ in pairs) == any(
-        kind == "discard" and tsumogiri for kind, _, _, tsumogiri in truth), "tsumogiri seen when it happens"
+        kind == "discard" and tsumogiri for kind, _, _, tsumogiri in truth
+    ), "tsumogiri seen when it happens"
     assert run.tiles_right >= 0.95 * run.tiles, "settled tiles right"
     assert run.hands_right >= (1.0 if profile == "clean" else 0.7) * run.hands, "settled hands exactly right"
 
@@ -380,8 +410,14 @@ def test_four_seats_with_a_new_deal_tell_it_once_and_read_the_new_hands(seed):
 BASE = ("1m", "2m", "3m", "5p", "5p", "7p", "8p", "9p", "3s", "4s", "6s", "1z", "1z")
 
 
-def scripted(timeline: list[tuple[float, Hand]], duration: float, noise: Noise, seed: int, seat_index: int = 0,
-             gaps: tuple[tuple[float, float], ...] = ()) -> tuple[HandReader, list[Event], list]:
+def scripted(
+    timeline: list[tuple[float, Hand]],
+    duration: float,
+    noise: Noise,
+    seed: int,
+    seat_index: int = 0,
+    gaps: tuple[tuple[float, float], ...] = (),
+) -> tuple[HandReader, list[Event], list]:
     """A reader fed one seat's scripted hands: (from, hand) pairs; no results within `gaps` spans."""
     rng = random.Random(seed)
     reader = HandReader("ton")
@@ -452,17 +488,21 @@ def test_kinds_never_read_in_the_row_leave_guessed_places_and_the_turns_are_read
     place no read names is a guess from where it sorts (the lowest kind between its neighbours that the
     hand does not hold elsewhere), marked by confidence 0; a drawn tile keeps the kind it was read as
     when drawn (9s); draws and discards around the holes are read, a discard of the unread 4s too."""
-    reader, events, held = scripted(TWO_TURNS, 12.0, replace(PROFILES[profile], blind=blind), seed,
-                                    seat_index=seed % 4)
+    reader, events, held = scripted(TWO_TURNS, 12.0, replace(PROFILES[profile], blind=blind), seed, seat_index=seed % 4)
     assert [(e.kind, e.tile, e.tsumogiri) for e in events] == [
-        ("draw", "9s", False), ("discard", "7p", False), ("draw", "2z", False), ("discard", "4s", False)]
+        ("draw", "9s", False),
+        ("discard", "7p", False),
+        ("draw", "2z", False),
+        ("discard", "4s", False),
+    ]
     for e, at in zip(events, (4.0, 5.0, 8.0, 9.0)):
         assert at <= e.at <= at + 0.8
     assert all(h is not None for t, h in held if t >= (4.5 if "1z" in blind else 2.0)), "a hand is held"
     hand = reader.hand
     assert hand.tiles == TWO_TURNS[-1][1].tiles
-    assert hand.guessed == tuple(i for i, tile in enumerate(hand.tiles) if tile in blind and tile != "9s"), \
+    assert hand.guessed == tuple(i for i, tile in enumerate(hand.tiles) if tile in blind and tile != "9s"), (
         "a guess is marked by confidence 0"
+    )
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -577,8 +617,9 @@ def test_notation_and_shanten_of_known_hands(hand, expected):
     assert notation(tiles) == hand
     assert hand == TilesConverter.to_one_line_string(TilesConverter.one_line_string_to_136_array(hand))
     assert shanten(tiles) == expected == Shanten().calculate_shanten(TilesConverter.one_line_string_to_34_array(hand))
-    stable = StableHand("ton", tuple(tiles[:13]), tiles[13] if len(tiles) > 13 else None, (1.0,) * len(tiles),
-                        (None,) * len(tiles), 0.0)
+    stable = StableHand(
+        "ton", tuple(tiles[:13]), tiles[13] if len(tiles) > 13 else None, (1.0,) * len(tiles), (None,) * len(tiles), 0.0
+    )
     assert stable.notation() == hand and stable.shanten() == expected
 
 
@@ -595,8 +636,9 @@ def _expand(hand: str) -> tuple[list[str], list[str]]:
 
 
 def stable(seat, tiles, confidence, runner_up):
-    return StableHand(seat, tuple(tiles[:13]), tiles[13] if len(tiles) > 13 else None, tuple(confidence),
-                      tuple(runner_up), 0.0)
+    return StableHand(
+        seat, tuple(tiles[:13]), tiles[13] if len(tiles) > 13 else None, tuple(confidence), tuple(runner_up), 0.0
+    )
 
 
 def test_a_fifth_copy_falls_back_to_its_runner_up_least_confident_first():
@@ -620,10 +662,15 @@ def test_a_fifth_copy_without_a_runner_up_or_room_for_it_stays():
 def test_a_fifth_copy_whose_runner_up_cannot_lie_there_stays():
     """nan's second 1m is a guess (no read names it: confidence 0) over reads of 1s, which cannot lie
     before its 3m: a fifth 1m at the table does not bring the ruled-out read back."""
-    a = stable("ton", ["1m"] * 3 + ["2m", "3m", "4m", "5m", "6m", "7m", "8m", "9m", "2p", "3p"], [0.9] * 13,
-               [None] * 13)
-    b = stable("nan", ["1m", "1m", "3m", "4m", "5m", "6m", "7m", "8m", "9m", "2p", "3p", "4p", "5p"],
-               [0.9, 0.0] + [0.9] * 11, [None, ("1s", 1.0)] + [None] * 11)
+    a = stable(
+        "ton", ["1m"] * 3 + ["2m", "3m", "4m", "5m", "6m", "7m", "8m", "9m", "2p", "3p"], [0.9] * 13, [None] * 13
+    )
+    b = stable(
+        "nan",
+        ["1m", "1m", "3m", "4m", "5m", "6m", "7m", "8m", "9m", "2p", "3p", "4p", "5p"],
+        [0.9, 0.0] + [0.9] * 11,
+        [None, ("1s", 1.0)] + [None] * 11,
+    )
     assert cap_copies({"ton": a, "nan": b}) == {"ton": a, "nan": b}
 
 
@@ -671,8 +718,10 @@ def test_a_table_of_four_meets_the_targets_and_prints_the_cpu_per_observation(ca
     hands = sum(r.hands_right for r in runs) / sum(r.hands for r in runs)
     observations = sum(r.observations for r in runs)
     with capsys.disabled():
-        print(f"\nhand reader: {1e6 * sum(r.cpu_s for r in runs) / observations:.0f} us CPU per observation "
-              f"({observations} observations); events F1 {f1:.3f} ({len(pairs)} of {truth} true, {spurious} "
-              f"spurious), time error p95 {p95:.2f} s; settled tiles right {tiles:.3f}, hands exact {hands:.3f}")
+        print(
+            f"\nhand reader: {1e6 * sum(r.cpu_s for r in runs) / observations:.0f} us CPU per observation "
+            f"({observations} observations); events F1 {f1:.3f} ({len(pairs)} of {truth} true, {spurious} "
+            f"spurious), time error p95 {p95:.2f} s; settled tiles right {tiles:.3f}, hands exact {hands:.3f}"
+        )
     assert truth >= 60
     assert f1 >= 0.9 and p95 <= 1.0 and tiles >= 0.95 and hands >= 0.8

@@ -150,7 +150,9 @@ def test_actor_shell_emits_results_and_timeout_gaps_with_its_clock():
 
 
 def result(seq, seat="ton"):
-    return Result(Frame(seat, seq, 5.0 + seq / 15, "rtcp", seq, 5.1 + seq / 15, 640, 360), Detections.empty(), 1.0, "w", 6.0)
+    return Result(
+        Frame(seat, seq, 5.0 + seq / 15, "rtcp", seq, 5.1 + seq / 15, 640, 360), Detections.empty(), 1.0, "w", 6.0
+    )
 
 
 def test_a_restarted_reorderer_emits_nothing_until_anchored_then_never_an_item_twice():
@@ -182,7 +184,11 @@ def test_a_restarted_reorder_flushed_before_any_drain_starts_after_the_drivers_l
     actor = ReorderActor("ton", max_wait_s=1.0, max_pending=50, restarted=True)
     actor.push_many([result(4), result(7)])
     out = actor.flush(after=4)
-    assert [(i.seq, getattr(i, "reason", None)) for i in out] == [(5, GapReason.RESTART), (6, GapReason.RESTART), (7, None)]
+    assert [(i.seq, getattr(i, "reason", None)) for i in out] == [
+        (5, GapReason.RESTART),
+        (6, GapReason.RESTART),
+        (7, None),
+    ]
 
 
 def test_a_restarted_reorder_actor_resumes_after_the_drivers_last_seq_with_restart_gaps_for_what_it_lost():
@@ -197,7 +203,9 @@ def test_a_restarted_reorder_actor_resumes_after_the_drivers_last_seq_with_resta
     actor.push_many([result(17)])
     now[0] = 2.5
     late = actor.drain()
-    assert [(i.seq, getattr(i, "reason", None)) for i in late] == [(16, GapReason.TIMEOUT), (17, None)], "a hole after the restart is a timeout"
+    assert [(i.seq, getattr(i, "reason", None)) for i in late] == [(16, GapReason.TIMEOUT), (17, None)], (
+        "a hole after the restart is a timeout"
+    )
 
 
 def test_the_reorder_keeps_its_cameras_ledger_and_the_newest_frame_that_reached_the_seat():
@@ -221,7 +229,13 @@ def test_seqs_of_a_dead_sender_are_given_up_at_their_deadline_not_after_the_usua
     now[0] = 1.0
     out = actor.drain()
     assert [(i.seq, getattr(i, "reason", None)) for i in out] == [
-        (2, GapReason.RESTART), (3, None), (4, GapReason.RESTART), (5, GapReason.RESTART), (6, None), (7, None)]
+        (2, GapReason.RESTART),
+        (3, None),
+        (4, GapReason.RESTART),
+        (5, GapReason.RESTART),
+        (6, None),
+        (7, None),
+    ]
     actor.push_many([result(9)])
     now[0] = 3.0
     assert actor.drain() == [], "a later hole waits the usual max_wait_s"

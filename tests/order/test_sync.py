@@ -102,7 +102,9 @@ def test_the_display_sync_follows_the_stream_policy():
     from mjray.order.sync import for_display
     from mjray.policy import parts
 
-    assert for_display(SEATS, 15, parts("latest")).max_lag_s == 2.0 and not for_display(SEATS, 15, parts("latest")).rounds
+    assert (
+        for_display(SEATS, 15, parts("latest")).max_lag_s == 2.0 and not for_display(SEATS, 15, parts("latest")).rounds
+    )
     assert for_display(SEATS, 15, parts("every")).max_lag_s == 30.0  # nothing is skipped: wait for slow seats
     assert for_display(SEATS, 15, parts("aligned")).rounds
 
@@ -117,4 +119,6 @@ def test_oldest_is_the_item_a_moment_may_still_show():
     sync.add("nan", 0.2, "nan 1")
     sync.add("ton", 0.2, "ton 2")
     assert sync.moments(now=0.21)
-    assert sync.oldest("ton") == "ton 1" and sync.oldest("nan") == "nan 0", "the one shown last: shown again until a newer comes"
+    assert sync.oldest("ton") == "ton 1" and sync.oldest("nan") == "nan 0", (
+        "the one shown last: shown again until a newer comes"
+    )

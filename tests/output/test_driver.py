@@ -17,8 +17,13 @@ SEATS = ["ton", "nan"]
 
 def result(seat: str, seq: int, captured_at: float) -> Result:
     frame = Frame(seat, seq, captured_at, "rtcp", seq * 6000, captured_at + 0.01, 64, 48)
-    return Result(frame, Detections(np.zeros((1, 4), np.float32), np.ones(1, np.float32), np.zeros(1, np.int32)),
-                  5.0, "detector:shared:0", captured_at + 0.05)
+    return Result(
+        frame,
+        Detections(np.zeros((1, 4), np.float32), np.ones(1, np.float32), np.zeros(1, np.int32)),
+        5.0,
+        "detector:shared:0",
+        captured_at + 0.05,
+    )
 
 
 class ScriptedPipeline:
@@ -73,23 +78,38 @@ class CameraLog(Recorder):
 def test_each_status_period_hands_every_sink_each_cameras_state_and_a_seat_down_as_down():
     class HalfDown(ScriptedPipeline):
         def stats(self):
-            return {s: {"camera": {"status": "streaming", "fps": 15.0, "skipped": 0}, "down": "camera died" if s == "nan" else ""}
-                    for s in SEATS}
+            return {
+                s: {
+                    "camera": {"status": "streaming", "fps": 15.0, "skipped": 0},
+                    "down": "camera died" if s == "nan" else "",
+                }
+                for s in SEATS
+            }
 
     now = time.time()
     watching, plain = CameraLog(), Recorder()  # a sink that shows no cameras needs no method for them
     endless = [{"ton": [result("ton", i, now + i / 15)]} for i in range(1000)]
     assert Driver(HalfDown(endless), [watching, plain], status_every_s=0.05).run(duration_s=0.3) == "duration reached"
     assert 2 <= len(watching.states) <= 7 and plain.items  # every 0.05 s of 0.3 s, a loaded box fewer
-    assert all(s == {"ton": {"status": "streaming", "fps": 15.0, "skipped": 0},
-                     "nan": {"status": "down", "fps": 15.0, "skipped": 0}} for s in watching.states)
+    assert all(
+        s
+        == {
+            "ton": {"status": "streaming", "fps": 15.0, "skipped": 0},
+            "nan": {"status": "down", "fps": 15.0, "skipped": 0},
+        }
+        for s in watching.states
+    )
 
 
 def test_every_item_reaches_every_sink_in_seat_order_and_moments_show_both_seats():
     now = time.time()
-    script = [{"ton": [result("ton", 0, now)], "nan": [result("nan", 0, now + 0.01)]},
-              {"ton": [Gap("ton", 1, GapReason.SKIPPED, now + 0.066), result("ton", 2, now + 0.133)],
-               "nan": [result("nan", 1, now + 0.07), result("nan", 2, now + 0.14)]}]
+    script = [
+        {"ton": [result("ton", 0, now)], "nan": [result("nan", 0, now + 0.01)]},
+        {
+            "ton": [Gap("ton", 1, GapReason.SKIPPED, now + 0.066), result("ton", 2, now + 0.133)],
+            "nan": [result("nan", 1, now + 0.07), result("nan", 2, now + 0.14)],
+        },
+    ]
     pipeline = ScriptedPipeline(script, last={"ton": [result("ton", 3, now + 0.2)], "nan": []})
     sinks = [Recorder(), Recorder()]
     driver = Driver(pipeline, sinks, for_display(SEATS, 15, parts("latest")))
@@ -100,8 +120,9 @@ def test_every_item_reaches_every_sink_in_seat_order_and_moments_show_both_seats
     for sink in sinks:
         assert [i for i in sink.items if i[0] == "ton"] == [("ton", s) for s in range(4)], "the last items too"
         assert [i for i in sink.items if i[0] == "nan"] == [("nan", s) for s in range(3)]
-        assert sink.closed and any(all(m.items[s] is not None for s in SEATS) for m in sink.moments), \
+        assert sink.closed and any(all(m.items[s] is not None for s in SEATS) for m in sink.moments), (
             "no moment showed both seats"
+        )
     tally = driver.tallies["ton"]
     assert tally.results == 3 and tally.gaps[GapReason.SKIPPED] == 1 and tally.out_of_order == 0
     assert len(driver.skews) and driver.skews.percentile(100) < 0.1
@@ -139,13 +160,17 @@ class ShowLog(Recorder):
 
     def show(self, moments):
         super().show(moments)
-        self.log += [("show", seat, item.seq) for m in moments[-1:] for seat, item in m.items.items() if item is not None]
+        self.log += [
+            ("show", seat, item.seq) for m in moments[-1:] for seat, item in m.items.items() if item is not None
+        ]
 
 
 def test_the_cameras_let_go_of_pixels_only_once_no_moment_can_show_them(monkeypatch):
     monkeypatch.setattr("mjray.output.driver.RELEASE_EVERY_S", 0.0)
     now = time.time()
-    script = [{"ton": [result("ton", i, now + i / 15)], "nan": [result("nan", i, now + i / 15 + 0.01)]} for i in range(40)]
+    script = [
+        {"ton": [result("ton", i, now + i / 15)], "nan": [result("nan", i, now + i / 15 + 0.01)]} for i in range(40)
+    ]
     log: list = []
     driver = Driver(KeepingPipeline(script, log), [ShowLog(log)], for_display(SEATS, 15, parts("latest")))
     driver.run(duration_s=10)
@@ -162,6 +187,9 @@ def test_without_a_display_sync_pixels_are_let_go_once_taken(monkeypatch):
     monkeypatch.setattr("mjray.output.driver.RELEASE_EVERY_S", 0.0)
     now = time.time()
     log: list = []
-    script = [{"ton": [result("ton", 0, now), Gap("ton", 1, GapReason.SKIPPED, now + 0.07)]}, {"nan": [result("nan", 4, now)]}]
+    script = [
+        {"ton": [result("ton", 0, now), Gap("ton", 1, GapReason.SKIPPED, now + 0.07)]},
+        {"nan": [result("nan", 4, now)]},
+    ]
     Driver(KeepingPipeline(script, log), [Recorder()]).run(duration_s=10)
     assert log == [("release", "ton", 2), ("release", "nan", 5)]

@@ -16,26 +16,33 @@ MAHJONG = {"mahjong": {"module": "mjray.mahjong", "game": True}}
 NO_GAME = {"mahjong": {"module": "mjray.mahjong", "game": False}}
 
 
-@pytest.mark.parametrize("display, plugins, screen, expected", [
-    (DisplayConfig(), MAHJONG, False, ["detections", "video", "game"]),
-    (DisplayConfig(), MAHJONG, True, ["detections", "window", "game"]),
-    (DisplayConfig(mode="files", video=False), NO_GAME, True, ["detections"]),
-    (DisplayConfig(mode="window", detections=False), MAHJONG, False, ["window", "game"]),
-    (DisplayConfig(), {}, False, ["detections", "video"]),  # no plug-in: the engine's own outputs
-    (DisplayConfig(mode="none"), MAHJONG, True, []),
-])
+@pytest.mark.parametrize(
+    "display, plugins, screen, expected",
+    [
+        (DisplayConfig(), MAHJONG, False, ["detections", "video", "game"]),
+        (DisplayConfig(), MAHJONG, True, ["detections", "window", "game"]),
+        (DisplayConfig(mode="files", video=False), NO_GAME, True, ["detections"]),
+        (DisplayConfig(mode="window", detections=False), MAHJONG, False, ["window", "game"]),
+        (DisplayConfig(), {}, False, ["detections", "video"]),  # no plug-in: the engine's own outputs
+        (DisplayConfig(mode="none"), MAHJONG, True, []),
+    ],
+)
 def test_the_display_settings_and_plugins_pick_the_outputs(display, plugins, screen, expected):
     table = sink_table(plugins)
     assert wanted_sinks(display, screen, table) == expected
-    assert wants_pixels(expected, table) == ("video" in expected or "window" in expected), \
+    assert wants_pixels(expected, table) == ("video" in expected or "window" in expected), (
         "pictures need the cameras to keep pixels"
+    )
 
 
 def test_jsonl_lines_carry_the_recorded_capture_times_of_a_replay_and_a_failed_frames_error(tmp_path):
     shift = 1000.0  # a replay's clock runs this far ahead of the recorded one
     frame = Frame("ton", 7, 5000.5, "rtcp", 42000, 5000.52, 64, 48, instant=5000.49)
-    found = Detections(np.array([[30, 1, 40, 9], [10, 2, 20, 8]], np.float32), np.array([0.9, 0.8], np.float32),
-                       np.array([1, 0], np.int32))
+    found = Detections(
+        np.array([[30, 1, 40, 9], [10, 2, 20, 8]], np.float32),
+        np.array([0.9, 0.8], np.float32),
+        np.array([1, 0], np.int32),
+    )
     sink = JsonlSink(tmp_path / "d.jsonl", {0: "1m", 1: "2m"}, recorded_time=lambda t: t - shift)
     sink.write(Result(frame, found, 12.3, "detector:shared:0", 5000.6), emitted_at=5000.7)
     sink.write(Gap("ton", 8, GapReason.FAILED, 5000.566, error="RuntimeError: boom"), emitted_at=5000.8)
@@ -44,8 +51,14 @@ def test_jsonl_lines_carry_the_recorded_capture_times_of_a_replay_and_a_failed_f
     result, failed, timeout = [json.loads(line) for line in (tmp_path / "d.jsonl").read_text().splitlines()]
     assert result["captured_at"] == 4000.5 and result["instant"] == 4000.49 and result["pts"] == 42000
     assert result["classes"] == ["1m", "2m"] and result["boxes"][0] == [10.0, 2.0, 20.0, 8.0], "left to right"
-    assert failed == {"seat": "ton", "seq": 8, "gap": "failed", "captured_at": 4000.566, "emitted_at": 5000.8,
-                      "error": "RuntimeError: boom"}
+    assert failed == {
+        "seat": "ton",
+        "seq": 8,
+        "gap": "failed",
+        "captured_at": 4000.566,
+        "emitted_at": 5000.8,
+        "error": "RuntimeError: boom",
+    }
     assert timeout["gap"] == "timeout" and timeout["captured_at"] is None
 
 
@@ -63,11 +76,23 @@ def test_the_grid_asks_for_each_seats_pixels_once_and_keeps_a_picture_its_camera
 
     sink = Pictures(SinkContext(tmp_path, ("ton", "nan"), {0: "1m"}, fetch, DisplayConfig(tile_width=64)))
     sink.shown = []
-    item = {(seat, seq): Result(Frame(seat, seq, 10.0 + seq, "rtcp", seq, 10.0 + seq, 64, 36), Detections.empty(), 1.0, "w", 11.0 + seq)
-            for seat in ("ton", "nan") for seq in range(3)}
+    item = {
+        (seat, seq): Result(
+            Frame(seat, seq, 10.0 + seq, "rtcp", seq, 10.0 + seq, 64, 36), Detections.empty(), 1.0, "w", 11.0 + seq
+        )
+        for seat in ("ton", "nan")
+        for seq in range(3)
+    }
     for at, (ton, nan) in enumerate([(0, None), (0, 0), (1, 0), (2, 0)]):
-        sink.show([Moment(10.0 + at, {"ton": item[("ton", ton)], "nan": item[("nan", nan)] if nan is not None else None},
-                          {"ton": 10.0 + ton, "nan": None if nan is None else 10.0 + nan})])
+        sink.show(
+            [
+                Moment(
+                    10.0 + at,
+                    {"ton": item[("ton", ton)], "nan": item[("nan", nan)] if nan is not None else None},
+                    {"ton": 10.0 + ton, "nan": None if nan is None else 10.0 + nan},
+                )
+            ]
+        )
     assert asked == [("ton", 0), ("nan", 0), ("ton", 1), ("ton", 2)], "a picture shown again is not asked for again"
     assert len(sink.shown) == 4 and np.array_equal(sink.shown[3], sink.shown[2]), "a seat keeps its last picture"
     assert not np.array_equal(sink.shown[2], sink.shown[1])

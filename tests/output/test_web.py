@@ -33,7 +33,9 @@ def test_a_view_beyond_this_machine_refuses_requests_without_its_token(monkeypat
     with pytest.raises(ValueError, match="needs a token"):
         WebServer("0.0.0.0", free_port(), None, dict)
     monkeypatch.delenv("MJRAY_WEB_TOKEN", raising=False)
-    with pytest.raises(ConfigError, match=r"web.host: is '0.0.0.0', not this machine alone: set a token in \$MJRAY_WEB_TOKEN"):
+    with pytest.raises(
+        ConfigError, match=r"web.host: is '0.0.0.0', not this machine alone: set a token in \$MJRAY_WEB_TOKEN"
+    ):
         validate(AppConfig(web=WebConfig(port=8080, host="0.0.0.0")))
 
 
@@ -57,10 +59,22 @@ def test_the_page_in_chromium_shows_every_seat_and_a_changing_grid_through_an_ou
     urls = ",".join(server.url(seat) for seat in table_360.spec.seats)
     ARTIFACTS.mkdir(exist_ok=True)
     metrics_port = free_port()
-    with running_main(f"urls=[{urls}]", "run.duration_s=80", f"web.port={port}", "run.status_every_s=1",
-                      f"ray.metrics_export_port={metrics_port}",
-                      "ray.dashboard=false", "display.video=false", "stream.open_timeout_s=2", "stream.reconnect_max_s=1",
-                      f"display.output_dir={tmp_path / 'run'}", cwd=tmp_path) as (process, lines), sync_playwright() as p:
+    with (
+        running_main(
+            f"urls=[{urls}]",
+            "run.duration_s=80",
+            f"web.port={port}",
+            "run.status_every_s=1",
+            f"ray.metrics_export_port={metrics_port}",
+            "ray.dashboard=false",
+            "display.video=false",
+            "stream.open_timeout_s=2",
+            "stream.reconnect_max_s=1",
+            f"display.output_dir={tmp_path / 'run'}",
+            cwd=tmp_path,
+        ) as (process, lines),
+        sync_playwright() as p,
+    ):
         assert any(f"web view: http://127.0.0.1:{port}/" in line for line in lines), "the URL is logged at start"
         assert any(f"http://127.0.0.1:{metrics_port}/metrics" in line for line in lines), "and the metrics' URL"
         browser = p.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])

@@ -64,8 +64,9 @@ def test_discards_never_move_a_hand_away_from_ready():
             if before.drawn is None and after.drawn is not None:  # a draw: compare with its discard
                 held = game.hand(seat, t1 + 0.5)
                 if held.drawn is None and len(held.concealed) == 13:
-                    best = min(shanten.calculate_shanten(counts([*after.tiles[:i], *after.tiles[i + 1:]]))
-                               for i in range(14))
+                    best = min(
+                        shanten.calculate_shanten(counts([*after.tiles[:i], *after.tiles[i + 1 :]])) for i in range(14)
+                    )
                     assert shanten.calculate_shanten(counts(held.concealed)) == best
 
 

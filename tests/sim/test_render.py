@@ -60,8 +60,11 @@ def test_truth_matches_the_pixels_of_rendered_hands(size):
         for t in (1.0, 9.1, 33.3):
             hand = game.hand(seat, t)
             picture = view.render(hand, int(t * 15), 15)
-            wrong += [(b.tile, matcher.read(picture, b.box)) for b in view.boxes(hand)
-                      if matcher.read(picture, b.box) != b.tile]
+            wrong += [
+                (b.tile, matcher.read(picture, b.box))
+                for b in view.boxes(hand)
+                if matcher.read(picture, b.box) != b.tile
+            ]
     assert wrong == []
 
 
@@ -140,7 +143,8 @@ def test_under_the_lock_the_default_scene_is_the_same_byte_for_byte():
     digests = {i: hashlib.sha256(p.tobytes()).hexdigest()[:16] for i, p in enumerate(pictures)}
     assert digests == TABLE_FRAME_SHA256, (
         "the pictures moved under the lock; where the look test above passes, only the image "
-        f"libraries' rounding moved: write these digests into TABLE_FRAME_SHA256: {digests}")
+        f"libraries' rounding moved: write these digests into TABLE_FRAME_SHA256: {digests}"
+    )
 
 
 def test_parlour_is_a_different_look_with_smaller_tiles():
@@ -182,13 +186,19 @@ def test_an_unknown_scene_is_refused_naming_the_known_ones():
 
 
 def test_a_written_spec_reads_back_and_a_missing_or_bad_one_is_named(tmp_path):
-    spec = TableSpec(seats=("ton", "nan", "sha"), width=640, height=360, fps=10, seconds=30.0, seed=7, turn_s=1.5,
-                     scene="parlour")
+    spec = TableSpec(
+        seats=("ton", "nan", "sha"), width=640, height=360, fps=10, seconds=30.0, seed=7, turn_s=1.5, scene="parlour"
+    )
     write_spec(spec, tmp_path)
     assert read_spec(tmp_path) == spec and read_spec(tmp_path).key() == spec.key()
     with pytest.raises(FileNotFoundError, match=re.escape(str(tmp_path / "nowhere" / SPEC_FILE))):
         read_spec(tmp_path / "nowhere")
-    bad = ("{not json", '{"seats": ["ton"], "colour": "red"}', '{"width": 640}', '{"seats": ["ton"], "scene": "casino"}')
+    bad = (
+        "{not json",
+        '{"seats": ["ton"], "colour": "red"}',
+        '{"width": 640}',
+        '{"seats": ["ton"], "scene": "casino"}',
+    )
     for text in bad:
         (tmp_path / SPEC_FILE).write_text(text)
         with pytest.raises(ValueError, match=re.escape(f"{tmp_path / SPEC_FILE} is not a table spec")):

@@ -74,7 +74,9 @@ def test_four_720p_cameras_for_a_minute_lose_nothing(table_720, serve):
         indices = [r.marker.index for r in readings]
         assert {r.marker.seat for r in readings} == {seat_index}, f"{seat}: another seat's frames"
         steps = [(b - a) % spec.frames for a, b in zip(indices, indices[1:])]
-        assert steps == [1] * len(steps), f"{seat}: frames lost or repeated at {[i for i, s in enumerate(steps) if s != 1][:5]}"
+        assert steps == [1] * len(steps), (
+            f"{seat}: frames lost or repeated at {[i for i, s in enumerate(steps) if s != 1][:5]}"
+        )
         pts = [p for p in received.pts if p is not None]
         assert len(pts) >= len(received.pts) - 1  # only the very first frame may lack a pts
         assert all(b - a == 90_000 // spec.fps for a, b in zip(pts, pts[1:])), f"{seat}: pts not monotonic at 1/fps"
@@ -147,7 +149,20 @@ def test_frozen_server_makes_readers_time_out(table_360, serve):
 
 
 def test_cli_serves_until_interrupted(tmp_path):
-    cmd = [sys.executable, "-m", "mjray.sim", "serve", "--seats", "2", "--size", "640x360", "--seconds", "4", "--port", "0"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "mjray.sim",
+        "serve",
+        "--seats",
+        "2",
+        "--size",
+        "640x360",
+        "--seconds",
+        "4",
+        "--port",
+        "0",
+    ]
     process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         urls, lines = {}, []
@@ -171,9 +186,12 @@ def test_cli_serves_until_interrupted(tmp_path):
 
 
 def test_cli_names_the_bad_setting():
-    result = subprocess.run([sys.executable, "-m", "mjray.sim", "render", "--size", "1280by720"],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "mjray.sim", "render", "--size", "1280by720"], capture_output=True, text=True
+    )
     assert result.returncode == 2
     assert "1280by720" in result.stderr and "WIDTHxHEIGHT" in result.stderr
-    result = subprocess.run([sys.executable, "-m", "mjray.sim", "render", "--seats", "9"], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "mjray.sim", "render", "--seats", "9"], capture_output=True, text=True
+    )
     assert result.returncode == 2 and "--seats" in result.stderr

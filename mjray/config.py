@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-from mjray.frames import Policy
+from mjray.frames import DisplayMode, Policy
 from mjray.policy import parts
 
 SEAT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
@@ -95,7 +95,7 @@ class StreamConfig:
 
 @dataclass
 class DisplayConfig:
-    mode: str = "auto"  # auto (window if a screen exists, else files), window, files, none
+    mode: DisplayMode = DisplayMode.auto  # auto (window if a screen exists, else files), window, files, none
     output_dir: Optional[str] = None  # where files go; None = Hydra's run directory
     video: bool = True  # write the annotated grid of all seats as grid.mp4
     detections: bool = True  # write every seat's results as detections.jsonl
@@ -399,11 +399,10 @@ def validate(cfg: AppConfig) -> AppConfig:
     _check(stream.max_pending >= 1, "stream.max_pending", f"must be at least 1, got {stream.max_pending}")
 
     display = cfg.display
-    _check(
-        display.mode in ("auto", "window", "files", "none"),
-        "display.mode",
-        f"must be auto, window, files or none, got {display.mode!r}",
-    )
+    try:
+        display.mode = DisplayMode(display.mode)
+    except ValueError:
+        raise ConfigError(f"display.mode: must be one of {', '.join(DisplayMode)}, got {display.mode!r}") from None
     _check(1 <= display.fps <= 120, "display.fps", f"must be within 1..120, got {display.fps}")
     _check(16 <= display.tile_width <= 3840, "display.tile_width", f"must be within 16..3840, got {display.tile_width}")
 

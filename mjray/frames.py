@@ -8,7 +8,7 @@ clock) are types, so a stage never compares strings.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Literal
 
 import numpy as np
@@ -23,6 +23,27 @@ class Policy(str, Enum):
     latest = "latest"  # keep the newest, skip the rest (real time)
     every = "every"  # hold the decoder until a detector takes the frame (lossless)
     aligned = "aligned"  # every seat sampled at the same instants, round after round
+
+
+class CameraStatus(StrEnum):
+    """A camera's state, as its status line, the summary and the web view show it."""
+
+    STARTING = "starting"  # not streaming yet
+    STREAMING = "streaming"
+    RECONNECTING = "reconnecting"  # lost its stream; trying again with backoff
+    ENDED = "ended"  # its source ended (a replay), or failed for good
+    STOPPED = "stopped"  # stopped at the end of the run
+    RESTARTING = "restarting"  # its actor's process died; Ray is starting it again
+    DOWN = "down"  # its actor is dead for good
+
+
+class DisplayMode(StrEnum):
+    """Where the seats' pictures go (`display.mode`). Lower case: Hydra matches by member name."""
+
+    auto = "auto"  # a window where there is a screen, else files
+    window = "window"
+    files = "files"
+    none = "none"  # no pictures, no files
 
 
 class GapReason(str, Enum):

@@ -108,9 +108,8 @@ def worker_env() -> dict[str, str]:
 def ray_settings() -> dict[str, str]:
     """Ray's own settings for every process of a run, unless the environment sets them: no task
     events reported. mjray's actors record none, yet a run's processes still sent events that
-    Ray's control store kept: `gcs_server` grew 1.0 MiB a minute on the embedded table, 0.06
-    without (6-minute runs, 2026-11-26). The cost: the dashboard's task views stay empty (its
-    actors, logs and metrics do not)."""
+    Ray's control store kept, and `gcs_server` grew all run long (docs/results.md, Memory). The
+    cost: the dashboard's task views stay empty (its actors, logs and metrics do not)."""
     return {TASK_EVENTS: os.environ.get(TASK_EVENTS, "0")}
 
 

@@ -49,7 +49,7 @@ from mjray.cluster import metrics
 from mjray.cluster.clients import CAMERA, REORDER
 from mjray.cluster.heap import HeapTrimmer
 from mjray.cluster.logs import setup_actor
-from mjray.frames import Decoded, Frame, Gap, GapReason
+from mjray.frames import CameraStatus, Decoded, Frame, Gap, GapReason
 from mjray.policy import PolicyParts
 
 log = logging.getLogger(__name__)
@@ -299,7 +299,7 @@ class CameraActor:
             self._report_skip(frame)  # never sent: report it, nothing is lost silently
         decoding = any(thread.is_alive() for thread in self._threads[:1])  # stuck past the timeout: it claims seqs
         # down at the end: what it missed until now
-        if self.state.status not in ("streaming", "ended") and not decoding:
+        if self.state.status not in (CameraStatus.STREAMING, CameraStatus.ENDED) and not decoding:
             self._report_missing(self.source.unreceived(time.time()))
         import ray
 
@@ -307,8 +307,8 @@ class CameraActor:
             ray.get(self._flush_skips(always=True))  # every push landed before the reorder is flushed
         except ray.exceptions.RayError as error:  # the reorder died for good: its seat is down
             log.error("camera %s: reorder unreachable at stop: %s", self.seat, type(error).__name__)
-        if self.state.status != "ended":
-            self.state.status = "stopped"
+        if self.state.status != CameraStatus.ENDED:
+            self.state.status = CameraStatus.STOPPED
         return self.stats()
 
     def stats(self) -> dict:
@@ -331,7 +331,7 @@ class CameraActor:
             metrics.count("mjray_frames_decoded", max(0, decoded - self._reported[0]), seat=self.seat)
             metrics.count("mjray_camera_reconnects", max(0, reconnects - self._reported[1]), seat=self.seat)
             self._reported = (decoded, reconnects)
-        metrics.set_gauge("mjray_camera_up", float(self.state.status == "streaming"), seat=self.seat)
+        metrics.set_gauge("mjray_camera_up", float(self.state.status == CameraStatus.STREAMING), seat=self.seat)
 
     # decoding ----------------------------------------------------------------------------
     def _decode_loop(self, start_at: float) -> None:
@@ -348,7 +348,7 @@ class CameraActor:
                     self._offer(decoded)
         except Exception as error:  # a source that cannot go on (a broken recording): the seat ends
             log.error("camera %s: source failed: %s", self.seat, describe(error))
-            self.state.status, self.state.last_error = "ended", describe(error)
+            self.state.status, self.state.last_error = CameraStatus.ENDED, describe(error)
 
     def _resumed(self, got: Decoded | MissingFrames) -> bool:
         """Restarted: is `got` past where the dead camera was? At the first that is, the frames due
@@ -450,7 +450,7 @@ class CameraActor:
         """
         import ray
 
-        if self.state.status != "streaming" or self._stalled():
+        if self.state.status != CameraStatus.STREAMING or self._stalled():
             wait_s = 0.0  # no wait while down or stalled: the asking worker serves other seats meanwhile
         elif at is not None:
             wait_s += max(0.0, at - time.time())

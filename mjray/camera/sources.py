@@ -25,7 +25,7 @@ from typing import Protocol
 from mjray.camera.recording import Recording, SeatRecorder
 from mjray.camera.timeline import MissingFrames, Timeline
 from mjray.config import redact_text
-from mjray.frames import Clock, Decoded
+from mjray.frames import CameraStatus, Clock, Decoded
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def describe(error: BaseException) -> str:
 class SourceState:
     """What a source tells the camera's status line and summary."""
 
-    status: str = "starting"  # starting, streaming, reconnecting, ended, stopped
+    status: CameraStatus = CameraStatus.STARTING
     reconnects: int = 0
     last_error: str = ""
 
@@ -161,7 +161,7 @@ class RtspSource:
                         segment = record(recorder.open, stream) if recorder else None
                         if state.reconnects:
                             self.timeline.reconnected()
-                        state.status = "streaming"
+                        state.status = CameraStatus.STREAMING
                         log.info("camera %s: streaming", self.shown)
                         broken = None
                         try:
@@ -194,7 +194,7 @@ class RtspSource:
                         record(recorder.close)
                 if stop.is_set():
                     break
-                state.status = "reconnecting"
+                state.status = CameraStatus.RECONNECTING
                 state.reconnects += 1
                 log.warning("camera %s: %s; reconnecting in %.1f s", self.shown, state.last_error, backoff)
                 stop.wait(backoff)
@@ -274,7 +274,7 @@ class ReplaySource:
         recording = Recording(self.recording)
         clock_ = ReplayClock(start_at, self.first_capture, self.speed)
         timeline = Timeline()  # fed as live fed it: the same frames missing, so the same seqs
-        state.status = "streaming"
+        state.status = CameraStatus.STREAMING
         for number, segment in enumerate(recording.segments.get(self.seat, [])):
             times = segment.packet_times()
             time_base = Fraction(times[0]["time_base"]) if times and "time_base" in times[0] else None
@@ -303,5 +303,5 @@ class ReplaySource:
                             missing.interval_s / (self.speed or 1.0),
                         )
                     yield Decoded(picture, live, clock, pts, time.time())
-        state.status = "ended"
+        state.status = CameraStatus.ENDED
         state.last_error = "recording ended"

@@ -1,10 +1,9 @@
 """Give freed heap memory back to the system.
 
 A camera decodes in one thread and converts frames in others; glibc keeps what those threads
-free in their own arenas and, unlike the main arena, rarely returns it. Measured on the embedded
-table: a camera actor's anonymous memory grew 5-40 MiB a minute (faster under load), its Python
-objects and Ray references flat; with `malloc_trim(0)` every 10 s it stays flat (67-70 MiB).
-Fewer arenas (`MALLOC_ARENA_MAX`, set for every mjray worker unless the environment sets it)
+free in their own arenas and, unlike the main arena, rarely returns it: a camera actor's memory
+grew all run long, its Python objects and Ray references flat, and with `malloc_trim(0)` every
+10 s it stays flat (docs/results.md, Memory). Fewer arenas (`MALLOC_ARENA_MAX`, set for every mjray worker unless the environment sets it)
 leave less for the trim to find: a thread's frees go back to an arena that others reuse.
 """
 

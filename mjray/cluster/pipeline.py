@@ -50,7 +50,7 @@ from mjray.config import (
 from mjray.detect.actor import DetectorActor
 from mjray.detect.model import ModelError, auto_threads, gpu_unusable
 from mjray.detect.turns import RoundsActor
-from mjray.frames import Item
+from mjray.frames import CameraStatus, Item
 from mjray.order.reorder import ReorderActor
 from mjray.policy import parts
 
@@ -381,7 +381,10 @@ class Pipeline:
         """Each camera's answer to `method` (stats, stop); a camera that cannot answer (restarting,
         or dead for good: its seat down) is given its last stats with its state."""
         seats = [seat for seat, s in self.seats.items() if s.camera is not None and seat not in self._dead_cameras]
-        out = {seat: {**self._camera_stats.get(seat, {"seat": seat}), "status": "down"} for seat in self._dead_cameras}
+        out = {
+            seat: {**self._camera_stats.get(seat, {"seat": seat}), "status": CameraStatus.DOWN}
+            for seat in self._dead_cameras
+        }
         calls = {seat: getattr(self.seats[seat].camera, method).remote(*args) for seat in seats}
         for seat, got in answers(calls, STATS_TIMEOUT_S if method == "stats" else None).items():
             if isinstance(got, Exception):
@@ -391,7 +394,7 @@ class Pipeline:
                     self._seat_down(seat, f"camera died and was not restarted ({type(got).__name__})")
                 got = {
                     **self._camera_stats.get(seat, {"seat": seat}),
-                    "status": "down" if seat in self.down else "restarting",
+                    "status": CameraStatus.DOWN if seat in self.down else CameraStatus.RESTARTING,
                 }
             out[seat] = self._camera_stats[seat] = got
         return out
@@ -473,7 +476,7 @@ class Pipeline:
             return False
         states = [state for seat, state in self._cameras("stats").items() if seat not in self.down]
         return all(
-            state.get("status") == "ended" and not state.get("waiting") and not state.get("in_flight")
+            state.get("status") == CameraStatus.ENDED and not state.get("waiting") and not state.get("in_flight")
             for state in states
         )
 

@@ -132,13 +132,9 @@ def overlap(boxes: np.ndarray, others: np.ndarray) -> np.ndarray:
     """Each box's largest intersection over union with any of `others` (0 with none)."""
     if not len(others):
         return np.zeros(len(boxes), np.float32)
-    x1 = np.maximum(boxes[:, None, 0], others[None, :, 0])
-    y1 = np.maximum(boxes[:, None, 1], others[None, :, 1])
-    x2 = np.minimum(boxes[:, None, 2], others[None, :, 2])
-    y2 = np.minimum(boxes[:, None, 3], others[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area = lambda b: (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])  # noqa: E731
-    return (inter / np.maximum(area(boxes)[:, None] + area(others)[None, :] - inter, 1e-6)).max(1)
+    import supervision as sv
+
+    return sv.box_iou_batch(boxes, others).max(1)
 
 
 class FaceMatcher:

@@ -88,14 +88,18 @@ class StableHand:
 
 
 def notation(tiles: Sequence[str]) -> str:
-    """'123m456p789s1122z' for any order of the tiles (the `mahjong` package's one-line string)."""
-    ordered = sorted(tiles, key=TILE_INDEX.__getitem__)
-    out = []
-    for suit in "mpsz":
-        numbers = "".join(t[0] for t in ordered if t[1] == suit)
-        if numbers:
-            out.append(numbers + suit)
-    return "".join(out)
+    """'123m456p789s1122z' for any order of the tiles: the `mahjong` package's one-line string."""
+    from mahjong.tile import TilesConverter
+
+    return TilesConverter.to_one_line_string(TilesConverter.to_136_array(counts_34(tiles)))
+
+
+def counts_34(tiles: Sequence[str]) -> list[int]:
+    """How many of each of the 34 kinds, in the `mahjong` package's order."""
+    counts = [0] * len(TILES)
+    for tile in tiles:
+        counts[TILE_INDEX[tile]] += 1
+    return counts
 
 
 _SHANTEN = None
@@ -107,10 +111,7 @@ def shanten(tiles: Sequence[str]) -> int:
         from mahjong.shanten import Shanten
 
         _SHANTEN = Shanten()
-    counts = [0] * len(TILES)
-    for tile in tiles:
-        counts[TILE_INDEX[tile]] += 1
-    return _SHANTEN.calculate_shanten(counts)
+    return _SHANTEN.calculate_shanten(counts_34(tiles))
 
 
 class HandReader:

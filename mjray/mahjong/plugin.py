@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Optional
 
-from mjray.frames import Detections
+from mjray.frames import Detections, DisplayMode
 from mjray.output.sinks import SinkEntry
 from mjray.plugins import PluginError, Seen, Settings
 
@@ -83,7 +83,7 @@ class MahjongPlugin:
         from mjray.mahjong.sink import game_sink
 
         cfg = MahjongConfig.of(settings)
-        return {"game": SinkEntry(lambda d, screen: cfg.game and d.mode != "none", game_sink)}
+        return {"game": SinkEntry(lambda d, screen: cfg.game and d.mode != DisplayMode.none, game_sink)}
 
 
 PLUGIN = MahjongPlugin()

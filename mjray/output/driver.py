@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
-from mjray.frames import Item, Result
+from mjray.frames import CameraStatus, Item, Result
 from mjray.order.sync import SeatSync
 from mjray.output.sinks import Sink
 from mjray.output.summary import Quantiles, SeatTally
@@ -97,7 +97,7 @@ class Driver:
                 status = self.pipeline.stats()
                 log.info("status: %s", "  ".join(self.tallies[s].status(status[s]) for s in self.tallies))
                 states = {
-                    seat: {**status[seat]["camera"], **({"status": "down"} if status[seat]["down"] else {})}
+                    seat: {**status[seat]["camera"], **({"status": CameraStatus.DOWN} if status[seat]["down"] else {})}
                     for seat in status
                 }
                 for sink in self.sinks:  # a live view shows each camera's state as the status line does

@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from mjray.config import DisplayConfig
-from mjray.frames import Gap, Item, Result
+from mjray.frames import DisplayMode, Gap, Item, Result
 from mjray.order.sync import Moment
 
 log = logging.getLogger(__name__)
@@ -273,15 +273,19 @@ class SinkEntry:
 
 SINKS: dict[str, SinkEntry] = {
     "detections": SinkEntry(
-        lambda d, screen: d.detections and d.mode != "none",
+        lambda d, screen: d.detections and d.mode != DisplayMode.none,
         lambda c: JsonlSink(c.out_dir / "detections.jsonl", c.names, c.recorded_time),
     ),
     "video": SinkEntry(
-        lambda d, screen: d.video and (d.mode == "files" or (d.mode == "auto" and not screen)),
+        lambda d, screen: d.video and (d.mode == DisplayMode.files or (d.mode == DisplayMode.auto and not screen)),
         GridVideoSink,
         pixels=True,
     ),
-    "window": SinkEntry(lambda d, screen: d.mode == "window" or (d.mode == "auto" and screen), WindowSink, pixels=True),
+    "window": SinkEntry(
+        lambda d, screen: d.mode == DisplayMode.window or (d.mode == DisplayMode.auto and screen),
+        WindowSink,
+        pixels=True,
+    ),
 }
 
 

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from mjray.frames import Gap, GapReason, Item, Result
+from mjray.frames import CameraStatus, Gap, GapReason, Item, Result
 
 
 class Quantiles:
@@ -91,7 +91,7 @@ class SeatTally:
         p50 = np.median([lat for _, lat in self.recent]) * 1000 if self.recent else float("nan")
         state = (
             ""
-            if cam.get("status") == "streaming"
+            if cam.get("status") == CameraStatus.STREAMING
             else f" [{cam.get('status')}" + (f": {cam['last_error']}]" if cam.get("last_error") else "]")
         )
         overflow = f", overflow {cam['overflow']}" if cam.get("overflow") else ""

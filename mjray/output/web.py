@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from mjray.frames import Gap, Item, Result
+from mjray.frames import CameraStatus, Gap, Item, Result
 from mjray.order.sync import Moment
 from mjray.output.sinks import GridSink, SinkContext
 
@@ -87,9 +87,11 @@ class SeatView:
         latencies = [lat * 1000 for at, lat in self.results if at >= now - self.window_s]
         return {
             "seat": self.seat,
-            "status": self.camera.get("status", "starting"),
+            "status": self.camera.get("status", CameraStatus.STARTING),
             "last_error": self.camera.get("last_error", ""),  # decoded fps: its recent frames', 0 while down
-            "fps_in": float(self.camera.get("fps", 0.0)) if self.camera.get("status") == "streaming" else 0.0,
+            "fps_in": float(self.camera.get("fps", 0.0))
+            if self.camera.get("status") == CameraStatus.STREAMING
+            else 0.0,
             "fps_out": len(latencies) / self.window_s,
             "p50_ms": round(float(np.percentile(latencies, 50))) if latencies else None,
             "p99_ms": round(float(np.percentile(latencies, 99))) if latencies else None,

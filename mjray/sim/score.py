@@ -14,23 +14,12 @@ from dataclasses import dataclass, field
 
 import av
 import numpy as np
+import supervision as sv
 
 from mjray.frames import Detections
 from mjray.mahjong.tiles import FROM_DETECTOR_NAME
 from mjray.sim.render import TileBox
 from mjray.sim.table import RenderedTable
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of every box in a (N, 4) with every box in b (M, 4), as (N, M)."""
-    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
 
 
 @dataclass
@@ -52,7 +41,7 @@ class Score:
         if not truth or not len(detections):
             self.false_alarms += len(detections)
             return
-        overlap = iou(np.array([t.box for t in truth], np.float32), detections.xyxy)
+        overlap = sv.box_iou_batch(np.array([t.box for t in truth], np.float32), detections.xyxy)
         used: set[int] = set()
         for ti, di in sorted(np.argwhere(overlap >= min_iou), key=lambda p: -overlap[p[0], p[1]]):
             if ti in used or -1 - di in used:

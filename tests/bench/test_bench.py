@@ -120,26 +120,23 @@ def test_the_limit_left_is_the_limit_on_the_cores_the_apparatus_left_free():
     assert limit_left(20.0, 2, None) is None and limit_left(20.0, 2, 2.5) is None and limit_left(0.0, 2, 0.1) is None
 
 
-@pytest.mark.slow
-def test_short_benchmark_of_every_contender_runs(tmp_path):
-    """Seconds long, asserting nothing about speed: that each contender runs and is measured."""
+def run_bench(tmp_path, *settings: str) -> subprocess.CompletedProcess:
+    """`python -m mjray.bench` with these settings, its outputs in tmp_path; it must succeed."""
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mjray.bench",
-            "seats=2",
-            "seconds=6",
-            "warmup_s=15",
-            "limit_seconds=2",
-            f"out_dir={tmp_path}",
-        ],
+        [sys.executable, "-m", "mjray.bench", *settings, f"out_dir={tmp_path}"],
         capture_output=True,
         text=True,
         timeout=600,
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+@pytest.mark.slow
+def test_short_benchmark_of_every_contender_runs(tmp_path):
+    """Seconds long, asserting nothing about speed: that each contender runs and is measured."""
+    result = run_bench(tmp_path, "seats=2", "seconds=6", "warmup_s=15", "limit_seconds=2")
     report = json.loads((tmp_path / "bench.json").read_text())
     assert set(report["contenders"]) == {"mjray", "mjray_low_latency", "mjray_aligned", "baseline", "ultralytics"}
     assert report["limit"]["fps"] > 0
@@ -169,25 +166,15 @@ def test_short_benchmark_of_every_contender_runs(tmp_path):
 
 @pytest.mark.slow
 def test_short_scaling_run_writes_one_row_per_cameras_and_pool(tmp_path):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mjray.bench",
-            "scaling=true",
-            "scale_seats=[1,2]",
-            "scale_pools=[{shared_workers:1}]",
-            "seconds=4",
-            "warmup_s=15",
-            "limit_seconds=2",
-            f"out_dir={tmp_path}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=tmp_path,
+    run_bench(
+        tmp_path,
+        "scaling=true",
+        "scale_seats=[1,2]",
+        "scale_pools=[{shared_workers:1}]",
+        "seconds=4",
+        "warmup_s=15",
+        "limit_seconds=2",
     )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     rows = json.loads((tmp_path / "scaling.json").read_text())["rows"]
     assert [(r["cameras"], r["shared_workers"]) for r in rows] == [(1, 1), (2, 1)]
     assert all(

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import supervision as sv
 from numpy.lib.stride_tricks import sliding_window_view
 
 from mjray.frames import Detections
@@ -132,8 +133,6 @@ def overlap(boxes: np.ndarray, others: np.ndarray) -> np.ndarray:
     """Each box's largest intersection over union with any of `others` (0 with none)."""
     if not len(others):
         return np.zeros(len(boxes), np.float32)
-    import supervision as sv
-
     return sv.box_iou_batch(boxes, others).max(1)
 
 

@@ -35,7 +35,7 @@ from typing import Literal
 import numpy as np
 
 from mjray.mahjong.rows import ON_GRID, Reading, TileRead, read_row
-from mjray.mahjong.tiles import TILE_INDEX, TILES
+from mjray.mahjong.tiles import TILE_INDEX, counts_34
 from mjray.mahjong.votes import YOUNG, Track, name_sorted, sorts_to
 
 Kind = Literal["draw", "discard"]
@@ -92,14 +92,6 @@ def notation(tiles: Sequence[str]) -> str:
     from mahjong.tile import TilesConverter
 
     return TilesConverter.to_one_line_string(TilesConverter.to_136_array(counts_34(tiles)))
-
-
-def counts_34(tiles: Sequence[str]) -> list[int]:
-    """How many of each of the 34 kinds, in the `mahjong` package's order."""
-    counts = [0] * len(TILES)
-    for tile in tiles:
-        counts[TILE_INDEX[tile]] += 1
-    return counts
 
 
 _SHANTEN = None

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from mahjong.shanten import Shanten
 
-from mjray.mahjong.tiles import TILE_INDEX, TILES
+from mjray.mahjong.tiles import TILE_INDEX, TILES, counts_34
 
 DEAD_WALL = 14
 
@@ -87,9 +87,7 @@ class TableGame:
 
     def _discard(self, tiles: list[str]) -> str:
         """The tile whose discard leaves the lowest shanten; ties broken by the seeded rng."""
-        counts = [0] * 34
-        for tile in tiles:
-            counts[TILE_INDEX[tile]] += 1
+        counts = counts_34(tiles)
         scored = []
         for tile in sorted(set(tiles), key=TILE_INDEX.__getitem__):
             counts[TILE_INDEX[tile]] -= 1

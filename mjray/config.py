@@ -74,6 +74,12 @@ class PoolConfig:
     cpus_per_worker: float = 0.5  # CPUs each detector reserves in Ray's scheduler
     camera_cpus: float = 0.1  # CPUs each camera (decoder) actor reserves
     in_flight_per_worker: int = 1  # pool per camera: frames queued or running per detector before the policy acts
+    batch_size: int = (
+        1  # shared workers: most frames, of as many cameras, inferred in one forward pass (1: one at a time)
+    )
+    batch_wait_ms: float = 50.0  # batch_size > 1: longest the first frame of a batch waits for it to fill
+    # batch_size > 1: a frame captured longer ago than this when its batch closes becomes a `stale` gap; 0: no limit
+    batch_max_age_ms: float = 2000.0
     # Ray resources every detector needs (placement), e.g. {gpu_box: 0.01}
     resources: dict[str, float] = field(default_factory=dict)
     # Ray resources every camera actor without its own needs (placement), e.g. {room_a: 0.01}
@@ -361,6 +367,17 @@ def validate(cfg: AppConfig) -> AppConfig:
         "pool.in_flight_per_worker",
         f"must be at least 1, got {pool.in_flight_per_worker}",
     )
+    _check(pool.batch_size >= 1, "pool.batch_size", f"must be at least 1, got {pool.batch_size}")
+    _check(
+        pool.batch_size == 1 or pool.shared_workers >= 1,
+        "pool.batch_size",
+        f"is {pool.batch_size}, but batches are formed by detectors shared by the cameras: set pool.shared_workers >= 1 "
+        "(e.g. pool.shared_workers=1), or pool.batch_size=1 for a pool per camera",
+    )
+    _check(pool.batch_wait_ms >= 0, "pool.batch_wait_ms", f"must be >= 0, got {pool.batch_wait_ms}")
+    _check(
+        pool.batch_max_age_ms >= 0, "pool.batch_max_age_ms", f"must be >= 0 (0: no limit), got {pool.batch_max_age_ms}"
+    )
     _check_resource_names("pool.resources", pool.resources)
     _check_resource_names("pool.camera_resources", pool.camera_resources)
     if pool.gpus_per_worker == 0:
@@ -383,6 +400,12 @@ def validate(cfg: AppConfig) -> AppConfig:
             "stream.policy",
             f"{stream.policy.value} needs detectors shared by every camera (pool.shared_workers >= 1, e.g. pool=cpu)",
         )
+    _check(
+        pool.batch_size == 1 or not parts(stream.policy).rounds,
+        "pool.batch_size",
+        f"is {pool.batch_size}, but policy {stream.policy.value} samples one seat at a time at the rounds' instants: "
+        "use pool.batch_size=1, or stream.policy=latest or every",
+    )
     _check(
         0 <= stream.aligned_hz <= 120,
         "stream.aligned_hz",

@@ -56,6 +56,7 @@ class GapReason(str, Enum):
     OFFLINE = "offline"  # due while the camera could not be reached
     OVERFLOW = "overflow"  # policy every: given up because the camera's buffer of waiting frames was full
     RESTART = "restart"  # died with an actor's process (its camera's, detector's or reorder's) before it was emitted
+    STALE = "stale"  # batched detectors: older than pool.batch_max_age_ms when its batch closed, so not inferred
 
 
 @dataclass(frozen=True)

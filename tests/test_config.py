@@ -107,6 +107,11 @@ def base(**changes) -> AppConfig:
         ({"pool__gpus_per_worker": 1.5}, "pool.gpus_per_worker"),
         ({"pool__cpus_per_worker": -1}, "pool.cpus_per_worker"),
         ({"pool__in_flight_per_worker": 0}, "pool.in_flight_per_worker"),
+        ({"pool__batch_size": 0}, "pool.batch_size"),
+        ({"pool__batch_size": 4, "pool__shared_workers": 0}, "pool.batch_size"),  # batches need shared detectors
+        ({"pool__batch_size": 4, "stream__policy": "aligned"}, "pool.batch_size"),
+        ({"pool__batch_wait_ms": -1}, "pool.batch_wait_ms"),
+        ({"pool__batch_max_age_ms": -1}, "pool.batch_max_age_ms"),
         ({"model__imgsz": 100}, "model.imgsz"),
         ({"model__conf": 1.5}, "model.conf"),
         ({"model__iou": -0.1}, "model.iou"),

@@ -269,3 +269,30 @@ def test_window_shows_the_grid_on_a_screen_and_q_stops_the_run(tmp_path, table_3
         if run.poll() is None:
             run.kill()
         screen.kill()
+
+
+def test_a_detector_shared_by_the_cameras_infers_their_frames_in_batches(tmp_path, table_360):
+    """The issue's run: torch weights, one shared detector, batches of up to four frames; every
+    seat in order and accounted for, and the summary says how full the batches were."""
+    out = tmp_path / "run"
+    result = mjray_main(
+        "model=custom",
+        "model.weights=yolov8n.yaml",
+        "pool.batch_size=4",
+        "pool.shared_workers=1",
+        "run.duration_s=15",
+        "ray.dashboard=false",
+        "display.video=false",
+        f"display.output_dir={out}",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "detector:shared:0 infers up to 4 frames in one batch" in result.stdout + result.stderr
+    emitted = ordered_seats(out)
+    summary = json.loads((out / "summary.json").read_text())
+    sizes = summary["batches"]["detector:shared:0"]
+    assert 1 < sizes["mean"] <= sizes["max"] <= 4 and sizes["count"] > 5, sizes
+    inferred = sum(seat["inferred"] for seat in summary["seats"])
+    assert inferred == round(sizes["mean"] * sizes["count"]) or abs(inferred - sizes["mean"] * sizes["count"]) < 1
+    assert all(seat["inferred"] > 5 and seat["stale"] == 0 for seat in summary["seats"]), summary["seats"]
+    assert set(emitted) == {"ton", "nan", "sha", "pei"}

@@ -156,7 +156,7 @@ class TreeMeter:
                 continue
             self._start.setdefault(p.pid, total if p.pid == self.root.pid else 0.0)
             self._cpu[p.pid] = total
-            if p.pid not in self._role:
+            if self._role.get(p.pid, "IDLE") in ("IDLE", "ray system"):  # a worker becomes an actor after it starts
                 try:
                     self._role[p.pid] = role(p, self.root.pid)
                 except psutil.Error:

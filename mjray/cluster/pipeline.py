@@ -48,7 +48,8 @@ from mjray.config import (
     with_credentials,
 )
 from mjray.detect.actor import DetectorActor
-from mjray.detect.model import ModelError, auto_threads, gpu_unusable
+from mjray.detect.batch_server import BatchSettings
+from mjray.detect.model import ModelError, YoloDetector, auto_threads, gpu_unusable
 from mjray.detect.turns import RoundsActor
 from mjray.frames import CameraStatus, Item
 from mjray.order.reorder import ReorderActor
@@ -238,11 +239,13 @@ class Pipeline:
                 strategy=beside_driver,
             )
 
+        batch = BatchSettings(pool.batch_size, pool.batch_wait_ms / 1000.0, pool.batch_max_age_ms / 1000.0 or None)
+
         def detector(name: str, seats: list[str], shared: bool):  # offline: the job's runtime env (`main.worker_env`)
             return DETECTOR.start_one(
                 DetectorActor,
                 name,
-                (model, seats, shared, aligned),
+                (model, seats, shared, aligned, YoloDetector, batch if shared else None),
                 cpus=pool.cpus_per_worker,
                 gpus=pool.gpus_per_worker,
                 resources={k: float(v) for k, v in pool.resources.items()},
@@ -278,6 +281,14 @@ class Pipeline:
                         said["device"],
                         f", then {' and '.join(said['post'])}" if said.get("post") else "",
                     )
+                    if said["batch"] > 1:
+                        log.info(
+                            "%s infers up to %d frames in one batch, waiting at most %g ms for it to fill%s",
+                            said["name"],
+                            said["batch"],
+                            pool.batch_wait_ms,
+                            f"; {said['batch_note']}" if said["batch_note"] else "",
+                        )
                     if pool.gpus_per_worker and said["device"] == "cpu":
                         log.warning(
                             "%s holds %g GPU but infers on the CPU: %s",

@@ -67,6 +67,7 @@ def pool_for(
             if pool.shared_workers
             else f"pool=auto: {why}: {pool.workers_per_camera} CPU detectors per camera"
         )
+    shared_only = shared_only or pool.batch_size > 1  # batches are formed by detectors shared by the cameras
     workers = pool.shared_workers if shared_only else cameras * pool.workers_per_camera
     per_gpu = math.ceil(workers / max(1, int(gpus)))
     fraction = 1.0 if per_gpu <= 1 else math.floor(1.0 / per_gpu / GPU_STEP) * GPU_STEP
@@ -75,6 +76,7 @@ def pool_for(
     )
     shape = (
         f"{workers} shared detectors"
+        + (f" in batches of up to {pool.batch_size} frames" if pool.batch_size > 1 else "")
         if shared_only
         else f"{pool.workers_per_camera} detectors per camera x {cameras} cameras"
     )

@@ -18,9 +18,11 @@ from mjray.cluster.clients import CAMERA, REORDER, ROUNDS
 from mjray.cluster.logs import setup_actor
 from mjray.cluster.raysafe import settle
 from mjray.cluster.shipping import ShippedFile, receive
+from mjray.detect.batch_server import BatchServer, BatchSettings
+from mjray.detect.batching import BatchSizes
 from mjray.detect.model import Model, ModelBuilder, ModelError, YoloDetector, auto_threads
 from mjray.detect.turns import AskTimer, SeatTurns
-from mjray.frames import Frame, Gap, GapReason, Result
+from mjray.frames import Frame, Gap, GapReason, Item, Result
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +108,7 @@ class DetectorActor:
         shared: bool = False,
         aligned: bool = False,
         build: ModelBuilder = YoloDetector,
+        batch: BatchSettings | None = None,
     ) -> None:
         setup_actor(name)
         # Looked up by name, not passed as handles: a handle among the constructor arguments
@@ -141,6 +144,11 @@ class DetectorActor:
         self._pushes: list = []  # pushes to reorders not known to have landed
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.batch = batch if batch is not None and batch.size > 1 else None
+        self.batch_sizes = BatchSizes()
+        if self.batch is not None and self.load_error is None:
+            # a batch's first pass at its size is slow (memory, kernels chosen): not on cameras' frames
+            self.detector.batch([np.zeros((720, 1280, 3), np.uint8)] * self.batch.size)
         if shared:  # started here, not by a call, so a restarted actor serves again by itself
             self._thread = threading.Thread(target=self._serve, name=f"serve:{name}", daemon=True)
             self._thread.start()
@@ -155,6 +163,8 @@ class DetectorActor:
             "weights": self.detector.weights,
             "note": self.detector.device_note,
             "post": [post.name for post in self.detector.post],
+            "batch": self.batch.size if self.batch else 1,
+            "batch_note": self.detector.batch_note if self.batch else "",
         }
 
     def names(self) -> dict[int, str]:
@@ -189,16 +199,57 @@ class DetectorActor:
         self._push(Result(frame, detections, self.detector.last_ms, self.name, time.time()), gaps)
         return frame.seq
 
+    def infer_batch(self, taken: list[tuple[str, tuple]], stale: list[tuple[str, tuple]] = ()) -> None:
+        """Infer frames of several seats in one forward pass; each taken item is a camera's take
+        (Frame, pixels, gaps before it). `stale`: takes too old to infer, pushed as gaps. Each
+        seat's items go to its reorder in one call."""
+        out: dict[str, list[Item]] = {}
+        for seat, (frame, _, gaps) in stale:
+            out.setdefault(seat, []).extend([*gaps, Gap(seat, frame.seq, GapReason.STALE, frame.captured_at, frame)])
+        if taken:
+            started = time.time()
+            try:
+                found = self.detector.batch([image for _, (_, image, _) in taken])
+                error = None
+            except Exception as raised:  # one bad batch must not take the worker down
+                found, error = [], f"{type(raised).__name__}: {raised}"
+            ms = self.detector.last_ms
+            if error is None:
+                self.batch_sizes.add(len(taken))
+                self.post_ms += self.detector.post_ms
+            for i, (seat, (frame, _, gaps)) in enumerate(taken):
+                if error is not None:
+                    self.failed += 1
+                    item: Item = Gap(seat, frame.seq, GapReason.FAILED, frame.captured_at, frame, error)
+                else:
+                    self.inferred += 1
+                    self.served[seat] = self.served.get(seat, 0) + 1
+                    metrics.count("mjray_frames_inferred", seat=seat, worker=self.name)
+                    metrics.observe("mjray_inference_ms", ms, seat=seat, worker=self.name)
+                    age_ms = max(0.0, (started - frame.captured_at) * 1000)
+                    metrics.observe("mjray_frame_age_ms", age_ms, seat=seat, worker=self.name)
+                    item = Result(frame, found[i], ms, self.name, time.time())
+                out.setdefault(seat, []).extend([*gaps, item])
+        for seat, items in out.items():
+            self._send(seat, sorted(items, key=lambda item: item.seq))
+
     def _push(self, item: Result | Gap, gaps: Sequence[Gap]) -> None:
+        self._send(item.seat, [*gaps, item])
+
+    def _send(self, seat: str, items: list[Item]) -> None:
         import ray
 
         if len(self._pushes) > 32:  # keep only those still on their way
             self._pushes = ray.wait(self._pushes, num_returns=len(self._pushes), timeout=0)[1]
-        self._pushes.append(self.reorders[item.seat].push_many.remote([*gaps, item]))
+        self._pushes.append(self.reorders[seat].push_many.remote(items))
 
     def _serve(self) -> None:
-        """Shared mode: seats in turn, each asked for its frame as the model frees up (`SeatServer`)."""
-        SeatServer(self).run()
+        """Shared mode: frames of every seat in batches (`BatchServer`), or seats in turn, each
+        asked for its frame as the model frees up (`SeatServer`)."""
+        if self.batch is not None:
+            BatchServer(self, self.batch).run()
+        else:
+            SeatServer(self).run()
 
     def stop(self, timeout_s: float = 30.0) -> dict:
         """Shared mode: finish the frame in hand and stop asking for more."""
@@ -226,6 +277,7 @@ class DetectorActor:
             "failed": self.failed,
             "served": dict(self.served),
             "post_ms": round(self.post_ms / max(self.inferred, 1), 2),
+            "batches": self.batch_sizes.as_dict() if self.batch else None,
         }
 
 

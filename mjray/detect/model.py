@@ -144,11 +144,16 @@ class Model(Protocol):
     weights: str
     device: str
     device_note: str  # why it runs elsewhere than asked ('' if it does not)
+    batch_note: str  # how a batch is inferred where not in one forward pass ('' if it is)
     post: list[PostProcessor]
     last_ms: float  # the last call's time, post-processing included
     post_ms: float  # of it, the post-processing
 
     def __call__(self, image: np.ndarray) -> Detections: ...
+
+    def batch(self, images: list[np.ndarray]) -> list[Detections]:
+        """Several frames (of several cameras) in one forward pass; `last_ms` is the whole batch's time."""
+        ...
 
 
 class ModelBuilder(Protocol):
@@ -199,6 +204,8 @@ class YoloDetector:
         self.last_ms = 0.0
         self.post: list[PostProcessor] = []  # the plug-ins' work on each frame's boxes (mjray.plugins)
         self.post_ms = 0.0  # of last_ms
+        self.batch_note = ""  # how a batch is inferred, if not in one forward pass
+        self.half = device.startswith("cuda") and not path.endswith(".onnx")  # fp16 on a GPU (set as it loads)
         try:
             self.model = YOLO(path, task="detect")
             if path.endswith(".yaml"):
@@ -214,6 +221,12 @@ class YoloDetector:
                 f"{path} does not load as a YOLO model ({type(error).__name__}: {what}); give a .pt, "
                 ".onnx or other export Ultralytics loads"
             ) from error
+        backend = self.model.predictor.model
+        if getattr(backend, "format", "pt") != "pt" and not backend.metadata.get("dynamic"):
+            self.batch_note = (
+                f"{Path(path).name} is an export of fixed batch {getattr(backend, 'batch', 1)}: "
+                "a batch of frames is pre- and post-processed together, its forward pass run frame by frame"
+            )
         if threads:  # after loading: Ultralytics sets torch's threads (cores - 1, at most 8) as it loads
             self._limit_threads(threads)
         try:
@@ -249,17 +262,28 @@ class YoloDetector:
         return dict(self.model.names)
 
     def __call__(self, image: np.ndarray) -> Detections:
+        return self.batch([image])[0]
+
+    def batch(self, images: list[np.ndarray]) -> list[Detections]:
         started = time.perf_counter()
-        seen = preprocess(image, self.grayscale, self.autocontrast)
-        result = self.model.predict(
-            seen, imgsz=self.imgsz, conf=self.conf, iou=self.iou, device=self.device, verbose=False
-        )[0]
-        detections = Detections.from_ultralytics(result)
+        seen = [preprocess(image, self.grayscale, self.autocontrast) for image in images]
+        results = self.model.predict(
+            seen,
+            imgsz=self.imgsz,
+            conf=self.conf,
+            iou=self.iou,
+            device=self.device,
+            verbose=False,
+            half=self.half,
+        )
+        found = [Detections.from_ultralytics(result) for result in results]
         if self.post:
             inferred = time.perf_counter()
-            picture = Seen(seen, self.grayscale)
-            for post in self.post:
-                detections = post(picture, detections)
+            for i, detections in enumerate(found):
+                picture = Seen(seen[i], self.grayscale)
+                for post in self.post:
+                    detections = post(picture, detections)
+                found[i] = detections
             self.post_ms = (time.perf_counter() - inferred) * 1000
         self.last_ms = (time.perf_counter() - started) * 1000
-        return detections
+        return found

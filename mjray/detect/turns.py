@@ -42,8 +42,9 @@ class SeatTurns:
     def resting(self, seat: str, now: float) -> bool:
         return self._until.get(seat, 0.0) > now
 
-    def wake_at(self) -> float:
-        return min(self._until.get(seat, 0.0) for seat in self.seats)
+    def wake_at(self, seats: list[str] | None = None) -> float:
+        """When the first of `seats` (default all) stops resting."""
+        return min((self._until.get(seat, 0.0) for seat in seats or self.seats), default=0.0)
 
     def got(self, seat: str, frame: bool, now: float) -> None:
         """Record whether `seat` had a frame when asked."""

@@ -136,6 +136,7 @@ class SeatSummary:
     latency_p99_ms: float | None
     latency_max_ms: float | None
     infer_p50_ms: float | None
+    stale: int = 0  # batched detectors: frames too old when their batch closed (pool.batch_max_age_ms)
 
 
 @dataclass
@@ -148,6 +149,7 @@ class Summary:
     nodes: dict = field(default_factory=dict)  # node id -> its address and Ray resources, as the run started
     driver_node: str = ""  # the node id of the process that ran mjray.main
     pool: str = ""  # what pool=auto chose, in words
+    batches: dict = field(default_factory=dict)  # batched detector -> its batch sizes: mean, max, count
 
     @classmethod
     def build(cls, tallies: dict[str, SeatTally], final: dict[str, dict], seconds: float, skews: Quantiles) -> Summary:
@@ -181,6 +183,7 @@ class Summary:
                     latency_p99_ms=_pct(t.latencies_s, 99),
                     latency_max_ms=_pct(t.latencies_s, 100),
                     infer_p50_ms=round(t.infer_ms.percentile(50), 1) if len(t.infer_ms) else None,
+                    stale=t.gaps[GapReason.STALE],
                 )
             )
         return cls(round(seconds, 2), seats, _pct(skews, 50), _pct(skews, 99))
@@ -224,9 +227,17 @@ class Summary:
                 )
             if s.down:
                 rows.append(f"{s.seat}: DOWN: {s.down}")
+            if s.stale:
+                rows.append(
+                    f"{s.seat}: {s.stale} frames stale by the time a batch could take them (pool.batch_max_age_ms)"
+                )
         shared = max((s.restarts.get("shared", 0) for s in self.seats), default=0)
         if shared:
             rows.append(f"shared detectors and rounds restarted {shared}x")
+        for name, sizes in self.batches.items():
+            rows.append(
+                f"{name}: {sizes['count']} batches, {sizes['mean']:.2f} frames each on average, at most {sizes['max']}"
+            )
         if self.skew_p50_ms is not None:
             rows.append(
                 f"cross-seat skew of the shown frames: p50 {self.skew_p50_ms:.0f} ms, p99 {self.skew_p99_ms:.0f} ms"

@@ -27,6 +27,13 @@ def test_auto_pool_splits_the_gpus_among_a_detector_pool_per_camera():
     assert pool.gpus_per_worker == 0.5  # 6 on 4 GPUs: 2 a GPU (0.6666 would fit only 4)
 
 
+def test_auto_pool_with_batches_keeps_the_shared_detectors_and_splits_the_gpus_among_them():
+    batched = PoolConfig(auto=True, shared_workers=2, workers_per_camera=2, batch_size=8)
+    pool, said = pool_for(batched, cameras=16, gpus=1.0, shared_only=False)
+    assert (pool.shared_workers, pool.gpus_per_worker, pool.batch_size, pool.auto) == (2, 0.5, 8, False)
+    assert "2 shared detectors in batches of up to 8 frames, 0.5 GPU each" in said
+
+
 def test_auto_pool_stays_on_cpus_where_the_model_cannot_use_the_gpus():
     pool, said = pool_for(
         PoolConfig(auto=True, shared_workers=2),

@@ -205,17 +205,21 @@ class StandInModel:
     """A model of a test's own, built by the detector actor as `YoloDetector` would be."""
 
     names = {0: "thing"}
-    weights, device, device_note, post = "stand-in.onnx", "cpu", "", []
+    weights, device, device_note, batch_note, post = "stand-in.onnx", "cpu", "", "", []
     last_ms = post_ms = 0.0
 
     def __init__(self, **settings) -> None:
         assert settings["threads"] == 1 and settings["plugins"] == {}, settings
 
     def __call__(self, image: np.ndarray) -> Detections:
-        if image.mean() > 200:
+        return self.batch([image])[0]
+
+    def batch(self, images: list[np.ndarray]) -> list[Detections]:
+        if any(image.mean() > 200 for image in images):
             raise RuntimeError("too bright")
         self.last_ms = 1.5
-        return Detections(np.array([[1, 1, 5, 5]], np.float32), np.array([0.9], np.float32), np.array([0], np.int32))
+        box = Detections(np.array([[1, 1, 5, 5]], np.float32), np.array([0.9], np.float32), np.array([0], np.int32))
+        return [box for _ in images]
 
 
 def weights_that_do_not_load(**settings):
@@ -251,6 +255,8 @@ def test_a_detector_actor_infers_with_whatever_model_its_builder_makes_and_pushe
             "weights": "stand-in.onnx",
             "note": "",
             "post": [],
+            "batch": 1,
+            "batch_note": "",
         }
         frames = [Frame("ton", seq, time.time(), "arrival", None, time.time(), 8, 8) for seq in range(2)]
         ray.get(

@@ -1,0 +1,143 @@
+"""A batched detector's serving loop: a take out at each of its seats' cameras at once, the
+frames that come back gathered into batches (`BatchCollector`), each batch inferred in one
+forward pass while the next takes are already out.
+
+It never waits on a camera that is stalled or restarting for longer than `pool.batch_wait_ms`:
+the batch closes with the frames that came. A camera that had nothing to give rests, longer
+each time (`SeatTurns`), and a take it does not answer in time is kept and read when it comes:
+a frame a camera handed out is inferred, or reported as a gap, never dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from mjray.cluster.clients import CAMERA
+from mjray.cluster.raysafe import settle
+from mjray.detect.batching import BatchCollector
+from mjray.detect.turns import AskTimer, SeatTurns
+
+if TYPE_CHECKING:
+    from mjray.detect.actor import DetectorActor
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """`pool.batch_*` in seconds, as a detector takes them."""
+
+    size: int
+    wait_s: float
+    max_age_s: float | None  # None: no limit
+
+
+@dataclass
+class Take:
+    ref: object  # ObjectRef of a camera's take()
+    asked_at: float  # monotonic
+    answer_by: float  # monotonic: past it the batch no longer waits for this take
+
+
+class BatchServer:
+    def __init__(self, worker: DetectorActor, settings: BatchSettings) -> None:
+        self.worker = worker
+        self.collector: BatchCollector[tuple] = BatchCollector(settings.size, settings.wait_s, settings.max_age_s)
+        self.turns = SeatTurns(worker.seats)
+        self.timer = AskTimer()  # when to send the next takes: a take's round trip before the model frees up
+        self.takes: dict[str, Take] = {}  # seat -> its one take out
+        self.cameras: dict[str, object] = {}
+        self.failing: set[str] = set()  # seats whose camera's last take failed (logged once until it answers)
+
+    def run(self) -> None:
+        stop = self.worker._stop
+        while True:
+            stopping = stop.is_set()
+            if not stopping:
+                self.send_takes()
+            elif not self.takes and not self.collector.pending():
+                return
+            self.collect(stopping)
+            now = time.time()
+            if self.collector.due(now, 0 if stopping else self.expecting()):
+                batch = self.collector.take(now)
+                # the next takes go out just before this batch ends: they land as the model frees up,
+                # the newest frames then rather than those of this batch's start (at once if it infers nothing)
+                delay = self.timer.delay() if batch.items else 0.0
+                ahead = threading.Timer(delay, lambda: stop.is_set() or self.send_takes())
+                ahead.start()
+                started = time.perf_counter()
+                self.worker.infer_batch(batch.items, batch.stale)
+                if batch.items:
+                    self.timer.inferred(time.perf_counter() - started)
+                ahead.join()
+
+    def expecting(self) -> int:
+        """Takes that may still join the batch: out, and not past their time."""
+        now = time.monotonic()
+        return sum(1 for take in self.takes.values() if take.answer_by > now)
+
+    def send_takes(self) -> None:
+        """A take to every seat that has none out, no frame waiting here, and is not resting."""
+        worker, now = self.worker, time.monotonic()
+        for seat in worker.seats:
+            if seat in self.takes or self.collector.pending_for(seat) or self.turns.resting(seat, now):
+                continue
+            camera = self.cameras.get(seat)
+            if camera is None:
+                try:
+                    camera = self.cameras[seat] = CAMERA.lookup(seat)
+                except ValueError:  # not started yet: asked again after a rest
+                    self.turns.got(seat, False, now)
+                    continue
+            ref = camera.take.remote(worker.TAKE_WAIT_S, None)
+            self.takes[seat] = Take(ref, now, now + worker.TAKE_WAIT_S + worker.ASK_SLACK_S)
+
+    def collect(self, stopping: bool) -> None:
+        """Wait for takes to answer, until one does or the pending batch falls due; keep what came.
+        Stopping, a take still out is waited for as long as it may take, then let go."""
+        import ray
+
+        if not self.takes:
+            wake = self.collector.wake_at()
+            if wake is None:
+                wake = time.time() + max(0.005, min(0.1, self.turns.wake_at() - time.monotonic()))
+            self.worker._stop.wait(max(0.0, wake - time.time()))
+            return
+        now = time.monotonic()
+        in_time = [take.answer_by for take in self.takes.values() if take.answer_by > now]
+        until = min(in_time, default=now + 0.1)  # only late takes out: look again soon
+        wake = self.collector.wake_at()
+        if wake is not None:
+            until = min(until, now + wake - time.time())
+        resting = [s for s in self.worker.seats if s not in self.takes and not self.collector.pending_for(s)]
+        if resting:  # asked again once its rest ends
+            until = min(until, max(now + 0.005, self.turns.wake_at(resting)))
+        timeout = max(0.0, min(until - now, 0.5)) if not stopping else self.worker.TAKE_WAIT_S + self.worker.ASK_SLACK_S
+        seats = {take.ref: seat for seat, take in self.takes.items()}
+        done, _ = ray.wait(list(seats), num_returns=1, timeout=timeout)
+        if done:
+            done += ray.wait([r for r in seats if r not in done], num_returns=len(seats) - 1, timeout=0)[0]
+        elif stopping:  # nothing more is coming in time
+            self.takes.clear()
+            return
+        for ref in done:
+            seat = seats[ref]
+            take = self.takes.pop(seat)
+            got = settle(lambda ref=ref: ray.get(ref), ray.exceptions.RayError)
+            now = time.monotonic()
+            if isinstance(got, ray.exceptions.RayError):  # the camera died: rest its seat until it answers
+                if seat not in self.failing:
+                    log.warning("%s: asking camera %s failed: %s", self.worker.name, seat, type(got).__name__)
+                    self.failing.add(seat)
+                self.turns.got(seat, False, now)
+                continue
+            self.failing.discard(seat)
+            self.turns.got(seat, got is not None, now)
+            if got is not None:
+                self.timer.asked(now - take.asked_at)  # an upper bound when it came back during a batch
+                self.collector.add(seat, got, got[0].captured_at, time.time())

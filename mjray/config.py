@@ -94,6 +94,10 @@ class StreamConfig:
     open_timeout_s: float = 5.0  # RTSP open/read timeout before a reconnect
     reconnect_max_s: float = 5.0  # longest pause between reconnect attempts
     buffer_s: float = 2.0  # policy every: seconds of decoded frames a camera holds while detectors are busy
+    # a frame's long side, in pixels, as a camera sends it to the detectors (scaled as it is converted: a quarter
+    # of the bytes at 720p for model.imgsz=640; boxes still come back in the frame's own pixels); 0: full size.
+    # Displays always get the full picture.
+    send_size: int = 0
     # (memory: width x height x 1.5 bytes a frame; what overflows is reported as `overflow` gaps)
     max_wait_ms: float = 5000.0  # reorder: longest wait for a lost frame before marking a gap (> slowest inference)
     max_pending: int = 256  # reorder: most frames held waiting for an earlier one
@@ -410,6 +414,11 @@ def validate(cfg: AppConfig) -> AppConfig:
         0 <= stream.aligned_hz <= 120,
         "stream.aligned_hz",
         f"must be within 0..120 (0: no cap), got {stream.aligned_hz}",
+    )
+    _check(
+        stream.send_size == 0 or stream.send_size >= 32,
+        "stream.send_size",
+        f"must be 0 (full size) or a long side of at least 32 pixels, got {stream.send_size}",
     )
     _check(stream.open_timeout_s > 0, "stream.open_timeout_s", f"must be > 0, got {stream.open_timeout_s}")
     _check(stream.reconnect_max_s > 0, "stream.reconnect_max_s", f"must be > 0, got {stream.reconnect_max_s}")

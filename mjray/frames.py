@@ -95,6 +95,12 @@ class Detections:
             np.asarray(boxes.cls.cpu().numpy(), np.int32).reshape(-1),
         )
 
+    def scaled(self, sx: float, sy: float) -> Detections:
+        """The boxes in pixels of a picture `sx` times as wide and `sy` times as high."""
+        return Detections(
+            (self.xyxy * np.array([sx, sy, sx, sy], np.float32)).astype(np.float32), self.confidence, self.class_id
+        )
+
     def left_to_right(self) -> Detections:
         """Sorted by the boxes' left edges, the order tiles lie in a hand."""
         return self[np.argsort(self.xyxy[:, 0], kind="stable")]

@@ -296,3 +296,28 @@ def test_a_detector_shared_by_the_cameras_infers_their_frames_in_batches(tmp_pat
     assert inferred == round(sizes["mean"] * sizes["count"]) or abs(inferred - sizes["mean"] * sizes["count"]) < 1
     assert all(seat["inferred"] > 5 and seat["stale"] == 0 for seat in summary["seats"]), summary["seats"]
     assert set(emitted) == {"ton", "nan", "sha", "pei"}
+
+
+def test_frames_sent_scaled_to_the_model_come_back_with_boxes_in_the_cameras_pixels(tmp_path, table_360):
+    """stream.send_size: the detectors get 480-pixel-wide pictures of the 640x360 cameras, and the
+    tiles they find are placed in the cameras' own pixels (across the whole width), in order."""
+    out = tmp_path / "run"
+    result = mjray_main(
+        "stream.send_size=480",
+        "plugins.mahjong.faces=false",
+        "run.duration_s=10",
+        "ray.dashboard=false",
+        "display.video=false",
+        f"display.output_dir={out}",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    ordered_seats(out)
+    boxes = [
+        box for line in (out / "detections.jsonl").read_text().splitlines() for box in json.loads(line).get("boxes", [])
+    ]
+    assert len(boxes) > 200, "the tile model still finds the hands' tiles at 480 pixels"
+    right_edges = [box[2] for box in boxes]
+    assert max(right_edges) > 500 and max(right_edges) <= 640 + 1, (
+        "boxes in the 640-wide frame, not the 480-wide picture"
+    )

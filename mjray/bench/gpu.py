@@ -81,6 +81,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--clips", type=Path, help="a folder of <name>.264 clips to use instead of rendering them")
     parser.add_argument("--batch", type=int, default=0, help="batched: frames per pass (0: the seats, at most 64)")
     parser.add_argument("--batch-wait-ms", type=float, default=50.0)
+    parser.add_argument("--send-size", type=int, default=640, help="stream.send_size: cameras send model-sized frames")
     parser.add_argument("--workers", type=int, default=0, help="batched: shared detectors (0: one per 64 seats)")
     parser.add_argument("--pools-max", type=int, default=16, help="pools: most seats tried (a process per camera)")
     parser.add_argument("--keep-up", type=float, default=0.97, help="share of frames inferred to go on to more seats")
@@ -169,6 +170,7 @@ def settings(model: str, mode: str, seats: int, args: argparse.Namespace) -> lis
         "display.detections=false",
         "sim.markers=false",
         "pool.camera_cpus=0.04",  # 256 cameras and 4 detectors on 16 cores
+        f"stream.send_size={args.send_size}",
     ]
     if model == "tiles":
         run += ["plugins.mahjong.faces=false", "plugins.mahjong.game=false"]

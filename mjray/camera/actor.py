@@ -41,6 +41,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+import numpy as np
+
 from mjray.camera.ledger import GapBatch, SeqLedger
 from mjray.camera.pixels import PixelHold
 from mjray.camera.sources import Source, SourceState, describe
@@ -203,6 +205,7 @@ class CameraActor:
         in_flight_per_worker: int,
         hold_s: float | None,
         buffer_s: float = 2.0,
+        send_size: int = 0,
     ) -> None:
         import ray
 
@@ -214,6 +217,7 @@ class CameraActor:
         self.reorder = REORDER.lookup(seat)
         self.detectors = [ray.get_actor(name) for name in detectors]  # their names: `clients.DETECTOR`
         self.lossless, self.buffer_s = policy.lossless, buffer_s
+        self.send_size = send_size  # the long side of the pictures detectors get (0: as decoded)
         hold = policy.lossless and source.can_wait
         buffered = policy.lossless and not hold  # seconds of frames by capture time, oldest first
         self.gate: FrameGate[Decoded] = FrameGate(
@@ -477,8 +481,8 @@ class CameraActor:
         if pending is None:
             return None
         frame, image, gaps = self._frame(pending, at)
-        if self.held is not None:
-            self._keep(frame.seq, ray.put(image))  # a copy of its own: the answer's belongs to the detector
+        if self.held is not None:  # a copy of its own: the answer's belongs to the detector
+            self._keep(frame.seq, ray.put(self._full(pending, image)))
         with self._lock:
             self.stats_.sent += 1
         return frame, image, gaps  # the pixels by value: one copy into the store, and no reference returned
@@ -548,8 +552,14 @@ class CameraActor:
         since the last one sent travel with it: its detector pushes them with its result, one call
         where there were two (they cannot leave the reorder before it anyway)."""
         gaps = self._take_skips()
-        image = decoded.picture.to_ndarray(format="bgr24")  # type: ignore[attr-defined]
-        height, width = image.shape[:2]
+        picture = decoded.picture
+        width, height = picture.width, picture.height  # type: ignore[attr-defined]
+        scale = self.send_size / max(width, height) if self.send_size else 1.0
+        if scale < 1.0:  # scaled as it is converted, in one pass
+            size = {"width": round(width * scale / 2) * 2, "height": round(height * scale / 2) * 2}
+            image = picture.reformat(**size, format="bgr24", interpolation="AREA").to_ndarray()  # type: ignore[attr-defined]
+        else:
+            image = picture.to_ndarray(format="bgr24")  # type: ignore[attr-defined]
         frame = Frame(
             self.seat,
             decoded.seq,
@@ -562,6 +572,13 @@ class CameraActor:
             instant,
         )
         return frame, image, gaps
+
+    @staticmethod
+    def _full(decoded: Decoded, image: np.ndarray) -> np.ndarray:
+        """The picture a display shows: the one sent, unless it was sent scaled (`send_size`)."""
+        if image.shape[1] == decoded.picture.width:  # type: ignore[attr-defined]
+            return image
+        return decoded.picture.to_ndarray(format="bgr24")  # type: ignore[attr-defined]
 
     def _keep(self, seq: int, ref) -> None:
         """A sent frame's pixels (their ObjectRef), kept for the driver to show."""
@@ -593,7 +610,8 @@ class CameraActor:
         frame, image, gaps = self._frame(decoded)
         ref = ray.put(image)  # an argument of the call: the detector gets the array, and no reference is lent
         if self.held is not None:
-            self._keep(frame.seq, ref)
+            full = self._full(decoded, image)
+            self._keep(frame.seq, ref if full is image else ray.put(full))
         with self._lock:
             worker = min(range(len(self.detectors)), key=self.per_worker.__getitem__)
             self.per_worker[worker] += 1

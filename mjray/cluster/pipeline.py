@@ -239,7 +239,9 @@ class Pipeline:
                 strategy=beside_driver,
             )
 
-        batch = BatchSettings(pool.batch_size, pool.batch_wait_ms / 1000.0, pool.batch_max_age_ms / 1000.0 or None)
+        batch = BatchSettings(
+            pool.batch_size, pool.batch_wait_ms / 1000.0, pool.batch_max_age_ms / 1000.0 or None, policy.lossless
+        )
 
         def detector(name: str, seats: list[str], shared: bool):  # offline: the job's runtime env (`main.worker_env`)
             return DETECTOR.start_one(
@@ -327,7 +329,15 @@ class Pipeline:
             s.camera = CAMERA.start_one(
                 CameraActor,
                 seat,
-                (s.source, self.own_names[seat], policy, pool.in_flight_per_worker, hold_s, stream.buffer_s),
+                (
+                    s.source,
+                    self.own_names[seat],
+                    policy,
+                    pool.in_flight_per_worker,
+                    hold_s,
+                    stream.buffer_s,
+                    stream.send_size,
+                ),
                 cpus=pool.camera_cpus,
                 shared_detectors=len(self.shared),
                 resources=camera_resources(cfg, seat),

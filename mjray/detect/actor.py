@@ -22,7 +22,7 @@ from mjray.detect.batch_server import BatchServer, BatchSettings
 from mjray.detect.batching import BatchSizes
 from mjray.detect.model import Model, ModelBuilder, ModelError, YoloDetector, auto_threads
 from mjray.detect.turns import AskTimer, SeatTurns
-from mjray.frames import Frame, Gap, GapReason, Item, Result
+from mjray.frames import Detections, Frame, Gap, GapReason, Item, Result
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,14 @@ def with_local_files(model: dict, local: dict[str, str]) -> dict:
         else:
             model[setting] = path
     return model
+
+
+def in_frame_pixels(detections: Detections, frame: Frame, image: np.ndarray) -> Detections:
+    """Boxes found in `image` in pixels of the frame it was made from (sent scaled: `stream.send_size`)."""
+    height, width = image.shape[:2]
+    if (width, height) == (frame.width, frame.height):
+        return detections
+    return detections.scaled(frame.width / width, frame.height / height)
 
 
 def node_cpus() -> int:
@@ -191,6 +199,7 @@ class DetectorActor:
             )
             return frame.seq
         self.inferred += 1
+        detections = in_frame_pixels(detections, frame, image)
         self.post_ms += self.detector.post_ms
         self.served[frame.seat] = self.served.get(frame.seat, 0) + 1
         metrics.count("mjray_frames_inferred", seat=frame.seat, worker=self.name)
@@ -228,7 +237,8 @@ class DetectorActor:
                     metrics.observe("mjray_inference_ms", ms, seat=seat, worker=self.name)
                     age_ms = max(0.0, (started - frame.captured_at) * 1000)
                     metrics.observe("mjray_frame_age_ms", age_ms, seat=seat, worker=self.name)
-                    item = Result(frame, found[i], ms, self.name, time.time())
+                    detections = in_frame_pixels(found[i], frame, taken[i][1][1])
+                    item = Result(frame, detections, ms, self.name, time.time())
                 out.setdefault(seat, []).extend([*gaps, item])
         for seat, items in out.items():
             self._send(seat, sorted(items, key=lambda item: item.seq))

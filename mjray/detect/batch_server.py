@@ -34,6 +34,14 @@ class BatchSettings:
     size: int
     wait_s: float
     max_age_s: float | None  # None: no limit
+    # policy every: a seat's next take goes out as soon as its last came back, so frames join a batch as they are
+    # decoded; else (latest) just before the model frees up, so a batch holds the newest frames
+    eager: bool = False
+
+    @property
+    def ahead(self) -> int:
+        """Most frames of one seat waiting here for a batch."""
+        return 2 if self.eager else 1
 
 
 @dataclass
@@ -45,7 +53,7 @@ class Take:
 
 class BatchServer:
     def __init__(self, worker: DetectorActor, settings: BatchSettings) -> None:
-        self.worker = worker
+        self.worker, self.settings = worker, settings
         self.collector: BatchCollector[tuple] = BatchCollector(settings.size, settings.wait_s, settings.max_age_s)
         self.turns = SeatTurns(worker.seats)
         self.timer = AskTimer()  # when to send the next takes: a take's round trip before the model frees up
@@ -65,15 +73,18 @@ class BatchServer:
             now = time.time()
             if self.collector.due(now, 0 if stopping else self.expecting()):
                 batch = self.collector.take(now)
-                # the next takes go out just before this batch ends: they land as the model frees up,
-                # the newest frames then rather than those of this batch's start (at once if it infers nothing)
-                delay = self.timer.delay() if batch.items else 0.0
-                ahead = threading.Timer(delay, lambda: stop.is_set() or self.send_takes())
+                if self.settings.eager or not batch.items:
+                    if not stop.is_set():
+                        self.send_takes()  # the frames decoded meanwhile come in while this batch is inferred
+                    self.worker.infer_batch(batch.items, batch.stale)
+                    continue
+                # the next takes go out just before this batch ends: they land as the model frees up, the
+                # newest frames then rather than those of this batch's start
+                ahead = threading.Timer(self.timer.delay(), lambda: stop.is_set() or self.send_takes())
                 ahead.start()
                 started = time.perf_counter()
                 self.worker.infer_batch(batch.items, batch.stale)
-                if batch.items:
-                    self.timer.inferred(time.perf_counter() - started)
+                self.timer.inferred(time.perf_counter() - started)
                 ahead.join()
 
     def expecting(self) -> int:
@@ -82,10 +93,10 @@ class BatchServer:
         return sum(1 for take in self.takes.values() if take.answer_by > now)
 
     def send_takes(self) -> None:
-        """A take to every seat that has none out, no frame waiting here, and is not resting."""
-        worker, now = self.worker, time.monotonic()
+        """A take to every seat that has none out, not too many frames waiting here, and is not resting."""
+        worker, now, ahead = self.worker, time.monotonic(), self.settings.ahead
         for seat in worker.seats:
-            if seat in self.takes or self.collector.pending_for(seat) or self.turns.resting(seat, now):
+            if seat in self.takes or self.collector.pending_for(seat) >= ahead or self.turns.resting(seat, now):
                 continue
             camera = self.cameras.get(seat)
             if camera is None:
@@ -114,7 +125,8 @@ class BatchServer:
         wake = self.collector.wake_at()
         if wake is not None:
             until = min(until, now + wake - time.time())
-        resting = [s for s in self.worker.seats if s not in self.takes and not self.collector.pending_for(s)]
+        ahead = self.settings.ahead
+        resting = [s for s in self.worker.seats if s not in self.takes and self.collector.pending_for(s) < ahead]
         if resting:  # asked again once its rest ends
             until = min(until, max(now + 0.005, self.turns.wake_at(resting)))
         timeout = max(0.0, min(until - now, 0.5)) if not stopping else self.worker.TAKE_WAIT_S + self.worker.ASK_SLACK_S

@@ -101,7 +101,8 @@ class PacedCamera:
         return {}
 
 
-def test_a_batched_detector_never_waits_on_a_camera_that_does_not_answer():
+@pytest.mark.parametrize("eager", [False, True], ids=["latest", "every"])
+def test_a_batched_detector_never_waits_on_a_camera_that_does_not_answer(eager):
     """Three cameras at 15 fps and one that never answers: batches close within pool.batch_wait_ms
     with the frames that came, every live seat's results and gaps reach its reorder in order, and
     the stats say how full the batches were."""
@@ -133,7 +134,7 @@ def test_a_batched_detector_never_waits_on_a_camera_that_does_not_answer():
         detector = DETECTOR.start_one(
             DetectorActor,
             DETECTOR.shared(0),
-            ({}, seats, True, False, CountingModel, BatchSettings(4, 0.05, 2.0)),
+            ({}, seats, True, False, CountingModel, BatchSettings(4, 0.05, 2.0, eager)),
             cpus=0,
             gpus=0,
             resources={},

@@ -37,6 +37,18 @@ def test_detections_arrays_must_agree():
         Detections(np.zeros((2, 4), np.float32), np.zeros(3, np.float32), np.zeros(2, np.int32))
     d = Detections(np.float32([[5, 0, 6, 1], [1, 0, 2, 1]]), np.float32([0.9, 0.8]), np.int32([3, 4]))
     assert len(d) == 2 and list(d.left_to_right().class_id) == [4, 3]
+
+
+def test_boxes_found_in_a_scaled_picture_come_back_in_the_frames_own_pixels():
+    from mjray.detect.actor import in_frame_pixels
+    from mjray.frames import Frame
+
+    found = Detections(np.float32([[10, 5, 20, 15], [0, 0, 640, 360]]), np.float32([0.9, 0.8]), np.int32([3, 4]))
+    frame = Frame("ton", 0, 0.0, "arrival", None, 0.0, 1280, 720)
+    back = in_frame_pixels(found, frame, np.zeros((360, 640, 3), np.uint8))
+    assert back.xyxy.tolist() == [[20, 10, 40, 30], [0, 0, 1280, 720]] and back.xyxy.dtype == np.float32
+    assert back.class_id.tolist() == [3, 4] and back.confidence.tolist() == found.confidence.tolist()
+    assert in_frame_pixels(found, frame, np.zeros((720, 1280, 3), np.uint8)) is found  # sent full size
     assert len(Detections.empty()) == 0
 
 

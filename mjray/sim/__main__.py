@@ -5,6 +5,7 @@ python -m mjray.sim render --size 640x360                         # files + grou
 python -m mjray.sim score --size 640x360 --frames 200             # the tile model vs the truth
 python -m mjray.sim score-game outputs/2026-11-26/10-00-00        # a run's game record vs the game
 python -m mjray.sim faces --out mjray/mahjong/data/tile_faces.npz         # the bundled tile faces (plugins.mahjong.faces)
+python -m mjray.sim layout --scene parlour --out layout.png               # the calibration layout (python -m mjray.calibrate)
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def render(args: argparse.Namespace) -> int:
 def score(args: argparse.Namespace) -> int:
     from mjray.sim.score import score_table
 
-    scores = score_table(render_table(_spec(args)), frames=args.frames, seed=args.seed)
+    scores = score_table(render_table(_spec(args)), frames=args.frames, seed=args.seed, faces_file=args.faces_file)
     print("the model alone:\n" + scores["model"].text())
     if scores["faces"].frames:
         print("\nits boxes relabelled by their faces:\n" + scores["relabel"].text())
@@ -132,8 +133,27 @@ def detect_table(args: argparse.Namespace) -> int:
         every=args.every,
         faces=not args.no_faces,
         progress=lambda text: print(text, flush=True),
+        faces_file=args.faces_file,
     )
     print(f"run folder {args.out}: score it with `python -m mjray.sim score-game {args.out} --reread`")
+    return 0
+
+
+def layout(args: argparse.Namespace) -> int:
+    """One tile of each kind face up in four rows, as a seat camera sees it, to try `python -m mjray.calibrate` on."""
+    import cv2
+
+    from mjray.sim.layout import render_layout
+    from mjray.sim.table import parse_size
+
+    width, height = parse_size(args.size)
+    missing = [t for t in args.missing.split(",") if t]
+    picture, boxes = render_layout(width, height, args.scene, args.seed, missing, args.glare)
+    if not cv2.imwrite(args.out, picture):
+        raise ValueError(
+            f"--out {args.out}: cannot write a picture there (a .png or .jpg path in a folder that exists)"
+        )
+    print(f"{args.out}: {len(boxes)} tiles, {width}x{height}, scene {args.scene}, seed {args.seed}")
     return 0
 
 
@@ -160,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         ("score-game", score_game, "score a run's game record (game.jsonl, hands.jsonl) against the table's game"),
         ("detect-table", detect_table, "the tile model on every Nth frame of a table, as a run folder to score"),
         ("faces", faces, "write the tile faces file (plugins.mahjong.faces) from the artwork"),
+        ("layout", layout, "a seat camera's picture of the calibration layout (python -m mjray.calibrate)"),
     ):
         sub = commands.add_parser(name, help=help_text)
         sub.set_defaults(func=func)
@@ -190,7 +211,8 @@ def main(argv: list[str] | None = None) -> int:
             "--scene",
             default="table",
             choices=list(SCENES),
-            help="the look: table (tuned on) or parlour (held out: smaller tiles, dim warm light)",
+            help="the look: table (tuned on), parlour (held out: smaller tiles, dim warm light) or homemade "
+            "(held out: another artwork, drawn by code)",
         )
         if name == "serve":
             sub.add_argument("--host", default="127.0.0.1", help="address to listen on")
@@ -198,6 +220,14 @@ def main(argv: list[str] | None = None) -> int:
             sub.add_argument("--pattern", action="store_true", help="also serve a live test pattern at /pattern")
         if name == "score":
             sub.add_argument("--frames", type=int, default=200, help="frames to score, drawn at random")
+        if name in ("score", "detect-table"):
+            sub.add_argument(
+                "--faces-file", help="tile faces of one's own (python -m mjray.calibrate); default: bundled"
+            )
+        if name == "layout":
+            sub.add_argument("--out", required=True, help="the picture to write (.png)")
+            sub.add_argument("--missing", default="", help="tiles left out, comma-separated (e.g. 5p)")
+            sub.add_argument("--glare", type=float, default=0.0, help="a lamp's reflection, 0..1")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

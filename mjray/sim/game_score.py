@@ -358,6 +358,7 @@ def detect_table(
     detector=None,
     faces: bool = True,
     progress=None,
+    faces_file: str | None = None,
 ) -> None:
     """A run folder without a run: the tile model on every `every`-th frame of each seat's video,
     as `detections.jsonl` in a run's lines (capture time = `start_at` + frame / fps, emitted then),
@@ -371,7 +372,7 @@ def detect_table(
     from mjray.output.sinks import item_record
     from mjray.sim.score import decoded
 
-    detector = detector or YoloDetector(plugins=plugged(faces=faces))
+    detector = detector or YoloDetector(plugins=plugged(faces=faces, faces_file=faces_file))
     names = detector.names
     fps = table.spec.fps
     out_dir.mkdir(parents=True, exist_ok=True)

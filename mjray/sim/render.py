@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from mjray.sim import marker, tiles
+from mjray.sim import art, marker, tiles
 from mjray.sim.game import Hand
 
 HAND_SLOTS = 14.35  # 13 tiles, a gap of 0.35 tile, the drawn tile
@@ -58,6 +58,10 @@ class Scene:
     back_bgr: tuple[int, int, int] = BACK_BGR
     face_scale: float = 0.84  # artwork size over tile size
     blur: tuple[int, float] = (3, 0.6)  # optics: Gaussian kernel size (px) and sigma (px)
+    art: str = "classic"  # the tiles' artwork (ARTWORKS): the bundled faces' own, or one drawn by code
+
+
+ARTWORKS = {"classic": tiles.face, "drawn": art.drawn_face}  # name -> face(tile, width, height) as RGBA
 
 
 SCENES: dict[str, Scene] = {
@@ -82,6 +86,27 @@ SCENES: dict[str, Scene] = {
         back_bgr=(60, 130, 40),  # green back
         face_scale=0.8,
         blur=(5, 1.0),
+    ),
+    "homemade": Scene(  # held out, another artwork: nothing was tuned on it (the calibration's check)
+        name="homemade",
+        hand_span=0.7,
+        row_y=0.52,
+        depth=0.26,
+        tilt=(0.06, 0.13),
+        roll_deg=4.0,
+        shift=(0.04, 0.06),
+        felt_bgr=((40, 60), (40, 60), (110, 140)),  # red-brown
+        falloff=(0.25, 0.4),
+        spot=0.25,
+        gain=0.9,
+        cast_bgr=(1.05, 1.0, 0.95),  # cool
+        noise=4.0,
+        body_bgr=(240, 242, 244),  # white
+        edge_bgr=(200, 204, 206),
+        back_bgr=(150, 60, 20),  # blue back
+        face_scale=0.86,
+        blur=(3, 0.8),
+        art="drawn",
     ),
 }
 
@@ -202,11 +227,11 @@ class SeatView:
             cv2.rectangle(layer, (xi, int(round(y2 + depth * 0.55))), (x2, int(round(y2 + depth))), scene.back_bgr, -1)
             cv2.rectangle(layer, (xi, yi), (x2, y2), scene.body_bgr, -1)
             cv2.rectangle(alpha, (xi, yi), (x2, int(round(y2 + depth))), 1.0, -1)
-            art = tiles.face(tile, face_w, face_h).astype(np.float32)
+            face = ARTWORKS[scene.art](tile, face_w, face_h).astype(np.float32)
             fx, fy = xi + (x2 - xi - face_w) // 2, yi + (y2 - yi - face_h) // 2
-            a = art[..., 3:4] / 255.0
+            a = face[..., 3:4] / 255.0
             region = layer[fy : fy + face_h, fx : fx + face_w]
-            region[:] = region * (1 - a) + art[..., 2::-1] * a  # RGBA -> BGR
+            region[:] = region * (1 - a) + face[..., 2::-1] * a  # RGBA -> BGR
         size = (self.width, self.height)
         layer = cv2.warpPerspective(layer, self.homography, size, flags=cv2.INTER_LINEAR)
         alpha = cv2.warpPerspective(alpha, self.homography, size, flags=cv2.INTER_LINEAR)[..., None]

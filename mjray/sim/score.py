@@ -90,7 +90,9 @@ def decoded(table: RenderedTable, seat: str, indices: list[int]):
                 break
 
 
-def score_table(table: RenderedTable, frames: int = 200, seed: int = 0, detector=None) -> dict[str, Score]:
+def score_table(
+    table: RenderedTable, frames: int = 200, seed: int = 0, detector=None, faces_file: str | None = None
+) -> dict[str, Score]:
     """The model's reads (`model`), its boxes relabelled by their faces (`relabel`) and with the
     tiles it missed in the row found by their faces (`faces`, what the detector returns; mjray.mahjong.faces)."""
     from mjray.detect.model import YoloDetector, preprocess
@@ -99,7 +101,7 @@ def score_table(table: RenderedTable, frames: int = 200, seed: int = 0, detector
 
     detector = detector or YoloDetector()
     names = detector.names
-    matcher = FaceMatcher.for_model(names)
+    matcher = FaceMatcher.for_model(names, faces_file)
     scores = {"model": Score(), "relabel": Score(), "faces": Score()}
     for seat, indices in sample_frames(table, frames, seed).items():
         truth = table.load_truth(seat)

@@ -44,7 +44,9 @@ class SimConfig:
     fps: int = 15  # frames per second
     seconds: float = 60.0  # loop length of the rendered videos
     seed: int = 0
-    scene: str = "table"  # how the table looks: table, or parlour (smaller tiles, other pose, light and tile art)
+    scene: str = (
+        "table"  # how the table looks: table; parlour (smaller tiles, other pose and light); homemade (other art)
+    )
     host: Optional[str] = None  # address to serve on; None: 127.0.0.1, or on a cluster this node's Ray address
     markers: Optional[bool] = None  # read the frame markers into sim_frames.jsonl (for `python -m mjray.sim
     # score-game`); None: with the embedded table. true: cameras that serve the simulator's table (urls=...)

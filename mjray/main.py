@@ -297,11 +297,8 @@ def run(cfg: AppConfig) -> Summary:
         init_ray(cfg)
         stack.enter_context(stop_signals(stopping))  # again: ray.init installs its own SIGTERM handler
         table = sink_table(cfg.plugins)
-        outputs = wanted_sinks(cfg.display, table=table)
-        markers = cfg.sim.markers if cfg.sim.markers is not None else not (cfg.cameras or cfg.replay.path)
-        pipeline = Pipeline(
-            cfg, sources, keep_pixels=wants_pixels(outputs, table) or cfg.web.port is not None or markers
-        )
+        outputs = wanted_sinks(cfg, table=table)
+        pipeline = Pipeline(cfg, sources, keep_pixels=wants_pixels(outputs, table))
         stack.callback(pipeline.shutdown)
         pipeline.start()
         seats = pipeline.seat_names
@@ -309,15 +306,15 @@ def run(cfg: AppConfig) -> Summary:
             ReplayClock(pipeline.started_at, first_capture, replay_speed(cfg.replay.speed)) if cfg.replay.path else None
         )
         context = SinkContext(
-            out, tuple(seats), pipeline.names, pipeline.pixels, cfg.display, clock.recorded if clock else None
+            out,
+            tuple(seats),
+            pipeline.names,
+            pipeline.pixels,
+            cfg.display,
+            clock.recorded if clock else None,
+            web=cfg.web,
         )
         sinks = build_sinks(context, outputs, table)
-        if markers:  # the test bed's clock beside the run's, for `python -m mjray.sim score-game`
-            from mjray.sim.game_score import ANCHORS_FILE, MarkerAnchors
-
-            sinks.append(MarkerAnchors(out / ANCHORS_FILE, pipeline.pixels))
-        if cfg.web.port is not None:
-            sinks.append(web_view(cfg, context))
         driver = Driver(
             pipeline, sinks, for_display(seats, cfg.display.fps, parts(cfg.stream.policy)), cfg.run.status_every_s
         )
@@ -333,19 +330,6 @@ def run(cfg: AppConfig) -> Summary:
         (out / "summary.json").write_text(json.dumps(summary.to_dict(), indent=1))
         log.info("outputs in %s", out)
     return summary
-
-
-def web_view(cfg: AppConfig, context):
-    """The live web view's sink, listening already; a port it cannot have is a bad setting."""
-    from mjray.config import WEB_TOKEN_ENV
-    from mjray.output.web import WebSink
-
-    try:
-        return WebSink(context, cfg.web.host, cfg.web.port, os.environ.get(WEB_TOKEN_ENV) or None)
-    except OSError as error:
-        raise ConfigError(
-            f"web.port: cannot listen on {cfg.web.host}:{cfg.web.port} ({error.strerror or error}); choose another port"
-        ) from None
 
 
 def hide_credentials_in_title() -> None:

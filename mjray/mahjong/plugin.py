@@ -83,7 +83,7 @@ class MahjongPlugin:
         from mjray.mahjong.sink import game_sink
 
         cfg = MahjongConfig.of(settings)
-        return {"game": SinkEntry(lambda d, screen: cfg.game and d.mode != DisplayMode.none, game_sink)}
+        return {"game": SinkEntry(lambda c, screen: cfg.game and c.display.mode != DisplayMode.none, game_sink)}
 
 
 PLUGIN = MahjongPlugin()

@@ -25,7 +25,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from mjray.config import DisplayConfig
+from mjray.config import WEB_TOKEN_ENV, AppConfig, ConfigError, DisplayConfig, WebConfig
 from mjray.frames import DisplayMode, Gap, Item, Result
 from mjray.order.sync import Moment
 
@@ -77,6 +77,7 @@ class SinkContext:
     display: DisplayConfig
     recorded_time: Callable[[float], float] | None = None  # a replay: its clock's time -> the recorded time
     captions: dict[str, str] = field(default_factory=dict)  # seat -> what the grid says under it (its hand)
+    web: WebConfig = field(default_factory=WebConfig)  # where the live web view listens
 
 
 def item_record(
@@ -266,42 +267,75 @@ def has_screen() -> bool:
 
 @dataclass(frozen=True)
 class SinkEntry:
-    on: Callable[[DisplayConfig, bool], bool]  # is it wanted for these settings (and is there a screen)
+    on: Callable[[AppConfig, bool], bool]  # is it wanted for the run's settings (and is there a screen)
     build: Callable[[SinkContext], Sink]
     pixels: bool = False  # shows pictures: the cameras keep the pixels of the frames they send (`mjray.camera.pixels`)
 
 
+def web_view(context: SinkContext) -> Sink:
+    """The live web view, listening already; a port it cannot have is a bad setting."""
+    from mjray.output.web import WebSink
+
+    web = context.web
+    try:
+        return WebSink(context, web.host, web.port, os.environ.get(WEB_TOKEN_ENV) or None)
+    except OSError as error:
+        raise ConfigError(
+            f"web.port: cannot listen on {web.host}:{web.port} ({error.strerror or error}); choose another port"
+        ) from None
+
+
+def marker_anchors(context: SinkContext) -> Sink:
+    """The test bed's frame markers read beside the run's clock, for `python -m mjray.sim score-game`."""
+    from mjray.sim.anchors import ANCHORS_FILE, MarkerAnchors
+
+    return MarkerAnchors(context.out_dir / ANCHORS_FILE, context.fetch)
+
+
+def on_the_test_bed(cfg: AppConfig) -> bool:
+    """`sim.markers`, by default on where the run watches the embedded table (no cameras, no replay)."""
+    return cfg.sim.markers if cfg.sim.markers is not None else not (cfg.cameras or cfg.replay.path)
+
+
 SINKS: dict[str, SinkEntry] = {
     "detections": SinkEntry(
-        lambda d, screen: d.detections and d.mode != DisplayMode.none,
+        lambda c, screen: c.display.detections and c.display.mode != DisplayMode.none,
         lambda c: JsonlSink(c.out_dir / "detections.jsonl", c.names, c.recorded_time),
     ),
     "video": SinkEntry(
-        lambda d, screen: d.video and (d.mode == DisplayMode.files or (d.mode == DisplayMode.auto and not screen)),
+        lambda c, screen: (
+            c.display.video
+            and (c.display.mode == DisplayMode.files or (c.display.mode == DisplayMode.auto and not screen))
+        ),
         GridVideoSink,
         pixels=True,
     ),
     "window": SinkEntry(
-        lambda d, screen: d.mode == DisplayMode.window or (d.mode == DisplayMode.auto and screen),
+        lambda c, screen: c.display.mode == DisplayMode.window or (c.display.mode == DisplayMode.auto and screen),
         WindowSink,
         pixels=True,
     ),
 }
 
 
+# after the plug-ins' outputs: they show what those set (the hands in the captions)
+WATCHERS: dict[str, SinkEntry] = {
+    "markers": SinkEntry(lambda c, screen: on_the_test_bed(c), marker_anchors, pixels=True),
+    "web": SinkEntry(lambda c, screen: c.web.port is not None, web_view, pixels=True),
+}
+
+
 def sink_table(plugins: Mapping | None = None) -> dict[str, SinkEntry]:
-    """The engine's outputs and those the enabled plug-ins add."""
+    """The engine's outputs, those the enabled plug-ins add, and the watchers."""
     from mjray import plugins as plugged
 
-    return {**SINKS, **plugged.sinks(plugins or {})}
+    return {**SINKS, **plugged.sinks(plugins or {}), **WATCHERS}
 
 
-def wanted_sinks(
-    display: DisplayConfig, screen: bool | None = None, table: Mapping[str, SinkEntry] = SINKS
-) -> list[str]:
-    """Which outputs of `table` these settings turn on (`screen`: is there one; default: look)."""
+def wanted_sinks(cfg: AppConfig, screen: bool | None = None, table: Mapping[str, SinkEntry] = SINKS) -> list[str]:
+    """Which outputs of `table` the run's settings turn on (`screen`: is there one; default: look)."""
     screen = has_screen() if screen is None else screen
-    return [name for name, entry in table.items() if entry.on(display, screen)]
+    return [name for name, entry in table.items() if entry.on(cfg, screen)]
 
 
 def build_sinks(context: SinkContext, names: Sequence[str], table: Mapping[str, SinkEntry] = SINKS) -> list[Sink]:

@@ -1,7 +1,7 @@
 """Score a run's game record (`game.jsonl`, `hands.jsonl`) against the test bed's true game.
 
 Which moment of the rendered game a result shows is read from the frame markers in the pixels:
-during the run, `MarkerAnchors` reads one result's marker per seat per second into
+during the run, `mjray.sim.anchors.MarkerAnchors` reads one result's marker per seat per second into
 `sim_frames.jsonl` (capture time -> frame index). A capture time then maps to the game's time
 through the last anchor before it; a pair of anchors whose frames do not advance with their
 capture times (a loop of the video, a reconnect) splits the run into segments, and only time
@@ -27,47 +27,13 @@ from pathlib import Path
 import numpy as np
 
 from mjray.mahjong.gamelog import from_mjai
-from mjray.output.sinks import BaseSink
-from mjray.sim import marker
+from mjray.sim.anchors import ANCHORS_FILE
 from mjray.sim.game import TableGame
 from mjray.sim.table import SPEC_FILE, write_spec
 
-ANCHORS_FILE = "sim_frames.jsonl"
-ANCHOR_EVERY_S = 1.0  # one marker read per seat per second of capture time
 EVENT_WINDOW_S = 1.0
 SAMPLE_EVERY_S = 0.1  # the hand is checked this often along each segment
 MAX_SLIP_FRAMES = 2  # anchors that disagree by more with their capture times start a new segment
-
-
-class MarkerAnchors(BaseSink):
-    """A sink that reads the frame marker of one result per seat per `ANCHOR_EVERY_S` into
-    `sim_frames.jsonl`: the test bed's clock beside the run's, for scoring afterwards."""
-
-    def __init__(self, path: Path, fetch, every_s: float = ANCHOR_EVERY_S) -> None:
-        self.fetch, self.every_s = fetch, every_s
-        self._file = open(path, "w", buffering=1)
-        self._last: dict[str, float] = {}
-
-    def write(self, item, emitted_at: float) -> None:
-        frame = getattr(item, "frame", None)
-        if frame is None or getattr(item, "detections", None) is None:
-            return
-        if frame.captured_at - self._last.get(item.seat, -np.inf) < self.every_s:
-            return
-        image = self.fetch([item])[0]
-        found = None if image is None else marker.read(image).marker
-        if found is None:  # lost with its camera, or a damaged picture: the next result tries again
-            return
-        self._last[item.seat] = frame.captured_at
-        self._file.write(
-            json.dumps(
-                {"seat": item.seat, "seq": item.seq, "captured_at": round(frame.captured_at, 6), "frame": found.index}
-            )
-            + "\n"
-        )
-
-    def close(self) -> None:
-        self._file.close()
 
 
 @dataclass(frozen=True)

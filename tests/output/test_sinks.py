@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from mjray.config import DisplayConfig
+from mjray.config import AppConfig, CameraConfig, DisplayConfig, SimConfig, WebConfig
 from mjray.frames import Detections, Frame, Gap, GapReason, Result
 from mjray.order.sync import Moment
 from mjray.output.sinks import GridSink, JsonlSink, SinkContext, sink_table, wanted_sinks, wants_pixels
@@ -29,10 +29,27 @@ NO_GAME = {"mahjong": {"module": "mjray.mahjong", "game": False}}
 )
 def test_the_display_settings_and_plugins_pick_the_outputs(display, plugins, screen, expected):
     table = sink_table(plugins)
-    assert wanted_sinks(display, screen, table) == expected
+    cfg = AppConfig(display=display, sim=SimConfig(markers=False))
+    assert wanted_sinks(cfg, screen, table) == expected
     assert wants_pixels(expected, table) == ("video" in expected or "window" in expected), (
         "pictures need the cameras to keep pixels"
     )
+
+
+@pytest.mark.parametrize(
+    "settings, expected",
+    [
+        ({}, ["detections", "video", "game", "markers"]),  # the embedded table: its frame markers read
+        ({"cameras": [CameraConfig("ton", "rtsp://cam/1")]}, ["detections", "video", "game"]),
+        ({"sim": SimConfig(markers=False)}, ["detections", "video", "game"]),
+        ({"web": WebConfig(port=8080), "sim": SimConfig(markers=False)}, ["detections", "video", "game", "web"]),
+        ({"web": WebConfig(port=0), "display": DisplayConfig(mode="none")}, ["markers", "web"]),
+    ],
+)
+def test_the_web_view_and_the_test_beds_markers_are_outputs_of_the_table_too_after_the_plugins(settings, expected):
+    table = sink_table(MAHJONG)
+    assert wanted_sinks(AppConfig(**settings), False, table) == expected
+    assert wants_pixels(["web"], table) and wants_pixels(["markers"], table), "both read the frames' pixels"
 
 
 def test_jsonl_lines_carry_the_recorded_capture_times_of_a_replay_and_a_failed_frames_error(tmp_path):

@@ -66,8 +66,10 @@ def read_frames(source: str, shown: str, frames: int, seconds: float) -> list[np
         with av.open(source, options=options, timeout=(10.0, 10.0) if live else None) as container:
             stream = container.streams.video[0]
             started = None
-            for frame in container.decode(stream):
-                at = time.monotonic() if live else float(frame.time or 0.0)
+            rate = float(stream.average_rate or 15)
+            for index, frame in enumerate(container.decode(stream)):
+                # a camera's own clock; a file's timestamps (a raw .264 has none: its frame count)
+                at = time.monotonic() if live else float(frame.time if frame.time is not None else index / rate)
                 started = at if started is None else started
                 if at - started > seconds:
                     break
@@ -100,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         pictures = read_frames(os.path.expandvars(args.url), shown, args.frames, args.seconds)
     detector = YoloDetector(args.weights, conf=MIN_CONFIDENCE)
     if FaceMatcher.for_model(detector.names) is None:
-        raise InputError(f"--weights {args.weights}: its classes are not the 34 tiles")
+        raise InputError(f"--weights {args.weights or detector.weights}: its classes are not the 34 tiles")
     found, errors = [], []
     for picture in pictures:
         detections: Detections = detector(picture)
@@ -113,18 +115,25 @@ def run(args: argparse.Namespace) -> int:
             f"{shown}: {errors[0]}" + (f" (and in {len(errors) - 1} more frames)" if len(errors) > 1 else "")
         )
     faces = combine([c for _, c in found])
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(args.out, tiles=np.array(TILES), faces=faces)
-    load_faces(args.out)  # what plugins.mahjong.faces_file will read: checked now
-    preview_path = args.preview or args.out.with_suffix(".preview.png")
-    cv2.imwrite(str(preview_path), preview(found[-1][0], found[-1][1], faces))
+    out = args.out if args.out.suffix == ".npz" else args.out.with_name(args.out.name + ".npz")  # as numpy names it
+    preview_path = args.preview or out.with_suffix(".preview.png")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(out, tiles=np.array(TILES), faces=faces)
+    except OSError as error:
+        raise InputError(f"--out {out}: cannot write it ({error.strerror or error})") from None
+    load_faces(out)  # what plugins.mahjong.faces_file will read: checked now
+    if not cv2.imwrite(str(preview_path), preview(found[-1][0], found[-1][1], faces)):
+        raise InputError(
+            f"--preview {preview_path}: cannot write a picture there (a .png or .jpg in a folder that exists)"
+        )
     print(
-        f"calibrate: the 34 tiles found in {len(found)} of {len(pictures)} frames of {shown}; wrote {args.out} "
+        f"calibrate: the 34 tiles found in {len(found)} of {len(pictures)} frames of {shown}; wrote {out} "
         f"({len(TILES)} faces, {faces.shape[2]}x{faces.shape[1]}) and {preview_path}"
     )
     for a, b, score in alike(faces)[:5]:
         print(f"calibrate: {a} and {b} look much alike ({score:.2f}): check them in the preview")
-    print(f"calibrate: use it with  python -m mjray.main plugins.mahjong.faces_file={args.out}")
+    print(f"calibrate: use it with  python -m mjray.main plugins.mahjong.faces_file={out}")
     return 0
 
 

@@ -96,9 +96,8 @@ class StreamConfig:
     open_timeout_s: float = 5.0  # RTSP open/read timeout before a reconnect
     reconnect_max_s: float = 5.0  # longest pause between reconnect attempts
     buffer_s: float = 2.0  # policy every: seconds of decoded frames a camera holds while detectors are busy
-    # a frame's long side, in pixels, as a camera sends it to the detectors (scaled as it is converted: a quarter
-    # of the bytes at 720p for model.imgsz=640; boxes still come back in the frame's own pixels); 0: full size.
-    # Displays always get the full picture.
+    # a frame's long side, in pixels, as a camera sends it to the detectors (scaled as it is converted: fewer bytes,
+    # e.g. model.imgsz; boxes still come back in the frame's own pixels); 0: full size. Displays get the full picture.
     send_size: int = 0
     # (memory: width x height x 1.5 bytes a frame; what overflows is reported as `overflow` gaps)
     max_wait_ms: float = 5000.0  # reorder: longest wait for a lost frame before marking a gap (> slowest inference)

@@ -236,6 +236,19 @@ class GpuMeter:
         return round(sum(self.util) / len(self.util), 1) if self.util else None
 
 
+def stop_session(process: subprocess.Popen, grace_s: float = 30.0) -> None:
+    """SIGTERM to the run and everything it started (it writes its summary), SIGKILL past `grace_s`."""
+    import signal
+
+    for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 10.0)):
+        try:
+            os.killpg(process.pid, sig)
+            process.wait(wait_s)
+            return
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            continue
+
+
 def run_step(step: Step, recording: Path, overrides: list[str], out: Path) -> Step:
     """One `python -m mjray.main` run; the step filled in from its summary and the meters."""
     out.mkdir(parents=True, exist_ok=True)
@@ -243,7 +256,8 @@ def run_step(step: Step, recording: Path, overrides: list[str], out: Path) -> St
     (out / "command.txt").write_text(" ".join(command) + "\n")
     started = time.monotonic()
     with open(out / "log.txt", "w") as log_file, GpuMeter() as gpu:
-        process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
+        # a session of its own: a run past its time is stopped with every process it started (Ray's too)
+        process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
         meter = TreeMeter(process.pid)
         meter.begin()
         deadline = started + START_TIMEOUT_S + step.seconds * 2 + 60
@@ -253,7 +267,7 @@ def run_step(step: Step, recording: Path, overrides: list[str], out: Path) -> St
             except psutil.NoSuchProcess:  # the run ended between the poll and the sample
                 break
             if time.monotonic() > deadline:
-                process.kill()
+                stop_session(process)
                 break
             time.sleep(1.0)
         process.wait()

@@ -156,7 +156,16 @@ class DetectorActor:
         self.batch_sizes = BatchSizes()
         if self.batch is not None and self.load_error is None:
             # a batch's first pass at its size is slow (memory, kernels chosen): not on cameras' frames
-            self.detector.batch([np.zeros((720, 1280, 3), np.uint8)] * self.batch.size)
+            try:
+                self.detector.batch([np.zeros((720, 1280, 3), np.uint8)] * self.batch.size)
+            except Exception as error:  # out of memory at this size, say: said by ready(), one line
+                self.load_error, shared = (
+                    ModelError(
+                        f"{self.detector.weights}: a first batch of {self.batch.size} frames failed "
+                        f"({type(error).__name__}: {str(error)[:200]}); lower pool.batch_size"
+                    ),
+                    False,
+                )
         if shared:  # started here, not by a call, so a restarted actor serves again by itself
             self._thread = threading.Thread(target=self._serve, name=f"serve:{name}", daemon=True)
             self._thread.start()
@@ -208,7 +217,7 @@ class DetectorActor:
         self._push(Result(frame, detections, self.detector.last_ms, self.name, time.time()), gaps)
         return frame.seq
 
-    def infer_batch(self, taken: list[tuple[str, tuple]], stale: list[tuple[str, tuple]] = ()) -> None:
+    def infer_batch(self, taken: Sequence[tuple[str, tuple]], stale: Sequence[tuple[str, tuple]] = ()) -> None:
         """Infer frames of several seats in one forward pass; each taken item is a camera's take
         (Frame, pixels, gaps before it). `stale`: takes too old to infer, pushed as gaps. Each
         seat's items go to its reorder in one call."""
@@ -219,6 +228,8 @@ class DetectorActor:
             started = time.time()
             try:
                 found = self.detector.batch([image for _, (_, image, _) in taken])
+                if len(found) != len(taken):
+                    raise ValueError(f"the model gave {len(found)} results for a batch of {len(taken)} frames")
                 error = None
             except Exception as raised:  # one bad batch must not take the worker down
                 found, error = [], f"{type(raised).__name__}: {raised}"

@@ -47,11 +47,13 @@ class BatchSettings:
 @dataclass
 class Take:
     ref: object  # ObjectRef of a camera's take()
-    asked_at: float  # monotonic
     answer_by: float  # monotonic: past it the batch no longer waits for this take
 
 
 class BatchServer:
+    """The loop of a detector shared by several cameras whose frames it infers in batches (a
+    thread of `DetectorActor`)."""
+
     def __init__(self, worker: DetectorActor, settings: BatchSettings) -> None:
         self.worker, self.settings = worker, settings
         self.collector: BatchCollector[tuple] = BatchCollector(settings.size, settings.wait_s, settings.max_age_s)
@@ -65,36 +67,62 @@ class BatchServer:
         stop = self.worker._stop
         while True:
             stopping = stop.is_set()
-            if not stopping:
-                self.send_takes()
-            elif not self.takes and not self.collector.pending():
+            if stopping and not self.takes and not self.collector.pending():
                 return
-            self.collect(stopping)
-            now = time.time()
-            if self.collector.due(now, 0 if stopping else self.expecting()):
-                batch = self.collector.take(now)
-                if self.settings.eager or not batch.items:
-                    if not stop.is_set():
-                        self.send_takes()  # the frames decoded meanwhile come in while this batch is inferred
-                    self.worker.infer_batch(batch.items, batch.stale)
-                    continue
-                # the next takes go out just before this batch ends: they land as the model frees up, the
-                # newest frames then rather than those of this batch's start
-                ahead = threading.Timer(self.timer.delay(), lambda: stop.is_set() or self.send_takes())
-                ahead.start()
-                started = time.perf_counter()
-                self.worker.infer_batch(batch.items, batch.stale)
-                self.timer.inferred(time.perf_counter() - started)
-                ahead.join()
+            try:
+                self.serve_once(stopping)
+            except Exception:  # one bad pass (a camera's odd answer, a push) must not end the serving for good
+                log.exception("%s: a serving pass failed; serving on", self.worker.name)
+                stop.wait(0.1)
+
+    def serve_once(self, stopping: bool) -> None:
+        """Send takes, collect what came back, and infer a batch if one is due."""
+        stop = self.worker._stop
+        if not stopping:
+            self.send_takes()
+        self.collect(stopping)
+        now = time.time()
+        if not self.collector.due(now, 0 if stopping else self.expecting()):
+            return
+        batch = self.collector.take(now)
+        if self.settings.eager or not batch.items:
+            if not stop.is_set():
+                self.send_takes()  # the frames decoded meanwhile come in while this batch is inferred
+            self.worker.infer_batch(batch.items, batch.stale)
+            return
+        # the next takes go out just before this batch ends: they land as the model frees up, the newest
+        # frames then rather than those of this batch's start; at once if the batch ends first
+        fired = threading.Event()
+
+        def ahead_of_the_model() -> None:
+            fired.set()
+            if not stop.is_set():
+                self.send_takes(timed=True)
+
+        ahead = threading.Timer(self.timer.delay(), ahead_of_the_model)
+        ahead.start()
+        started = time.perf_counter()
+        self.worker.infer_batch(batch.items, batch.stale)
+        self.timer.inferred(time.perf_counter() - started)
+        ahead.cancel()
+        ahead.join()
+        if not fired.is_set() and not stop.is_set():
+            self.send_takes()
 
     def expecting(self) -> int:
         """Takes that may still join the batch: out, and not past their time."""
         now = time.monotonic()
         return sum(1 for take in self.takes.values() if take.answer_by > now)
 
-    def send_takes(self) -> None:
-        """A take to every seat that has none out, not too many frames waiting here, and is not resting."""
+    def send_takes(self, timed: bool = False) -> None:
+        """A take to every seat that has none out, not too many frames waiting here, and is not resting.
+        `timed` (sent ahead of the model, on the timer's thread): waits a little for the first answer,
+        to time the round trip the next batch's takes are sent ahead by (never longer than a batch
+        takes: the loop joins this thread once its batch is done, and must not wait on a slow camera)."""
+        import ray
+
         worker, now, ahead = self.worker, time.monotonic(), self.settings.ahead
+        sent = []
         for seat in worker.seats:
             if seat in self.takes or self.collector.pending_for(seat) >= ahead or self.turns.resting(seat, now):
                 continue
@@ -106,7 +134,12 @@ class BatchServer:
                     self.turns.got(seat, False, now)
                     continue
             ref = camera.take.remote(worker.TAKE_WAIT_S, None)
-            self.takes[seat] = Take(ref, now, now + worker.TAKE_WAIT_S + worker.ASK_SLACK_S)
+            self.takes[seat] = Take(ref, now + worker.TAKE_WAIT_S + worker.ASK_SLACK_S)
+            sent.append(ref)
+        if timed and sent:
+            limit = min(worker.TAKE_WAIT_S + worker.ASK_SLACK_S, self.timer.infer_s or worker.TAKE_WAIT_S)
+            if ray.wait(sent, num_returns=1, timeout=limit)[0]:
+                self.timer.asked(time.monotonic() - now)
 
     def collect(self, stopping: bool) -> None:
         """Wait for takes to answer, until one does or the pending batch falls due; keep what came.
@@ -139,7 +172,7 @@ class BatchServer:
             return
         for ref in done:
             seat = seats[ref]
-            take = self.takes.pop(seat)
+            del self.takes[seat]
             got = settle(lambda ref=ref: ray.get(ref), ray.exceptions.RayError)
             now = time.monotonic()
             if isinstance(got, ray.exceptions.RayError):  # the camera died: rest its seat until it answers
@@ -151,5 +184,4 @@ class BatchServer:
             self.failing.discard(seat)
             self.turns.got(seat, got is not None, now)
             if got is not None:
-                self.timer.asked(now - take.asked_at)  # an upper bound when it came back during a batch
                 self.collector.add(seat, got, got[0].captured_at, time.time())

@@ -7,7 +7,7 @@ timeout of DeepStream's muxer), then the batch closes with whoever came. Frames 
 arrival first, so each seat's order is kept and a seat delivering a burst cannot starve the
 others. A frame captured longer ago than `max_age_s` when its batch is taken is not inferred: it
 comes back as stale, to be reported as a gap with its own reason, never dropped silently (consumer
-cameras pause 400-500 ms around key frames and then deliver late frames at once; Roboflow's
+cameras pause around key frames and then deliver late frames at once; Roboflow's
 InferencePipeline has a staleness budget for the same reason). Pure logic, no Ray, no threads:
 every time is passed in as `now`, wall-clock seconds, the clock of the frames' `captured_at`.
 """

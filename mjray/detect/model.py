@@ -222,9 +222,9 @@ class YoloDetector:
                 ".onnx or other export Ultralytics loads"
             ) from error
         backend = self.model.predictor.model
-        if getattr(backend, "format", "pt") != "pt" and not backend.metadata.get("dynamic"):
+        if backend.format != "pt" and not backend.metadata.get("dynamic"):
             self.batch_note = (
-                f"{Path(path).name} is an export of fixed batch {getattr(backend, 'batch', 1)}: "
+                f"{Path(path).name} is an export of fixed batch {backend.batch}: "
                 "a batch of frames is pre- and post-processed together, its forward pass run frame by frame"
             )
         if threads:  # after loading: Ultralytics sets torch's threads (cores - 1, at most 8) as it loads

@@ -123,8 +123,12 @@ def complete(grey: np.ndarray, rows: list[np.ndarray]) -> list[np.ndarray]:
             candidates = [
                 row[i] + pitch / steps[i] * (row[i + 1] - row[i]) for i in np.flatnonzero(steps > 1.6 * pitch)
             ]
-            candidates += [2 * row[0] - row[1], 2 * row[-1] - row[-2]]
-            found = [box for box in candidates if is_tile(box)][: len(laid) - len(row)]
+            candidates += [
+                row[0] - pitch / steps[0] * (row[1] - row[0]),
+                row[-1] + pitch / steps[-1] * (row[-1] - row[-2]),
+            ]
+            free = [box for box in candidates if sv.box_iou_batch(box[None], row).max() < 0.3]
+            found = [box for box in free if is_tile(box)][: len(laid) - len(row)]
             if not found:
                 break
             row = np.concatenate([row, np.stack(found).astype(np.float32)])
@@ -176,8 +180,12 @@ def face_crop(grey: np.ndarray, box: np.ndarray) -> np.ndarray:
     top = y1 + (x2 - x1 - width) / 2 * FACE_ASPECT
     corners = np.float32([[left, top], [left + width, top], [left, top + height]])
     target = np.float32([[0, 0], [FACE_SIZE[0], 0], [0, FACE_SIZE[1]]])
-    return cv2.warpAffine(
-        grey, cv2.getAffineTransform(corners, target), FACE_SIZE, flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE
+    return cv2.warpAffine(  # warpAffine has no area interpolation: linear
+        grey,
+        cv2.getAffineTransform(corners, target),
+        FACE_SIZE,
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
     )
 
 

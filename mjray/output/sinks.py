@@ -329,7 +329,13 @@ def sink_table(plugins: Mapping | None = None) -> dict[str, SinkEntry]:
     """The engine's outputs, those the enabled plug-ins add, and the watchers."""
     from mjray import plugins as plugged
 
-    return {**SINKS, **plugged.sinks(plugins or {}), **WATCHERS}
+    added = plugged.sinks(plugins or {})
+    taken = sorted(set(added) & (set(SINKS) | set(WATCHERS)))
+    if taken:
+        raise ConfigError(
+            f"plugins: an output named {', '.join(taken)} is the engine's own; name the plug-in's otherwise"
+        )
+    return {**SINKS, **added, **WATCHERS}
 
 
 def wanted_sinks(cfg: AppConfig, screen: bool | None = None, table: Mapping[str, SinkEntry] = SINKS) -> list[str]:

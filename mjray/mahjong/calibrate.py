@@ -18,7 +18,7 @@ import numpy as np
 import supervision as sv
 
 from mjray.frames import Detections
-from mjray.mahjong.faces import BLANK_TILE, FACE_ASPECT, FACE_SCALES
+from mjray.mahjong.faces import BLANK_TILE, FACE_ASPECT, FACE_SCALES, rows_of
 from mjray.mahjong.tiles import TILES
 
 LAYOUT: tuple[tuple[str, ...], ...] = (TILES[0:9], TILES[9:18], TILES[18:27], TILES[27:34])
@@ -55,23 +55,6 @@ def tile_boxes(detections: Detections, min_confidence: float = MIN_CONFIDENCE) -
     area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     typical = float(np.median(area))
     return boxes[(area > 0.4 * typical) & (area < 2.5 * typical)]
-
-
-def rows_of(boxes: np.ndarray) -> list[np.ndarray]:
-    """The boxes in rows, top to bottom, each left to right."""
-    if not len(boxes):
-        return []
-    middle = (boxes[:, 1] + boxes[:, 3]) / 2
-    height = float(np.median(boxes[:, 3] - boxes[:, 1]))
-    order = np.argsort(middle, kind="stable")
-    rows, row = [], [order[0]]
-    for a, b in zip(order[:-1], order[1:]):
-        if middle[b] - middle[a] > 0.5 * height:
-            rows.append(row)
-            row = []
-        row.append(b)
-    rows.append(row)
-    return [boxes[sorted(r, key=lambda i: boxes[i, 0])] for r in rows]
 
 
 def _gap(row: np.ndarray) -> int | None:

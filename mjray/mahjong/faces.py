@@ -85,6 +85,24 @@ def load_faces(path: str | Path | None = None) -> np.ndarray:
     return ordered
 
 
+def rows_of(boxes: np.ndarray) -> list[np.ndarray]:
+    """The boxes in rows (a row: where the next box lies less than half a tile lower), top to bottom, each
+    left to right."""
+    if not len(boxes):
+        return []
+    middle = (boxes[:, 1] + boxes[:, 3]) / 2
+    height = float(np.median(boxes[:, 3] - boxes[:, 1]))
+    order = np.argsort(middle, kind="stable")
+    rows, row = [], [order[0]]
+    for a, b in zip(order[:-1], order[1:]):
+        if middle[b] - middle[a] > 0.5 * height:
+            rows.append(row)
+            row = []
+        row.append(b)
+    rows.append(row)
+    return [boxes[sorted(r, key=lambda i: boxes[i, 0])] for r in rows]
+
+
 def row_holes(xyxy: np.ndarray) -> list[np.ndarray]:
     """Where a row of at least 3 tile boxes lacks a tile, each as its candidate boxes (k x 4): a
     neighbour 1.75 pitches or more away (the drawn tile's gap of a fraction of a tile is none; at
@@ -93,18 +111,7 @@ def row_holes(xyxy: np.ndarray) -> list[np.ndarray]:
     out: list[np.ndarray] = []
     xyxy = xyxy[(xyxy[:, 2] - xyxy[:, 0] >= 2) & (xyxy[:, 3] - xyxy[:, 1] >= 2)]  # no box of no size
     if len(xyxy) >= 3:
-        middle = (xyxy[:, 1] + xyxy[:, 3]) / 2
-        height = float(np.median(xyxy[:, 3] - xyxy[:, 1]))
-        order = np.argsort(middle, kind="stable")
-        rows, row = [], [order[0]]
-        for a, b in zip(order[:-1], order[1:]):
-            if middle[b] - middle[a] > 0.5 * height:
-                rows.append(row)
-                row = []
-            row.append(b)
-        rows.append(row)
-        for row in (r for r in rows if len(r) >= 3):
-            boxes = xyxy[sorted(row, key=lambda i: xyxy[i, 0])]
+        for boxes in (r for r in rows_of(xyxy) if len(r) >= 3):
             centre = (boxes[:, 0] + boxes[:, 2]) / 2
             width = float(np.median(boxes[:, 2] - boxes[:, 0]))
             steps = np.diff(centre)

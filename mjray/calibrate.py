@@ -84,7 +84,7 @@ def read_frames(source: str, shown: str, frames: int, seconds: float) -> list[np
 
 def run(args: argparse.Namespace) -> int:
     from mjray.config import redact
-    from mjray.detect.model import YoloDetector
+    from mjray.detect.model import load_model
     from mjray.frames import Detections
     from mjray.mahjong.calibrate import MIN_CONFIDENCE, CalibrationError, alike, calibrate, combine, preview
     from mjray.mahjong.faces import FaceMatcher, load_faces
@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         shown = f"--url {redact(os.path.expandvars(args.url))}"
         pictures = read_frames(os.path.expandvars(args.url), shown, args.frames, args.seconds)
-    detector = YoloDetector(args.weights, conf=MIN_CONFIDENCE)
+    detector = load_model(weights=args.weights, conf=MIN_CONFIDENCE)
     if FaceMatcher.for_model(detector.names) is None:
         raise InputError(f"--weights {args.weights or detector.weights}: its classes are not the 34 tiles")
     found, errors = [], []

@@ -63,6 +63,9 @@ class ModelConfig:
     autocontrast: bool = True  # stretch contrast to 0..255 before inference
     # CPU threads per worker for inference; 0: a shared worker's share of the cores, else pool.cpus_per_worker
     threads: int = 0
+    # auto: an ONNX detection export on the CPU runs in ONNX Runtime directly (mjray.detect.onnx: Ultralytics'
+    # boxes without its per-frame overhead); ultralytics: every model through Ultralytics' predict
+    runtime: str = "auto"
 
 
 @dataclass
@@ -348,6 +351,11 @@ def validate(cfg: AppConfig) -> AppConfig:
         bool(re.match(r"^(auto|cpu|cuda(:\d+)?|mps)$", model.device)),
         "model.device",
         f"must be auto, cpu, cuda or cuda:N, got {model.device!r}",
+    )
+    _check(
+        model.runtime in ("auto", "ultralytics"),
+        "model.runtime",
+        f"must be auto or ultralytics, got {model.runtime!r}",
     )
     _check(model.threads >= 0, "model.threads", f"must be at least 1 (or 0 for auto), got {model.threads}")
 

@@ -34,11 +34,11 @@ ENGINE_RUN = textwrap.dedent("""
         if not name.startswith(("mjray.mahjong", "mjray.sim", "mjray.bench", "mjray.__main__")):
             importlib.import_module(name)
     from mjray import plugins
-    from mjray.detect.model import YoloDetector
+    from mjray.detect.model import load_model
     from mjray.output.sinks import SinkContext, build_sinks, sink_table, wanted_sinks
 
     model = {**dataclasses.asdict(cfg.model), "plugins": plugins.enabled(cfg.plugins)}
-    detector = YoloDetector(**model)
+    detector = load_model(**model)
     table = sink_table(cfg.plugins)
     outputs = wanted_sinks(cfg, False, table)
     with tempfile.TemporaryDirectory() as out:

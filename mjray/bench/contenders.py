@@ -48,9 +48,9 @@ def measure(meter: TreeMeter, seconds: float, step=None) -> tuple[float, float]:
 def run_limit(images: list, seconds: float, model: dict, threads: int = 0, start=None) -> dict:
     """The model alone in a tight loop in this process; threads 0: every core (ONNX Runtime's and torch's default).
     `start`: a barrier to pass once loaded, so that loops meant to run together do."""
-    from mjray.detect.model import YoloDetector
+    from mjray.detect.model import load_model
 
-    detector = YoloDetector(**{**model, "threads": threads})
+    detector = load_model(**{**model, "threads": threads})
     for image in images[:5]:
         detector(image)
     if start is not None:

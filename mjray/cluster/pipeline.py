@@ -49,7 +49,7 @@ from mjray.config import (
 )
 from mjray.detect.actor import DetectorActor
 from mjray.detect.batch_server import BatchSettings
-from mjray.detect.model import ModelError, YoloDetector, auto_threads, gpu_unusable
+from mjray.detect.model import ModelError, auto_threads, gpu_unusable, load_model
 from mjray.detect.turns import RoundsActor
 from mjray.frames import CameraStatus, Item
 from mjray.order.reorder import ReorderActor
@@ -247,7 +247,7 @@ class Pipeline:
             return DETECTOR.start_one(
                 DetectorActor,
                 name,
-                (model, seats, shared, aligned, YoloDetector, batch if shared else None),
+                (model, seats, shared, aligned, load_model, batch if shared else None),
                 cpus=pool.cpus_per_worker,
                 gpus=pool.gpus_per_worker,
                 resources={k: float(v) for k, v in pool.resources.items()},

@@ -20,7 +20,7 @@ from mjray.cluster.raysafe import settle
 from mjray.cluster.shipping import ShippedFile, receive
 from mjray.detect.batch_server import BatchServer, BatchSettings
 from mjray.detect.batching import BatchSizes
-from mjray.detect.model import Model, ModelBuilder, ModelError, YoloDetector, auto_threads
+from mjray.detect.model import Model, ModelBuilder, ModelError, auto_threads, load_model
 from mjray.detect.turns import AskTimer, SeatTurns
 from mjray.frames import Detections, Frame, Gap, GapReason, Item, Result
 
@@ -115,7 +115,7 @@ class DetectorActor:
         seats: list[str],
         shared: bool = False,
         aligned: bool = False,
-        build: ModelBuilder = YoloDetector,
+        build: ModelBuilder = load_model,
         batch: BatchSettings | None = None,
     ) -> None:
         setup_actor(name)

@@ -138,7 +138,7 @@ def preprocess(image: np.ndarray, grayscale: bool, autocontrast: bool) -> np.nda
 
 
 class Model(Protocol):
-    """What a detector actor infers with: `YoloDetector`, or a test's stand-in."""
+    """What a detector actor infers with: `OnnxDetector`, `YoloDetector`, or a test's stand-in."""
 
     names: dict[int, str]
     weights: str
@@ -158,9 +158,22 @@ class Model(Protocol):
 
 class ModelBuilder(Protocol):
     """Builds the model from `ModelConfig`'s settings (plus `plugins`); raises `ModelError` for
-    weights that do not load. `YoloDetector` is one."""
+    weights that do not load. `load_model` is the detectors' own."""
 
     def __call__(self, **settings: Any) -> Model: ...
+
+
+def load_model(runtime: str = "auto", **settings: Any) -> Model:
+    """The model for `ModelConfig`'s settings: an ONNX detection export on the CPU in ONNX Runtime
+    directly (`OnnxDetector`) unless `runtime` is "ultralytics"; everything else through Ultralytics."""
+    from mjray.detect.onnx import NotDirect, OnnxDetector, direct_export
+
+    if runtime == "auto" and direct_export(settings.get("weights"), settings.get("device", "auto")):
+        try:
+            return OnnxDetector(**settings)
+        except NotDirect as why:
+            log.info("Ultralytics runs this model (%s)", why)
+    return YoloDetector(**settings)
 
 
 class YoloDetector:

@@ -21,6 +21,8 @@ The faces ship as `mjray/mahjong/data/tile_faces.npz`, grey rasters of the publi
 from __future__ import annotations
 
 import logging
+from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -47,6 +49,10 @@ BLANK_LEVEL = 140  # if that patch is this bright (of 255, the frame's contrast 
 
 
 BLANK_TILE = "5z"  # the white dragon: a face with nothing to correlate
+MEMORY_FRAMES = 8  # frames whose reads a detector remembers: every seat's last two, with four seats
+SAME_PLACE = 0.85  # intersection over union with a remembered box: the same tile's place
+CHANGED = 24  # grey levels: a pixel (after a 3 x 3 blur, less the region's typical change) this far off is a change
+DECISIVE = 0.05  # a read is remembered only this far from every threshold it was judged by (else noise could tip it)
 
 
 class FacesError(ValueError):
@@ -143,18 +149,110 @@ def overlap(boxes: np.ndarray, others: np.ndarray) -> np.ndarray:
     return sv.box_iou_batch(boxes, others).max(1)
 
 
+def region_of(grey: np.ndarray, box: np.ndarray) -> tuple[int, int, int, int]:
+    """Top, bottom, left, right of the pixels a box's read looks at: the box and a tenth of its
+    width around it, within the frame."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    pad = 0.1 * (x2 - x1)
+    return (
+        int(max(0, y1 - pad)),
+        int(min(grey.shape[0], y2 + pad)),
+        int(max(0, x1 - pad)),
+        int(min(grey.shape[1], x2 + pad)),
+    )
+
+
+@dataclass
+class Remembered:
+    """One box's read: what was read where, and the (blurred) pixels it was read from."""
+
+    kind: int  # the model's class
+    region: tuple[int, int, int, int]  # top, bottom, left, right of the pixels read
+    pixels: np.ndarray  # int16, blurred
+    scores: np.ndarray
+
+
+class FaceMemory:
+    """The face scores of the last few frames' boxes, given again for a box of the model's same
+    label at the same place whose pixels have not changed: a hand changes a tile or two a turn,
+    and a read costs about a millisecond a box. Frames of several cameras may come in turn; a
+    box's pixels tell them apart (and a tile put where another lay, even under the same label).
+    Only decisive reads are kept (`FaceMatcher.decisive`), and only of boxes the model found: a
+    row's hole is looked at afresh each frame, since its candidates move with their neighbours
+    (remembered, they cost the held-out parlour scene a draw and a discard of its game record)."""
+
+    def __init__(self, frames: int = MEMORY_FRAMES) -> None:
+        self.past: deque[list[Remembered]] = deque(maxlen=frames)
+        self.boxes = np.zeros((0, 4), np.float32)  # of `past`, newest first, for one overlap test per box
+        self.entries: list[Remembered] = []
+        self.now: list[Remembered] = []
+        self.size: tuple[int, ...] = ()
+        self.recalled = self.read = 0  # boxes given from memory, boxes read
+
+    def next_frame(self, grey: np.ndarray) -> None:
+        if self.now:
+            self.past.append(self.now)
+            self.now = []
+        if grey.shape != self.size:  # another picture size: nothing remembered is where it was
+            self.past.clear()
+            self.size = grey.shape
+        self.entries = [entry for frame in reversed(self.past) for entry in frame]
+        self.boxes = np.array([self._box(e.region) for e in self.entries], np.float32).reshape(-1, 4)
+
+    def recall(self, grey: np.ndarray, box: np.ndarray, kind: int) -> np.ndarray | None:
+        """The remembered scores of this box, or None: then `keep` the ones read."""
+        if len(self.boxes):
+            iou = sv.box_iou_batch(self._box(region_of(grey, box))[None], self.boxes)[0]
+            for i in np.flatnonzero(iou >= SAME_PLACE):
+                entry = self.entries[i]
+                if entry.kind == kind and not self._changed(grey, entry):
+                    self.recalled += 1
+                    self.now.append(entry)
+                    return entry.scores
+        self.read += 1
+        return None
+
+    def keep(self, grey: np.ndarray, box: np.ndarray, kind: int, scores: np.ndarray) -> None:
+        region = region_of(grey, box)
+        self.now.append(Remembered(kind, region, self._blurred(grey, region), scores))
+
+    @staticmethod
+    def _box(region: tuple[int, int, int, int]) -> np.ndarray:
+        top, bottom, left, right = region
+        return np.array([left, top, right, bottom], np.float32)
+
+    @staticmethod
+    def _blurred(grey: np.ndarray, region: tuple[int, int, int, int]) -> np.ndarray:
+        top, bottom, left, right = region
+        return cv2.blur(grey[top:bottom, left:right], (3, 3)).astype(np.int16)
+
+    def _changed(self, grey: np.ndarray, entry: Remembered) -> bool:
+        """Has any pixel where the entry was read changed by more than `CHANGED` grey levels (light
+        that changes the whole region alike is no change)?"""
+        if entry.pixels.size == 0:
+            return True
+        change = self._blurred(grey, entry.region) - entry.pixels
+        return bool(np.abs(change - int(np.median(change))).max() > CHANGED)
+
+
 class FaceMatcher:
     """Relabels a tile model's boxes by their faces and adds the tiles it missed in a row; `None`
     from `for_model` for other models."""
 
     def __init__(
-        self, faces: np.ndarray, names: dict[int, str], box_width: int = BOX_WIDTH, margin: float = MARGIN
+        self,
+        faces: np.ndarray,
+        names: dict[int, str],
+        box_width: int = BOX_WIDTH,
+        margin: float = MARGIN,
+        memory: FaceMemory | None = None,
     ) -> None:
         by_tile = {tile_named(name): i for i, name in names.items()}
         self.class_of_tile = np.array([by_tile[t] for t in TILES], np.int32)
         self.tile_of_class = {int(c): k for k, c in enumerate(self.class_of_tile)}
         self.box_width, self.margin = box_width, margin
-        self.banks = []  # per face scale: (width, height, faces as unit columns, which faces are blank)
+        self.memory = memory  # None: every box read afresh
+        self.banks = []  # per face scale: (width, height, faces as unit columns, their sums, which are blank)
         for scale in FACE_SCALES:
             width = int(round(box_width * scale))
             height = int(round(width * FACE_ASPECT))
@@ -163,10 +261,13 @@ class FaceMatcher:
             bank -= bank.mean(1, keepdims=True)
             norm = np.linalg.norm(bank, axis=1, keepdims=True)
             blank = norm[:, 0] < np.sqrt(bank.shape[1])  # under one grey level of spread: nothing to correlate
-            self.banks.append((width, height, (bank / np.maximum(norm, 1e-6)).T.copy(), blank))
+            unit = (bank / np.maximum(norm, 1e-6)).T.copy()
+            self.banks.append((width, height, unit, unit.sum(0, dtype=np.float64), blank))
 
     @classmethod
-    def for_model(cls, names: dict[int, str], path: str | Path | None = None) -> FaceMatcher | None:
+    def for_model(
+        cls, names: dict[int, str], path: str | Path | None = None, memory: FaceMemory | None = None
+    ) -> FaceMatcher | None:
         """A matcher for a model whose classes include the 34 tiles; None (and why, in the log) else."""
         known = {tile_named(name) for name in names.values()}
         if not known >= set(TILES):
@@ -175,36 +276,48 @@ class FaceMatcher:
                 f"; plugins.mahjong.faces_file {path} unused" if path else "",
             )
             return None
-        return cls(load_faces(path), names)
+        return cls(load_faces(path), names, memory=memory)
 
     def scores(self, grey: np.ndarray, box: np.ndarray) -> np.ndarray:
-        """Each face's best correlation, in [-1, 1], with the pixels in and just around `box`."""
-        x1, y1, x2, y2 = (float(v) for v in box)
-        scale = self.box_width / max(x2 - x1, 1.0)
-        pad = 0.1 * (x2 - x1)
-        top, bottom = int(max(0, y1 - pad)), int(min(grey.shape[0], y2 + pad))
-        left, right = int(max(0, x1 - pad)), int(min(grey.shape[1], x2 + pad))
+        """Each face's best correlation, in [-1, 1], with the pixels in and just around `box`.
+
+        A shifted patch's level and spread come from integral images, and the faces have zero
+        mean, so the product with the faces needs no centred, scaled copy of every patch."""
         out = np.full(len(TILES), -1.0, np.float32)
-        if bottom - top < 2 or right - left < 2:
+        window = self.window(grey, box)
+        if window is None:
             return out
-        window = cv2.resize(grey[top:bottom, left:right], None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        window = window.astype(np.float32)
-        for width, height, bank, blank in self.banks:
+        total, squares = cv2.integral2(window, sdepth=cv2.CV_64F, sqdepth=cv2.CV_64F)
+        for width, height, bank, bank_sum, blank in self.banks:
             if window.shape[0] < height or window.shape[1] < width:
                 continue
+            sums, square_sums = (
+                table[height:, width:] - table[:-height, width:] - table[height:, :-width] + table[:-height, :-width]
+                for table in (total, squares)
+            )
+            level = sums.ravel() / (height * width)
+            spread = np.sqrt(np.maximum(square_sums.ravel() - sums.ravel() * level, 0.0))
             patches = sliding_window_view(window, (height, width)).reshape(-1, height * width)
-            level = patches.mean(1, keepdims=True)
-            patches = patches - level
-            spread = np.linalg.norm(patches, axis=1, keepdims=True)
-            best = ((patches / np.maximum(spread, 1e-6)) @ bank).max(0)
+            # (patch - level) . face = patch . face - level * sum(face), and sum(face) is 0 but for rounding
+            matched = patches @ bank - np.outer(level, bank_sum).astype(np.float32)
+            best = (matched / np.maximum(spread, 1e-6).astype(np.float32)[:, None]).max(0)
             flattest = int(np.argmin(spread))
             best[blank] = (
-                1.0 - float(spread[flattest, 0]) / np.sqrt(height * width) / BLANK_SPREAD
-                if level[flattest, 0] >= BLANK_LEVEL
+                1.0 - spread[flattest] / np.sqrt(height * width) / BLANK_SPREAD
+                if level[flattest] >= BLANK_LEVEL
                 else -1.0
             )
             np.maximum(out, best, out=out)
         return out
+
+    def window(self, grey: np.ndarray, box: np.ndarray) -> np.ndarray | None:
+        """The pixels in and just around `box`, scaled so the box is `box_width` wide (None: no pixels)."""
+        top, bottom, left, right = region_of(grey, box)
+        if bottom - top < 2 or right - left < 2:
+            return None
+        scale = self.box_width / max(float(box[2] - box[0]), 1.0)
+        window = cv2.resize(grey[top:bottom, left:right], None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        return window.astype(np.float32)
 
     def relabel(self, grey: np.ndarray, detections: Detections) -> Detections:
         """The same boxes, each labelled by its face where the faces are clearly sure of one."""
@@ -214,7 +327,7 @@ class FaceMatcher:
         for i, box in enumerate(detections.xyxy):
             if int(classes[i]) not in self.tile_of_class:
                 continue
-            scores = self.scores(grey, box)
+            scores = self._scores(grey, box, int(classes[i]))
             second, first = np.partition(scores, -2)[-2:]
             if first >= SURE and first - second > self.margin:
                 classes[i] = self.class_of_tile[int(np.argmax(scores))]
@@ -254,5 +367,24 @@ class FaceMatcher:
         )
 
     def read(self, grey: np.ndarray, detections: Detections) -> Detections:
-        """`relabel`, then `fill`: what the detector returns."""
+        """`relabel`, then `fill`: what the detector returns; one frame to the memory."""
+        if self.memory is not None:
+            self.memory.next_frame(grey)
         return self.fill(grey, self.relabel(grey, detections))
+
+    def _scores(self, grey: np.ndarray, box: np.ndarray, kind: int) -> np.ndarray:
+        if self.memory is None:
+            return self.scores(grey, box)
+        scores = self.memory.recall(grey, box, kind)
+        if scores is None:
+            scores = self.scores(grey, box)
+            if self.decisive(scores):
+                self.memory.keep(grey, box, kind, scores)
+        return scores
+
+    def decisive(self, scores: np.ndarray, sure: float = SURE) -> bool:
+        """Would a fresh read of these pixels, with a frame's noise, judge them the same? A read near
+        a threshold is not remembered: read afresh each frame, its flips are what the hand's votes
+        over time average out (remembered, the first would stand for all; docs/game-record.md)."""
+        second, first = np.partition(scores, -2)[-2:]
+        return first <= sure - DECISIVE or (first >= sure + DECISIVE and first - second >= self.margin + DECISIVE)

@@ -19,6 +19,7 @@ class MahjongConfig:
 
     faces: bool = True  # each tile box relabelled by the face inside it, missed tiles filled (mjray.mahjong.faces)
     faces_file: Optional[str] = None  # .npz of the table's tile faces (docs/game-record.md); None: the bundled artwork
+    faces_memory: bool = True  # a box whose place and pixels have not changed keeps its last read (FaceMemory)
     game: bool = True  # read each seat's hand; write game.jsonl (mjai-style) and hands.jsonl (a tile model only)
 
     @classmethod
@@ -68,13 +69,13 @@ class MahjongPlugin:
         return {"faces_file": cfg.faces_file} if cfg.faces and cfg.faces_file else {}
 
     def postprocessor(self, settings: Settings, names: Mapping[int, str]) -> FacesPost | None:
-        from mjray.mahjong.faces import FaceMatcher, FacesError
+        from mjray.mahjong.faces import FaceMatcher, FaceMemory, FacesError
 
         cfg = MahjongConfig.of(settings)
         if not cfg.faces:
             return None
         try:
-            matcher = FaceMatcher.for_model(dict(names), cfg.faces_file)
+            matcher = FaceMatcher.for_model(dict(names), cfg.faces_file, FaceMemory() if cfg.faces_memory else None)
         except FacesError as error:
             raise PluginError(str(error)) from error
         return FacesPost(matcher) if matcher is not None else None

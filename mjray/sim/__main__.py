@@ -132,6 +132,7 @@ def detect_table(args: argparse.Namespace) -> int:
         Path(args.out),
         every=args.every,
         faces=not args.no_faces,
+        faces_memory=not args.no_faces_memory,
         progress=lambda text: print(text, flush=True),
         faces_file=args.faces_file,
     )
@@ -201,6 +202,11 @@ def main(argv: list[str] | None = None) -> int:
             sub.add_argument("--every", type=int, default=4, help="infer every Nth frame (4: 3.75 a second at 15 fps)")
             sub.add_argument(
                 "--no-faces", action="store_true", help="the model's labels alone (plugins.mahjong.faces=false)"
+            )
+            sub.add_argument(
+                "--no-faces-memory",
+                action="store_true",
+                help="every box's face read afresh (plugins.mahjong.faces_memory=false)",
             )
         sub.add_argument("--seats", type=int, default=4, help="number of cameras (1..8)")
         sub.add_argument("--size", default="1280x720", help="WIDTHxHEIGHT of every camera")

@@ -325,6 +325,7 @@ def detect_table(
     faces: bool = True,
     progress=None,
     faces_file: str | None = None,
+    faces_memory: bool = True,
 ) -> None:
     """A run folder without a run: the tile model on every `every`-th frame of each seat's video,
     as `detections.jsonl` in a run's lines (capture time = `start_at` + frame / fps, emitted then),
@@ -332,13 +333,13 @@ def detect_table(
     without the pipeline's timing."""
     import time
 
-    from mjray.detect.model import YoloDetector
+    from mjray.detect.model import load_model
     from mjray.frames import Frame, Result
     from mjray.mahjong.plugin import plugged
     from mjray.output.sinks import item_record
     from mjray.sim.score import decoded
 
-    detector = detector or YoloDetector(plugins=plugged(faces=faces, faces_file=faces_file))
+    detector = detector or load_model(plugins=plugged(faces=faces, faces_file=faces_file, faces_memory=faces_memory))
     names = detector.names
     fps = table.spec.fps
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -95,11 +95,11 @@ def score_table(
 ) -> dict[str, Score]:
     """The model's reads (`model`), its boxes relabelled by their faces (`relabel`) and with the
     tiles it missed in the row found by their faces (`faces`, what the detector returns; mjray.mahjong.faces)."""
-    from mjray.detect.model import YoloDetector, preprocess
+    from mjray.detect.model import load_model, preprocess
     from mjray.mahjong.faces import FaceMatcher
     from mjray.plugins import Seen
 
-    detector = detector or YoloDetector()
+    detector = detector or load_model()
     names = detector.names
     matcher = FaceMatcher.for_model(names, faces_file)
     scores = {"model": Score(), "relabel": Score(), "faces": Score()}

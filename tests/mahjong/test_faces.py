@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 
 from mjray.detect.model import preprocess
 from mjray.frames import Detections
-from mjray.mahjong.faces import BUNDLED_FACES, FaceMatcher, FacesError, load_faces, row_holes
+from mjray.mahjong.faces import BUNDLED_FACES, FaceMatcher, FaceMemory, FacesError, load_faces, row_holes
 from mjray.mahjong.tiles import DETECTOR_NAME, TILES
 from mjray.sim.game import Hand
 from mjray.sim.render import SeatView
@@ -18,11 +20,16 @@ HANDS = [TILES[i : i + 13] for i in range(0, 34, 13)]  # 13, 13, 8: every tile o
 WRONG = DETECTOR_NAME["1s"]  # the model's favourite wrong read
 
 
-def seat_pixels(hand: tuple[str, ...], seat: int, jitter: float, rng: np.random.Generator):
+@functools.cache
+def seat_view(seat: int) -> SeatView:
+    return SeatView(seat, 640, 360, seed=3)
+
+
+def seat_pixels(hand: tuple[str, ...], seat: int, jitter: float, rng: np.random.Generator, frame: int = 7):
     """A rendered seat's grey frame and its true boxes, each shifted as a detector's box would be."""
-    view = SeatView(seat, 640, 360, seed=3)
+    view = seat_view(seat)
     rendered = Hand(tuple(hand))
-    grey = preprocess(view.render(rendered, 7, 15.0), True, True)[..., 0]
+    grey = preprocess(view.render(rendered, frame, 15.0), True, True)[..., 0]
     boxes = np.array([b.box for b in view.boxes(rendered)], np.float32)
     boxes += rng.uniform(-jitter, jitter, boxes.shape).astype(np.float32)
     return grey, boxes, [b.tile for b in view.boxes(rendered)]
@@ -199,8 +206,107 @@ def test_a_missing_or_wrong_faces_file_is_a_setting_error(tmp_path):
     with pytest.raises(ConfigError, match="plugins.mahjong.faces_file: .*junk.npz is not a faces file"):
         validate(cfg)
     cfg.plugins["mahjong"] = {"module": "mjray.mahjong", "facez": True}
-    with pytest.raises(ConfigError, match=r"plugins.mahjong.facez: no such setting \(it has faces, faces_file, game\)"):
+    with pytest.raises(
+        ConfigError, match=r"plugins.mahjong.facez: no such setting \(it has faces, faces_file, faces_memory, game\)"
+    ):
         validate(cfg)
     cfg.plugins["mahjong"] = {"module": "mjray.mahjong", "faces": "maybe"}
     with pytest.raises(ConfigError, match="plugins.mahjong.faces: must be true or false, got 'maybe'"):
         validate(cfg)
+
+
+def plain_scores(matcher: FaceMatcher, grey: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """The faces' correlation as its definition says: every shifted patch centred and scaled, then
+    against each face (blank faces aside); what `FaceMatcher.scores` gets from integral images."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    window = matcher.window(grey, box)
+    out = np.full(34, -1.0)
+    for width, height, bank, _, blank in matcher.banks:
+        patches = sliding_window_view(window.astype(np.float64), (height, width)).reshape(-1, height * width)
+        patches = patches - patches.mean(1, keepdims=True)
+        patches /= np.maximum(np.linalg.norm(patches, axis=1, keepdims=True), 1e-6)
+        best = (patches @ bank.astype(np.float64)).max(0)
+        best[blank] = -1.0
+        out = np.maximum(out, best)
+    return out
+
+
+def test_the_scores_are_the_faces_correlation_with_each_shifted_patch():
+    matcher = FaceMatcher.for_model(NAMES)
+    rng = np.random.default_rng(5)
+    blank = TILES.index("5z")
+    for seat in range(4):
+        grey, boxes, _ = seat_pixels(HANDS[seat % 3], seat, 2.0, rng)
+        for box in boxes:
+            got, want = matcher.scores(grey, box), plain_scores(matcher, grey, box)
+            others = np.arange(34) != blank
+            assert np.abs(got[others] - want[others]).max() < 1e-4
+
+
+def interleaved_seats(hands_at, frames: int):
+    """Frames of four seats in turn, as a shared detector gets them: (grey, detections) each,
+    every box given the model's favourite wrong label, so only the faces name the tiles."""
+    rng = np.random.default_rng(6)
+    for frame in range(frames):
+        for seat in range(4):
+            grey, boxes, truth = seat_pixels(hands_at(seat, frame), seat, 0.0, rng, frame=frame)
+            yield grey, wrongly_read(boxes), truth
+
+
+def test_unchanged_tiles_keep_their_read_and_a_tile_put_in_anothers_place_is_read_again():
+    """Four seats in turn over four frames (sensor noise and flicker in each); at frame 2 seat 1's
+    third tile is another one in the same place and with the model's same label. With memory, the
+    reads equal fresh ones frame by frame, the swapped tile reads as itself, and a steady hand costs
+    few reads after its first frame."""
+    swapped = list(HANDS[1])
+    swapped[2] = "7z"  # a tile the hand has not got
+
+    def hands_at(seat: int, frame: int) -> tuple[str, ...]:
+        return tuple(swapped) if seat == 1 and frame >= 2 else HANDS[seat % 3]
+
+    fresh, remembering = FaceMatcher.for_model(NAMES), FaceMatcher.for_model(NAMES, memory=FaceMemory())
+    reads = []
+    for grey, detections, truth in interleaved_seats(hands_at, 4):
+        before = remembering.memory.read
+        got, want = remembering.read(grey, detections), fresh.read(grey, detections)
+        assert got.class_id.tolist() == want.class_id.tolist() and np.array_equal(got.xyxy, want.xyxy)
+        reads.append(remembering.memory.read - before)
+        if truth == swapped:
+            assert NAMES[int(got.class_id[2])] == DETECTOR_NAME["7z"]
+    first_frame, later = reads[:4], reads[4:]
+    assert first_frame == [len(HANDS[seat % 3]) for seat in range(4)]  # every box of each seat read once
+    assert later[(2 - 1) * 4 + 1] >= 1  # seat 1 at frame 2: the swapped tile
+    assert sum(later) <= 0.1 * 3 * sum(first_frame), reads  # but for reads near a threshold, all remembered
+
+
+def test_a_moved_box_or_another_picture_size_is_read_again():
+    grey, boxes, _ = seat_pixels(HANDS[0], 0, 0.0, np.random.default_rng(7))
+    matcher = FaceMatcher.for_model(NAMES, memory=FaceMemory())
+    matcher.read(grey, wrongly_read(boxes))
+    read = matcher.memory.read
+    matcher.read(grey, wrongly_read(boxes + np.float32([6, 0, 6, 0])))  # a quarter of a tile to the right
+    assert matcher.memory.read - read >= len(boxes)
+    read = matcher.memory.read
+    wider = np.zeros((360, 700), np.uint8)
+    wider[:, :640] = grey
+    matcher.read(wider, wrongly_read(boxes))  # the same pixels, but a frame of another camera
+    assert matcher.memory.read - read >= len(boxes)
+
+
+def test_only_reads_clear_of_every_threshold_are_remembered():
+    """A read near a threshold would tip either way with a frame's noise: read afresh each frame,
+    the hand's votes average its flips out; remembered, its first verdict would stand for all."""
+    matcher = FaceMatcher.for_model(NAMES)
+
+    def scores(first: float, second: float) -> np.ndarray:
+        out = np.full(34, 0.1, np.float32)
+        out[[4, 9]] = first, second
+        return out
+
+    assert matcher.decisive(scores(0.8, 0.5), sure=0.5)  # a clear face
+    assert matcher.decisive(scores(0.3, 0.2), sure=0.5)  # clearly none: the model's label stays
+    assert not matcher.decisive(scores(0.8, 0.72), sure=0.5)  # two faces alike
+    assert not matcher.decisive(scores(0.53, 0.2), sure=0.5)  # barely sure
+    assert not matcher.decisive(scores(0.47, 0.2), sure=0.5)  # barely unsure
+    assert matcher.decisive(scores(0.5, 0.2), sure=0.6) and not matcher.decisive(scores(0.62, 0.2), sure=0.6)

@@ -53,6 +53,8 @@ MEMORY_FRAMES = 8  # frames whose reads a detector remembers: every seat's last 
 SAME_PLACE = 0.85  # intersection over union with a remembered box: the same tile's place
 CHANGED = 24  # grey levels: a pixel (after a 3 x 3 blur, less the region's typical change) this far off is a change
 DECISIVE = 0.05  # a read is remembered only this far from every threshold it was judged by (else noise could tip it)
+HOLE = -1  # the kind of a row's hole in the memory (a box the model found has its class)
+EMPTY = FILL_SURE - 0.15  # a hole no face but the blank one matches this well is bare cloth, frame after frame
 
 
 class FacesError(ValueError):
@@ -166,7 +168,7 @@ def region_of(grey: np.ndarray, box: np.ndarray) -> tuple[int, int, int, int]:
 class Remembered:
     """One box's read: what was read where, and the (blurred) pixels it was read from."""
 
-    kind: int  # the model's class
+    kind: int  # the model's class, or HOLE
     region: tuple[int, int, int, int]  # top, bottom, left, right of the pixels read
     pixels: np.ndarray  # int16, blurred
     scores: np.ndarray
@@ -177,9 +179,8 @@ class FaceMemory:
     label at the same place whose pixels have not changed: a hand changes a tile or two a turn,
     and a read costs about a millisecond a box. Frames of several cameras may come in turn; a
     box's pixels tell them apart (and a tile put where another lay, even under the same label).
-    Only decisive reads are kept (`FaceMatcher.decisive`), and only of boxes the model found: a
-    row's hole is looked at afresh each frame, since its candidates move with their neighbours
-    (remembered, they cost the held-out parlour scene a draw and a discard of its game record)."""
+    Only decisive reads of boxes the model found are kept (`FaceMatcher.decisive`), and of a
+    row's holes only those that are clearly bare cloth (`FaceMatcher.empty`)."""
 
     def __init__(self, frames: int = MEMORY_FRAMES) -> None:
         self.past: deque[list[Remembered]] = deque(maxlen=frames)
@@ -350,7 +351,7 @@ class FaceMatcher:
             ]
             if not len(inside):
                 continue
-            scored = [(self.scores(grey, box), box) for box in inside]
+            scored = [(self._scores(grey, box, HOLE), box) for box in inside]
             scores, box = max(scored, key=lambda pair: float(pair[0].max()))
             second, first = np.partition(scores, -2)[-2:]
             best = int(np.argmax(scores))
@@ -378,13 +379,20 @@ class FaceMatcher:
         scores = self.memory.recall(grey, box, kind)
         if scores is None:
             scores = self.scores(grey, box)
-            if self.decisive(scores):
+            if self.empty(scores) if kind == HOLE else self.decisive(scores):
                 self.memory.keep(grey, box, kind, scores)
         return scores
 
-    def decisive(self, scores: np.ndarray, sure: float = SURE) -> bool:
+    def empty(self, scores: np.ndarray) -> bool:
+        """Is a row's hole clearly bare cloth (no face but the blank one near `FILL_SURE`)? Only
+        such a verdict is remembered: a tile found in a hole is looked for afresh each frame, since
+        the hole's candidates move with their neighbours (remembering those cost the held-out
+        parlour scene a draw and a discard, docs/results.md)."""
+        return float(np.delete(scores, TILES.index(BLANK_TILE)).max()) <= EMPTY
+
+    def decisive(self, scores: np.ndarray) -> bool:
         """Would a fresh read of these pixels, with a frame's noise, judge them the same? A read near
         a threshold is not remembered: read afresh each frame, its flips are what the hand's votes
         over time average out (remembered, the first would stand for all; docs/game-record.md)."""
         second, first = np.partition(scores, -2)[-2:]
-        return first <= sure - DECISIVE or (first >= sure + DECISIVE and first - second >= self.margin + DECISIVE)
+        return first <= SURE - DECISIVE or (first >= SURE + DECISIVE and first - second >= self.margin + DECISIVE)

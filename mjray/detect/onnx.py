@@ -27,7 +27,6 @@ from mjray.plugins import PluginError, PostProcessor, Seen, postprocessors
 log = logging.getLogger(__name__)
 
 PAD = 114  # Ultralytics' letterbox grey
-MAX_WH = 7680  # Ultralytics' class offset in NMS: boxes of different classes never overlap
 MAX_CANDIDATES = 30000  # boxes into NMS, at most (Ultralytics' max_nms)
 MAX_DETECTIONS = 300  # Ultralytics' max_det
 

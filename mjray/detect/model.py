@@ -124,17 +124,21 @@ def stretch_contrast(image: np.ndarray) -> np.ndarray:
     return cv2.LUT(image, lut)
 
 
-def preprocess(image: np.ndarray, grayscale: bool, autocontrast: bool) -> np.ndarray:
-    """BGR uint8 in, BGR uint8 out (grey in all three channels when `grayscale`).
+def seen_by_model(image: np.ndarray, grayscale: bool, autocontrast: bool) -> np.ndarray:
+    """BGR uint8 in; out, the picture the model sees: BGR, or grey on one channel when `grayscale`.
 
     The tile model was trained on PIL's `convert("L")` then `ImageOps.autocontrast`; this gives
     the same pixels, rarely off by a grey level or two (rounding of the grey conversion).
     """
     if grayscale:
         image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-    if autocontrast:
-        image = stretch_contrast(image)
-    return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if grayscale else image
+    return stretch_contrast(image) if autocontrast else image
+
+
+def preprocess(image: np.ndarray, grayscale: bool, autocontrast: bool) -> np.ndarray:
+    """`seen_by_model` as BGR uint8 (grey in all three channels when `grayscale`), as Ultralytics takes it."""
+    seen = seen_by_model(image, grayscale, autocontrast)
+    return cv2.cvtColor(seen, cv2.COLOR_GRAY2BGR) if grayscale else seen
 
 
 class Model(Protocol):

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 import supervision as sv
 
-from mjray.detect.model import ModelError, resolve_weights, stretch_contrast
+from mjray.detect.model import ModelError, resolve_weights, seen_by_model
 from mjray.frames import Detections
 from mjray.plugins import PluginError, PostProcessor, Seen, postprocessors
 
@@ -161,12 +161,6 @@ class OnnxDetector:
     def __call__(self, image: np.ndarray) -> Detections:
         return self.batch([image])[0]
 
-    def seen(self, image: np.ndarray) -> np.ndarray:
-        """The picture as the model sees it before the letterbox: BGR, or grey on one channel."""
-        if self.grayscale:
-            image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        return stretch_contrast(image) if self.autocontrast else image
-
     def tensor(self, pictures: list[np.ndarray], boxes: list[Letterbox]) -> np.ndarray:
         """(N, 3, size, size) float32 RGB in [0, 1]."""
         out = np.empty((len(pictures), 3, self.size, self.size), np.float32)
@@ -181,7 +175,7 @@ class OnnxDetector:
 
     def batch(self, images: list[np.ndarray]) -> list[Detections]:
         started = time.perf_counter()
-        seen = [self.seen(image) for image in images]
+        seen = [seen_by_model(image, self.grayscale, self.autocontrast) for image in images]
         boxes = [self._letterbox(picture.shape[:2]) for picture in seen]
         tensor = self.tensor(seen, boxes)
         raw = [self.session.run(None, {self.input: tensor[k : k + 1]})[0][0] for k in range(len(tensor))]

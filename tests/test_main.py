@@ -11,6 +11,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 
 from tests.support import mjray_main, ordered_seats, steady_rounds
@@ -42,8 +43,10 @@ def test_embedded_default_runs_and_writes_ordered_results(tmp_path, table_360, m
         assert sum(len(r["boxes"]) for r in results) > 5 * len(results), "tiles are being found"
         assert {r["gap"] for r in records if "gap" in r} <= {"skipped"}
     with av.open(str(out / "grid.mp4")) as video:
-        frames = sum(1 for _ in video.decode(video=0))
-    assert frames >= 100, "the grid video holds the synchronized seats"
+        pictures = [frame.to_ndarray(format="bgr24") for frame in video.decode(video=0)]
+    assert len(pictures) >= 100, "the grid video holds the synchronized seats"
+    spread = np.median(pictures[-1].max(axis=2).astype(int) - pictures[-1].min(axis=2))
+    assert spread > 20, "the grid shows the cameras in colour, though the grey tile model was sent grey"
 
     # The analysis notebook runs on this run's output, as a user would run it.
     import nbformat

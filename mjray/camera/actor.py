@@ -9,10 +9,11 @@ stage knows nothing of where frames come from. Promises:
   frame waiting and reports each frame it replaces as a `skipped` gap (latency stays bounded);
   policy `every` keeps decoding and holds up to `buffer_s` seconds of frames, oldest first, and
   reports what overflows as `overflow` gaps (a replay at full speed is held back instead);
-- pixels go into Ray's object store when a frame is sent, never for skipped frames: as the
-  detector's argument (push) or in the answer to its take (pull). Where pictures are shown, the
-  camera keeps them for the driver until it has shown them (`mjray.camera.pixels`; in pull mode a second
-  copy): results carry no object references;
+- pixels are made, scaled and converted in one pass, when a frame is sent, never for skipped
+  frames, and go into Ray's object store once: as the detector's argument (push) or in the answer
+  to its take (pull). Where pictures are shown, the camera keeps the sent frames' decoder pictures
+  until the driver has shown them and makes BGR of only those it asks for (`mjray.camera.pixels`):
+  results carry no object references;
 - control calls (`stats`, `stop`, `pixels`, `release`) are answered while it decodes; a source that ends (a replay)
   leaves the camera `ended`, its frames still inferred;
 - policy `aligned` (pull only): the camera keeps about a second of decoded frames and a take asks
@@ -41,10 +42,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-import numpy as np
-
 from mjray.camera.ledger import GapBatch, SeqLedger
-from mjray.camera.pixels import PixelHold
+from mjray.camera.pixels import BGR, PixelHold, Sending, shown
 from mjray.camera.sources import Source, SourceState, describe
 from mjray.camera.timeline import MissingFrames, quantile_step
 from mjray.cluster import metrics
@@ -205,7 +204,7 @@ class CameraActor:
         in_flight_per_worker: int,
         hold_s: float | None,
         buffer_s: float = 2.0,
-        send_size: int = 0,
+        sending: Sending = BGR,
     ) -> None:
         import ray
 
@@ -217,7 +216,7 @@ class CameraActor:
         self.reorder = REORDER.lookup(seat)
         self.detectors = [ray.get_actor(name) for name in detectors]  # their names: `clients.DETECTOR`
         self.lossless, self.buffer_s = policy.lossless, buffer_s
-        self.send_size = send_size  # the long side of the pictures detectors get (0: as decoded)
+        self.sending = sending
         hold = policy.lossless and source.can_wait
         buffered = policy.lossless and not hold  # seconds of frames by capture time, oldest first
         self.gate: FrameGate[Decoded] = FrameGate(
@@ -231,8 +230,8 @@ class CameraActor:
         self.ring: FrameRing[Decoded] | None = FrameRing(1.0, 32) if policy.by_instant else None
         self._last_instant = float("-inf")  # by instant: the newest instant a take asked for
         self.per_worker = [0] * len(self.detectors)
-        # sent frames' pixels, for the driver to show, at most `hold_s`; None: no pictures shown
-        self.held: PixelHold | None = PixelHold(hold_s) if hold_s is not None else None
+        # sent frames' decoder pictures, for the driver to show, at most `hold_s`; None: no pictures shown
+        self.held: PixelHold[object] | None = PixelHold(hold_s) if hold_s is not None else None
         setup_actor(CAMERA.name(seat))
         self.stats_ = CameraStats(seat, source.shown)
         self.state = SourceState()
@@ -452,7 +451,6 @@ class CameraActor:
 
         None when no frame came in time (camera reconnecting, or stopped and empty).
         """
-        import ray
 
         if self.state.status != CameraStatus.STREAMING or self._stalled():
             wait_s = 0.0  # no wait while down or stalled: the asking worker serves other seats meanwhile
@@ -481,8 +479,8 @@ class CameraActor:
         if pending is None:
             return None
         frame, image, gaps = self._frame(pending, at)
-        if self.held is not None:  # a copy of its own: the answer's belongs to the detector
-            self._keep(frame.seq, ray.put(self._full(pending, image)))
+        if self.held is not None:
+            self._keep(frame.seq, pending.picture)
         with self._lock:
             self.stats_.sent += 1
         return frame, image, gaps  # the pixels by value: one copy into the store, and no reference returned
@@ -548,18 +546,12 @@ class CameraActor:
             return list(self._pushes)
 
     def _frame(self, decoded: Decoded, instant: float | None = None) -> tuple[Frame, object, list[Gap]]:
-        """The frame and its BGR pixels, converted only now it is sent. The gaps of the frames skipped
-        since the last one sent travel with it: its detector pushes them with its result, one call
-        where there were two (they cannot leave the reorder before it anyway)."""
+        """The frame and the pixels its detector reads, made only now it is sent. The gaps of the
+        frames skipped since the last one sent travel with it: its detector pushes them with its
+        result, one call where there were two (they cannot leave the reorder before it anyway)."""
         gaps = self._take_skips()
-        picture = decoded.picture
-        width, height = picture.width, picture.height  # type: ignore[attr-defined]
-        scale = self.send_size / max(width, height) if self.send_size else 1.0
-        if scale < 1.0:  # scaled as it is converted, in one pass
-            size = {"width": round(width * scale / 2) * 2, "height": round(height * scale / 2) * 2}
-            image = picture.reformat(**size, format="bgr24", interpolation="AREA").to_ndarray()  # type: ignore[attr-defined]
-        else:
-            image = picture.to_ndarray(format="bgr24")  # type: ignore[attr-defined]
+        image = self.sending(decoded.picture)
+        width, height = decoded.picture.width, decoded.picture.height  # type: ignore[attr-defined]
         frame = Frame(
             self.seat,
             decoded.seq,
@@ -573,30 +565,19 @@ class CameraActor:
         )
         return frame, image, gaps
 
-    @staticmethod
-    def _full(decoded: Decoded, image: np.ndarray) -> np.ndarray:
-        """The picture a display shows: the one sent, unless it was sent scaled (`send_size`)."""
-        if image.shape[1] == decoded.picture.width:  # type: ignore[attr-defined]
-            return image
-        return decoded.picture.to_ndarray(format="bgr24")  # type: ignore[attr-defined]
-
-    def _keep(self, seq: int, ref) -> None:
-        """A sent frame's pixels (their ObjectRef), kept for the driver to show."""
+    def _keep(self, seq: int, picture: object) -> None:
+        """A sent frame's decoder picture, kept for the driver to show."""
         with self._lock:
-            self.held.keep(seq, ref, time.monotonic())
+            self.held.keep(seq, picture, time.monotonic())
 
     def pixels(self, seqs: list[int]) -> list:
-        """The BGR pixels of these sent frames, for the outputs that show them (arrays, not references:
-        see `mjray.camera.pixels`); None for one let go, or sent before this process started."""
-        import ray
-
+        """The BGR pixels of these sent frames, made now for the outputs that show them (arrays, not
+        references: see `mjray.camera.pixels`); None for one let go, or sent before this process started."""
         if self.held is None:
             return [None] * len(seqs)
         with self._lock:
-            refs = self.held.get(seqs, time.monotonic())
-        kept = [ref for ref in refs if ref is not None]
-        got = iter(ray.get(kept) if kept else [])
-        return [None if ref is None else next(got) for ref in refs]
+            pictures = self.held.get(seqs, time.monotonic())
+        return [None if picture is None else shown(picture) for picture in pictures]
 
     def release(self, below: int) -> None:
         """The driver has shown what it will of the frames before seq `below`."""
@@ -610,8 +591,7 @@ class CameraActor:
         frame, image, gaps = self._frame(decoded)
         ref = ray.put(image)  # an argument of the call: the detector gets the array, and no reference is lent
         if self.held is not None:
-            full = self._full(decoded, image)
-            self._keep(frame.seq, ref if full is image else ray.put(full))
+            self._keep(frame.seq, decoded.picture)
         with self._lock:
             worker = min(range(len(self.detectors)), key=self.per_worker.__getitem__)
             self.per_worker[worker] += 1

@@ -28,7 +28,7 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from mjray import plugins
 from mjray.camera.actor import CameraActor
-from mjray.camera.pixels import hold_for
+from mjray.camera.pixels import Sending, hold_for
 from mjray.camera.recording import Recording
 from mjray.camera.sources import ReplaySource, RtspSource, Source
 from mjray.cluster import metrics
@@ -336,7 +336,7 @@ class Pipeline:
                     pool.in_flight_per_worker,
                     hold_s,
                     stream.buffer_s,
-                    stream.send_size,
+                    Sending(stream.send_size, grey=cfg.model.grayscale),
                 ),
                 cpus=pool.camera_cpus,
                 shared_detectors=len(self.shared),

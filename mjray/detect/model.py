@@ -125,12 +125,15 @@ def stretch_contrast(image: np.ndarray) -> np.ndarray:
 
 
 def seen_by_model(image: np.ndarray, grayscale: bool, autocontrast: bool) -> np.ndarray:
-    """BGR uint8 in; out, the picture the model sees: BGR, or grey on one channel when `grayscale`.
+    """BGR uint8 in, or grey (2-D: a camera sends its luma to a grey model); out, the picture the
+    model sees: BGR, or grey on one channel when `grayscale`.
 
     The tile model was trained on PIL's `convert("L")` then `ImageOps.autocontrast`; this gives
     the same pixels, rarely off by a grey level or two (rounding of the grey conversion).
     """
-    if grayscale:
+    if image.ndim == 2:
+        image = image if grayscale else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    elif grayscale:
         image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     return stretch_contrast(image) if autocontrast else image
 

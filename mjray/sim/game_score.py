@@ -333,6 +333,7 @@ def detect_table(
     without the pipeline's timing."""
     import time
 
+    from mjray.camera.pixels import Sending
     from mjray.detect.model import load_model
     from mjray.frames import Frame, Result
     from mjray.mahjong.plugin import plugged
@@ -341,6 +342,7 @@ def detect_table(
 
     detector = detector or load_model(plugins=plugged(faces=faces, faces_file=faces_file, faces_memory=faces_memory))
     names = detector.names
+    sending = Sending(grey=detector.grayscale)  # the pictures a camera sends this model
     fps = table.spec.fps
     out_dir.mkdir(parents=True, exist_ok=True)
     write_spec(table.spec, out_dir)
@@ -348,7 +350,7 @@ def detect_table(
     with open(out_dir / ANCHORS_FILE, "w") as anchors:
         for seat in table.spec.seats:
             indices = list(range(0, table.spec.frames, every))
-            for n, (i, image) in enumerate(decoded(table, seat, indices)):
+            for n, (i, image) in enumerate(decoded(table, seat, indices, sending)):
                 t = start_at + i / fps
                 started = time.perf_counter()
                 detections = detector(image)

@@ -16,6 +16,7 @@ import av
 import numpy as np
 import supervision as sv
 
+from mjray.camera.pixels import BGR, Sending
 from mjray.frames import Detections
 from mjray.mahjong.tiles import FROM_DETECTOR_NAME
 from mjray.sim.render import TileBox
@@ -79,13 +80,14 @@ def sample_frames(table: RenderedTable, frames: int, seed: int = 0) -> dict[str,
     return {s: sorted(v) for s, v in by_seat.items()}
 
 
-def decoded(table: RenderedTable, seat: str, indices: list[int]):
-    """(index, BGR frame) for the wanted frames of a seat's video, decoding it once in order."""
+def decoded(table: RenderedTable, seat: str, indices: list[int], sending: Sending = BGR):
+    """(index, picture) for the wanted frames of a seat's video, decoding it once in order: BGR, or
+    as a camera sends it to a detector (`sending`)."""
     wanted = set(indices)
     with av.open(str(table.videos[seat])) as container:
         for i, frame in enumerate(container.decode(video=0)):
             if i in wanted:
-                yield i, frame.to_ndarray(format="bgr24")
+                yield i, sending(frame)
             if i >= max(indices, default=-1):
                 break
 

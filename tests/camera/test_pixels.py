@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import io
+
+import av
+import cv2
+import numpy as np
 import pytest
 
-from mjray.camera.pixels import PixelHold, hold_for
+from mjray.camera.pixels import PixelHold, Sending, hold_for, shown
 from mjray.config import StreamConfig
 from mjray.frames import Policy
 from mjray.order.sync import for_display
@@ -72,3 +77,54 @@ def test_a_frame_shown_as_late_as_the_display_allows_still_has_its_pixels(policy
                 assert hold.get([seq], now) == [f"ton {seq}"], f"ton {seq} shown at {now:.1f} s without its pixels"
                 shown += 1
     assert shown > 300, "the display showed the streaming seat"
+
+
+def coloured_clip(frames: int = 6, width: int = 320, height: int = 176) -> list[av.VideoFrame]:
+    """Frames of a real H.264 stream (limited-range yuv420p, as cameras send), decoded by PyAV:
+    colour bars, a ramp and noise, so that every grey level and saturated colours occur."""
+    rng = np.random.default_rng(0)
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="h264") as container:
+        stream = container.add_stream("libx264", rate=15)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for k in range(frames):
+            picture = rng.integers(0, 256, (height, width, 3), np.uint8)
+            picture[: height // 2] = np.linspace(0, 255, width, dtype=np.uint8)[None, :, None]
+            picture[: height // 4, : width // 3] = (255 * (k % 2), 0, 255)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(picture, format="bgr24")))
+        container.mux(stream.encode())
+    buffer.seek(0)
+    with av.open(buffer, format="h264") as container:
+        return list(container.decode(video=0))
+
+
+def test_a_grey_model_is_sent_the_pictures_luma_exactly_as_ffmpeg_makes_grey():
+    for picture in coloured_clip():
+        sent = Sending(grey=True)(picture)
+        assert sent.shape == (picture.height, picture.width) and sent.dtype == np.uint8
+        assert np.array_equal(sent, picture.to_ndarray(format="gray"))
+        bgr = picture.to_ndarray(format="bgr24")
+        assert np.abs(sent.astype(int) - cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)).mean() < 2, "grey as from colour"
+        assert np.array_equal(shown(picture), bgr), "a picture shown is in colour, as decoded"
+
+
+def test_a_full_range_picture_keeps_its_grey_levels():
+    picture = coloured_clip(1)[0].reformat(format="yuvj420p")
+    assert np.array_equal(Sending(grey=True)(picture), picture.to_ndarray(format="gray"))
+
+
+def test_pictures_sent_scaled_keep_their_shape_and_their_look():
+    picture = coloured_clip(1)[0]
+    grey = Sending(160, grey=True)(picture)
+    colour = Sending(160)(picture)
+    assert grey.shape == (88, 160) and colour.shape == (88, 160, 3)
+    expected = cv2.resize(picture.to_ndarray(format="gray"), (160, 88), interpolation=cv2.INTER_AREA)
+    off = np.abs(grey.astype(int) - expected)  # scaled before its levels are stretched to 0-255: rounding
+    assert off.max() <= 3 and off.mean() < 0.5
+    assert np.abs(cv2.cvtColor(colour, cv2.COLOR_BGR2GRAY).astype(int) - expected).mean() < 2
+    assert Sending(640)(picture).shape == (176, 320, 3), "never scaled up"
+
+
+def test_a_picture_with_no_luma_plane_is_still_sent_grey():
+    picture = coloured_clip(1)[0].reformat(format="rgb24")
+    assert np.array_equal(Sending(grey=True)(picture), picture.to_ndarray(format="gray"))

@@ -7,6 +7,7 @@ import sys
 import textwrap
 import time
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image, ImageOps
@@ -25,6 +26,14 @@ def test_preprocess_matches_the_packages_own_grayscale_autocontrast():
     diff = np.abs(ours[..., 0].astype(int) - theirs.astype(int))
     assert diff.max() <= 2 and diff.mean() < 0.1  # grey conversion rounds differently, rarely
     assert ours.min() == 0 and ours.max() == 255
+
+
+def test_a_grey_picture_is_taken_as_a_camera_sends_it_to_a_grey_model():
+    rng = np.random.default_rng(1)
+    bgr = (rng.integers(40, 200, (90, 160, 3))).astype(np.uint8)
+    grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    assert np.array_equal(preprocess(grey, grayscale=True, autocontrast=True), preprocess(bgr, True, True))
+    assert preprocess(grey, grayscale=False, autocontrast=False).shape == bgr.shape, "a colour model gets 3 channels"
 
 
 def test_preprocess_off_returns_the_frame_untouched():

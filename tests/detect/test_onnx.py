@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 
+import cv2
 import numpy as np
 import pytest
 
@@ -50,6 +51,10 @@ def test_the_direct_runtime_finds_what_ultralytics_finds(grayscale, faces):
     for picture in pictures:
         want = ultralytics(picture)
         assert_same(direct(picture), want)
+        if grayscale:  # as a camera sends a grey model its pictures: one channel
+            grey = cv2.cvtColor(picture, cv2.COLOR_BGR2GRAY)
+            assert_same(direct(grey), want)
+            assert_same(ultralytics(grey), want)
         found += len(want)
     assert found >= 40  # the frames hold tiles, and the model sees them (in colour too, if fewer)
     for got, want in zip(direct.batch(pictures[:3]), ultralytics.batch(pictures[:3])):  # sizes mixed in one batch

@@ -29,7 +29,15 @@ import numpy as np
 import psutil
 from omegaconf import OmegaConf
 
-from mjray.bench.contenders import Outcome, run_baseline, run_limit, run_limit_parallel, run_mjray, run_ultralytics
+from mjray.bench.contenders import (
+    Outcome,
+    bare_decode,
+    run_baseline,
+    run_limit,
+    run_limit_parallel,
+    run_mjray,
+    run_ultralytics,
+)
 from mjray.bench.observe import ReferenceReaders, score
 from mjray.config import ModelConfig
 from mjray.main import CONF_DIR
@@ -108,7 +116,18 @@ def bench(cfg: BenchConfig, out: Path) -> dict:
     log.info("limit: %.1f frames/s (%.1f ms a frame)", limits[0]["fps"], limits[0]["model_ms"])
     parallel = run_limit_parallel(images, cfg.limit_seconds, model, psutil.cpu_count() or 1)
     log.info("limit, one single-threaded model per core: %.1f frames/s", parallel["fps"])
-    report = {"machine": machine(), "config": asdict(cfg), "limit": {}, "limit_parallel": parallel, "contenders": {}}
+    ultralytics = run_limit(images, cfg.limit_seconds, {**model, "runtime": "ultralytics"})
+    log.info("Ultralytics' own loop (model.runtime=ultralytics): %.1f frames/s", ultralytics["fps"])
+    decode = bare_decode(table.videos[spec.seats[0]])
+    report = {
+        "machine": machine(),
+        "config": asdict(cfg),
+        "limit": {},
+        "limit_parallel": parallel,
+        "limit_ultralytics": ultralytics,
+        "bare_decode": decode,
+        "contenders": {},
+    }
     outcomes = {}
     with RtspServer(table.videos, fps=spec.fps) as server, tempfile.TemporaryDirectory() as scratch:
         urls = [server.url(s) for s in spec.seats]
@@ -136,7 +155,9 @@ def bench(cfg: BenchConfig, out: Path) -> dict:
         "runs_fps": [x["fps"] for x in limits],
     }
     for i, (name, (outcome, reference)) in enumerate(outcomes.items()):
-        report["contenders"][name] = summarize(outcome, reference, cfg, bracket(*limits[i : i + 2]))
+        report["contenders"][name] = summarize(
+            outcome, reference, cfg, bracket(*limits[i : i + 2]), parallel["fps"], decode["cpu_ms"]
+        )
         log.info("%s: %s", name, report["contenders"][name]["total"])
     write(report, out)
     return report
@@ -256,7 +277,14 @@ def limit_left(limit_fps: float, cpus: int, apparatus_cores: float | None) -> fl
     return limit_fps * (cpus - apparatus_cores) / cpus
 
 
-def summarize(outcome: Outcome, reference, cfg: BenchConfig, limit: dict) -> dict:
+def summarize(
+    outcome: Outcome,
+    reference,
+    cfg: BenchConfig,
+    limit: dict,
+    per_core_fps: float | None = None,
+    bare_decode_ms: float | None = None,
+) -> dict:
     figures = score(outcome.deliveries, reference, cfg.seats, outcome.seconds, cfg.fps, outcome.displayed)
     total = figures["total"]
     if outcome.displayed is not None:  # the table's skew is of the display; say what the outputs alone give
@@ -267,6 +295,7 @@ def summarize(outcome: Outcome, reference, cfg: BenchConfig, limit: dict) -> dic
     total["kept"] = round(total["fps"] / (cfg.seats * cfg.fps), 3)  # 1.0: every camera frame inferred, none skipped
     total["limit_fps"] = round(limit["fps"], 2)
     total["ratio_to_limit"] = round(total["fps"] / limit["fps"], 3) if limit["fps"] else None
+    total["ratio_to_per_core"] = round(total["fps"] / per_core_fps, 3) if per_core_fps else None
     left = limit_left(limit["fps"], psutil.cpu_count() or 1, outcome.notes.get("apparatus_cores"))
     total["ratio_to_limit_left"] = round(total["fps"] / left, 3) if left else None
     # the issue's latency target: twice the model's own time plus one frame interval
@@ -275,13 +304,47 @@ def summarize(outcome: Outcome, reference, cfg: BenchConfig, limit: dict) -> dic
     total["cpu_s_per_frame"] = round(outcome.cpu_seconds / delivered, 4) if delivered else None
     total["peak_rss_mib"] = round(outcome.peak_rss_mib)
     cpu = {role: round(seconds / delivered, 4) for role, seconds in outcome.cpu_by_role.items()} if delivered else {}
-    return {**figures, "notes": outcome.notes, "measured_s": round(outcome.seconds, 2), "cpu_s_per_frame_by_role": cpu}
+    costs = outcome.notes.get("cpu_stages")
+    split = breakdown(outcome.cpu_by_role, costs, delivered, bare_decode_ms) if costs and delivered else None
+    return {
+        **figures,
+        "notes": outcome.notes,
+        "measured_s": round(outcome.seconds, 2),
+        "cpu_s_per_frame_by_role": cpu,
+        **({"breakdown": split} if split else {}),
+    }
+
+
+STAGED = {"CameraActor": "cameras", "DetectorActor": "detectors"}  # process kinds that time their stages
+FORWARD = ("forward pass", "Ultralytics' predict")  # the model's own work, as each runtime names it
+
+
+def breakdown(cpu_by_role: dict, costs: dict, delivered: int, bare_decode_ms: float | None) -> dict:
+    """CPU ms per delivered frame by process kind, the cameras' and detectors' split by stage (their
+    `other`: Ray's calls and threads, what no stage times); the share of it all that is not the
+    model's forward pass; a camera's CPU per decoded frame against a bare decode of its H.264."""
+    kinds: dict[str, dict] = {}
+    for role, seconds in sorted(cpu_by_role.items(), key=lambda kv: -kv[1]):
+        ms = 1000 * seconds / delivered
+        timed = {name: 1000 * got["s"] / delivered for name, got in costs.get(STAGED.get(role, ""), {}).items()}
+        kinds[role] = {"all": ms, **timed, **({"other": ms - sum(timed.values())} if timed else {})}
+    everything = sum(kind["all"] for kind in kinds.values())
+    forward = sum(kinds.get("DetectorActor", {}).get(name, 0.0) for name in FORWARD)
+    camera_ms = 1000 * cpu_by_role.get("CameraActor", 0.0) / costs["decoded"] if costs.get("decoded") else None
+    return {
+        "ms_per_frame": {role: {k: round(v, 2) for k, v in kind.items()} for role, kind in kinds.items()},
+        "not_forward_share": round(1 - forward / everything, 3) if everything and forward else None,
+        "camera_ms_per_decoded": round(camera_ms, 3) if camera_ms else None,
+        "bare_decode_ms": bare_decode_ms,
+        "camera_to_bare_decode": round(camera_ms / bare_decode_ms, 2) if camera_ms and bare_decode_ms else None,
+    }
 
 
 COLUMNS = [
     "fps",
     "limit_fps",
     "ratio_to_limit",
+    "ratio_to_per_core",
     "ratio_to_limit_left",
     "latency_p50_ms",
     "latency_p99_ms",
@@ -315,7 +378,10 @@ def table(report: dict) -> str:
     lines = [
         f"machine: {m['cpus']} CPUs, {m['memory_gib']} GiB, GPU {m['gpu'] or 'none'}; "
         f"limit (model alone, tight loop, all cores): {limit['fps']} frames/s, {limit['model_ms']} ms "
-        f"(runs {limit['runs_fps']}); one single-threaded model per core: {report['limit_parallel']['fps']} frames/s",
+        f"(runs {limit['runs_fps']}); one single-threaded model per core: {report['limit_parallel']['fps']} frames/s "
+        f"({report['limit_parallel']['model_ms']} ms a frame); Ultralytics' own loop, all cores: "
+        f"{report['limit_ultralytics']['fps']} frames/s; a bare PyAV decode of a camera's H.264: "
+        f"{report['bare_decode']['cpu_ms']} ms of CPU a frame",
         f"{'contender':12s}" + "".join(f"{c:>19s}" for c in COLUMNS),
     ]
     for name, figures in report["contenders"].items():
@@ -323,6 +389,9 @@ def table(report: dict) -> str:
     lines.append("CPU seconds per delivered frame, by process:")
     for name, figures in report["contenders"].items():
         lines.append(f"  {name:10s} " + ", ".join(f"{k} {v}" for k, v in figures["cpu_s_per_frame_by_role"].items()))
+    for name, figures in report["contenders"].items():
+        if "breakdown" in figures:
+            lines += breakdown_lines(name, figures["breakdown"])
     for name, figures in report["contenders"].items():
         notes = figures.get("notes", {})
         if notes.get("stages"):
@@ -336,6 +405,23 @@ def table(report: dict) -> str:
                 f"{notes['skew_of_outputs_p50_p99_ms']} ms; display latency p50/p99 {notes['display_latency_p50_p99_ms']} ms"
             )
     return "\n".join(lines)
+
+
+def breakdown_lines(name: str, split: dict) -> list[str]:
+    lines = [f"{name}, CPU ms per delivered frame, by process kind and stage:"]
+    for role, kind in split["ms_per_frame"].items():
+        stages = ", ".join(f"{k} {v}" for k, v in kind.items() if k != "all")
+        lines.append(f"  {role:16s} {kind['all']:8.2f}" + (f"  ({stages})" if stages else ""))
+    if split["not_forward_share"] is not None:
+        lines.append(
+            f"  everything but the model's forward pass: {100 * split['not_forward_share']:.0f} % (target <= 10 %)"
+        )
+    if split["camera_to_bare_decode"] is not None:
+        lines.append(
+            f"  a camera's CPU per decoded frame: {split['camera_ms_per_decoded']} ms, "
+            f"{split['camera_to_bare_decode']} x a bare PyAV decode ({split['bare_decode_ms']} ms; target <= 1.3 x)"
+        )
+    return lines
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from mjray.bench.observe import Delivery, TreeMeter
 from mjray.output.sinks import BaseSink
@@ -90,6 +91,31 @@ def run_limit_parallel(images: list, seconds: float, model: dict, processes: int
         "fps": round(sum(r["fps"] for r in results), 2),
         "model_ms": round(sum(r["model_ms"] for r in results) / len(results), 1),
     }
+
+
+def stage_costs_since(before: dict, after: dict) -> dict:
+    """`Pipeline.stage_costs` over the measured window: CPU seconds by stage, frames decoded."""
+    from mjray.cluster.stages import since
+
+    return {
+        "cameras": since(before["cameras"], after["cameras"]),
+        "detectors": since(before["detectors"], after["detectors"]),
+        "decoded": after["decoded"] - before["decoded"],
+    }
+
+
+def bare_decode(video: Path, frames: int = 300) -> dict:
+    """A bare PyAV decode of a camera's H.264, as the camera decodes it (slice threads), this
+    process's CPU a frame: what a camera's CPU per decoded frame is held to."""
+    import av
+
+    started, done = time.process_time(), 0
+    with av.open(str(video)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "SLICE"
+        for _ in zip(range(frames), container.decode(stream)):
+            done += 1
+    return {"frames": done, "cpu_ms": round(1000 * (time.process_time() - started) / max(done, 1), 3)}
 
 
 def stage_times(results: list) -> dict:
@@ -206,9 +232,11 @@ def run_mjray(
         until = time.monotonic() + warmup_s
         while time.monotonic() < until:
             driver.step()
+        costs = pipeline.stage_costs()
         meter = TreeMeter(os.getpid(), exclude)
         sink.window = (time.time(), time.time() + seconds)
         start, end = measure(meter, seconds, driver.step)
+        costs = stage_costs_since(costs, pipeline.stage_costs())
         driver.finish()
         driver.close()
         pipeline.shutdown()
@@ -230,6 +258,7 @@ def run_mjray(
                 else {"workers_per_camera": pool.workers_per_camera}
             ),
             "stages": stage_times(sink.timed),
+            "cpu_stages": costs,
         },
         meter.by_role(),
         sink.displayed,

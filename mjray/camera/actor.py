@@ -50,6 +50,7 @@ from mjray.cluster import metrics
 from mjray.cluster.clients import CAMERA, REORDER
 from mjray.cluster.heap import HeapTrimmer
 from mjray.cluster.logs import setup_actor
+from mjray.cluster.stages import StageClock
 from mjray.frames import CameraStatus, Decoded, Frame, Gap, GapReason
 from mjray.policy import PolicyParts
 
@@ -234,6 +235,7 @@ class CameraActor:
         self.held: PixelHold[object] | None = PixelHold(hold_s) if hold_s is not None else None
         setup_actor(CAMERA.name(seat))
         self.stats_ = CameraStats(seat, source.shown)
+        self.clock = StageClock()  # CPU by stage: decode (demux and decode), convert, put
         self.state = SourceState()
         self.seqs = SeqLedger(LEASE_FRAMES)  # the seqs it hands out, leased from its reorder's ledger
         self._started_at: float | None = None
@@ -324,7 +326,12 @@ class CameraActor:
         self._report_metrics()
         with self._lock:
             held = len(self.held) if self.held is not None else 0
-        return {**{k: v for k, v in vars(s).items() if k != "recent"}, **vars(self.state), "pixels_held": held}
+        return {
+            **{k: v for k, v in vars(s).items() if k != "recent"},
+            **vars(self.state),
+            "pixels_held": held,
+            "stages": self.clock.as_dict(),
+        }
 
     def _report_metrics(self) -> None:
         """Counters as what came since the last report (each time anyone asks for stats: the
@@ -339,8 +346,11 @@ class CameraActor:
     # decoding ----------------------------------------------------------------------------
     def _decode_loop(self, start_at: float) -> None:
         try:
-            for decoded in self.source.frames(self._stop, self.state, start_at):
-                if self._stop.is_set():
+            frames = self.source.frames(self._stop, self.state, start_at)
+            while True:
+                with self.clock.stage("decode"):
+                    decoded = next(frames, None)
+                if decoded is None or self._stop.is_set():
                     break
                 self._heap.tick()
                 if self.seqs.resume_from is not None and not self._resumed(decoded):
@@ -550,7 +560,8 @@ class CameraActor:
         frames skipped since the last one sent travel with it: its detector pushes them with its
         result, one call where there were two (they cannot leave the reorder before it anyway)."""
         gaps = self._take_skips()
-        image = self.sending(decoded.picture)
+        with self.clock.stage("convert"):
+            image = self.sending(decoded.picture)
         width, height = decoded.picture.width, decoded.picture.height  # type: ignore[attr-defined]
         frame = Frame(
             self.seat,
@@ -589,7 +600,8 @@ class CameraActor:
         import ray
 
         frame, image, gaps = self._frame(decoded)
-        ref = ray.put(image)  # an argument of the call: the detector gets the array, and no reference is lent
+        with self.clock.stage("put"):
+            ref = ray.put(image)  # an argument of the call: the detector gets the array, and no reference is lent
         if self.held is not None:
             self._keep(frame.seq, decoded.picture)
         with self._lock:

@@ -31,7 +31,7 @@ from mjray.camera.actor import CameraActor
 from mjray.camera.pixels import Sending, hold_for
 from mjray.camera.recording import Recording
 from mjray.camera.sources import ReplaySource, RtspSource, Source
-from mjray.cluster import metrics
+from mjray.cluster import metrics, stages
 from mjray.cluster.clients import CAMERA, DETECTOR, REORDER, ROUNDS
 from mjray.cluster.facts import ActorFacts, facts
 from mjray.cluster.placement import Need, check_placement, nodes_from_ray, pool_for
@@ -509,6 +509,19 @@ class Pipeline:
         return {
             s: {"camera": cams.get(s, {}), "reorder": r if isinstance(r, dict) else {}, "down": self.down.get(s, "")}
             for s, r in zip(seats, reorders)
+        }
+
+    def stage_costs(self) -> dict[str, dict]:
+        """CPU by stage so far, summed over the cameras and over the detectors (`mjray.cluster.stages`),
+        and the frames the cameras decoded: readings to subtract, for a window's costs."""
+        cams = [c for seat, c in self._cameras("stats").items() if seat not in self.down]
+        detectors = [
+            d for d in settle([d.stats.remote() for d in self.detectors], STATS_TIMEOUT_S) if isinstance(d, dict)
+        ]
+        return {
+            "cameras": stages.total([c.get("stages", {}) for c in cams]),
+            "detectors": stages.total([d.get("stages", {}) for d in detectors]),
+            "decoded": sum(c.get("decoded", 0) for c in cams),
         }
 
     def stop(self) -> tuple[dict[str, list[Item]], dict[str, dict]]:

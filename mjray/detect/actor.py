@@ -299,6 +299,8 @@ class DetectorActor:
             "served": dict(self.served),
             "post_ms": round(self.post_ms / max(self.inferred, 1), 2),
             "batches": self.batch_sizes.as_dict() if self.batch else None,
+            # CPU by stage, where the model keeps a `StageClock` (mjray's own do)
+            "stages": clock.as_dict() if (clock := getattr(self.detector, "clock", None)) is not None else {},
         }
 
 

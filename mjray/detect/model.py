@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
+from mjray.cluster.stages import StageClock
 from mjray.frames import Detections
 from mjray.plugins import PluginError, PostProcessor, Seen, postprocessors
 
@@ -222,6 +223,7 @@ class YoloDetector:
         self.weights, self.imgsz, self.conf, self.iou, self.device = path, imgsz, conf, iou, device
         self.grayscale, self.autocontrast = grayscale, autocontrast
         self.last_ms = 0.0
+        self.clock = StageClock()  # CPU by stage
         self.post: list[PostProcessor] = []  # the plug-ins' work on each frame's boxes (mjray.plugins)
         self.post_ms = 0.0  # of last_ms
         self.batch_note = ""  # how a batch is inferred, if not in one forward pass
@@ -285,25 +287,28 @@ class YoloDetector:
         return self.batch([image])[0]
 
     def batch(self, images: list[np.ndarray]) -> list[Detections]:
-        started = time.perf_counter()
-        seen = [preprocess(image, self.grayscale, self.autocontrast) for image in images]
-        results = self.model.predict(
-            seen,
-            imgsz=self.imgsz,
-            conf=self.conf,
-            iou=self.iou,
-            device=self.device,
-            verbose=False,
-            half=self.half,
-        )
-        found = [Detections.from_ultralytics(result) for result in results]
+        started, clock, n = time.perf_counter(), self.clock, len(images)
+        with clock.stage("pre-process", n):
+            seen = [preprocess(image, self.grayscale, self.autocontrast) for image in images]
+        with clock.stage("Ultralytics' predict", n, time.process_time):  # its threads, and a GPU's waits
+            results = self.model.predict(
+                seen,
+                imgsz=self.imgsz,
+                conf=self.conf,
+                iou=self.iou,
+                device=self.device,
+                verbose=False,
+                half=self.half,
+            )
+            found = [Detections.from_ultralytics(result) for result in results]
         if self.post:
             inferred = time.perf_counter()
-            for i, detections in enumerate(found):
-                picture = Seen(seen[i], self.grayscale)
-                for post in self.post:
-                    detections = post(picture, detections)
-                found[i] = detections
+            with clock.stage("plug-ins", n):
+                for i, detections in enumerate(found):
+                    picture = Seen(seen[i], self.grayscale)
+                    for post in self.post:
+                        detections = post(picture, detections)
+                    found[i] = detections
             self.post_ms = (time.perf_counter() - inferred) * 1000
         self.last_ms = (time.perf_counter() - started) * 1000
         return found

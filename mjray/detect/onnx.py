@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 import supervision as sv
 
+from mjray.cluster.stages import StageClock
 from mjray.detect.model import ModelError, resolve_weights, seen_by_model
 from mjray.frames import Detections
 from mjray.plugins import PluginError, PostProcessor, Seen, postprocessors
@@ -147,6 +148,9 @@ class OnnxDetector:
             log.info("%s takes %d x %d pictures: model.imgsz=%d unused", Path(path).name, self.size, self.size, imgsz)
         self.weights, self.conf, self.iou, self.device = path, conf, iou, "cpu"
         self.grayscale, self.autocontrast = grayscale, autocontrast
+        # CPU by stage; the forward pass on ONNX Runtime's own threads where it has more than one
+        self.clock = StageClock()
+        self._forward_clock = time.thread_time if threads == 1 else time.process_time
         self.device_note = ""
         self.batch_note = f"{Path(path).name} is an export of fixed batch 1: a batch's forward pass runs frame by frame"
         self.letterboxes: dict[tuple[int, int], Letterbox] = {}
@@ -174,25 +178,31 @@ class OnnxDetector:
         return out
 
     def batch(self, images: list[np.ndarray]) -> list[Detections]:
-        started = time.perf_counter()
-        seen = [seen_by_model(image, self.grayscale, self.autocontrast) for image in images]
-        boxes = [self._letterbox(picture.shape[:2]) for picture in seen]
-        tensor = self.tensor(seen, boxes)
-        raw = [self.session.run(None, {self.input: tensor[k : k + 1]})[0][0] for k in range(len(tensor))]
+        started, clock, n = time.perf_counter(), self.clock, len(images)
+        with clock.stage("pre-process", n):
+            seen = [seen_by_model(image, self.grayscale, self.autocontrast) for image in images]
+            boxes = [self._letterbox(picture.shape[:2]) for picture in seen]
+            tensor = self.tensor(seen, boxes)
+        with clock.stage("forward pass", n, self._forward_clock):
+            raw = [self.session.run(None, {self.input: tensor[k : k + 1]})[0][0] for k in range(len(tensor))]
         found = []
-        for output, letterbox in zip(raw, boxes):
-            detections = boxes_of(output, self.conf, self.iou)
-            found.append(Detections(letterbox.boxes_back(detections.xyxy), detections.confidence, detections.class_id))
+        with clock.stage("post-process", n):
+            for output, letterbox in zip(raw, boxes):
+                detections = boxes_of(output, self.conf, self.iou)
+                found.append(
+                    Detections(letterbox.boxes_back(detections.xyxy), detections.confidence, detections.class_id)
+                )
         if self.post:
             inferred = time.perf_counter()
-            for i, picture in enumerate(seen):
-                shown = (
-                    Seen(np.broadcast_to(picture[..., None], (*picture.shape, 3)), True)
-                    if picture.ndim == 2
-                    else Seen(picture, False)
-                )
-                for post in self.post:
-                    found[i] = post(shown, found[i])
+            with clock.stage("plug-ins", n):
+                for i, picture in enumerate(seen):
+                    shown = (
+                        Seen(np.broadcast_to(picture[..., None], (*picture.shape, 3)), True)
+                        if picture.ndim == 2
+                        else Seen(picture, False)
+                    )
+                    for post in self.post:
+                        found[i] = post(shown, found[i])
             self.post_ms = (time.perf_counter() - inferred) * 1000
         self.last_ms = (time.perf_counter() - started) * 1000
         return found

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from mjray.bench.__main__ import breakdown
 from mjray.bench.observe import Delivery, Reference, score
 from mjray.sim.marker import Marker, Reading
 
@@ -133,6 +134,23 @@ def run_bench(tmp_path, *settings: str) -> subprocess.CompletedProcess:
     return result
 
 
+def test_the_breakdown_splits_each_kinds_cpu_by_its_stages_and_holds_cameras_to_a_bare_decode():
+    roles = {"DetectorActor": 2.0, "CameraActor": 0.5, "ReorderActor": 0.1}  # CPU seconds in the window
+    costs = {
+        "detectors": {"pre-process": {"s": 0.1, "n": 20}, "forward pass": {"s": 1.6, "n": 20}},
+        "cameras": {"decode": {"s": 0.2, "n": 100}, "convert": {"s": 0.05, "n": 20}},
+        "decoded": 100,
+    }
+    split = breakdown(roles, costs, delivered=20, bare_decode_ms=2.0)
+    kinds = split["ms_per_frame"]
+    assert list(kinds) == ["DetectorActor", "CameraActor", "ReorderActor"], "the costliest first"
+    assert kinds["DetectorActor"] == {"all": 100.0, "pre-process": 5.0, "forward pass": 80.0, "other": 15.0}
+    assert kinds["CameraActor"] == {"all": 25.0, "decode": 10.0, "convert": 2.5, "other": 12.5}
+    assert kinds["ReorderActor"] == {"all": 5.0}
+    assert split["not_forward_share"] == round(1 - 80 / 130, 3)
+    assert split["camera_ms_per_decoded"] == 5.0 and split["camera_to_bare_decode"] == 2.5
+
+
 @pytest.mark.slow
 def test_short_benchmark_of_every_contender_runs(tmp_path):
     """Seconds long, asserting nothing about speed: that each contender runs and is measured."""
@@ -162,6 +180,16 @@ def test_short_benchmark_of_every_contender_runs(tmp_path):
     assert low["shared_workers"] == 1 and low["threads"] == (os.cpu_count() or 1), low  # one worker on every core
     assert (tmp_path / "bench.csv").read_text().startswith("contender,seat,fps")
     assert "limit (model alone" in result.stdout and "CPU seconds per delivered frame, by process" in result.stdout
+    # where the CPU went, by stage, as each process timed its own work
+    assert report["limit_ultralytics"]["fps"] > 0 and report["bare_decode"]["cpu_ms"] > 0
+    for name in ("mjray", "mjray_low_latency", "mjray_aligned"):
+        split = report["contenders"][name]["breakdown"]
+        cameras, detectors = split["ms_per_frame"]["CameraActor"], split["ms_per_frame"]["DetectorActor"]
+        assert cameras["decode"] > 0 and cameras["convert"] > 0 and cameras["other"] > 0, (name, cameras)
+        assert {"pre-process", "forward pass", "post-process"} <= set(detectors), (name, detectors)
+        assert 0 < detectors["forward pass"] < detectors["all"], "the forward pass is part of the detectors' CPU"
+        assert 0 < split["not_forward_share"] < 1 and split["camera_to_bare_decode"] > 1, (name, split)
+    assert "everything but the model's forward pass" in result.stdout
 
 
 @pytest.mark.slow

@@ -235,7 +235,8 @@ class CameraActor:
         self.held: PixelHold[object] | None = PixelHold(hold_s) if hold_s is not None else None
         setup_actor(CAMERA.name(seat))
         self.stats_ = CameraStats(seat, source.shown)
-        self.clock = StageClock()  # CPU by stage: decode (demux and decode), convert, put
+        # CPU by stage: decode (demux and decode), frame policy, convert, put; take and pixels (calls)
+        self.clock = StageClock()
         self.state = SourceState()
         self.seqs = SeqLedger(LEASE_FRAMES)  # the seqs it hands out, leased from its reorder's ledger
         self._started_at: float | None = None
@@ -358,7 +359,8 @@ class CameraActor:
                 if isinstance(decoded, MissingFrames):
                     self._report_missing(decoded)
                 else:
-                    self._offer(decoded)
+                    with self.clock.stage("frame policy"):
+                        self._offer(decoded)
         except Exception as error:  # a source that cannot go on (a broken recording): the seat ends
             log.error("camera %s: source failed: %s", self.seat, describe(error))
             self.state.status, self.state.last_error = CameraStatus.ENDED, describe(error)
@@ -455,13 +457,16 @@ class CameraActor:
             self._send(send)
 
     def take(self, wait_s: float, at: float | None = None) -> tuple | None:
-        """Pull mode: (Frame, its BGR pixels, gaps) of the oldest waiting frame (under latest the
-        only one, the newest), waiting up to `wait_s` for one;
+        """Pull mode: (Frame, the pixels its detector reads, gaps) of the oldest waiting frame
+        (under latest the only one, the newest), waiting up to `wait_s` for one;
         by instant: of the frame captured nearest wall time `at`, waiting up to `wait_s` past `at`.
 
         None when no frame came in time (camera reconnecting, or stopped and empty).
         """
+        with self.clock.stage("take"):
+            return self._take(wait_s, at)
 
+    def _take(self, wait_s: float, at: float | None) -> tuple | None:
         if self.state.status != CameraStatus.STREAMING or self._stalled():
             wait_s = 0.0  # no wait while down or stalled: the asking worker serves other seats meanwhile
         elif at is not None:
@@ -586,9 +591,10 @@ class CameraActor:
         references: see `mjray.camera.pixels`); None for one let go, or sent before this process started."""
         if self.held is None:
             return [None] * len(seqs)
-        with self._lock:
-            pictures = self.held.get(seqs, time.monotonic())
-        return [None if picture is None else shown(picture) for picture in pictures]
+        with self.clock.stage("pixels", len(seqs)):
+            with self._lock:
+                pictures = self.held.get(seqs, time.monotonic())
+            return [None if picture is None else shown(picture) for picture in pictures]
 
     def release(self, below: int) -> None:
         """The driver has shown what it will of the frames before seq `below`."""

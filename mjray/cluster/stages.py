@@ -15,23 +15,29 @@ from contextlib import contextmanager
 
 
 class StageClock:
-    """Safe to share between a process's threads."""
+    """Safe to share between a process's threads. A stage inside another counts for itself only:
+    the outer one is charged its own time (a camera's `take` less the `convert` in it)."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
         self.counts: dict[str, int] = {}
         self._lock = threading.Lock()
+        self._inner = threading.local()  # per thread: the time of stages nested in the one running
 
     @contextmanager
     def stage(self, name: str, count: int = 1, clock: Callable[[], float] = time.thread_time) -> Iterator[None]:
         """Times the block as `count` of `name` (a batch of frames: `count` frames). `clock`:
         `time.process_time` for work that runs on a library's own threads (ONNX Runtime's, on
         more than one)."""
+        outer = getattr(self._inner, "seconds", None)
+        self._inner.seconds = 0.0
         started = clock()
         try:
             yield
         finally:
-            self.add(name, clock() - started, count)
+            spent = clock() - started
+            self.add(name, spent - self._inner.seconds, count)
+            self._inner.seconds = outer if outer is None else outer + spent
 
     def add(self, name: str, seconds: float, count: int = 1) -> None:
         with self._lock:

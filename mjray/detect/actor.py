@@ -18,6 +18,7 @@ from mjray.cluster.clients import CAMERA, REORDER, ROUNDS
 from mjray.cluster.logs import setup_actor
 from mjray.cluster.raysafe import settle
 from mjray.cluster.shipping import ShippedFile, receive
+from mjray.cluster.stages import StageClock
 from mjray.detect.batch_server import BatchServer, BatchSettings
 from mjray.detect.batching import BatchSizes
 from mjray.detect.model import Model, ModelBuilder, ModelError, auto_threads, load_model
@@ -146,6 +147,8 @@ class DetectorActor:
                 if setting in local:
                     error = ModelError(str(error).replace(local[setting], file.path))
             self.load_error, shared = error, False
+        # CPU by stage: the model's own (where it keeps a clock), fetch, serve (results, metrics), push
+        self.clock: StageClock = getattr(getattr(self, "detector", None), "clock", None) or StageClock()
         self.inferred = self.failed = 0
         self.post_ms = 0.0  # of inference, the plug-ins' post-processing (mjray.plugins)
         self.served: dict[str, int] = {seat: 0 for seat in self.seats}
@@ -190,6 +193,10 @@ class DetectorActor:
     def infer(self, frame: Frame, image: np.ndarray, gaps: Sequence[Gap] = ()) -> int:
         """Infer one frame (`image` is the frame's pixels, resolved from the object store); `gaps`:
         the frames its camera skipped before it, pushed with its result."""
+        with self.clock.stage("serve"):
+            return self._infer(frame, image, gaps)
+
+    def _infer(self, frame: Frame, image: np.ndarray, gaps: Sequence[Gap]) -> int:
         age_ms = (time.time() - frame.captured_at) * 1000
         try:
             detections = self.detector(image)
@@ -221,6 +228,10 @@ class DetectorActor:
         """Infer frames of several seats in one forward pass; each taken item is a camera's take
         (Frame, pixels, gaps before it). `stale`: takes too old to infer, pushed as gaps. Each
         seat's items go to its reorder in one call."""
+        with self.clock.stage("serve", len(taken)):
+            self._infer_batch(taken, stale)
+
+    def _infer_batch(self, taken: Sequence[tuple[str, tuple]], stale: Sequence[tuple[str, tuple]]) -> None:
         out: dict[str, list[Item]] = {}
         for seat, (frame, _, gaps) in stale:
             out.setdefault(seat, []).extend([*gaps, Gap(seat, frame.seq, GapReason.STALE, frame.captured_at, frame)])
@@ -260,9 +271,10 @@ class DetectorActor:
     def _send(self, seat: str, items: list[Item]) -> None:
         import ray
 
-        if len(self._pushes) > 32:  # keep only those still on their way
-            self._pushes = ray.wait(self._pushes, num_returns=len(self._pushes), timeout=0)[1]
-        self._pushes.append(self.reorders[seat].push_many.remote(items))
+        with self.clock.stage("push"):
+            if len(self._pushes) > 32:  # keep only those still on their way
+                self._pushes = ray.wait(self._pushes, num_returns=len(self._pushes), timeout=0)[1]
+            self._pushes.append(self.reorders[seat].push_many.remote(items))
 
     def _serve(self) -> None:
         """Shared mode: frames of every seat in batches (`BatchServer`), or seats in turn, each
@@ -299,8 +311,7 @@ class DetectorActor:
             "served": dict(self.served),
             "post_ms": round(self.post_ms / max(self.inferred, 1), 2),
             "batches": self.batch_sizes.as_dict() if self.batch else None,
-            # CPU by stage, where the model keeps a `StageClock` (mjray's own do)
-            "stages": clock.as_dict() if (clock := getattr(self.detector, "clock", None)) is not None else {},
+            "stages": self.clock.as_dict(),
         }
 
 
@@ -343,7 +354,8 @@ class SeatServer:
                 continue
             ask, self.ask = self.ask, None
             try:
-                got = ray.get(ask.ref, timeout=max(0.0, ask.answer_by - time.monotonic()))
+                with worker.clock.stage("fetch"):
+                    got = ray.get(ask.ref, timeout=max(0.0, ask.answer_by - time.monotonic()))
             except ray.exceptions.GetTimeoutError:  # restarting, or slow: its answer is taken when it comes
                 self.late[ask.seat] = ask.ref
                 got = None

@@ -173,7 +173,8 @@ class BatchServer:
         for ref in done:
             seat = seats[ref]
             del self.takes[seat]
-            got = settle(lambda ref=ref: ray.get(ref), ray.exceptions.RayError)
+            with self.worker.clock.stage("fetch"):
+                got = settle(lambda ref=ref: ray.get(ref), ray.exceptions.RayError)
             now = time.monotonic()
             if isinstance(got, ray.exceptions.RayError):  # the camera died: rest its seat until it answers
                 if seat not in self.failing:

@@ -186,7 +186,8 @@ def test_short_benchmark_of_every_contender_runs(tmp_path):
         split = report["contenders"][name]["breakdown"]
         cameras, detectors = split["ms_per_frame"]["CameraActor"], split["ms_per_frame"]["DetectorActor"]
         assert cameras["decode"] > 0 and cameras["convert"] > 0 and cameras["other"] > 0, (name, cameras)
-        assert {"pre-process", "forward pass", "post-process"} <= set(detectors), (name, detectors)
+        assert {"frame policy", "take", "pixels"} <= set(cameras), (name, cameras)
+        assert {"pre-process", "forward pass", "post-process", "fetch", "serve", "push"} <= set(detectors), detectors
         assert 0 < detectors["forward pass"] < detectors["all"], "the forward pass is part of the detectors' CPU"
         assert 0 < split["not_forward_share"] < 1 and split["camera_to_bare_decode"] > 1, (name, split)
     assert "everything but the model's forward pass" in result.stdout

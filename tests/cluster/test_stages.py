@@ -50,3 +50,16 @@ def test_processes_readings_sum_and_a_window_is_their_difference():
     after = total([{"decode": {"s": 1.5, "n": 15}}, {"decode": {"s": 2.5, "n": 25}, "convert": {"s": 0.5, "n": 5}}])
     assert since(before, after) == {"decode": {"s": 1.0, "n": 10}, "convert": {"s": 0.0, "n": 0}}
     assert since({}, a) == a, "a stage first timed in the window"
+
+
+def test_a_stage_inside_another_is_not_counted_twice():
+    clock = StageClock()
+    with clock.stage("take"):
+        spin(0.02)
+        with clock.stage("convert"):
+            spin(0.05)
+    with clock.stage("take"):
+        spin(0.02)
+    got = clock.as_dict()
+    assert 0.05 <= got["convert"]["s"] < 0.065
+    assert 0.04 <= got["take"]["s"] < 0.055, "the take's own time, without the conversion in it"

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -210,3 +211,19 @@ def test_short_scaling_run_writes_one_row_per_cameras_and_pool(tmp_path):
         r["fps"] > 0 and r["order_violations"] == 0 and r["ratio_to_limit_left"] > r["ratio_to_limit"] for r in rows
     )
     assert (tmp_path / "scaling.csv").read_text().startswith("cameras,shared_workers")
+
+
+@pytest.mark.slow
+def test_the_ray_overhead_script_measures_idle_actors_and_calls(tmp_path):
+    script = Path(__file__).resolve().parents[2] / "scripts" / "ray_overhead.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--actors", "2", "--seconds", "2", "--calls-per-s", "20"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "2 idle actors:" in result.stdout and "of the callee's CPU a call" in result.stdout
+    idle = next(line for line in result.stdout.splitlines() if line.startswith("idle:"))
+    assert "idle actor" in idle and "raylet" in idle, "the actors' own processes and Ray's were found and measured"

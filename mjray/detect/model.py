@@ -176,9 +176,10 @@ def load_model(runtime: str = "auto", **settings: Any) -> Model:
     directly (`OnnxDetector`) unless `runtime` is "ultralytics"; everything else through Ultralytics."""
     from mjray.detect.onnx import NotDirect, OnnxDetector, direct_export
 
-    if runtime == "auto" and direct_export(settings.get("weights"), settings.get("device", "auto")):
+    path = direct_export(settings.get("weights"), settings.get("device", "auto")) if runtime == "auto" else ""
+    if path:
         try:
-            return OnnxDetector(**settings)
+            return OnnxDetector(**{**settings, "weights": path})
         except NotDirect as why:
             log.info("Ultralytics runs this model (%s)", why)
     return YoloDetector(**settings)

@@ -18,6 +18,7 @@ import pytest
 import ray
 
 from mjray.bench.contenders import FETCH_WAIT_S
+from mjray.camera.pixels import Sending
 from mjray.camera.recording import Recording, start_recording
 from mjray.camera.sources import ReplayClock, ReplaySource, SourceState
 from mjray.camera.timeline import MissingFrames
@@ -27,6 +28,7 @@ from mjray.detect.model import YoloDetector
 from mjray.frames import Detections, Frame, Gap, GapReason, Result
 from mjray.output.driver import Driver
 from mjray.sim import marker
+from mjray.sim.score import decoded as decode_clip
 from tests.support import Collect, cameras_for, drive, local_ray, steady_rounds
 
 pytestmark = pytest.mark.slow
@@ -172,8 +174,12 @@ def test_every_policy_decodes_every_frame_and_emits_each_once_in_order_with_the_
                 assert steps == [b.seq - a.seq for a, b in zip(results, results[1:])], (
                     f"{seat}: pixels not of their seq"
                 )
-                for item, image in list(zip(results, images))[:: max(1, len(results) // 10)]:
-                    mine = direct(image)
+                # the model on the very picture the detector was sent (the grey tile model: the
+                # luma of the camera's H.264), decoded here from the same file the server streams
+                checked = list(zip(results, readings))[:: max(1, len(results) // 10)]
+                sent = dict(decode_clip(table_360, seat, sorted({r.index for _, r in checked}), Sending(grey=True)))
+                for item, reading in checked:
+                    mine = direct(sent[reading.index])
                     assert np.array_equal(mine.class_id, item.detections.class_id)
                     np.testing.assert_allclose(mine.xyxy, item.detections.xyxy, atol=0.01)
                     np.testing.assert_allclose(mine.confidence, item.detections.confidence, atol=1e-4)

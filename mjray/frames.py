@@ -7,7 +7,7 @@ clock) are types, so a stage never compares strings.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from typing import Literal
 
@@ -35,6 +35,40 @@ class CameraStatus(StrEnum):
     STOPPED = "stopped"  # stopped at the end of the run
     RESTARTING = "restarting"  # its actor's process died; Ray is starting it again
     DOWN = "down"  # its actor is dead for good
+
+
+@dataclass(frozen=True)
+class CameraReport:
+    """A camera's state and counters as it reports them (`CameraActor.stats`, `stop`) to the
+    driver, its status line, the summary and the web view."""
+
+    seat: str
+    source: str = ""  # what the source is (no credentials)
+    status: CameraStatus = CameraStatus.STARTING
+    last_error: str = ""
+    reconnects: int = 0
+    decoded: int = 0
+    sent: int = 0
+    skipped: int = 0
+    failed: int = 0
+    overflow: int = 0  # policy every: frames given up because its buffer was full
+    lost: int = 0  # frames the camera sent that never arrived
+    offline: int = 0  # frames due while the camera could not be reached
+    offline_s: float = 0.0
+    in_flight: int = 0
+    waiting: int = 0  # decoded frames waiting for a detector
+    width: int = 0
+    height: int = 0
+    fps: float = 0.0  # decoded frames per second over the last few seconds
+    first_at: float | None = None  # wall times of the first and the last decoded frame
+    last_at: float | None = None
+    pixels_held: int = 0  # sent frames' pictures kept for the outputs that show them
+    stages: dict = field(default_factory=dict)  # CPU by stage (`mjray.cluster.stages.StageClock.as_dict`)
+
+    def decoding_fps(self) -> float:
+        """Frames decoded a second between the first and the last (0.0 before two)."""
+        first, last = self.first_at, self.last_at
+        return round((self.decoded - 1) / (last - first), 2) if first and last and last > first else 0.0
 
 
 class DisplayMode(StrEnum):

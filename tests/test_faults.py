@@ -56,17 +56,17 @@ def test_a_camera_down_for_ten_seconds_is_about_150_offline_frames_in_order(tabl
             "offline",
             len(offline),
             "decoded",
-            camera["decoded"],
+            camera.decoded,
             "lost",
-            camera["lost"],
-            camera["offline_s"],
+            camera.lost,
+            camera.offline_s,
             "s",
         )
         # 10 s down, then the server's restart and the reconnect (up to a few seconds on a loaded box)
         assert 140 <= len(offline) <= 15 * 15, f"{seat}: {len(offline)} offline frames for a 10 s outage"
         times = [g.captured_at for g in offline]
         assert times == sorted(times) and 9.0 <= times[-1] - times[0] + 1 / 15 <= 15.0
-        assert len(items) == camera["decoded"] + camera["lost"] + camera["offline"], "every frame accounted for"
+        assert len(items) == camera.decoded + camera.lost + camera.offline, "every frame accounted for"
         results = [i for i in items if isinstance(i, Result)]
         assert results[-1].seq > offline[-1].seq, f"{seat}: frames flow again after the outage"
         # decoded + lost + offline is what the camera sent over the run: 15 a second from first to last
@@ -184,12 +184,12 @@ def test_every_on_an_overloaded_box_accounts_for_every_frame_the_cameras_sent(ta
         assert (
             [i.seq for i in items]
             == list(range(len(items)))
-            == list(range(camera["decoded"] + camera["lost"] + camera["offline"]))
+            == list(range(camera.decoded + camera.lost + camera.offline))
         )
         sent = (items[-1].captured_at - items[0].captured_at) * 15 + 1
         overflow = sum(isinstance(i, Gap) and i.reason is GapReason.OVERFLOW for i in items)
         results = sum(isinstance(i, Result) for i in items)
-        print(seat, "sent", round(sent), "decoded", camera["decoded"], "inferred", results, "overflow", overflow)
+        print(seat, "sent", round(sent), "decoded", camera.decoded, "inferred", results, "overflow", overflow)
         assert abs(len(items) - sent) <= 0.02 * sent, (
             f"{seat}: {len(items)} frames accounted for, the camera sent {sent:.0f}"
         )

@@ -51,7 +51,7 @@ from mjray.cluster.clients import CAMERA, REORDER
 from mjray.cluster.heap import HeapTrimmer
 from mjray.cluster.logs import setup_actor
 from mjray.cluster.stages import StageClock
-from mjray.frames import CameraStatus, Decoded, Frame, Gap, GapReason
+from mjray.frames import CameraReport, CameraStatus, Decoded, Frame, Gap, GapReason
 from mjray.policy import PolicyParts
 
 log = logging.getLogger(__name__)
@@ -164,6 +164,8 @@ class FrameRing(Generic[T]):
 
 @dataclass
 class CameraStats:
+    """The counters a camera keeps as it goes; reported as a `CameraReport`."""
+
     seat: str
     source: str = ""  # what the source is (no credentials)
     decoded: int = 0
@@ -174,11 +176,8 @@ class CameraStats:
     lost: int = 0  # frames the camera sent that never arrived
     offline: int = 0  # frames due while the camera could not be reached
     offline_s: float = 0.0
-    in_flight: int = 0
     width: int = 0
     height: int = 0
-    fps: float = 0.0  # decoded frames per second over the last few seconds
-    waiting: int = 0  # decoded frames waiting for a detector
     first_at: float | None = None  # wall times of the first and the last decoded frame
     last_at: float | None = None
     recent: deque = field(default_factory=lambda: deque(maxlen=64), repr=False)
@@ -288,7 +287,7 @@ class CameraActor:
                 thread.start()
         return self.seat
 
-    def stop(self, timeout_s: float = 30.0) -> dict:
+    def stop(self, timeout_s: float = 30.0) -> CameraReport:
         """Stop decoding; frames already decoded are still inferred (bounded wait); final stats."""
         self._stop.set()
         with self._lock:
@@ -317,22 +316,23 @@ class CameraActor:
             self.state.status = CameraStatus.STOPPED
         return self.stats()
 
-    def stats(self) -> dict:
+    def stats(self) -> CameraReport:
         s = self.stats_
-        s.in_flight, s.waiting = (
-            self.gate.in_flight,
-            len(self.gate.waiting) + (len(self.ring.frames) if self.ring else 0),
-        )
-        s.fps = s.rate()
         self._report_metrics()
         with self._lock:
             held = len(self.held) if self.held is not None else 0
-        return {
-            **{k: v for k, v in vars(s).items() if k != "recent"},
+            waiting = len(self.gate.waiting) + (len(self.ring.frames) if self.ring else 0)
+            in_flight = self.gate.in_flight
+        counters = {k: v for k, v in vars(s).items() if k != "recent"}
+        return CameraReport(
+            **counters,
             **vars(self.state),
-            "pixels_held": held,
-            "stages": self.clock.as_dict(),
-        }
+            in_flight=in_flight,
+            waiting=waiting,
+            fps=s.rate(),
+            pixels_held=held,
+            stages=self.clock.as_dict(),
+        )
 
     def _report_metrics(self) -> None:
         """Counters as what came since the last report (each time anyone asks for stats: the

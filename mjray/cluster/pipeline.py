@@ -51,7 +51,7 @@ from mjray.detect.actor import DetectorActor
 from mjray.detect.batch_server import BatchSettings
 from mjray.detect.model import ModelError, auto_threads, gpu_unusable, load_model
 from mjray.detect.turns import RoundsActor
-from mjray.frames import CameraStatus, Item
+from mjray.frames import CameraReport, CameraStatus, Item
 from mjray.order.reorder import ReorderActor
 from mjray.policy import parts
 
@@ -120,7 +120,7 @@ class Pipeline:
         self.rounds_stats: dict | None = None  # its last words, after stop()
         self._draining: dict = {}  # outstanding drain call -> seat
         self._last_seq: dict[str, int] = {}  # the last seq each seat emitted: where a restarted reorder resumes
-        self._camera_stats: dict[str, dict] = {}  # each camera's last stats, while it cannot answer
+        self._camera_stats: dict[str, CameraReport] = {}  # each camera's last stats, while it cannot answer
         self.down: dict[str, str] = {}  # seat -> why it is down (an actor dead for good)
         self._dead_reorders: set[str] = set()  # seats whose reorder is dead for good: not drained
         self._dead_cameras: set[str] = set()  # seats whose camera is dead for good: not asked
@@ -398,12 +398,12 @@ class Pipeline:
             self.down[seat] = why
             log.error("seat %s is down: %s; the other seats go on", seat, why)
 
-    def _cameras(self, method: str, *args) -> dict[str, dict]:
+    def _cameras(self, method: str, *args) -> dict[str, CameraReport]:
         """Each camera's answer to `method` (stats, stop); a camera that cannot answer (restarting,
         or dead for good: its seat down) is given its last stats with its state."""
         seats = [seat for seat, s in self.seats.items() if s.camera is not None and seat not in self._dead_cameras]
         out = {
-            seat: {**self._camera_stats.get(seat, {"seat": seat}), "status": CameraStatus.DOWN}
+            seat: dataclasses.replace(self._camera_stats.get(seat) or CameraReport(seat), status=CameraStatus.DOWN)
             for seat in self._dead_cameras
         }
         calls = {seat: getattr(self.seats[seat].camera, method).remote(*args) for seat in seats}
@@ -413,10 +413,10 @@ class Pipeline:
                 if known is not None and known.dead:
                     self._dead_cameras.add(seat)
                     self._seat_down(seat, f"camera died and was not restarted ({type(got).__name__})")
-                got = {
-                    **self._camera_stats.get(seat, {"seat": seat}),
-                    "status": CameraStatus.DOWN if seat in self.down else CameraStatus.RESTARTING,
-                }
+                got = dataclasses.replace(
+                    self._camera_stats.get(seat) or CameraReport(seat),
+                    status=CameraStatus.DOWN if seat in self.down else CameraStatus.RESTARTING,
+                )
             out[seat] = self._camera_stats[seat] = got
         return out
 
@@ -496,10 +496,7 @@ class Pipeline:
         if not any(source.ends for source in self.sources.values()):
             return False
         states = [state for seat, state in self._cameras("stats").items() if seat not in self.down]
-        return all(
-            state.get("status") == CameraStatus.ENDED and not state.get("waiting") and not state.get("in_flight")
-            for state in states
-        )
+        return all(state.status == CameraStatus.ENDED and not state.waiting and not state.in_flight for state in states)
 
     def stats(self) -> dict[str, dict]:
         self._check_actors()
@@ -507,7 +504,11 @@ class Pipeline:
         cams = self._cameras("stats")
         reorders = settle([self.seats[s].reorder.stats.remote() for s in seats], STATS_TIMEOUT_S)
         return {
-            s: {"camera": cams.get(s, {}), "reorder": r if isinstance(r, dict) else {}, "down": self.down.get(s, "")}
+            s: {
+                "camera": cams.get(s) or CameraReport(s),
+                "reorder": r if isinstance(r, dict) else {},
+                "down": self.down.get(s, ""),
+            }
             for s, r in zip(seats, reorders)
         }
 
@@ -519,9 +520,9 @@ class Pipeline:
             d for d in settle([d.stats.remote() for d in self.detectors], STATS_TIMEOUT_S) if isinstance(d, dict)
         ]
         return {
-            "cameras": stages.total([c.get("stages", {}) for c in cams]),
+            "cameras": stages.total([c.stages for c in cams]),
             "detectors": stages.total([d.get("stages", {}) for d in detectors]),
-            "decoded": sum(c.get("decoded", 0) for c in cams),
+            "decoded": sum(c.decoded for c in cams),
         }
 
     def stop(self) -> tuple[dict[str, list[Item]], dict[str, dict]]:
@@ -556,7 +557,7 @@ class Pipeline:
         self.facts = facts(self.actors())
         stats = {
             s: {
-                "camera": finals.get(s, {}),
+                "camera": finals.get(s) or CameraReport(s),
                 "reorder": r if isinstance(r := reorders.get(s), dict) else {},
                 "restarts": self.restarts(s),
                 "down": self.down.get(s, ""),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from mjray.frames import CameraStatus, Item, Result
 from mjray.order.sync import SeatSync
@@ -97,7 +98,9 @@ class Driver:
                 status = self.pipeline.stats()
                 log.info("status: %s", "  ".join(self.tallies[s].status(status[s]) for s in self.tallies))
                 states = {
-                    seat: {**status[seat]["camera"], **({"status": CameraStatus.DOWN} if status[seat]["down"] else {})}
+                    seat: replace(status[seat]["camera"], status=CameraStatus.DOWN)
+                    if status[seat]["down"]
+                    else status[seat]["camera"]
                     for seat in status
                 }
                 for sink in self.sinks:  # a live view shows each camera's state as the status line does

@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from mjray.config import WEB_TOKEN_ENV, AppConfig, ConfigError, DisplayConfig, WebConfig
-from mjray.frames import DisplayMode, Gap, Item, Result
+from mjray.frames import CameraReport, DisplayMode, Gap, Item, Result
 from mjray.order.sync import Moment
 
 log = logging.getLogger(__name__)
@@ -41,9 +41,8 @@ class Sink(Protocol):
     def show(self, moments: Sequence[Moment]) -> None:
         """Moments of every seat together, oldest first (several when the driver fell behind)."""
 
-    def cameras(self, states: Mapping[str, dict]) -> None:
-        """Each seat's camera state and figures (its `stats`, `status` "down" for a seat down for
-        good), once a status period."""
+    def cameras(self, states: Mapping[str, CameraReport]) -> None:
+        """Each seat's camera report (`status` down for a seat down for good), once a status period."""
 
     def close(self) -> None: ...
 
@@ -59,7 +58,7 @@ class BaseSink:
     def show(self, moments: Sequence[Moment]) -> None:
         pass
 
-    def cameras(self, states: Mapping[str, dict]) -> None:
+    def cameras(self, states: Mapping[str, CameraReport]) -> None:
         pass
 
     def close(self) -> None:

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from mjray.frames import CameraStatus, Gap, GapReason, Item, Result
+from mjray.frames import CameraReport, CameraStatus, Gap, GapReason, Item, Result
 
 
 class Quantiles:
@@ -91,19 +91,13 @@ class SeatTally:
         p50 = np.median([lat for _, lat in self.recent]) * 1000 if self.recent else float("nan")
         state = (
             ""
-            if cam.get("status") == CameraStatus.STREAMING
-            else f" [{cam.get('status')}" + (f": {cam['last_error']}]" if cam.get("last_error") else "]")
+            if cam.status == CameraStatus.STREAMING
+            else f" [{cam.status}" + (f": {cam.last_error}]" if cam.last_error else "]")
         )
-        overflow = f", overflow {cam['overflow']}" if cam.get("overflow") else ""
+        overflow = f", overflow {cam.overflow}" if cam.overflow else ""
         return (
-            f"{self.seat}{state} in {cam.get('fps', 0.0):.1f} out {out_fps:.1f} fps, skip {cam.get('skipped', 0)}{overflow}, "
-            f"p50 {p50:.0f} ms"
+            f"{self.seat}{state} in {cam.fps:.1f} out {out_fps:.1f} fps, skip {cam.skipped}{overflow}, p50 {p50:.0f} ms"
         )
-
-
-def _rate(camera: dict) -> float:
-    first, last, decoded = camera.get("first_at"), camera.get("last_at"), camera.get("decoded", 0)
-    return round((decoded - 1) / (last - first), 2) if first and last and last > first else 0.0
 
 
 def _pct(values: Quantiles, q: float) -> float | None:
@@ -155,12 +149,12 @@ class Summary:
     def build(cls, tallies: dict[str, SeatTally], final: dict[str, dict], seconds: float, skews: Quantiles) -> Summary:
         seats = []
         for seat, t in tallies.items():
-            cam = final.get(seat, {}).get("camera", {})
+            cam = final.get(seat, {}).get("camera") or CameraReport(seat)
             emitted = t.results + sum(t.gaps.values())
             seats.append(
                 SeatSummary(
                     seat=seat,
-                    decoded=cam.get("decoded", 0),
+                    decoded=cam.decoded,
                     inferred=t.results,
                     skipped=t.gaps[GapReason.SKIPPED],
                     overflow=t.gaps[GapReason.OVERFLOW],
@@ -171,13 +165,13 @@ class Summary:
                     restart=t.gaps[GapReason.RESTART],
                     emitted=emitted,
                     out_of_order=t.out_of_order,
-                    reconnects=cam.get("reconnects", 0),
-                    offline_s=round(cam.get("offline_s", 0.0), 2),
-                    last_error=cam.get("last_error", ""),
+                    reconnects=cam.reconnects,
+                    offline_s=round(cam.offline_s, 2),
+                    last_error=cam.last_error,
                     restarts=final.get(seat, {}).get("restarts", {}),
                     down=final.get(seat, {}).get("down", ""),
-                    fps_in=round(cam.get("decoded", 0) / seconds, 2),
-                    fps_decoding=_rate(cam),
+                    fps_in=round(cam.decoded / seconds, 2),
+                    fps_decoding=cam.decoding_fps(),
                     fps_out=round(t.results / seconds, 2),
                     latency_p50_ms=_pct(t.latencies_s, 50),
                     latency_p99_ms=_pct(t.latencies_s, 99),

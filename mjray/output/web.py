@@ -16,12 +16,12 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import cv2
 import numpy as np
 
-from mjray.frames import CameraStatus, Gap, Item, Result
+from mjray.frames import CameraReport, CameraStatus, Gap, Item, Result
 from mjray.order.sync import Moment
 from mjray.output.sinks import GridSink, SinkContext
 
@@ -72,7 +72,7 @@ class SeatView:
         self.results: collections.deque[tuple[float, float]] = collections.deque()  # (emitted at, latency s)
         self.gaps: dict[str, int] = {}
         self.tiles: list[str] = []
-        self.camera: dict = {}
+        self.camera = CameraReport(seat)  # the driver's latest, once a status period
 
     def add(self, item: Item, emitted_at: float, names: dict[int, str]) -> None:
         if isinstance(item, Gap):
@@ -87,11 +87,9 @@ class SeatView:
         latencies = [lat * 1000 for at, lat in self.results if at >= now - self.window_s]
         return {
             "seat": self.seat,
-            "status": self.camera.get("status", CameraStatus.STARTING),
-            "last_error": self.camera.get("last_error", ""),  # decoded fps: its recent frames', 0 while down
-            "fps_in": float(self.camera.get("fps", 0.0))
-            if self.camera.get("status") == CameraStatus.STREAMING
-            else 0.0,
+            "status": self.camera.status,
+            "last_error": self.camera.last_error,  # decoded fps: its recent frames', 0 while down
+            "fps_in": float(self.camera.fps) if self.camera.status == CameraStatus.STREAMING else 0.0,
             "fps_out": len(latencies) / self.window_s,
             "p50_ms": round(float(np.percentile(latencies, 50))) if latencies else None,
             "p99_ms": round(float(np.percentile(latencies, 99))) if latencies else None,
@@ -279,12 +277,12 @@ class WebSink(GridSink):
         with self._lock:
             self.views[item.seat].add(item, emitted_at, self.names)
 
-    def cameras(self, stats: dict[str, dict]) -> None:
+    def cameras(self, stats: Mapping[str, CameraReport]) -> None:
         """The driver's latest per-seat camera figures (state, last error, decoded fps)."""
         with self._lock:
             for seat, camera in stats.items():
                 if seat in self.views:
-                    self.views[seat].camera = dict(camera)
+                    self.views[seat].camera = camera
 
     def show(self, moments: Sequence[Moment]) -> None:
         if self.server.watched():  # nobody looks: no pixels fetched, nothing drawn or encoded

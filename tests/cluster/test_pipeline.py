@@ -138,7 +138,7 @@ def test_every_policy_decodes_every_frame_and_emits_each_once_in_order_with_the_
 
             def count_held(_):
                 for seat, stats in pipeline.stats().items():
-                    held[seat].append(stats["camera"]["pixels_held"])
+                    held[seat].append(stats["camera"].pixels_held)
 
             got = drive(pipeline, seconds=10.0, sink=shown, every_s=2.0, on_tick=count_held)
             frames = table_360.spec.frames
@@ -149,9 +149,9 @@ def test_every_policy_decodes_every_frame_and_emits_each_once_in_order_with_the_
                     continue
                 items = got[seat]
                 camera = pipeline.final[seat]["camera"]
-                decoded = camera["decoded"]
+                decoded = camera.decoded
                 assert decoded >= 130, f"{seat}: only {decoded} frames in 10 s: decoding must never wait for the pool"
-                assert camera["lost"] == camera["offline"] == 0, camera
+                assert camera.lost == camera.offline == 0, camera
                 assert [i.seq for i in items] == list(range(decoded)), f"{seat}: not every frame exactly once in order"
                 gaps = [i for i in items if isinstance(i, Gap)]
                 assert {g.reason for g in gaps} <= {GapReason.OVERFLOW, GapReason.SKIPPED}, gaps[:3]
@@ -233,7 +233,7 @@ def test_latest_policy_under_overload_stays_bounded_even_and_in_order(table_360,
 
     ratios = {}
     for seat, tally in tallies.items():
-        decoded = pipeline.final[seat]["camera"]["decoded"]
+        decoded = pipeline.final[seat]["camera"].decoded
         assert seqs[seat] == list(range(decoded)), f"{seat}: output not strictly in order, or a frame missing"
         p99 = tally.latencies_s.percentile(99)
         infer = tally.infer_ms.percentile(50) / 1000
@@ -351,14 +351,14 @@ def test_shared_workers_serve_every_seat_in_turn_and_a_dead_camera_does_not_star
     live = table_360.spec.seats
     results = {seat: [i for i in got[seat] if isinstance(i, Result)] for seat in live}
     for seat in live:
-        assert [i.seq for i in got[seat]] == list(range(pipeline.final[seat]["camera"]["decoded"])), f"{seat}: order"
+        assert [i.seq for i in got[seat]] == list(range(pipeline.final[seat]["camera"].decoded)), f"{seat}: order"
         assert {r.worker for r in results[seat]} == {"detector:shared:0", "detector:shared:1"}, (
             f"{seat}: one worker only"
         )
     counts = [len(results[seat]) for seat in live]
     print("results per seat:", dict(zip(live, counts)), "detectors:", pipeline.detector_stats)
     assert min(counts) >= 40 and max(counts) <= 1.3 * min(counts), f"seats not served evenly: {counts}"
-    assert got["dead"] == [] and pipeline.final["dead"]["camera"]["reconnects"] >= 3
+    assert got["dead"] == [] and pipeline.final["dead"]["camera"].reconnects >= 3
     served = sum(d["served"].get("dead", 0) for d in pipeline.detector_stats)
     assert served == 0
 
@@ -380,7 +380,7 @@ def test_aligned_policy_samples_every_seat_at_the_same_instants_and_accounts_for
     rounds: dict[float, set[str]] = defaultdict(set)
     for seat in seats:
         items = got[seat]
-        assert [i.seq for i in items] == list(range(pipeline.final[seat]["camera"]["decoded"])), f"{seat}: order"
+        assert [i.seq for i in items] == list(range(pipeline.final[seat]["camera"].decoded)), f"{seat}: order"
         assert all(i.reason is GapReason.SKIPPED for i in items if isinstance(i, Gap)), (
             f"{seat}: a frame timed out or failed"
         )
@@ -432,14 +432,14 @@ def test_camera_reconnects_after_the_server_dies_or_hangs_and_order_holds_and_ea
             before = len([i for i in got if isinstance(i, Result)])
             server.kill()  # camera loses power
             run_for(3)
-            assert ray.get(pipeline.seats["ton"].camera.stats.remote())["status"] == "reconnecting"
+            assert ray.get(pipeline.seats["ton"].camera.stats.remote()).status == "reconnecting"
             server.start()
             run_for(6)
             after_restart = len([i for i in got if isinstance(i, Result)])
             server.freeze()  # camera hangs with its socket open
             run_for(6)
             stats = ray.get(pipeline.seats["ton"].camera.stats.remote())
-            assert stats["status"] == "reconnecting", stats
+            assert stats.status == "reconnecting", stats
             server.thaw()
             run_for(8)
             final = driver.finish()
@@ -449,9 +449,9 @@ def test_camera_reconnects_after_the_server_dies_or_hangs_and_order_holds_and_ea
     assert before > 5 and after_restart > before + 5 and len(results) > after_restart + 5, (
         "frames flow again after each outage"
     )
-    assert final["ton"]["camera"]["reconnects"] >= 2
+    assert final["ton"]["camera"].reconnects >= 2
     camera = final["ton"]["camera"]
-    assert [i.seq for i in got] == list(range(camera["decoded"] + camera["lost"] + camera["offline"])), (
+    assert [i.seq for i in got] == list(range(camera.decoded + camera.lost + camera.offline)), (
         "seq continues across reconnects, in order"
     )
     offline = [i for i in got if isinstance(i, Gap) and i.reason is GapReason.OFFLINE]
@@ -474,4 +474,4 @@ def test_camera_reconnects_after_the_server_dies_or_hangs_and_order_holds_and_ea
             assert abs(clock.recorded(item.captured_at) - live[seq].captured_at) < 1e-5, f"seq {seq} is another frame"
             compared += 1
         seq += 1
-    assert compared >= camera["decoded"] - 2, (compared, camera["decoded"])
+    assert compared >= camera.decoded - 2, (compared, camera.decoded)

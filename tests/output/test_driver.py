@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from mjray.frames import Detections, Frame, Gap, GapReason, Result
+from mjray.frames import CameraReport, CameraStatus, Detections, Frame, Gap, GapReason, Result
 from mjray.order.sync import for_display
 from mjray.output.driver import Driver
 from mjray.output.sinks import BaseSink
@@ -41,11 +41,11 @@ class ScriptedPipeline:
         return not self.script
 
     def stats(self):
-        return {s: {"camera": {"status": "streaming", "fps": 15.0, "skipped": 0}} for s in SEATS}
+        return {s: {"camera": CameraReport(s, status=CameraStatus.STREAMING, fps=15.0), "down": ""} for s in SEATS}
 
     def stop(self):
         self.stopped = True
-        return self.last, {s: {"camera": {"decoded": 3}} for s in SEATS}
+        return self.last, {s: {"camera": CameraReport(s, decoded=3)} for s in SEATS}
 
 
 class Recorder(BaseSink):
@@ -80,7 +80,7 @@ def test_each_status_period_hands_every_sink_each_cameras_state_and_a_seat_down_
         def stats(self):
             return {
                 s: {
-                    "camera": {"status": "streaming", "fps": 15.0, "skipped": 0},
+                    "camera": CameraReport(s, status=CameraStatus.STREAMING, fps=15.0),
                     "down": "camera died" if s == "nan" else "",
                 }
                 for s in SEATS
@@ -94,8 +94,8 @@ def test_each_status_period_hands_every_sink_each_cameras_state_and_a_seat_down_
     assert all(
         s
         == {
-            "ton": {"status": "streaming", "fps": 15.0, "skipped": 0},
-            "nan": {"status": "down", "fps": 15.0, "skipped": 0},
+            "ton": CameraReport("ton", status=CameraStatus.STREAMING, fps=15.0),
+            "nan": CameraReport("nan", status=CameraStatus.DOWN, fps=15.0),
         }
         for s in watching.states
     )

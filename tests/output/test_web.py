@@ -11,7 +11,7 @@ import time
 import pytest
 
 from mjray.config import AppConfig, ConfigError, WebConfig, validate
-from mjray.frames import Gap, GapReason
+from mjray.frames import CameraReport, CameraStatus, Gap, GapReason
 from mjray.output.web import SeatView, WebServer
 from mjray.sim.server import free_port
 from tests.support import ARTIFACTS, COUNTERS, check_series, get, running_main, scrape
@@ -42,7 +42,7 @@ def test_a_view_beyond_this_machine_refuses_requests_without_its_token(monkeypat
 def test_a_seats_figures_come_from_its_items_and_its_cameras_state():
     view = SeatView("ton", window_s=5.0)
     view.add(Gap("ton", 0, GapReason.SKIPPED), 100.0, {})
-    view.camera = {"status": "reconnecting", "last_error": "401 unauthorized", "fps": 14.5}
+    view.camera = CameraReport("ton", status=CameraStatus.RECONNECTING, last_error="401 unauthorized", fps=14.5)
     said = view.to_dict(100.0)
     assert said["gaps"] == {"skipped": 1} and said["status"] == "reconnecting" and said["fps_out"] == 0
     assert said["last_error"] == "401 unauthorized" and said["p50_ms"] is None

@@ -37,10 +37,10 @@ class CameraStatus(StrEnum):
     DOWN = "down"  # its actor is dead for good
 
 
-@dataclass(frozen=True)
+@dataclass
 class CameraReport:
-    """A camera's state and counters as it reports them (`CameraActor.stats`, `stop`) to the
-    driver, its status line, the summary and the web view."""
+    """A camera's state and counters as it reports them (`CameraActor.stats`, `stop`: a copy of
+    the one it keeps) to the driver, its status line, the summary and the web view."""
 
     seat: str
     source: str = ""  # what the source is (no credentials)

@@ -39,7 +39,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Generic, TypeVar
 
 from mjray.camera.ledger import GapBatch, SeqLedger
@@ -162,30 +162,11 @@ class FrameRing(Generic[T]):
         return frames
 
 
-@dataclass
-class CameraStats:
-    """The counters a camera keeps as it goes; reported as a `CameraReport`."""
-
-    seat: str
-    source: str = ""  # what the source is (no credentials)
-    decoded: int = 0
-    sent: int = 0
-    skipped: int = 0
-    failed: int = 0
-    overflow: int = 0  # policy every: frames given up because its buffer was full
-    lost: int = 0  # frames the camera sent that never arrived
-    offline: int = 0  # frames due while the camera could not be reached
-    offline_s: float = 0.0
-    width: int = 0
-    height: int = 0
-    first_at: float | None = None  # wall times of the first and the last decoded frame
-    last_at: float | None = None
-    recent: deque = field(default_factory=lambda: deque(maxlen=64), repr=False)
-
-    def rate(self) -> float:
-        """Decoded frames per second over the recent ones; 0 until two came."""
-        recent = self.recent
-        return (len(recent) - 1) / max(1e-6, recent[-1] - recent[0]) if len(recent) >= 2 else 0.0
+def arrival_rate(arrivals: deque[float]) -> float:
+    """Decoded frames per second over the recent arrival times; 0 until two came."""
+    if len(arrivals) < 2:
+        return 0.0
+    return (len(arrivals) - 1) / max(1e-6, arrivals[-1] - arrivals[0])
 
 
 class CameraActor:
@@ -233,7 +214,8 @@ class CameraActor:
         # sent frames' decoder pictures, for the driver to show, at most `hold_s`; None: no pictures shown
         self.held: PixelHold[object] | None = PixelHold(hold_s) if hold_s is not None else None
         setup_actor(CAMERA.name(seat))
-        self.stats_ = CameraStats(seat, source.shown)
+        self.stats_ = CameraReport(seat, source.shown)  # its counters as they go; `stats` reports a copy
+        self._arrivals: deque[float] = deque(maxlen=64)  # monotonic times of the recent decoded frames
         # CPU by stage: decode (demux and decode), frame policy, convert, put; take and pixels (calls)
         self.clock = StageClock()
         self.state = SourceState()
@@ -317,19 +299,17 @@ class CameraActor:
         return self.stats()
 
     def stats(self) -> CameraReport:
-        s = self.stats_
         self._report_metrics()
         with self._lock:
             held = len(self.held) if self.held is not None else 0
             waiting = len(self.gate.waiting) + (len(self.ring.frames) if self.ring else 0)
             in_flight = self.gate.in_flight
-        counters = {k: v for k, v in vars(s).items() if k != "recent"}
-        return CameraReport(
-            **counters,
+        return replace(
+            self.stats_,
             **vars(self.state),
             in_flight=in_flight,
             waiting=waiting,
-            fps=s.rate(),
+            fps=arrival_rate(self._arrivals),
             pixels_held=held,
             stages=self.clock.as_dict(),
         )
@@ -420,7 +400,7 @@ class CameraActor:
     def _stalled(self) -> bool:
         """Streaming, but no frame for several intervals: the source hangs, or frames cannot be
         numbered while the seat's reorder restarts. A take then does not wait for one."""
-        recent = self.stats_.recent
+        recent = self._arrivals
         if len(recent) < 2:
             return False
         interval = (recent[-1] - recent[0]) / (len(recent) - 1)
@@ -431,7 +411,7 @@ class CameraActor:
         stats = self.stats_
         stats.width, stats.height = decoded.picture.width, decoded.picture.height  # type: ignore[attr-defined]
         stats.decoded += 1
-        stats.recent.append(time.monotonic())
+        self._arrivals.append(time.monotonic())
         stats.last_at = time.time()
         stats.first_at = stats.first_at or stats.last_at
         self._captures.append(decoded.captured_at)
@@ -475,7 +455,7 @@ class CameraActor:
         given_up: list[Decoded] = []
         with self._lock:
             if self.ring is not None and at is not None:
-                recent = self.stats_.recent  # arrival times: half the frame interval, 1/60 s until known
+                recent = self._arrivals  # arrival times: half the frame interval, 1/60 s until known
                 half = 0.5 * (recent[-1] - recent[0]) / (len(recent) - 1) if len(recent) >= 2 else 1 / 60
                 while not self.ring.ready(at, half) and not self._stop.is_set() and time.monotonic() < deadline:
                     self._lock.wait(max(0.0, deadline - time.monotonic()))

@@ -31,12 +31,13 @@ class StageClock:
         more than one)."""
         outer = getattr(self._inner, "seconds", None)
         self._inner.seconds = 0.0
-        started = clock()
+        started, on_thread = clock(), time.thread_time()
         try:
             yield
         finally:
-            spent = clock() - started
-            self.add(name, spent - self._inner.seconds, count)
+            # nested stages are charged to the outer one in this thread's time, whatever their clock
+            self.add(name, clock() - started - self._inner.seconds, count)
+            spent = time.thread_time() - on_thread
             self._inner.seconds = outer if outer is None else outer + spent
 
     def add(self, name: str, seconds: float, count: int = 1) -> None:

@@ -63,3 +63,16 @@ def test_a_stage_inside_another_is_not_counted_twice():
     got = clock.as_dict()
     assert 0.05 <= got["convert"]["s"] < 0.065
     assert 0.04 <= got["take"]["s"] < 0.055, "the take's own time, without the conversion in it"
+
+
+def test_work_on_a_librarys_own_threads_counts_in_its_stage_and_takes_nothing_from_the_outer_one():
+    clock = StageClock()
+    with clock.stage("serve"):
+        spin(0.01)
+        with clock.stage("forward pass", clock=time.process_time):  # ONNX Runtime on several threads
+            worker = threading.Thread(target=spin, args=(0.05,))
+            worker.start()
+            worker.join()
+    got = clock.as_dict()
+    assert got["forward pass"]["s"] >= 0.05, "the library's threads' CPU is the stage's"
+    assert 0.01 <= got["serve"]["s"] < 0.03, "the outer stage is charged only what its own thread did"

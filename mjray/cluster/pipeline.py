@@ -402,10 +402,7 @@ class Pipeline:
         """Each camera's answer to `method` (stats, stop); a camera that cannot answer (restarting,
         or dead for good: its seat down) is given its last stats with its state."""
         seats = [seat for seat, s in self.seats.items() if s.camera is not None and seat not in self._dead_cameras]
-        out = {
-            seat: dataclasses.replace(self._camera_stats.get(seat) or CameraReport(seat), status=CameraStatus.DOWN)
-            for seat in self._dead_cameras
-        }
+        out = {seat: self._last_report(seat, CameraStatus.DOWN) for seat in self._dead_cameras}
         calls = {seat: getattr(self.seats[seat].camera, method).remote(*args) for seat in seats}
         for seat, got in answers(calls, STATS_TIMEOUT_S if method == "stats" else None).items():
             if isinstance(got, Exception):
@@ -413,12 +410,13 @@ class Pipeline:
                 if known is not None and known.dead:
                     self._dead_cameras.add(seat)
                     self._seat_down(seat, f"camera died and was not restarted ({type(got).__name__})")
-                got = dataclasses.replace(
-                    self._camera_stats.get(seat) or CameraReport(seat),
-                    status=CameraStatus.DOWN if seat in self.down else CameraStatus.RESTARTING,
-                )
+                got = self._last_report(seat, CameraStatus.DOWN if seat in self.down else CameraStatus.RESTARTING)
             out[seat] = self._camera_stats[seat] = got
         return out
+
+    def _last_report(self, seat: str, status: CameraStatus) -> CameraReport:
+        """What a camera that cannot answer last said, with the state it is in now."""
+        return dataclasses.replace(self._camera_stats.get(seat) or CameraReport(seat), status=status)
 
     def _check_actors(self) -> None:
         """Seats whose actors died for good are down: a seat's own detectors all dead; or every

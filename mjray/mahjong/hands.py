@@ -34,7 +34,7 @@ from typing import Literal
 
 import numpy as np
 
-from mjray.mahjong.rows import ON_GRID, Reading, TileRead, read_row
+from mjray.mahjong.rows import APART, ON_GRID, Reading, TileRead, read_row
 from mjray.mahjong.tiles import TILE_INDEX, counts_34
 from mjray.mahjong.votes import YOUNG, Track, name_sorted, sorts_to
 
@@ -164,6 +164,7 @@ class HandReader:
         if len(reading.concealed) < self.min_tiles:
             return []
         self._locate(reading)
+        reading = self._laid(reading)
         if not self._tracks:
             self._pending.append((t, reading))
             if len(self._pending) > 4 * self.confirm_new:
@@ -251,21 +252,26 @@ class HandReader:
 
     def _locate(self, reading: Reading) -> None:
         """Learns where the hand's 13 places lie in the picture (the camera is still, so a tile's place
-        is where it lies, whatever its label): from a drawn tile (it lies beside place 12), a reading of
-        13 places, or readings that span 13 places together; then follows the row's drift. A drawn tile
-        found elsewhere in `confirm_new` readings in a row (the camera moved) anchors the places anew."""
+        is where it lies, whatever its label): from a reading of 13 places in a row, readings that
+        span 13 places together, or, until then, a drawn tile apart by part of a tile (it lies that
+        fraction past place 13; a tile or two apart it says nothing); then follows the row's drift.
+        A whole row of 13 beside a drawn tile found elsewhere in `confirm_new` readings in a row (the
+        camera moved) anchors the places anew."""
         pitch = reading.pitch
         if pitch <= 0:
             return
         geo = self._geo_offset(reading)
-        if reading.drawn is not None:
-            offset = CONCEALED - reading.drawn.slot
-            if self._anchored and geo != offset:
+        if reading.drawn is not None and not self._anchored:
+            u = reading.drawn_at
+            if abs(u - round(u)) >= APART:
+                self._anchor(reading.x0 - (CONCEALED - math.floor(u)) * pitch, pitch)
+                return
+        whole = len(reading.concealed) == CONCEALED and reading.concealed[-1].slot == CONCEALED - 1
+        if reading.drawn is not None and whole and self._anchored:
+            if geo != 0:
                 self._moved += 1
-                if self._moved < self.confirm_new:
-                    return
-            if not self._anchored or geo != offset:
-                self._anchor(reading.x0 - offset * pitch, pitch)
+                if self._moved >= self.confirm_new:
+                    self._anchor(reading.x0, pitch)
                 return
             self._moved = 0
         if self._anchored:
@@ -284,6 +290,51 @@ class HandReader:
             seen = [place for place, times in self._places_seen.items() if times >= 2]
             if max(seen, default=0) - min(seen, default=0) >= CONCEALED - 1:
                 self._anchor(self._ref[0] + min(seen) * self._ref[1], self._ref[1])
+
+    def _laid(self, reading: Reading) -> Reading:
+        """A reading whose row runs past the hand's 13 places as the 13 and a drawn tile: a tile
+        beyond place 13 lies apart (a gap the frame alone could not tell from a missed tile); a tile
+        on place 13 makes a row of 14, a drawn tile laid against the 13 or slid in among them, and
+        the drawn one is the tile whose removal leaves the rest reading most like the hand held (of
+        equals, the rightmost: sorted, tiles of one kind lie together). A tile on place 13 that the
+        frame took for one apart, past a missed tile, is one of such a row."""
+        if not self._tracks:
+            return reading
+        reads = reading.concealed
+        geo = self._geo_offset(reading)
+        if reading.drawn is not None:  # on place 13, past a hole: a row of 14 with a tile missed?
+            drawn = reading.drawn
+            if geo is None or abs(reading.drawn_at - drawn.slot) >= APART or drawn.slot + geo != CONCEALED:
+                return reading
+            reads += (drawn,)
+        elif geo is None:  # (the places not known: the row from its first tile)
+            if reads[-1].slot != CONCEALED:
+                return reading
+            geo = 0
+        end = reads[-1].slot + geo
+        if end < CONCEALED:
+            return reading
+        if end > CONCEALED:
+            return replace(reading, concealed=reads[:-1], drawn=reads[-1])
+        best, drawn_at = -math.inf, -1
+        for k, out in enumerate(reads):
+            if out.slot + geo < 0:
+                continue
+            agree = 0.0
+            for read in reads:
+                place = read.slot + geo - (read.slot > out.slot)
+                if read is not out and 0 <= place < CONCEALED:
+                    track = self._tracks[place]
+                    agree += max(track.credit(read.tile), track.credit(read.alt) if read.alt else 0.0)
+            if agree >= best:
+                best, drawn_at = agree, k
+        if drawn_at < 0:
+            return reading
+        out = reads[drawn_at]
+        rest = tuple(
+            read if read.slot < out.slot else replace(read, slot=read.slot - 1) for read in reads if read is not out
+        )
+        return replace(reading, concealed=rest, drawn=out)
 
     def _anchor(self, x0: float, pitch: float) -> None:
         self._x0, self._pitch, self._anchored, self._moved = x0, pitch, True, 0

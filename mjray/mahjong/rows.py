@@ -3,8 +3,11 @@
 `read_row` merges overlapping boxes (the more confident kept, the other's label kept beside it as
 a second read), drops strays off the row, and places the rest on the row's grid of equal steps
 between tile centres (box widths vary with perspective, steps do not), so a missed tile leaves a
-hole instead of shifting its neighbours, a box between two tiles is dropped, and the drawn tile
-is told apart by the wider gap before it. Pure logic; `mjray.mahjong.hands` reads hands from it.
+hole instead of shifting its neighbours, and a box between two tiles is dropped. The row's last
+tile is the drawn one when it lies apart: off the others' grid (a gap of part of a tile), or on it
+past a hole where the row would hold more than a hand's 13 places (a gap of a tile or two). A
+drawn tile laid against the row, or slid into it, is a 14th tile on the grid: the reader tells it
+by the hand it holds (`mjray.mahjong.hands`). Pure logic; `mjray.mahjong.hands` reads hands from it.
 """
 
 from __future__ import annotations
@@ -17,8 +20,8 @@ from statistics import median
 import numpy as np
 
 ON_GRID = 0.25  # steps a tile's centre may lie off its grid slot (more: a stray, or a box between two)
-DRAWN_OFF = (0.18, 0.5)  # steps past the row's last slot where the drawn tile's centre lies (a gap of
-# 0.35 tile in the synthetic table, mjray.sim.render.HAND_SLOTS)
+APART = 0.18  # steps off the grid from which the row's last tile lies apart from the rest
+HAND = 13  # places of a hand's row between turns: a tile past a hole beyond them lies apart
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +45,7 @@ class Reading:
     pitch: float  # pixels between neighbouring tiles' centres (0.0: unknown)
     x0: float  # centre x of slot 0, pixels
     dropped: int = 0  # boxes merged into another or off the row
+    drawn_at: float = 0.0  # where the drawn tile lies on the row's grid, in steps from slot 0
 
 
 EMPTY = Reading((), None, 0.0, 0.0)
@@ -68,10 +72,7 @@ def read_row(
     xs = [(xyxy[i][0] + xyxy[i][2]) / 2 for i in kept]
     step = _pitch(xs, xyxy, kept, pitch)
     slots, resid, x0 = _grid(xs, step)
-    drawn_at = None
-    last = len(kept) - 1
-    if last > 0 and DRAWN_OFF[0] < resid[last] < DRAWN_OFF[1] and slots[last] > max(slots[:last]):
-        drawn_at = last
+    drawn_at = len(kept) - 1 if _apart(slots, resid) else None
     best: dict[int, int] = {}  # slot -> position in kept; one tile per slot, the most confident
     for k in range(len(kept)):
         if k != drawn_at and abs(resid[k]) < ON_GRID:
@@ -94,7 +95,25 @@ def read_row(
 
     concealed = tuple(tile_read(kept[k], slot - first, xs[k]) for slot, k in sorted(best.items()))
     drawn = None if drawn_at is None else tile_read(kept[drawn_at], slots[drawn_at] - first, xs[drawn_at])
-    return Reading(concealed, drawn, step, x0 + first * step, len(xyxy) - len(concealed) - (drawn is not None))
+    return Reading(
+        concealed,
+        drawn,
+        step,
+        x0 + first * step,
+        len(xyxy) - len(concealed) - (drawn is not None),
+        0.0 if drawn_at is None else slots[drawn_at] - first + resid[drawn_at],
+    )
+
+
+def _apart(slots: list[int], resid: list[float]) -> bool:
+    """Whether the row's last tile lies apart from the tiles on the grid before it: a step and a
+    bit or more past the last of them, and off the grid, or on it where the row from its first
+    tile would hold more than a hand's places."""
+    last = len(slots) - 1
+    before = [slots[k] for k in range(last) if abs(resid[k]) < ON_GRID]
+    if not before or slots[last] + resid[last] - max(before) < 1 + APART:
+        return False
+    return abs(resid[last]) >= APART or slots[last] - min(before) >= HAND
 
 
 def _merge(

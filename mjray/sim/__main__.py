@@ -34,7 +34,16 @@ def _spec(args: argparse.Namespace) -> TableSpec:
         seconds=args.seconds,
         seed=args.seed,
         scene=args.scene,
+        gaps=_gaps(args.gaps),
+        slid=args.slid,
     )
+
+
+def _gaps(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise ValueError(f"--gaps {text!r} is not tiles separated by commas, e.g. 0,0.35,1") from None
 
 
 def _describe(table: RenderedTable) -> None:
@@ -220,6 +229,18 @@ def main(argv: list[str] | None = None) -> int:
             help="the look: table (tuned on), parlour (held out: smaller tiles, dim warm light) or homemade "
             "(held out: another artwork, drawn by code)",
         )
+        if name != "layout":
+            sub.add_argument(
+                "--gaps",
+                default="0.35",
+                help="tiles a drawn tile lies apart from the hand by, comma-separated, one drawn per turn (0: against it)",
+            )
+            sub.add_argument(
+                "--slid",
+                type=float,
+                default=0.0,
+                help="the chance that a drawn tile is slid into the hand where it sorts",
+            )
         if name == "serve":
             sub.add_argument("--host", default="127.0.0.1", help="address to listen on")
             sub.add_argument("--port", type=int, default=8554, help="RTSP port (0 picks a free one)")

@@ -1,7 +1,8 @@
 """A deterministic mahjong game whose hands change over time, to give the cameras something to see.
 
-Seats take turns in order: the seat to move draws a tile from the wall (shown apart at the right,
-14 tiles), holds it a moment, then discards the tile that leaves its hand closest to ready
+Seats take turns in order: the seat to move draws a tile from the wall (14 tiles), holds it a
+moment (apart at the right by a gap drawn per turn from `gaps`, or, with chance `slid`, slid into
+the row where it sorts), then discards the tile that leaves its hand closest to ready
 (lowest shanten, ties broken by the seed), and the 13 remaining tiles are sorted. When the live
 wall runs out a new hand is dealt. Everything is a pure function of (seats, seed, timing), so a
 video and its ground truth can be rebuilt from a few numbers.
@@ -19,6 +20,7 @@ from mahjong.shanten import Shanten
 from mjray.mahjong.tiles import TILE_INDEX, TILES, counts_34
 
 DEAD_WALL = 14
+DRAWN_GAP = 0.35  # tiles between the 13 and the drawn tile, as the first test bed laid every hand
 
 
 @dataclass(frozen=True)
@@ -27,11 +29,27 @@ class Hand:
 
     concealed: tuple[str, ...]
     drawn: str | None = None
+    gap: float = DRAWN_GAP  # tiles between the concealed row and the drawn tile (0: laid against it)
+    slid: int | None = None  # the drawn tile slid into the row before concealed[slid] instead of apart
+
+    def __post_init__(self) -> None:
+        if self.gap < 0 or (self.slid is not None and not 0 <= self.slid <= len(self.concealed)):
+            raise ValueError(f"a hand's gap must be >= 0 and slid within 0..{len(self.concealed)}: {self}")
 
     @property
     def tiles(self) -> tuple[str, ...]:
-        """Tiles left to right as they lie on the table."""
+        """The hand's tiles: the concealed ones left to right, the drawn one last (wherever it lies)."""
         return self.concealed + ((self.drawn,) if self.drawn else ())
+
+    @property
+    def places(self) -> tuple[float, ...]:
+        """Where each of `tiles` lies along the row, in tile widths from the first tile's left edge."""
+        n = len(self.concealed)
+        if self.drawn is None:
+            return tuple(float(i) for i in range(n))
+        if self.slid is None:
+            return tuple(float(i) for i in range(n)) + (n + self.gap,)
+        return tuple(float(i + (i >= self.slid)) for i in range(n)) + (float(self.slid),)
 
 
 def sort_tiles(tiles: Sequence[str]) -> tuple[str, ...]:
@@ -48,13 +66,19 @@ class TableGame:
         seed: int = 0,
         turn_s: float = 2.0,
         hold_fraction: float = 0.5,
+        gaps: Sequence[float] = (DRAWN_GAP,),
+        slid: float = 0.0,
     ) -> None:
+        """`gaps`: the gaps (tiles) a drawn tile is held apart by, one drawn per turn; `slid`: the
+        chance that a turn's drawn tile is slid into the row where it sorts instead."""
         if not seats:
             raise ValueError("a table needs at least one seat")
         if len(set(seats)) != len(seats):
             raise ValueError(f"seat names must be unique, got {list(seats)}")
         if turn_s <= 0 or not 0 < hold_fraction < 1:
             raise ValueError("turn_s must be > 0 and hold_fraction within (0, 1)")
+        if not gaps or min(gaps) < 0 or not 0 <= slid <= 1:
+            raise ValueError(f"gaps must be one or more tiles >= 0 and slid a chance in [0, 1], got {gaps}, {slid}")
         self.seats = tuple(seats)
         self.turn_s = turn_s
         self._rng = random.Random(seed)
@@ -62,6 +86,8 @@ class TableGame:
         self._times: dict[str, list[float]] = {s: [] for s in self.seats}
         self._hands: dict[str, list[Hand]] = {s: [] for s in self.seats}
         self._wall: list[str] = []
+        self._gaps, self._slid = tuple(gaps), slid
+        self._lay_rng = random.Random(f"lay-{seed}")  # (its own: the game's tiles do not depend on the lay)
         self._simulate(duration_s, hold_fraction)
 
     def hand(self, seat: str, t: float) -> Hand:
@@ -96,6 +122,13 @@ class TableGame:
         best = min(score for score, _ in scored)
         return self._rng.choice([tile for score, tile in scored if score == best])
 
+    def _laid(self, concealed: tuple[str, ...], drawn: str) -> Hand:
+        gap = self._lay_rng.choice(self._gaps)
+        if self._slid and self._lay_rng.random() < self._slid:
+            at = bisect.bisect_right([TILE_INDEX[t] for t in concealed], TILE_INDEX[drawn])
+            return Hand(concealed, drawn, slid=at)
+        return Hand(concealed, drawn, gap=gap)
+
     def _simulate(self, duration_s: float, hold_fraction: float) -> None:
         hands = self._deal(0.0)
         turn = 0
@@ -108,7 +141,7 @@ class TableGame:
             else:
                 seat = self.seats[turn % len(self.seats)]
                 drawn = self._wall.pop()
-                self._record(seat, start, Hand(sort_tiles(hands[seat]), drawn))
+                self._record(seat, start, self._laid(sort_tiles(hands[seat]), drawn))
                 discard = self._discard(hands[seat] + [drawn])
                 hands[seat] = hands[seat] + [drawn]
                 hands[seat].remove(discard)

@@ -23,7 +23,7 @@ import numpy as np
 from mjray.sim import art, marker, tiles
 from mjray.sim.game import Hand
 
-HAND_SLOTS = 14.35  # 13 tiles, a gap of 0.35 tile, the drawn tile
+HAND_SLOTS = 14.35  # tile widths a scene's hand_span holds: 13 tiles, a gap of 0.35 tile, the drawn tile
 BODY_BGR = (214, 228, 236)  # ivory face
 EDGE_BGR = (170, 186, 194)  # the tile's visible thickness
 BACK_BGR = (40, 120, 205)  # coloured back layer seen at the bottom edge
@@ -126,7 +126,17 @@ class TileBox:
 class SeatView:
     """Renders frames of one seat's camera at a fixed size."""
 
-    def __init__(self, seat_index: int, width: int, height: int, seed: int = 0, scene: Scene | str = "table") -> None:
+    def __init__(
+        self,
+        seat_index: int,
+        width: int,
+        height: int,
+        seed: int = 0,
+        scene: Scene | str = "table",
+        span: float = HAND_SLOTS,
+    ) -> None:
+        """`span`: tile widths the widest hand takes (a drawn tile further apart moves the row's
+        left end left so that it stays in the picture); the tiles' size is the scene's."""
         if width < 320 or height < 180:
             raise ValueError(f"frame size {width}x{height} too small; use at least 320x180")
         self.seat_index, self.width, self.height = seat_index, width, height
@@ -135,7 +145,7 @@ class SeatView:
         self.tile_w = self.scene.hand_span * width / HAND_SLOTS
         self.tile_h = self.scene.tile_aspect * self.tile_w
         self.depth = self.scene.depth * self.tile_w  # thickness seen below the face
-        self.origin = ((width - HAND_SLOTS * self.tile_w) / 2, self.scene.row_y * height - self.tile_h / 2)
+        self.origin = ((width - span * self.tile_w) / 2, self.scene.row_y * height - self.tile_h / 2)
         self.homography = self._camera_pose(rng)
         self.background = self._felt(rng)
         self.light = self._light(rng)
@@ -175,12 +185,9 @@ class SeatView:
         return light
 
     def _flat_rects(self, hand: Hand) -> list[tuple[str, float, float]]:
-        """(tile, left x, top y) of each tile before the camera's perspective."""
+        """(tile, left x, top y) of each of the hand's tiles (the drawn one last) before the camera's perspective."""
         x0, y0 = self.origin
-        rects = [(t, x0 + i * self.tile_w, y0) for i, t in enumerate(hand.concealed)]
-        if hand.drawn:
-            rects.append((hand.drawn, x0 + (HAND_SLOTS - 1) * self.tile_w, y0))
-        return rects
+        return [(t, x0 + at * self.tile_w, y0) for t, at in zip(hand.tiles, hand.places)]
 
     def boxes(self, hand: Hand) -> list[TileBox]:
         out = []

@@ -1,13 +1,13 @@
 """Render a whole table to H.264 files plus ground truth, cached on disk by its settings.
 
-A table is `TableSpec` (seats, size, fps, seconds, seed, scene). `render_table` writes, into a folder
+A table is `TableSpec` (seats, size, fps, seconds, seed, scene, how drawn tiles are laid). `render_table` writes, into a folder
 named after the spec's hash:
 
 - `<seat>.264`: raw H.264 (Annex B) from libx264, no B-frames, a keyframe every second, with
   SPS/PPS before every keyframe so a reader can join at any second;
 - `<seat>.truth.jsonl`: one line per frame, `{"frame": i, "seat": "ton", "t": seconds,
-  "tiles": [{"tile": "1m", "box": [x1, y1, x2, y2]}, ...]}` with tiles left to right and boxes
-  in pixels of the frame;
+  "tiles": [{"tile": "1m", "box": [x1, y1, x2, y2]}, ...]}` with the concealed tiles left to
+  right, then the drawn one (wherever it lies), and boxes in pixels of the frame;
 - `table.json`: the spec, written last, so a folder with it is complete.
 
 Seats render in parallel processes; the folder appears atomically, so concurrent users of the
@@ -31,7 +31,8 @@ from pathlib import Path
 import av
 import numpy as np
 
-from mjray.sim.game import TableGame
+from mjray.mahjong.hands import CONCEALED
+from mjray.sim.game import DRAWN_GAP, TableGame
 from mjray.sim.marker import MAX_SEATS
 from mjray.sim.render import SeatView, TileBox, scene_named
 
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 SEAT_NAMES = ("ton", "nan", "sha", "pei", "seat5", "seat6", "seat7", "seat8")
 RENDER_VERSION = 3  # bump when the pictures change, so caches are rebuilt
 SPEC_FILE = "table.json"
+MAX_GAP = 2.5  # tiles: a drawn tile further apart is no longer part of the hand's picture
 
 
 def seat_names(count: int) -> tuple[str, ...]:
@@ -69,9 +71,21 @@ class TableSpec:
     seed: int = 0
     turn_s: float = 2.0  # one player's turn: draw, hold, discard
     scene: str = "table"  # the look, a name in `render.SCENES`: "parlour" is the held-out one
+    gaps: tuple[float, ...] = (DRAWN_GAP,)  # tiles a drawn tile lies apart by, one drawn per turn
+    slid: float = 0.0  # the chance that a turn's drawn tile is slid into the row instead
 
     def __post_init__(self) -> None:
         scene_named(self.scene)  # an unknown name fails here, naming the known ones
+        if not self.gaps or min(self.gaps) < 0 or max(self.gaps) > MAX_GAP or not 0 <= self.slid <= 1:
+            raise ValueError(
+                f"drawn-tile gaps must be within 0..{MAX_GAP} tiles and slid a chance within 0..1, "
+                f"got {list(self.gaps)} and {self.slid}"
+            )
+
+    @property
+    def span(self) -> float:
+        """Tile widths the widest hand takes."""
+        return CONCEALED + 1 + max(max(self.gaps), DRAWN_GAP)
 
     @property
     def frames(self) -> int:
@@ -79,13 +93,14 @@ class TableSpec:
 
     def key(self) -> str:
         fields = dataclasses.asdict(self)
-        if self.scene == "table":  # the first look: keys (and caches) from before scenes existed stay valid
-            del fields["scene"]
+        for name in ("scene", "gaps", "slid"):  # keys (and caches) from before these existed stay valid
+            if fields[name] == getattr(TableSpec, name):
+                del fields[name]
         text = json.dumps({**fields, "v": RENDER_VERSION}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def game(self) -> TableGame:
-        return TableGame(self.seats, self.seconds, seed=self.seed, turn_s=self.turn_s)
+        return TableGame(self.seats, self.seconds, seed=self.seed, turn_s=self.turn_s, gaps=self.gaps, slid=self.slid)
 
 
 @dataclass
@@ -105,7 +120,7 @@ class RenderedTable:
         )
 
     def load_truth(self, seat: str) -> list[list[TileBox]]:
-        """Ground truth of one seat: for each frame index, its tiles left to right."""
+        """Ground truth of one seat: for each frame index, its tiles (the concealed left to right, then the drawn one)."""
         rows = []
         with open(self.truth[seat]) as f:
             for line in f:
@@ -130,7 +145,10 @@ def read_spec(folder: Path) -> TableSpec:
         )
     try:
         saved = json.loads(path.read_text())
-        return TableSpec(**{**saved, "seats": tuple(saved["seats"])})
+        saved = {**saved, "seats": tuple(saved["seats"])}
+        if "gaps" in saved:
+            saved["gaps"] = tuple(saved["gaps"])
+        return TableSpec(**saved)
     except (ValueError, TypeError, KeyError) as error:  # not JSON, a field TableSpec lacks, no seats, a bad value
         raise ValueError(
             f"{path} is not a table spec ({type(error).__name__}: {error}); "
@@ -156,7 +174,8 @@ def _encoder(container: av.container.OutputContainer, spec: TableSpec) -> av.Vid
 def _render_seat(spec: TableSpec, seat_index: int, folder: Path) -> tuple[str, int, float]:
     seat = spec.seats[seat_index]
     started = time.perf_counter()
-    game, view = spec.game(), SeatView(seat_index, spec.width, spec.height, spec.seed, scene_named(spec.scene))
+    game = spec.game()
+    view = SeatView(seat_index, spec.width, spec.height, spec.seed, scene_named(spec.scene), span=spec.span)
     with (
         av.open(str(folder / f"{seat}.264"), "w", format="h264") as container,
         open(folder / f"{seat}.truth.jsonl", "w") as truth,

@@ -65,7 +65,7 @@ PROFILES = {
 
 @functools.cache
 def view(seat_index: int) -> SeatView:
-    return SeatView(seat_index, WIDTH, HEIGHT, seed=0)
+    return SeatView(seat_index, WIDTH, HEIGHT, seed=0, span=16.0)  # room for a drawn tile two tiles apart
 
 
 @functools.lru_cache(maxsize=8192)
@@ -311,6 +311,37 @@ def test_read_row_keeps_the_row_left_to_right_with_holes_and_the_drawn_tile(case
     assert reading.pitch == pytest.approx(float(np.median(np.diff(centres))), rel=0.05)
 
 
+@pytest.mark.parametrize("seat_index", [0, 3])
+@pytest.mark.parametrize("gap", [0.3, 0.35, 0.5, 0.65, 0.8, 1.0, 1.5, 2.0])
+@pytest.mark.parametrize("missed", [(), (0,), (12,), (5,)])
+def test_read_row_tells_a_drawn_tile_apart_by_any_gap_of_a_fifth_of_a_tile_or_more(missed, gap, seat_index):
+    """Players hold the drawn tile apart by a gap of their own, up to two tiles: off the grid it is
+    apart whatever the gap; on it (a gap of a whole tile or two), it is apart where the row would
+    otherwise hold more than 13 places, so a missed tile at either end does not hide it."""
+    hand = replace(HAND_WITH_PAIRS, gap=gap)
+    truth = [tb for k, tb in enumerate(true_boxes(seat_index, hand)) if k not in missed]
+    reading = read_row(np.array([b for _, b in truth], np.float32), [t for t, _ in truth], np.full(len(truth), 0.8))
+    assert reading.drawn is not None and reading.drawn.tile == "5p"
+    assert [r.tile for r in reading.concealed] == [t for k, t in enumerate(hand.concealed) if k not in missed]
+    assert reading.drawn_at == pytest.approx(13 + gap - (0 in missed), abs=0.1)
+
+
+@pytest.mark.parametrize("seat_index", [1, 2])
+@pytest.mark.parametrize("missed", [(), (11,), (10, 11), (0, 11)])
+def test_read_row_without_a_drawn_tile_keeps_its_holes_and_a_tile_against_the_row_on_the_grid(missed, seat_index):
+    """A hand of 13 with holes in it has no drawn tile; a drawn tile laid against the row, or one
+    slid into it, is a 14th tile on the grid (the reader tells which it is by the hand it holds)."""
+    truth = [tb for k, tb in enumerate(true_boxes(seat_index, Hand(HAND_WITH_PAIRS.concealed))) if k not in missed]
+    reading = read_row(np.array([b for _, b in truth], np.float32), [t for t, _ in truth], np.full(len(truth), 0.8))
+    assert reading.drawn is None and len(reading.concealed) == 13 - len(missed)
+    for laid in (replace(HAND_WITH_PAIRS, gap=0.0), replace(HAND_WITH_PAIRS, slid=4)):
+        truth = true_boxes(seat_index, laid)
+        reading = read_row(np.array([b for _, b in truth], np.float32), [t for t, _ in truth], np.full(14, 0.8))
+        assert reading.drawn is None
+        assert [r.slot for r in reading.concealed] == list(range(14))
+        assert [r.tile for r in reading.concealed] == [t for _, t in sorted(zip(laid.places, laid.tiles))]
+
+
 @pytest.mark.parametrize("seat_index", range(4))
 def test_read_row_merges_a_second_box_on_every_tile(seat_index):
     """Class-wise NMS can leave two boxes, two labels, on one tile: the more confident one is kept."""
@@ -364,6 +395,35 @@ def test_reader_follows_a_seat_through_its_turns(profile, seed):
     ), "tsumogiri seen when it happens"
     assert run.tiles_right >= 0.95 * run.tiles, "settled tiles right"
     assert run.hands_right >= (1.0 if profile == "clean" else 0.7) * run.hands, "settled hands exactly right"
+
+
+LAYS = {  # name: (gaps drawn from per turn, chance of a drawn tile slid in)
+    "against the row": ((0.0,), 0.0),
+    "half a tile apart": ((0.5,), 0.0),
+    "a tile apart": ((1.0,), 0.0),
+    "two tiles apart": ((2.0,), 0.0),
+    "slid in where it sorts": ((0.35,), 1.0),
+    "a habit of each": ((0.0, 0.35, 0.5, 1.0, 2.0), 0.3),
+}
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("profile", ["clean", "like the model"])
+@pytest.mark.parametrize("lay", list(LAYS))
+def test_reader_follows_a_seat_however_it_lays_its_drawn_tile(lay, profile, seed):
+    """Players hold the drawn tile apart by a gap of their own, from none to two tiles, or slide it
+    straight into the hand: its draw is read when it comes, its discard when it goes, and the hand
+    (the drawn tile last) as it is, whatever the gap."""
+    gaps, slid = LAYS[lay]
+    game = TableGame(("ton",), 30, seed=seed, gaps=gaps, slid=slid)
+    run = play(game, "ton", seed % 4, 30, PROFILES[profile], seed)
+    pairs, spurious, truth = run.scored()
+    missing = [t for t in truth if t not in [p[0] for p in pairs]]
+    assert len(truth) >= 12
+    assert run.f1 >= (1.0 if profile == "clean" else 0.85), f"missing {missing}, spurious {spurious}"
+    assert all(e.tsumogiri == tsumogiri for (kind, _, _, tsumogiri), e in pairs if kind == "discard")
+    assert run.tiles_right >= 0.95 * run.tiles, "settled tiles right"
+    assert run.hands_right >= (1.0 if profile == "clean" else 0.8) * run.hands, "settled hands exactly right"
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -76,7 +76,28 @@ def test_hand_lists_drawn_tile_last():
     assert Hand(("1m",)).tiles == ("1m",)
 
 
+def test_drawn_tiles_are_laid_as_the_table_says_and_the_game_is_the_same_however_they_lie():
+    plain = TableGame(SEATS, 120, seed=5)
+    laid = TableGame(SEATS, 120, seed=5, gaps=(0.0, 1.0, 2.0), slid=0.3)
+    for seat in SEATS:
+        hands = [laid.hand(seat, t) for t in laid.changes(seat)]
+        assert [h.tiles for h in hands] == [plain.hand(seat, t).tiles for t in plain.changes(seat)]
+        for hand in hands:
+            if hand.drawn is None:
+                assert hand.places == tuple(float(i) for i in range(13))
+            elif hand.slid is None:
+                assert hand.gap in (0.0, 1.0, 2.0) and hand.places == tuple(range(13)) + (13 + hand.gap,)
+            else:  # where it sorts, the tiles after it a place on
+                laid_out = [t for _, t in sorted(zip(hand.places, hand.tiles))]
+                assert laid_out == sorted(hand.tiles, key=TILE_INDEX.__getitem__)
+    kinds = {(h.slid is not None, h.gap) for s in SEATS for h in map(laid.hand, [s] * 99, laid.changes(s)) if h.drawn}
+    assert {(True, 0.35), (False, 0.0), (False, 1.0), (False, 2.0)} <= kinds
+
+
 def test_bad_tables_are_refused():
+    for gaps, slid in (((), 0.0), ((-0.5,), 0.0), ((0.35,), 1.5)):
+        with pytest.raises(ValueError, match="gaps must be"):
+            TableGame(["ton"], 10, gaps=gaps, slid=slid)
     with pytest.raises(ValueError, match="unique"):
         TableGame(["ton", "ton"], 10)
     with pytest.raises(ValueError, match="at least one seat"):

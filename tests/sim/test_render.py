@@ -191,6 +191,9 @@ def test_a_written_spec_reads_back_and_a_missing_or_bad_one_is_named(tmp_path):
     )
     write_spec(spec, tmp_path)
     assert read_spec(tmp_path) == spec and read_spec(tmp_path).key() == spec.key()
+    laid = TableSpec(gaps=(0.0, 2.0), slid=0.25)
+    write_spec(laid, tmp_path)
+    assert read_spec(tmp_path) == laid and laid.key() != TableSpec().key()
     with pytest.raises(FileNotFoundError, match=re.escape(str(tmp_path / "nowhere" / SPEC_FILE))):
         read_spec(tmp_path / "nowhere")
     bad = (
@@ -198,6 +201,7 @@ def test_a_written_spec_reads_back_and_a_missing_or_bad_one_is_named(tmp_path):
         '{"seats": ["ton"], "colour": "red"}',
         '{"width": 640}',
         '{"seats": ["ton"], "scene": "casino"}',
+        '{"seats": ["ton"], "gaps": [3.0]}',
     )
     for text in bad:
         (tmp_path / SPEC_FILE).write_text(text)
@@ -218,6 +222,36 @@ def test_the_sim_commands_take_a_scene(command, scene, monkeypatch):
     extra = ["--out", "unused"] if command == "detect-table" else []
     assert sim_main([command, "--size", "640x360", *extra, *(["--scene", scene] if scene else [])]) == 2
     assert specs[0].scene == (scene or "table")
+
+
+@pytest.mark.parametrize("seat_index", range(4))
+def test_a_drawn_tile_two_tiles_apart_stays_in_the_frame_and_its_truth_matches_the_pixels(seat_index):
+    spec = TableSpec(width=640, height=360, gaps=(2.0,))
+    view = SeatView(seat_index, 640, 360, seed=0, span=spec.span)
+    for hand in (HAND, Hand(HAND.concealed, "4p", gap=2.0), Hand(HAND.concealed, "4p", slid=3)):
+        boxes = view.boxes(hand)
+        assert [b.tile for b in boxes] == list(hand.tiles)
+        assert all(0 < b.box[0] and b.box[2] < 640 for b in boxes)
+        picture = view.render(hand, 0, 15)
+        read = [TileMatcher().read(picture, b.box) for b in boxes]
+        assert read[-1] == "4p", "the drawn tile is where its truth says"
+        assert sum(a != b for a, b in zip(read, hand.tiles)) <= 1, "(the matcher misreads a 9p at some poses)"
+
+
+def test_the_sim_commands_take_the_drawn_tiles_lay_and_refuse_a_bad_one(monkeypatch, capsys):
+    specs = []
+
+    def stop(spec, *args, **kwargs):
+        specs.append(spec)
+        raise RuntimeError("stopped before rendering")
+
+    monkeypatch.setattr("mjray.sim.__main__.render_table", stop)
+    assert sim_main(["render", "--gaps", "0,0.5,2", "--slid", "0.2"]) == 2
+    assert specs[0].gaps == (0.0, 0.5, 2.0) and specs[0].slid == 0.2
+    assert sim_main(["render", "--gaps", "0,wide"]) == 2
+    assert "--gaps '0,wide' is not tiles" in capsys.readouterr().err
+    assert sim_main(["render", "--gaps", "3"]) == 2
+    assert "gaps must be within 0..2.5 tiles" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("command", ["serve", "render", "score", "detect-table", "score-game"])

@@ -35,8 +35,8 @@ from typing import Literal
 import numpy as np
 
 from mjray.mahjong.rows import APART, ON_GRID, Reading, TileRead, read_row
-from mjray.mahjong.tiles import TILE_INDEX, counts_34
-from mjray.mahjong.votes import YOUNG, Track, name_sorted, sorts_to
+from mjray.mahjong.tiles import SUITS, counts_34, sorted_kinds, suit_order
+from mjray.mahjong.votes import YOUNG, Track, may_sort_to, name_sorted
 
 Kind = Literal["draw", "discard"]
 CONCEALED = 13  # tiles in a hand between turns
@@ -66,6 +66,7 @@ class StableHand:
     confidence: tuple[float, ...]  # per tile of `tiles`: the share of its recent votes naming it (0: a guess)
     runner_up: tuple[tuple[str, float] | None, ...]  # per tile of `tiles`: the next label voted for, its share
     since: float  # capture time of the first sample that showed this hand (its tiles, not their labels)
+    order: str = SUITS  # the order the seat keeps its suits in, left to right
 
     @property
     def tiles(self) -> tuple[str, ...]:
@@ -123,6 +124,7 @@ class HandReader:
         replace_min: int = 4,  # tiles that must differ for readings to replace the hand, not vote in it
         min_tiles: int = 8,  # a reading with fewer tiles on the row is no evidence (an occluded view)
         sure_misfit: float = 1.0,  # misread tiles under which one reading suffices for a draw or a discard
+        order: str | None = None,  # the suits' order in the seat's hand ('mpsz', 'zmps', ...); None: learnt
     ) -> None:
         if confirm < 1 or confirm_new < 1 or window < YOUNG:
             raise ValueError(f"HandReader: confirm and confirm_new must be >= 1 and window >= {YOUNG}")
@@ -131,6 +133,9 @@ class HandReader:
         self.same_tolerance, self.fit_tolerance, self.decisive = same_tolerance, fit_tolerance, decisive
         self.switch_margin, self.replace_min, self.min_tiles = switch_margin, replace_min, min_tiles
         self.sure_misfit = sure_misfit
+        self.order = order or SUITS  # the suits' order in this seat's hand, learnt from each new hand read
+        self._learn_order = order is None
+        sorted_kinds(self.order)  # (a bad order fails here, naming what is expected)
         self.replaced_at: float | None = None  # `since` of the last hand that replaced another wholesale (a deal)
         self._tracks: list[Track] = []  # the concealed tiles, left to right
         self._drawn: Track | None = None
@@ -231,6 +236,7 @@ class HandReader:
                     tuple(tr.confidence(label) for tr, label in zip(tracks, labels)),
                     tuple(tr.runner_up(label) for tr, label in zip(tracks, labels)),
                     since,
+                    self.order,
                 )
                 return self._hand
             tracks = self._tracks + ([self._drawn] if self._drawn else [])
@@ -241,6 +247,7 @@ class HandReader:
                 tuple(tr.confidence() for tr in tracks),
                 tuple(tr.runner_up() for tr in tracks),
                 self._since,
+                self.order,
             )
         return self._hand
 
@@ -422,7 +429,7 @@ class HandReader:
         if own:
             self._hand = None
             if changed:
-                self._labels = name_sorted(self._tracks)
+                self._labels = name_sorted(self._tracks, self.order)
 
     def _vote_read(self, track: Track, read: TileRead) -> bool:
         """A read's label, and the label of a second box on the same tile, as votes (weighed by confidence)."""
@@ -433,7 +440,9 @@ class HandReader:
         self._tracks, self._drawn, self._since = tracks, drawn, since
         self._preview = None
         self._glimpse = None
-        self._labels = name_sorted(tracks)
+        if self._learn_order:  # (the tiles' labels, voted over readings: a tile held once counts)
+            self.order = suit_order([[tr.label for tr in tracks if tr.label]], self.order, singles=True)
+        self._labels = name_sorted(tracks, self.order)
         if drawn is not None:
             drawn.name = ""
         self._pending.clear()
@@ -571,7 +580,7 @@ class HandReader:
         rest = self._labels[:k] + self._labels[k + 1 :]
         named = Counter(v[q] for v in views if v[q] is not None)
         new = named.most_common(1)[0][0] if named else None
-        if new is not None and q not in sorts_to(self._tracks[:k] + self._tracks[k + 1 :], TILE_INDEX[new]):
+        if new is not None and q not in may_sort_to(self._tracks[:k] + self._tracks[k + 1 :], new, self.order):
             if self._drawn is None:
                 return []  # not where that kind sorts: no turn
             new = None  # (a turn all the same: the drawn tile, misread where it lies, is named where it sorts)
@@ -627,7 +636,7 @@ class HandReader:
             rest = self._tracks[:k] + self._tracks[k + 1 :]
             places = set()
             for n, name in enumerate(names):
-                for at in sorts_to(rest, TILE_INDEX[name]):
+                for at in may_sort_to(rest, name, self.order):
                     if at not in places:
                         places.add(at)
                         out.append((removed, rest[:at] + [drawn] + rest[at:], name, n >= read))
@@ -733,6 +742,8 @@ class HandReader:
         pool = [r for _, r in window if (r.drawn is not None) == with_drawn]
         if len(pool) < self.confirm_new or not self._anchored:
             return []
+        if self._learn_order:  # players keep the suits in an order of their own (honours first, ...)
+            self.order = suit_order([[read.tile for read in r.concealed] for r in pool], self.order)
         tracks, drawn = self._tracks_from(pool, with_drawn)
         labels = [tr.tile() for tr in tracks]
         agreeing = []
@@ -768,7 +779,7 @@ class HandReader:
             offset = self._geo_offset(reading)
             if offset is not None:
                 self._vote(reading, offset, tracks, drawn)
-        name_sorted(tracks)
+        name_sorted(tracks, self.order)
         return tracks, drawn
 
     def _told_by_difference(self, labels: list[str], drawn: Track | None, at: float) -> list[Event] | None:

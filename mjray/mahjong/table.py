@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from mjray.mahjong.hands import CONCEALED, Event, HandReader, StableHand
-from mjray.mahjong.tiles import COPIES, TILE_INDEX, TILES, tile_named
+from mjray.mahjong.tiles import COPIES, TILES, ranks, tile_named
 
 
 def cap_copies(hands: Mapping[str, StableHand | None], copies: int = COPIES) -> dict[str, StableHand | None]:
@@ -36,7 +36,7 @@ def cap_copies(hands: Mapping[str, StableHand | None], copies: int = COPIES) -> 
             if alternative is None or count[alternative[0]] >= copies:
                 continue
             if i < len(hands[seat].concealed) and not _sorts_between(
-                tiles[seat], i, alternative[0], len(hands[seat].concealed)
+                tiles[seat], i, alternative[0], len(hands[seat].concealed), hands[seat].order
             ):
                 continue  # (a read the hand's order rules out)
             tiles[seat][i], conf[seat][i] = alternative
@@ -55,9 +55,9 @@ def cap_copies(hands: Mapping[str, StableHand | None], copies: int = COPIES) -> 
     return out
 
 
-def _sorts_between(tiles: Sequence[str], i: int, kind: str, concealed: int) -> bool:
-    rank = TILE_INDEX[kind]
-    return (i == 0 or TILE_INDEX[tiles[i - 1]] <= rank) and (i + 1 >= concealed or rank <= TILE_INDEX[tiles[i + 1]])
+def _sorts_between(tiles: Sequence[str], i: int, kind: str, concealed: int, order: str) -> bool:
+    rank = ranks(order)
+    return (i == 0 or rank[tiles[i - 1]] <= rank[kind]) and (i + 1 >= concealed or rank[kind] <= rank[tiles[i + 1]])
 
 
 @dataclass(frozen=True)

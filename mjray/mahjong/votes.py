@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from mjray.mahjong.tiles import COPIES, TILE_INDEX, TILES
+from mjray.mahjong.tiles import COPIES, SUITS, ranks, sorted_kinds
 
 KEEP = 0.25  # share of reads by which a tile's own label outweighs other names in the hand's order
 KEEP_NAME = 0.1  # share of reads by which the name a tile had outweighs others (a name holds until another is better)
@@ -126,24 +126,38 @@ class Track:
         return label, w / self.total
 
 
-def sorts_to(tracks: Sequence[Track], rank: int) -> range:
-    """Where a tile of kind index `rank` may sort among `tracks`: after the last one read as a kind
-    at or below it and before the first read as a kind above it (a guessed place may be either)."""
+def sorts_to(tracks: Sequence[Track], kind: str, order: str = SUITS) -> range:
+    """Where a tile of `kind` may sort among `tracks` (a hand whose suits lie in `order`): after the
+    last one read as a kind at or below it and before the first read as a kind above it (a guessed
+    place may be either)."""
+    rank = ranks(order)
     lo, hi = 0, len(tracks)
     for at, tr in enumerate(tracks):
         if tr.weight.get(tr.tile()) and tr.seen():
-            if TILE_INDEX[tr.tile()] <= rank:
+            if rank[tr.tile()] <= rank[kind]:
                 lo = at + 1
             elif hi == len(tracks):
                 hi = at
     return range(lo, max(lo, hi) + 1)
 
 
-def in_order(labels: Sequence[str]) -> bool:
-    """Labels sorted as a hand is, with at most COPIES of a kind."""
+def may_sort_to(tracks: Sequence[Track], kind: str, order: str = SUITS) -> list[int]:
+    """Where a tile of `kind` may go among `tracks`: where it sorts, and, when the hand holds no
+    tile of its suit (so where the player keeps that suit is not known), any end of a suit's run."""
+    places = list(sorts_to(tracks, kind, order))
+    suits = [tr.tile()[1:] for tr in tracks]
+    if kind[1:] not in suits:
+        ends = [at for at in range(len(tracks) + 1) if at in (0, len(tracks)) or suits[at - 1] != suits[at]]
+        places += [at for at in ends if at not in places]
+    return places
+
+
+def in_order(labels: Sequence[str], order: str = SUITS) -> bool:
+    """Labels sorted as a hand whose suits lie in `order` is, with at most COPIES of a kind."""
+    rank = ranks(order)
     run = 0
     for a, b in zip(labels, labels[1:]):
-        if TILE_INDEX[a] > TILE_INDEX[b]:
+        if rank[a] > rank[b]:
             return False
         run = run + 1 if a == b else 0
         if run >= COPIES:
@@ -151,7 +165,7 @@ def in_order(labels: Sequence[str]) -> bool:
     return True
 
 
-def name_sorted(tracks: Sequence[Track]) -> list[str]:
+def name_sorted(tracks: Sequence[Track], order: str = SUITS) -> list[str]:
     """Names the tracks left to right: the labels in the hand's sorted order, at most COPIES of a kind,
     that their reads name most (each tile by the shares of its reads, so a tile long read counts no
     more than one just drawn; its own label earns `KEEP` more, so a hand in order keeps its labels,
@@ -159,26 +173,28 @@ def name_sorted(tracks: Sequence[Track]) -> list[str]:
     kind that cannot lie there (a confusion across suits) takes the best read that can, and a place
     no read names (or only now and then: not `seen`) takes the lowest kind that fits between its
     neighbours, preferring kinds not held elsewhere (the model reads a kind alike wherever it lies):
-    a guess, seen by its confidence of 0. A dynamic programme over (place, kind, copies in a row)."""
+    a guess, seen by its confidence of 0. A dynamic programme over (place, kind, copies in a row).
+    `order`: the order of the suits in the hand (the player's habit)."""
     labels = [tr.label if tr.seen() else "" for tr in tracks]
-    if all(labels) and in_order(labels):
+    if all(labels) and in_order(labels, order):
         for tr in tracks:
             tr.name = tr.label
         return labels
-    n, kinds = len(tracks), len(TILES)
-    value = np.zeros((n, kinds))
+    kinds, rank = sorted_kinds(order), ranks(order)
+    n = len(tracks)
+    value = np.zeros((n, len(kinds)))
     for p, tr in enumerate(tracks):
         if labels[p]:
             for label, w in tr.weight.items():
-                value[p, TILE_INDEX[label]] += w / tr.total
-            value[p, TILE_INDEX[tr.label]] += KEEP
+                value[p, rank[label]] += w / tr.total
+            value[p, rank[tr.label]] += KEEP
         if tr.name and tr.weight.get(tr.name):  # (a guess holds nothing)
-            value[p, TILE_INDEX[tr.name]] += KEEP_NAME
+            value[p, rank[tr.name]] += KEEP_NAME
     for label, count in Counter(labels).items():
         if label:
-            value[:, TILE_INDEX[label]] -= GUESS_PENALTY * count
+            value[:, rank[label]] -= GUESS_PENALTY * count
     # best[p, k, r]: the most weight of places 0..p with place p named kind k, the (r+1)-th copy in a row
-    best = np.full((n, kinds, COPIES), -np.inf)
+    best = np.full((n, len(kinds), COPIES), -np.inf)
     best[0, :, 0] = value[0]
     for p in range(1, n):
         below = np.maximum.accumulate(best[p - 1].max(axis=1))
@@ -187,7 +203,7 @@ def name_sorted(tracks: Sequence[Track]) -> list[str]:
     k, r = divmod(int(np.argmax(best[n - 1])), COPIES)
     names = [""] * n
     for p in range(n - 1, -1, -1):
-        names[p] = TILES[k]
+        names[p] = kinds[k]
         if p == 0:
             break
         if r:

@@ -36,6 +36,7 @@ def _spec(args: argparse.Namespace) -> TableSpec:
         scene=args.scene,
         gaps=_gaps(args.gaps),
         slid=args.slid,
+        orders=tuple(args.orders.split(",")),
     )
 
 
@@ -240,6 +241,11 @@ def main(argv: list[str] | None = None) -> int:
                 type=float,
                 default=0.0,
                 help="the chance that a drawn tile is slid into the hand where it sorts",
+            )
+            sub.add_argument(
+                "--orders",
+                default="mpsz",
+                help="the order each seat keeps its suits in, comma-separated, seat by seat (e.g. mpsz,zmps,spmz)",
             )
         if name == "serve":
             sub.add_argument("--host", default="127.0.0.1", help="address to listen on")

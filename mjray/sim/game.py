@@ -3,7 +3,8 @@
 Seats take turns in order: the seat to move draws a tile from the wall (14 tiles), holds it a
 moment (apart at the right by a gap drawn per turn from `gaps`, or, with chance `slid`, slid into
 the row where it sorts), then discards the tile that leaves its hand closest to ready
-(lowest shanten, ties broken by the seed), and the 13 remaining tiles are sorted. When the live
+(lowest shanten, ties broken by the seed), and the 13 remaining tiles are sorted (in the order of
+suits the seat keeps, `orders`). When the live
 wall runs out a new hand is dealt. Everything is a pure function of (seats, seed, timing), so a
 video and its ground truth can be rebuilt from a few numbers.
 """
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 
 from mahjong.shanten import Shanten
 
-from mjray.mahjong.tiles import TILE_INDEX, TILES, counts_34
+from mjray.mahjong.tiles import SUITS, TILE_INDEX, TILES, counts_34, ranks
 
 DEAD_WALL = 14
 DRAWN_GAP = 0.35  # tiles between the 13 and the drawn tile, as the first test bed laid every hand
@@ -52,8 +53,9 @@ class Hand:
         return tuple(float(i + (i >= self.slid)) for i in range(n)) + (float(self.slid),)
 
 
-def sort_tiles(tiles: Sequence[str]) -> tuple[str, ...]:
-    return tuple(sorted(tiles, key=TILE_INDEX.__getitem__))
+def sort_tiles(tiles: Sequence[str], order: str = SUITS) -> tuple[str, ...]:
+    """The tiles as a player who keeps the suits in `order` sorts them."""
+    return tuple(sorted(tiles, key=ranks(order).__getitem__))
 
 
 class TableGame:
@@ -68,9 +70,11 @@ class TableGame:
         hold_fraction: float = 0.5,
         gaps: Sequence[float] = (DRAWN_GAP,),
         slid: float = 0.0,
+        orders: Sequence[str] = (SUITS,),
     ) -> None:
         """`gaps`: the gaps (tiles) a drawn tile is held apart by, one drawn per turn; `slid`: the
-        chance that a turn's drawn tile is slid into the row where it sorts instead."""
+        chance that a turn's drawn tile is slid into the row where it sorts instead; `orders`: the
+        order each seat keeps its suits in (seat i the i-th, round again when there are fewer)."""
         if not seats:
             raise ValueError("a table needs at least one seat")
         if len(set(seats)) != len(seats):
@@ -87,6 +91,11 @@ class TableGame:
         self._hands: dict[str, list[Hand]] = {s: [] for s in self.seats}
         self._wall: list[str] = []
         self._gaps, self._slid = tuple(gaps), slid
+        if not orders:
+            raise ValueError("orders must name at least one suit order, e.g. 'mpsz'")
+        for order in orders:
+            ranks(order)  # (a bad one fails here, naming what is expected)
+        self.orders = {seat: orders[i % len(orders)] for i, seat in enumerate(self.seats)}
         self._lay_rng = random.Random(f"lay-{seed}")  # (its own: the game's tiles do not depend on the lay)
         self._simulate(duration_s, hold_fraction)
 
@@ -108,7 +117,7 @@ class TableGame:
         hands = {}
         for seat in self.seats:
             hands[seat] = [self._wall.pop() for _ in range(13)]
-            self._record(seat, t, Hand(sort_tiles(hands[seat])))
+            self._record(seat, t, Hand(sort_tiles(hands[seat], self.orders[seat])))
         return hands
 
     def _discard(self, tiles: list[str]) -> str:
@@ -122,10 +131,11 @@ class TableGame:
         best = min(score for score, _ in scored)
         return self._rng.choice([tile for score, tile in scored if score == best])
 
-    def _laid(self, concealed: tuple[str, ...], drawn: str) -> Hand:
+    def _laid(self, concealed: tuple[str, ...], drawn: str, order: str) -> Hand:
         gap = self._lay_rng.choice(self._gaps)
         if self._slid and self._lay_rng.random() < self._slid:
-            at = bisect.bisect_right([TILE_INDEX[t] for t in concealed], TILE_INDEX[drawn])
+            rank = ranks(order)
+            at = bisect.bisect_right([rank[t] for t in concealed], rank[drawn])
             return Hand(concealed, drawn, slid=at)
         return Hand(concealed, drawn, gap=gap)
 
@@ -141,9 +151,12 @@ class TableGame:
             else:
                 seat = self.seats[turn % len(self.seats)]
                 drawn = self._wall.pop()
-                self._record(seat, start, self._laid(sort_tiles(hands[seat]), drawn))
+                self._record(
+                    seat, start, self._laid(sort_tiles(hands[seat], self.orders[seat]), drawn, self.orders[seat])
+                )
                 discard = self._discard(hands[seat] + [drawn])
                 hands[seat] = hands[seat] + [drawn]
                 hands[seat].remove(discard)
-                self._record(seat, start + hold_fraction * self.turn_s, Hand(sort_tiles(hands[seat])))
+                after = Hand(sort_tiles(hands[seat], self.orders[seat]))
+                self._record(seat, start + hold_fraction * self.turn_s, after)
             turn += 1

@@ -1,6 +1,6 @@
 """Render a whole table to H.264 files plus ground truth, cached on disk by its settings.
 
-A table is `TableSpec` (seats, size, fps, seconds, seed, scene, how drawn tiles are laid). `render_table` writes, into a folder
+A table is `TableSpec` (seats, size, fps, seconds, seed, scene, how players lay their tiles). `render_table` writes, into a folder
 named after the spec's hash:
 
 - `<seat>.264`: raw H.264 (Annex B) from libx264, no B-frames, a keyframe every second, with
@@ -32,6 +32,7 @@ import av
 import numpy as np
 
 from mjray.mahjong.hands import CONCEALED
+from mjray.mahjong.tiles import SUITS, sorted_kinds
 from mjray.sim.game import DRAWN_GAP, TableGame
 from mjray.sim.marker import MAX_SEATS
 from mjray.sim.render import SeatView, TileBox, scene_named
@@ -73,6 +74,7 @@ class TableSpec:
     scene: str = "table"  # the look, a name in `render.SCENES`: "parlour" is the held-out one
     gaps: tuple[float, ...] = (DRAWN_GAP,)  # tiles a drawn tile lies apart by, one drawn per turn
     slid: float = 0.0  # the chance that a turn's drawn tile is slid into the row instead
+    orders: tuple[str, ...] = (SUITS,)  # the order of suits each seat keeps (seat i the i-th, round again)
 
     def __post_init__(self) -> None:
         scene_named(self.scene)  # an unknown name fails here, naming the known ones
@@ -81,6 +83,8 @@ class TableSpec:
                 f"drawn-tile gaps must be within 0..{MAX_GAP} tiles and slid a chance within 0..1, "
                 f"got {list(self.gaps)} and {self.slid}"
             )
+        for order in self.orders or ("",):
+            sorted_kinds(order)  # (a bad one fails here, naming what is expected)
 
     @property
     def span(self) -> float:
@@ -93,14 +97,22 @@ class TableSpec:
 
     def key(self) -> str:
         fields = dataclasses.asdict(self)
-        for name in ("scene", "gaps", "slid"):  # keys (and caches) from before these existed stay valid
+        for name in ("scene", "gaps", "slid", "orders"):  # keys (and caches) from before these existed stay valid
             if fields[name] == getattr(TableSpec, name):
                 del fields[name]
         text = json.dumps({**fields, "v": RENDER_VERSION}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def game(self) -> TableGame:
-        return TableGame(self.seats, self.seconds, seed=self.seed, turn_s=self.turn_s, gaps=self.gaps, slid=self.slid)
+        return TableGame(
+            self.seats,
+            self.seconds,
+            seed=self.seed,
+            turn_s=self.turn_s,
+            gaps=self.gaps,
+            slid=self.slid,
+            orders=self.orders,
+        )
 
 
 @dataclass
@@ -146,8 +158,9 @@ def read_spec(folder: Path) -> TableSpec:
     try:
         saved = json.loads(path.read_text())
         saved = {**saved, "seats": tuple(saved["seats"])}
-        if "gaps" in saved:
-            saved["gaps"] = tuple(saved["gaps"])
+        for name in ("gaps", "orders"):
+            if name in saved:
+                saved[name] = tuple(saved[name])
         return TableSpec(**saved)
     except (ValueError, TypeError, KeyError) as error:  # not JSON, a field TableSpec lacks, no seats, a bad value
         raise ValueError(

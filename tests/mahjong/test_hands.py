@@ -25,6 +25,7 @@ from mjray.mahjong.hands import Event, HandReader, StableHand, notation, shanten
 from mjray.mahjong.rows import read_row
 from mjray.mahjong.table import TableHands, cap_copies, tile_labels
 from mjray.mahjong.tiles import DETECTOR_NAME, TILE_INDEX, TILES
+from mjray.mahjong.votes import in_order
 from mjray.sim.game import Hand, TableGame, sort_tiles
 from mjray.sim.render import SeatView
 
@@ -424,6 +425,26 @@ def test_reader_follows_a_seat_however_it_lays_its_drawn_tile(lay, profile, seed
     assert all(e.tsumogiri == tsumogiri for (kind, _, _, tsumogiri), e in pairs if kind == "discard")
     assert run.tiles_right >= 0.95 * run.tiles, "settled tiles right"
     assert run.hands_right >= (1.0 if profile == "clean" else 0.8) * run.hands, "settled hands exactly right"
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("profile", ["clean", "like the model"])
+@pytest.mark.parametrize("order", ["zmps", "spmz", "pszm"])
+def test_reader_learns_the_order_a_player_keeps_the_suits_in(order, profile, seed):
+    """Players sort their suits in an order of their own (honours first, souzu first, ...): the
+    reader learns it from the seat's hands, and reads the turns as well as in the usual order,
+    a drawn tile of a suit the hand did not hold going wherever the player puts it. With a habit
+    of each for the drawn tile, too."""
+    game = TableGame(("ton",), 30, seed=seed, orders=(order,), gaps=(0.0, 0.5, 2.0), slid=0.3)
+    reader = HandReader("ton")
+    run = play(game, "ton", seed % 4, 30, PROFILES[profile], seed, reader=reader)
+    pairs, spurious, truth = run.scored()
+    missing = [t for t in truth if t not in [p[0] for p in pairs]]
+    assert run.f1 >= (1.0 if profile == "clean" else 0.85), f"missing {missing}, spurious {spurious}"
+    assert run.hands_right >= (1.0 if profile == "clean" else 0.8) * run.hands, "settled hands exactly right"
+    assert in_order(game.hand("ton", 30).concealed, reader.order) and reader.hand.order == reader.order
+    with pytest.raises(ValueError, match="four letters"):
+        HandReader("ton", order="mps")
 
 
 @pytest.mark.parametrize("seed", range(6))

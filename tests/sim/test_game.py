@@ -3,7 +3,7 @@ from collections import Counter
 import pytest
 from mahjong.shanten import Shanten
 
-from mjray.mahjong.tiles import TILE_INDEX, TILES
+from mjray.mahjong.tiles import TILE_INDEX, TILES, ranks
 from mjray.sim.game import Hand, TableGame, sort_tiles
 
 SEATS = ("ton", "nan", "sha", "pei")
@@ -94,7 +94,24 @@ def test_drawn_tiles_are_laid_as_the_table_says_and_the_game_is_the_same_however
     assert {(True, 0.35), (False, 0.0), (False, 1.0), (False, 2.0)} <= kinds
 
 
+def test_each_seat_sorts_its_suits_in_its_own_order_and_slides_a_drawn_tile_in_by_it():
+    orders = ("zmps", "spmz")
+    game = TableGame(SEATS, 120, seed=2, orders=orders, slid=0.5)
+    plain = TableGame(SEATS, 120, seed=2)
+    for i, seat in enumerate(SEATS):
+        rank = ranks(orders[i % 2])
+        assert game.orders[seat] == orders[i % 2]
+        for t in game.changes(seat):
+            hand = game.hand(seat, t)
+            assert sorted(hand.tiles) == sorted(plain.hand(seat, t).tiles), "the same game, sorted otherwise"
+            laid_out = [tile for _, tile in sorted(zip(hand.places, hand.tiles))]
+            assert all(rank[a] <= rank[b] for a, b in zip(laid_out, laid_out[1:]) if hand.slid is not None)
+            assert all(rank[a] <= rank[b] for a, b in zip(hand.concealed, hand.concealed[1:]))
+
+
 def test_bad_tables_are_refused():
+    with pytest.raises(ValueError, match="four letters"):
+        TableGame(["ton"], 10, orders=("mpsz", "mps"))
     for gaps, slid in (((), 0.0), ((-0.5,), 0.0), ((0.35,), 1.5)):
         with pytest.raises(ValueError, match="gaps must be"):
             TableGame(["ton"], 10, gaps=gaps, slid=slid)

@@ -122,7 +122,8 @@ class HandReader:
         decisive: float = 1.0,  # misread tiles by which the best discard must beat the next (else wait a while)
         switch_margin: float = 1.0,  # vote weight by which another label must lead to take a tile over
         replace_min: int = 4,  # tiles that must differ for readings to replace the hand, not vote in it
-        min_tiles: int = 8,  # a reading with fewer tiles on the row is no evidence (an occluded view)
+        min_tiles: int = 8,  # a reading with fewer tiles on the row is no evidence (an occluded view)...
+        min_placed: int = 5,  # ...unless it lies on the hand's known places and has this many (a hand over the row)
         sure_misfit: float = 1.0,  # misread tiles under which one reading suffices for a draw or a discard
         order: str | None = None,  # the suits' order in the seat's hand ('mpsz', 'zmps', ...); None: learnt
     ) -> None:
@@ -132,6 +133,7 @@ class HandReader:
         self.window, self.confirm, self.confirm_new, self.draw_votes = window, confirm, confirm_new, draw_votes
         self.same_tolerance, self.fit_tolerance, self.decisive = same_tolerance, fit_tolerance, decisive
         self.switch_margin, self.replace_min, self.min_tiles = switch_margin, replace_min, min_tiles
+        self.min_placed = min_placed
         self.sure_misfit = sure_misfit
         self.order = order or SUITS  # the suits' order in this seat's hand, learnt from each new hand read
         self._learn_order = order is None
@@ -166,7 +168,9 @@ class HandReader:
         return []
 
     def observe_reading(self, t: float, reading: Reading) -> list[Event]:
-        if len(reading.concealed) < self.min_tiles:
+        if len(reading.concealed) < self.min_tiles and (
+            len(reading.concealed) < self.min_placed or self._geo_offset(reading) is None or not self._tracks
+        ):
             return []
         self._locate(reading)
         reading = self._laid(reading)

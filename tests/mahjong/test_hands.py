@@ -447,6 +447,43 @@ def test_reader_learns_the_order_a_player_keeps_the_suits_in(order, profile, see
         HandReader("ton", order="mps")
 
 
+def covered(boxes, labels, scores, seat_index: int, hand: Hand, rng: random.Random, tiles: int):
+    """The detections less those under a player's hand laid over `tiles` neighbouring tiles."""
+    xs = sorted((b[0] + b[2]) / 2 for _, b in true_boxes(seat_index, hand))
+    first = rng.randrange(len(xs) - tiles + 1)
+    lo, hi = xs[first] - 5, xs[first + tiles - 1] + 5
+    keep = [i for i, b in enumerate(boxes) if not lo <= (b[0] + b[2]) / 2 <= hi]
+    return boxes[keep], [labels[i] for i in keep], scores[keep]
+
+
+@pytest.mark.parametrize("seed", range(2))
+@pytest.mark.parametrize("profile", ["clean", "like the model"])
+def test_a_hand_over_the_row_around_each_move_hides_tiles_but_not_the_turns(profile, seed):
+    """A player's hand covers five to eight of its tiles from 0.3 s before each of its moves to
+    0.6 s after (a table of four: a seat moves every 8 s): readings of the tiles left, on the
+    hand's known places, still count, so the turns are read, late by the cover at most."""
+    game = TableGame(SEATS, 120, seed=seed, gaps=(0.0, 0.35, 1.0), slid=0.2)
+    rng, reader, noise = random.Random(seed), HandReader("ton"), PROFILES[profile]
+    run = Run([], true_events(game, "ton", 120), end=118.5)
+    moves = game.changes("ton")[1:]
+    for t in sample_times(120, rng):
+        hand = game.hand("ton", t)
+        boxes, labels, scores = detections(seed % 4, hand, noise, rng)
+        near = [m for m in moves if m - 0.3 <= t < m + 0.6]
+        if near:
+            cover = random.Random(int(near[0] * 10))
+            boxes, labels, scores = covered(boxes, labels, scores, seed % 4, hand, cover, cover.randint(5, 8))
+        run.events += reader.observe(t, boxes, labels, scores)
+        if t - max(m for m in [0.0, *moves] if m <= t) >= 0.7 and t >= 2.0:
+            run.hands += 1
+            run.hands_right += reader.hand is not None and reader.hand.tiles == hand.tiles
+    pairs, spurious, truth = run.scored()
+    missing = [t for t in truth if t not in [p[0] for p in pairs]]
+    assert len(truth) >= 25 and run.f1 >= (0.9 if profile == "clean" else 0.85), f"{missing}, {spurious}"
+    assert run.hands_right >= 0.9 * run.hands
+    assert all(abs(e.at - at) <= 1.0 for (_, _, at, _), e in pairs)
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_four_seats_with_a_new_deal_tell_it_once_and_read_the_new_hands(seed):
     """A table of four around the first new deal (the wall runs out after ~140 s)."""

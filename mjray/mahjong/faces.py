@@ -8,7 +8,7 @@ at the box's own scale of about 24 pixels wide. The correlation ignores the ligh
 contrast. Where no face matches well, or none clearly better than the next, the model's label stays.
 
 Where the model found no tile at all, a row of tiles shows it: a gap of a whole tile's pitch or
-more between two neighbours, or past either end (up to two pitches out: a drawn tile is often set
+more between two neighbours, or past either end (up to three pitches out: a drawn tile is often set
 apart). A face that matches there well and clearly is a tile the model missed (`fill`); bare
 cloth matches no face that well. A blank face (the white dragon) is told by a flat, bright patch
 when relabelling a box the model found, never when filling: cloth can be as flat and bright.
@@ -42,7 +42,8 @@ FACE_ASPECT = 1.333  # face height over width
 MARGIN = 0.05  # the faces' best score must beat the second best by this much to overrule the model,
 SURE = 0.5  # and reach this (above what bare cloth reaches, below most tiles' own face: docs/game-record.md)
 FILL_SURE = 0.6  # a tile where the model found none: its face must match at least this well
-END_REACH = (1.0, 1.4, 1.8)  # pitches past a row's end where a tile is looked for
+END_REACH = (1.0, 1.4, 1.8, 2.2, 2.6, 3.0)  # pitches past a row's end where a tile is looked for (a
+# drawn tile lies up to two tiles apart)
 MOST_MISSING = 3  # tiles missing between two neighbours in a row, at most
 BLANK_SPREAD = 25.0  # grey levels: a blank face (the white dragon) scores 1 - (flattest patch's spread) / this,
 BLANK_LEVEL = 140  # if that patch is this bright (of 255, the frame's contrast stretched): a tile's body, not cloth

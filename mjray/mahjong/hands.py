@@ -35,7 +35,7 @@ from typing import Literal
 import numpy as np
 
 from mjray.mahjong.rows import APART, ON_GRID, Reading, TileRead, read_row
-from mjray.mahjong.tiles import SUITS, counts_34, sorted_kinds, suit_order
+from mjray.mahjong.tiles import SUITS, counts_34, ranks, sorted_kinds, suit_order
 from mjray.mahjong.votes import YOUNG, Track, may_sort_to, name_sorted
 
 Kind = Literal["draw", "discard"]
@@ -153,6 +153,8 @@ class HandReader:
         self._anchored = False  # whether _x0 is known: where the 13 places lie
         self._ref: tuple[float, float] | None = None  # (x0, pitch) of a first reading, while not anchored
         self._places_seen: Counter[int] = Counter()  # grid places (from _ref) read so far, while not anchored
+        self._unplaced = 0  # readings on the grid of _ref while not anchored
+        self._kinds_seen: Counter[tuple[int, str]] = Counter()  # (place, kind) read there, while not anchored
         self._moved = 0  # readings in a row whose drawn tile lies off the learnt geometry
         self._preview: tuple[list[Track], tuple[str, ...], float] | None = None  # a discard seen, not yet taken
         self._hand: StableHand | None = None
@@ -298,9 +300,23 @@ class HandReader:
         u = (reading.x0 - self._ref[0]) / self._ref[1]
         if abs(u - round(u)) < ON_GRID:
             self._places_seen.update(round(u) + read.slot for read in reading.concealed)
+            self._kinds_seen.update((round(u) + read.slot, read.tile) for read in reading.concealed)
             seen = [place for place, times in self._places_seen.items() if times >= 2]
-            if max(seen, default=0) - min(seen, default=0) >= CONCEALED - 1:
-                self._anchor(self._ref[0] + min(seen) * self._ref[1], self._ref[1])
+            lo, hi = min(seen, default=0), max(seen, default=0)
+            if hi - lo >= CONCEALED - 1:
+                self._anchor(self._ref[0] + lo * self._ref[1], self._ref[1])
+                return
+            self._unplaced += 1
+            unread = CONCEALED - 1 - (hi - lo)
+            if self._unplaced >= 4 * self.confirm_new and unread <= 2:
+                # end tiles the model never reads: their places go on the side where more kinds sort
+                rank, tracks = ranks(self.order), [Track(self.window) for _ in range(lo, hi + 1)]
+                for (at, kind), times in self._kinds_seen.items():
+                    for _ in range(times if lo <= at <= hi else 0):
+                        self._vote_read(tracks[at - lo], TileRead(kind, 1.0, at, 0.0))
+                names = name_sorted(tracks, self.order)  # (as the hand's order names them: 1m read as 1s is 1m)
+                left = rank[names[0]] > len(rank) - 1 - rank[names[-1]]
+                self._anchor(self._ref[0] + (lo - left * unread) * self._ref[1], self._ref[1])
 
     def _laid(self, reading: Reading) -> Reading:
         """A reading whose row runs past the hand's 13 places as the 13 and a drawn tile: a tile
@@ -351,6 +367,8 @@ class HandReader:
         self._x0, self._pitch, self._anchored, self._moved = x0, pitch, True, 0
         self._ref = None
         self._places_seen.clear()
+        self._kinds_seen.clear()
+        self._unplaced = 0
 
     def _geo_offset(self, reading: Reading) -> int | None:
         """The shift of the reading's slots onto the hand's places by where they lie; None when the

@@ -9,7 +9,7 @@ import pytest
 
 from mjray.detect.model import preprocess
 from mjray.frames import Detections
-from mjray.mahjong.faces import BUNDLED_FACES, FaceMatcher, FaceMemory, FacesError, load_faces, row_holes
+from mjray.mahjong.faces import BUNDLED_FACES, END_REACH, FaceMatcher, FaceMemory, FacesError, load_faces, row_holes
 from mjray.mahjong.tiles import DETECTOR_NAME, TILES
 from mjray.sim.game import Hand
 from mjray.sim.render import SeatView
@@ -80,7 +80,7 @@ def row(lefts: list[float], top: float = 100.0, width: float = 20.0) -> np.ndarr
 
 
 def test_a_row_shows_where_tiles_are_missing():
-    """Holes of one and two tiles inside a row of pitch 22, and one pitch past each end; the drawn
+    """Holes of one and two tiles inside a row of pitch 22, and one to three pitches past each end; the drawn
     tile's half-pitch gap is no hole; a second row is read on its own; two boxes are no row."""
     lefts = [22.0 * i for i in range(13)] + [22.0 * 13.5]  # 13 tiles, the drawn one half a pitch apart
     kept = [x for i, x in enumerate(lefts) if i not in (3, 7, 8)]
@@ -89,8 +89,9 @@ def test_a_row_shows_where_tiles_are_missing():
     def lefts(top: bool) -> list:
         return sorted(sorted(round(float(x)) for x in hole[:, 0]) for hole in holes if (hole[:, 1] < 150).all() == top)
 
-    assert lefts(True) == [[-40, -31, -22], [66], [154], [176], [319, 328, 337]]  # ends: 1, 1.4, 1.8 pitches out
-    assert lefts(False) == [[-40, -31, -22], [66], [110, 119, 128]]
+    ends = [-66, -57, -48, -40, -31, -22]  # ends: 1, 1.4, ... 3 pitches out (a drawn tile up to two tiles apart)
+    assert lefts(True) == [ends, [66], [154], [176], [319, 328, 337, 345, 354, 363]]
+    assert lefts(False) == [ends, [66], [110, 119, 128, 136, 145, 154]]
     every = np.concatenate(holes)
     assert np.allclose(every[:, 2] - every[:, 0], 20.0) and np.allclose(every[:, 3] - every[:, 1], 28.0)
     assert row_holes(row([0.0, 44.0])) == []
@@ -275,9 +276,10 @@ def test_unchanged_tiles_keep_their_read_and_a_tile_put_in_anothers_place_is_rea
         if truth == swapped:
             assert NAMES[int(got.class_id[2])] == DETECTOR_NAME["7z"]
     first_frame, later = reads[:4], reads[4:]
-    assert first_frame == [len(HANDS[seat % 3]) + 6 for seat in range(4)]  # every box once, and the row's ends
+    reach = 2 * len(END_REACH)  # every box once, and the row's ends (those in the frame)
+    assert all(len(HANDS[seat % 3]) < n <= len(HANDS[seat % 3]) + reach for seat, n in enumerate(first_frame)), reads
     assert later[(2 - 1) * 4 + 1] >= 1  # seat 1 at frame 2: the swapped tile
-    boxes, ends = sum(len(HANDS[seat % 3]) for seat in range(4)), 4 * 6
+    boxes, ends = sum(len(HANDS[seat % 3]) for seat in range(4)), 4 * reach
     # the boxes all but remembered (reads near a threshold aside), the rows' ends mostly (bare cloth)
     assert sum(later) <= 3 * (0.1 * boxes + 0.5 * ends), reads
 

@@ -623,6 +623,23 @@ def test_kinds_never_read_in_the_row_leave_guessed_places_and_the_turns_are_read
     )
 
 
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("gap", [1.0, 2.0])
+@pytest.mark.parametrize("blind", [("1m",), ("1z",)])
+def test_an_end_never_read_and_a_drawn_tile_whole_tiles_apart_still_make_a_hand(blind, gap, seed):
+    """An end tile the model never reads, and a drawn tile a whole tile or two apart (on the row's
+    grid, so it says nothing of where place 12 is): after a few seconds of readings the places are
+    set, the unread end a guess (on the side where more kinds could lie: here the wrong one for the
+    1m), and the turns are read."""
+    timeline = [(at, replace(hand, gap=gap) if hand.drawn else hand) for at, hand in TWO_TURNS]
+    reader, events, held = scripted(timeline, 12.0, replace(PROFILES["like the model"], blind=blind), seed, seed % 4)
+    assert [(e.kind, e.tile) for e in events] == [("draw", "9s"), ("discard", "7p"), ("draw", "2z"), ("discard", "4s")]
+    hand, unread = held[-1][1], timeline[-1][1].concealed.count(blind[0])
+    assert hand is not None and len(hand.guessed) == unread
+    right = [read for k, read in enumerate(hand.concealed) if k not in hand.guessed]
+    assert right == [tile for tile in timeline[-1][1].concealed if tile not in blind]
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_two_boxes_of_two_kinds_on_one_tile_both_vote(seed):
     """Class-wise NMS leaves two boxes on the 8p, an 8p and a 9p (both sort there, between 7p and 9p);

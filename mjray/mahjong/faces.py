@@ -8,7 +8,7 @@ at the box's own scale of about 24 pixels wide. The correlation ignores the ligh
 contrast. Where no face matches well, or none clearly better than the next, the model's label stays.
 
 Where the model found no tile at all, a row of tiles shows it: a gap of a whole tile's pitch or
-more between two neighbours, or past either end (up to three pitches out: a drawn tile is often set
+more between two neighbours, or past either end (up to three pitches out at the right: a drawn tile is often set
 apart). A face that matches there well and clearly is a tile the model missed (`fill`); bare
 cloth matches no face that well. A blank face (the white dragon) is told by a flat, bright patch
 when relabelling a box the model found, never when filling: cloth can be as flat and bright.
@@ -42,8 +42,8 @@ FACE_ASPECT = 1.333  # face height over width
 MARGIN = 0.05  # the faces' best score must beat the second best by this much to overrule the model,
 SURE = 0.5  # and reach this (above what bare cloth reaches, below most tiles' own face: docs/game-record.md)
 FILL_SURE = 0.6  # a tile where the model found none: its face must match at least this well
-END_REACH = (1.0, 1.4, 1.8, 2.2, 2.6, 3.0)  # pitches past a row's end where a tile is looked for (a
-# drawn tile lies up to two tiles apart)
+END_REACH = (1.0, 1.4, 1.8)  # pitches past a row's left end where a tile is looked for
+DRAWN_REACH = (1.0, 1.4, 1.8, 2.2, 2.6, 3.0)  # and past its right end (a drawn tile lies up to two tiles apart)
 MOST_MISSING = 3  # tiles missing between two neighbours in a row, at most
 BLANK_SPREAD = 25.0  # grey levels: a blank face (the white dragon) scores 1 - (flattest patch's spread) / this,
 BLANK_LEVEL = 140  # if that patch is this bright (of 255, the frame's contrast stretched): a tile's body, not cloth
@@ -115,8 +115,8 @@ def rows_of(boxes: np.ndarray) -> list[np.ndarray]:
 def row_holes(xyxy: np.ndarray) -> list[np.ndarray]:
     """Where a row of at least 3 tile boxes lacks a tile, each as its candidate boxes (k x 4): a
     neighbour 1.75 pitches or more away (the drawn tile's gap of a fraction of a tile is none; at
-    most `MOST_MISSING` tiles between two), and past each end, at `END_REACH` pitches (a drawn
-    tile may lie apart)."""
+    most `MOST_MISSING` tiles between two), and past each end, at `END_REACH` pitches left and
+    `DRAWN_REACH` right (a drawn tile may lie up to two tiles apart)."""
     out: list[np.ndarray] = []
     xyxy = xyxy[(xyxy[:, 2] - xyxy[:, 0] >= 2) & (xyxy[:, 3] - xyxy[:, 1] >= 2)]  # no box of no size
     if len(xyxy) >= 3:
@@ -139,8 +139,8 @@ def row_holes(xyxy: np.ndarray) -> list[np.ndarray]:
                             np.float32,
                         )
                     )
-            for end, side in ((boxes[0], -1), (boxes[-1], 1)):
-                xs = (end[0] + end[2]) / 2 + side * pitch * np.array(END_REACH)
+            for end, side, reach in ((boxes[0], -1, END_REACH), (boxes[-1], 1, DRAWN_REACH)):
+                xs = (end[0] + end[2]) / 2 + side * pitch * np.array(reach)
                 out.append(np.array([[x - width / 2, end[1], x + width / 2, end[3]] for x in xs], np.float32))
     return out
 

@@ -5,13 +5,16 @@ Pure logic, no Ray; the game record feeds it every result of its seat in capture
 
 `HandReader` holds one seat's stable hand: 13 tiles between turns, 14 while a drawn tile is held.
 The camera is still, so a tile's place is where it lies: the reader learns where the 13 places
-are (from a reading of both ends, readings that span them together, or the drawn tile beside the
-last one) and lays every reading on them by position, whatever its holes (`mjray.mahjong.rows`
-reads a frame's row). Each tile keeps its own votes and the hand's tiles are named together, a
-place never read holding a guess marked by a confidence of 0 (`mjray.mahjong.votes`).
+are (from a reading of both ends, readings that span them together, a drawn tile a fraction of a
+tile apart, or, when an end is never read, the span that is) and lays every reading on them by
+position, whatever its holes (`mjray.mahjong.rows` reads a frame's row). A drawn tile is the one
+apart at the row's end, by any gap, or, laid against the row or slid into it, the 14th tile whose
+removal leaves the rest most like the hand held. Each tile keeps its own votes and the hand's tiles
+are named together in the order the seat keeps its suits in (learnt from its hands), a place never
+read holding a guess marked by a confidence of 0 (`mjray.mahjong.votes`).
 A reading that does not show the hand held is evidence of a change, taken once `confirm`
 readings show it (one, when it is unmistakable), and dated by the capture time of the first
-reading that showed it: a draw (the 13 unchanged, a tile beyond the gap); a discard (the new 13
+reading that showed it: a draw (the 13 unchanged, a drawn tile beside or among them); a discard (the new 13
 must be the old 14 less one tile, re-sorted: the best fit of the candidates wins, so the
 discarded tile is a multiset difference that no single misread changes, and the place the drawn
 tile sorts to can correct its label, even to a kind it was never read as when drawn); a turn seen

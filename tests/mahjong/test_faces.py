@@ -9,7 +9,16 @@ import pytest
 
 from mjray.detect.model import preprocess
 from mjray.frames import Detections
-from mjray.mahjong.faces import BUNDLED_FACES, END_REACH, FaceMatcher, FaceMemory, FacesError, load_faces, row_holes
+from mjray.mahjong.faces import (
+    BUNDLED_FACES,
+    DRAWN_REACH,
+    END_REACH,
+    FaceMatcher,
+    FaceMemory,
+    FacesError,
+    load_faces,
+    row_holes,
+)
 from mjray.mahjong.tiles import DETECTOR_NAME, TILES
 from mjray.sim.game import Hand
 from mjray.sim.render import SeatView
@@ -89,9 +98,9 @@ def test_a_row_shows_where_tiles_are_missing():
     def lefts(top: bool) -> list:
         return sorted(sorted(round(float(x)) for x in hole[:, 0]) for hole in holes if (hole[:, 1] < 150).all() == top)
 
-    ends = [-66, -57, -48, -40, -31, -22]  # ends: 1, 1.4, ... 3 pitches out (a drawn tile up to two tiles apart)
-    assert lefts(True) == [ends, [66], [154], [176], [319, 328, 337, 345, 354, 363]]
-    assert lefts(False) == [ends, [66], [110, 119, 128, 136, 145, 154]]
+    left = [-40, -31, -22]  # ends: 1, 1.4, 1.8 pitches out at the left, to 3 at the right (a drawn tile)
+    assert lefts(True) == [left, [66], [154], [176], [319, 328, 337, 345, 354, 363]]
+    assert lefts(False) == [left, [66], [110, 119, 128, 136, 145, 154]]
     every = np.concatenate(holes)
     assert np.allclose(every[:, 2] - every[:, 0], 20.0) and np.allclose(every[:, 3] - every[:, 1], 28.0)
     assert row_holes(row([0.0, 44.0])) == []
@@ -276,7 +285,7 @@ def test_unchanged_tiles_keep_their_read_and_a_tile_put_in_anothers_place_is_rea
         if truth == swapped:
             assert NAMES[int(got.class_id[2])] == DETECTOR_NAME["7z"]
     first_frame, later = reads[:4], reads[4:]
-    reach = 2 * len(END_REACH)  # every box once, and the row's ends (those in the frame)
+    reach = len(END_REACH) + len(DRAWN_REACH)  # every box once, and the row's ends (those in the frame)
     assert all(len(HANDS[seat % 3]) < n <= len(HANDS[seat % 3]) + reach for seat, n in enumerate(first_frame)), reads
     assert later[(2 - 1) * 4 + 1] >= 1  # seat 1 at frame 2: the swapped tile
     boxes, ends = sum(len(HANDS[seat % 3]) for seat in range(4)), 4 * reach

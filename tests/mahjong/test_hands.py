@@ -64,6 +64,11 @@ PROFILES = {
 }
 
 
+def seeds(n: int, fast: int = 1) -> list:
+    """Seeds 0..n-1: the first `fast` in the fast suite, the others slow (CI runs them all)."""
+    return [*range(fast), *(pytest.param(seed, marks=pytest.mark.slow) for seed in range(fast, n))]
+
+
 @functools.cache
 def view(seat_index: int) -> SeatView:
     return SeatView(seat_index, WIDTH, HEIGHT, seed=0, span=16.0)  # room for a drawn tile two tiles apart
@@ -379,7 +384,7 @@ def test_read_row_merges_overlapping_boxes_keeping_the_more_confident():
 FLOORS = {"clean": 1.0, "extra": 1.0, "all": 0.8, "like the model": 0.85}  # F1 per case; others 0.9
 
 
-@pytest.mark.parametrize("seed", range(24))
+@pytest.mark.parametrize("seed", seeds(24, fast=8))
 @pytest.mark.parametrize("profile", list(PROFILES))
 def test_reader_follows_a_seat_through_its_turns(profile, seed):
     """One seat playing every turn (a draw every 2 s, its discard 1 s later) for 30 s: harder than a
@@ -408,7 +413,7 @@ LAYS = {  # name: (gaps drawn from per turn, chance of a drawn tile slid in)
 }
 
 
-@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("seed", seeds(3))
 @pytest.mark.parametrize("profile", ["clean", "like the model"])
 @pytest.mark.parametrize("lay", list(LAYS))
 def test_reader_follows_a_seat_however_it_lays_its_drawn_tile(lay, profile, seed):
@@ -427,7 +432,7 @@ def test_reader_follows_a_seat_however_it_lays_its_drawn_tile(lay, profile, seed
     assert run.hands_right >= (1.0 if profile == "clean" else 0.8) * run.hands, "settled hands exactly right"
 
 
-@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("seed", seeds(3))
 @pytest.mark.parametrize("profile", ["clean", "like the model"])
 @pytest.mark.parametrize("order", ["zmps", "spmz", "pszm"])
 def test_reader_learns_the_order_a_player_keeps_the_suits_in(order, profile, seed):
@@ -456,7 +461,7 @@ def covered(boxes, labels, scores, seat_index: int, hand: Hand, rng: random.Rand
     return boxes[keep], [labels[i] for i in keep], scores[keep]
 
 
-@pytest.mark.parametrize("seed", range(2))
+@pytest.mark.parametrize("seed", seeds(2))
 @pytest.mark.parametrize("profile", ["clean", "like the model"])
 def test_a_hand_over_the_row_around_each_move_hides_tiles_but_not_the_turns(profile, seed):
     """A player's hand covers five to eight of its tiles from 0.3 s before each of its moves to
@@ -623,7 +628,7 @@ def test_kinds_never_read_in_the_row_leave_guessed_places_and_the_turns_are_read
     )
 
 
-@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("seed", seeds(4))
 @pytest.mark.parametrize("gap", [1.0, 2.0])
 @pytest.mark.parametrize("blind", [("1m",), ("1z",)])
 def test_an_end_never_read_and_a_drawn_tile_whole_tiles_apart_still_make_a_hand(blind, gap, seed):

@@ -37,13 +37,14 @@ from typing import Literal
 
 import numpy as np
 
-from mjray.mahjong.rows import APART, ON_GRID, Reading, TileRead, read_row
+from mjray.mahjong.rows import APART, FARTHEST, ON_GRID, Reading, TileRead, read_row
 from mjray.mahjong.tiles import SUITS, counts_34, ranks, sorted_kinds, suit_order
 from mjray.mahjong.votes import YOUNG, Track, may_sort_to, name_sorted
 
 Kind = Literal["draw", "discard"]
 CONCEALED = 13  # tiles in a hand between turns
 MIN_WEIGHT = 0.05  # a read's vote never weighs less, whatever the detector's confidence
+GUESS_AFTER = 12  # readings: an end tile never read, where the places lie is guessed after so many
 UNREAD_COST = 0.7  # misfit per reading of naming a drawn tile as a kind it was never read as (a read tile costs 1)
 
 
@@ -158,6 +159,7 @@ class HandReader:
         self._places_seen: Counter[int] = Counter()  # grid places (from _ref) read so far, while not anchored
         self._unplaced = 0  # readings on the grid of _ref while not anchored
         self._kinds_seen: Counter[tuple[int, str]] = Counter()  # (place, kind) read there, while not anchored
+        self._wholes: Counter[int] = Counter()  # readings of both ends by where they lie, while not anchored
         self._moved = 0  # readings in a row whose drawn tile lies off the learnt geometry
         self._preview: tuple[list[Track], tuple[str, ...], float] | None = None  # a discard seen, not yet taken
         self._hand: StableHand | None = None
@@ -268,18 +270,19 @@ class HandReader:
 
     def _locate(self, reading: Reading) -> None:
         """Learns where the hand's 13 places lie in the picture (the camera is still, so a tile's place
-        is where it lies, whatever its label): from a reading of 13 places in a row, readings that
-        span 13 places together, or, until then, a drawn tile apart by part of a tile (it lies that
-        fraction past place 13; a tile or two apart it says nothing); then follows the row's drift.
-        A whole row of 13 beside a drawn tile found elsewhere in `confirm_new` readings in a row (the
-        camera moved) anchors the places anew."""
+        is where it lies, whatever its label): from `confirm` readings of both ends that agree where
+        they lie, readings that span 13 places together, a drawn tile apart by part of a tile (it
+        lies that fraction past place 13; a tile or two apart it says nothing), or, when an end tile
+        is never read, the span that is (see below); then follows the row's drift. A whole row of 13
+        beside a drawn tile, found elsewhere in `confirm_new` such readings (the camera moved),
+        anchors the places anew."""
         pitch = reading.pitch
         if pitch <= 0:
             return
         geo = self._geo_offset(reading)
         if reading.drawn is not None and not self._anchored:
             u = reading.drawn_at
-            if abs(u - round(u)) >= APART:
+            if abs(u - round(u)) >= APART and u < CONCEALED + 1 - APART:  # (a gap of more than a tile: no telling)
                 self._anchor(reading.x0 - (CONCEALED - math.floor(u)) * pitch, pitch)
                 return
         whole = len(reading.concealed) == CONCEALED and reading.concealed[-1].slot == CONCEALED - 1
@@ -295,13 +298,15 @@ class HandReader:
                 self._x0 += 0.3 * (reading.x0 - geo * pitch - self._x0)
                 self._pitch += 0.3 * (pitch - self._pitch)
             return
-        if reading.concealed[-1].slot == CONCEALED - 1:
-            self._anchor(reading.x0, pitch)
-            return
         if self._ref is None:
             self._ref = (reading.x0, pitch)
         u = (reading.x0 - self._ref[0]) / self._ref[1]
         if abs(u - round(u)) < ON_GRID:
+            if reading.concealed[-1].slot == CONCEALED - 1:  # both ends (a row of 14 missing its first tile
+                self._wholes[round(u)] += 1  # looks so too: `confirm` readings must agree on where they lie)
+                if self._wholes[round(u)] >= self.confirm:
+                    self._anchor(reading.x0, pitch)
+                    return
             self._places_seen.update(round(u) + read.slot for read in reading.concealed)
             self._kinds_seen.update((round(u) + read.slot, read.tile) for read in reading.concealed)
             seen = [place for place, times in self._places_seen.items() if times >= 2]
@@ -311,13 +316,14 @@ class HandReader:
                 return
             self._unplaced += 1
             unread = CONCEALED - 1 - (hi - lo)
-            if self._unplaced >= 4 * self.confirm_new and unread <= 2:
+            if self._unplaced >= GUESS_AFTER and unread <= 2:
                 # end tiles the model never reads: their places go on the side where more kinds sort
-                rank, tracks = ranks(self.order), [Track(self.window) for _ in range(lo, hi + 1)]
+                tracks = [Track(self.window) for _ in range(lo, hi + 1)]
                 for (at, kind), times in self._kinds_seen.items():
                     for _ in range(times if lo <= at <= hi else 0):
                         self._vote_read(tracks[at - lo], TileRead(kind, 1.0, at, 0.0))
-                names = name_sorted(tracks, self.order)  # (as the hand's order names them: 1m read as 1s is 1m)
+                order = self.order
+                rank, names = ranks(order), name_sorted(tracks, order)  # (1m read as 1s before 2m is 1m)
                 left = rank[names[0]] > len(rank) - 1 - rank[names[-1]]
                 self._anchor(self._ref[0] + (lo - left * unread) * self._ref[1], self._ref[1])
 
@@ -344,6 +350,8 @@ class HandReader:
         end = reads[-1].slot + geo
         if end < CONCEALED:
             return reading
+        if end > FARTHEST:  # (a tile on the table further on: a meld, a stray, not the hand's)
+            return self._laid(replace(reading, concealed=reads[:-1])) if len(reads) > 1 else reading
         if end > CONCEALED:
             return replace(reading, concealed=reads[:-1], drawn=reads[-1])
         best, drawn_at = -math.inf, -1
@@ -366,11 +374,18 @@ class HandReader:
         )
         return replace(reading, concealed=rest, drawn=out)
 
+    def _of_14(self, reading: Reading) -> bool:
+        """Whether a reading without a drawn tile apart runs onto place 13: a row of 14 (a drawn tile
+        against the row or slid in), which no hand read afresh is made of."""
+        geo = self._geo_offset(reading)
+        return reading.drawn is None and geo is not None and reading.concealed[-1].slot + geo >= CONCEALED
+
     def _anchor(self, x0: float, pitch: float) -> None:
         self._x0, self._pitch, self._anchored, self._moved = x0, pitch, True, 0
         self._ref = None
         self._places_seen.clear()
         self._kinds_seen.clear()
+        self._wholes.clear()
         self._unplaced = 0
 
     def _geo_offset(self, reading: Reading) -> int | None:
@@ -445,8 +460,9 @@ class HandReader:
             if 0 <= place < len(tracks):
                 changed |= self._vote_read(tracks[place], read)
                 shown[place] = True
+        hidden = len(reading.concealed) < self.min_tiles  # (a hand over the row: its places unseen, not empty)
         for track, read in zip(tracks, shown):
-            if not read:
+            if not read and not hidden:
                 changed |= track.miss()
         if reading.drawn is not None and drawn is not None:
             changed |= self._vote_read(drawn, reading.drawn)
@@ -762,7 +778,7 @@ class HandReader:
     def _read_anew(self) -> list[Event]:
         """A hand read afresh from the latest differing readings, when `confirm_new` of them agree on
         one; it replaces the hand held unless it differs by too little (then they are its votes)."""
-        window = self._pending[-2 * self.confirm_new :]
+        window = [(t, r) for t, r in self._pending[-2 * self.confirm_new :] if not self._of_14(r)]
         with_drawn = 2 * sum(r.drawn is not None for _, r in window) > len(window)
         pool = [r for _, r in window if (r.drawn is not None) == with_drawn]
         if len(pool) < self.confirm_new or not self._anchored:

@@ -22,6 +22,7 @@ import numpy as np
 ON_GRID = 0.25  # steps a tile's centre may lie off its grid slot (more: a stray, or a box between two)
 APART = 0.18  # steps off the grid from which the row's last tile lies apart from the rest
 HAND = 13  # places of a hand's row between turns: a tile past a hole beyond them lies apart
+FARTHEST = HAND + 3  # the furthest place a drawn tile lies at (two tiles apart, and a little); past it, not the hand's
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,8 @@ def read_row(
     xs = [(xyxy[i][0] + xyxy[i][2]) / 2 for i in kept]
     step = _pitch(xs, xyxy, kept, pitch)
     slots, resid, x0 = _grid(xs, step)
+    while len(kept) > 1 and slots[-1] - min(slots) > FARTHEST:  # a tile on the row's line far past it: a meld, a stray
+        del kept[-1], xs[-1], slots[-1], resid[-1]
     drawn_at = len(kept) - 1 if _apart(slots, resid) else None
     best: dict[int, int] = {}  # slot -> position in kept; one tile per slot, the most confident
     for k in range(len(kept)):

@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 SEAT_NAMES = ("ton", "nan", "sha", "pei", "seat5", "seat6", "seat7", "seat8")
 RENDER_VERSION = 3  # bump when the pictures change, so caches are rebuilt
 SPEC_FILE = "table.json"
-MAX_GAP = 2.5  # tiles: a drawn tile further apart is no longer part of the hand's picture
+MAX_GAP = 2.0  # tiles: the furthest apart the reader looks for a drawn tile (mjray.mahjong.rows.FARTHEST)
 
 
 def seat_names(count: int) -> tuple[str, ...]:

@@ -468,9 +468,9 @@ def test_a_hand_over_the_row_around_each_move_hides_tiles_but_not_the_turns(prof
     0.6 s after (a table of four: a seat moves every 8 s): readings of the tiles left, on the
     hand's known places, still count, so the turns are read, late by the cover at most."""
     game = TableGame(SEATS, 120, seed=seed, gaps=(0.0, 0.35, 1.0), slid=0.2)
-    rng, reader, noise = random.Random(seed), HandReader("ton"), PROFILES[profile]
-    run = Run([], true_events(game, "ton", 120), end=118.5)
+    rng, noise = random.Random(seed), PROFILES[profile]
     moves = game.changes("ton")[1:]
+    samples = []
     for t in sample_times(120, rng):
         hand = game.hand("ton", t)
         boxes, labels, scores = detections(seed % 4, hand, noise, rng)
@@ -478,13 +478,22 @@ def test_a_hand_over_the_row_around_each_move_hides_tiles_but_not_the_turns(prof
         if near:
             cover = random.Random(int(near[0] * 10))
             boxes, labels, scores = covered(boxes, labels, scores, seed % 4, hand, cover, cover.randint(5, 8))
-        run.events += reader.observe(t, boxes, labels, scores)
-        if t - max(m for m in [0.0, *moves] if m <= t) >= 0.7 and t >= 2.0:
-            run.hands += 1
-            run.hands_right += reader.hand is not None and reader.hand.tiles == hand.tiles
+        samples.append((t, hand, (boxes, labels, scores)))
+
+    def read(reader: HandReader) -> Run:
+        run = Run([], true_events(game, "ton", 120), end=118.5)
+        for t, hand, found in samples:
+            run.events += reader.observe(t, *found)
+            if t - max(m for m in [0.0, *moves] if m <= t) >= 0.7 and t >= 2.0:
+                run.hands += 1
+                run.hands_right += reader.hand is not None and reader.hand.tiles == hand.tiles
+        return run
+
+    run, eight = read(HandReader("ton")), read(HandReader("ton", min_placed=8))  # (eight: as before)
     pairs, spurious, truth = run.scored()
     missing = [t for t in truth if t not in [p[0] for p in pairs]]
     assert len(truth) >= 25 and run.f1 >= (0.9 if profile == "clean" else 0.85), f"{missing}, {spurious}"
+    assert run.f1 > eight.f1, "the readings of the tiles left count"
     assert run.hands_right >= 0.9 * run.hands
     assert all(abs(e.at - at) <= 1.0 for (_, _, at, _), e in pairs)
 
@@ -633,9 +642,9 @@ def test_kinds_never_read_in_the_row_leave_guessed_places_and_the_turns_are_read
 @pytest.mark.parametrize("blind", [("1m",), ("1z",)])
 def test_an_end_never_read_and_a_drawn_tile_whole_tiles_apart_still_make_a_hand(blind, gap, seed):
     """An end tile the model never reads, and a drawn tile a whole tile or two apart (on the row's
-    grid, so it says nothing of where place 12 is): after a few seconds of readings the places are
-    set, the unread end a guess (on the side where more kinds could lie: here the wrong one for the
-    1m), and the turns are read."""
+    grid, so it says nothing of where place 12 is): after 12 readings the places are set, the
+    unread end a guess (on the side where more kinds could lie: here the wrong one for the 1m), and
+    the turns are read."""
     timeline = [(at, replace(hand, gap=gap) if hand.drawn else hand) for at, hand in TWO_TURNS]
     reader, events, held = scripted(timeline, 12.0, replace(PROFILES["like the model"], blind=blind), seed, seed % 4)
     assert [(e.kind, e.tile) for e in events] == [("draw", "9s"), ("discard", "7p"), ("draw", "2z"), ("discard", "4s")]
@@ -643,6 +652,22 @@ def test_an_end_never_read_and_a_drawn_tile_whole_tiles_apart_still_make_a_hand(
     assert hand is not None and len(hand.guessed) == unread
     right = [read for k, read in enumerate(hand.concealed) if k not in hand.guessed]
     assert right == [tile for tile in timeline[-1][1].concealed if tile not in blind]
+
+
+@pytest.mark.parametrize("seed", seeds(3))
+def test_a_tile_far_past_the_row_is_no_drawn_tile(seed):
+    """A tile on the table on the row's line but further than two tiles past it (a meld, a stray)
+    is not the hand's: no draw is read from it, and the turns are read as they come."""
+    rng, reader, events = random.Random(seed), HandReader("ton"), []
+    for t in sample_times(12.0, rng):
+        hand = [h for start, h in TWO_TURNS if start <= t][-1]
+        boxes, labels, scores = detections(seed % 4, hand, PROFILES["like the model"], rng)
+        x1, y1, x2, y2 = true_boxes(seed % 4, Hand(BASE))[-1][1]
+        far = [x1 + 5.5 * (x2 - x1), y1, x2 + 5.5 * (x2 - x1), y2]  # 4.5 tiles past the row's last
+        boxes, labels, scores = np.vstack([boxes, far]), [*labels, "7z"], np.append(scores, 0.9)
+        events += reader.observe(t, boxes, labels, scores)
+    assert [(e.kind, e.tile) for e in events] == [("draw", "9s"), ("discard", "7p"), ("draw", "2z"), ("discard", "4s")]
+    assert reader.hand.tiles == TWO_TURNS[-1][1].tiles
 
 
 @pytest.mark.parametrize("seed", range(6))

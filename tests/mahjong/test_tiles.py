@@ -20,9 +20,9 @@ def test_every_order_of_the_suits_sorts_all_kinds_suit_by_suit_and_a_bad_one_is_
         ([["1z", "2z", "1m", "5m", "3p", "4p", "1s", "2s"]] * 3, "zmps"),  # honours first
         ([["1s", "2s", "5p", "6p", "1m", "2m", "1z", "1z"]] * 3, "spmz"),
         ([["1p", "2p", "1m", "2m"]] * 2 + [["1m", "2m"]], "pmsz"),  # a suit not shown stays where it was
-        ([["1m", "2m", "1s", "3m", "5p", "6p"]] * 3, "mpsz"),  # a lone misread says nothing
-        ([["1z", "2z", "1m", "5m"], ["1m", "5m", "1z", "2z"], ["1m", "2m"]], "mpsz"),  # no majority
-        ([["1m", "1m", "2p", "2p", "1m"]] * 3, "mpsz"),  # a suit in two places is no order
+        ([["1z", "2m", "3m", "5p", "6p"]] * 3, "mpsz"),  # a lone tile says nothing (a misread, or held once)
+        ([["1z", "2z", "1m", "5m"], ["1p", "2p", "1m", "2m"], ["1s", "2s", "1m", "2m"]], "mpsz"),  # no majority
+        ([["1p", "1p", "2m", "2m", "1p", "1p"]] * 3, "mpsz"),  # a suit in two places is no order
         ([], "mpsz"),
     ],
 )

@@ -253,7 +253,7 @@ def test_the_sim_commands_take_the_drawn_tiles_lay_and_refuse_a_bad_one(monkeypa
     assert sim_main(["render", "--gaps", "0,wide"]) == 2
     assert "--gaps '0,wide' is not tiles" in capsys.readouterr().err
     assert sim_main(["render", "--gaps", "3"]) == 2
-    assert "gaps must be within 0..2.5 tiles" in capsys.readouterr().err
+    assert "gaps must be within 0..2.0 tiles" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("command", ["serve", "render", "score", "detect-table", "score-game"])

@@ -162,11 +162,9 @@ class FrameRing(Generic[T]):
         return frames
 
 
-def arrival_rate(arrivals: deque[float]) -> float:
-    """Decoded frames per second over the recent arrival times; 0 until two came."""
-    if len(arrivals) < 2:
-        return 0.0
-    return (len(arrivals) - 1) / max(1e-6, arrivals[-1] - arrivals[0])
+def arrival_interval(arrivals: deque[float]) -> float | None:
+    """Seconds between decoded frames over the recent arrival times; None until two came."""
+    return (arrivals[-1] - arrivals[0]) / (len(arrivals) - 1) if len(arrivals) >= 2 else None
 
 
 class CameraActor:
@@ -309,7 +307,7 @@ class CameraActor:
             **vars(self.state),
             in_flight=in_flight,
             waiting=waiting,
-            fps=arrival_rate(self._arrivals),
+            fps=0.0 if (interval := arrival_interval(self._arrivals)) is None else 1 / max(1e-6, interval),
             pixels_held=held,
             stages=self.clock.as_dict(),
         )
@@ -400,11 +398,8 @@ class CameraActor:
     def _stalled(self) -> bool:
         """Streaming, but no frame for several intervals: the source hangs, or frames cannot be
         numbered while the seat's reorder restarts. A take then does not wait for one."""
-        recent = self._arrivals
-        if len(recent) < 2:
-            return False
-        interval = (recent[-1] - recent[0]) / (len(recent) - 1)
-        return time.monotonic() - recent[-1] > max(STALL_MIN_S, 3 * interval)
+        interval = arrival_interval(self._arrivals)
+        return interval is not None and time.monotonic() - self._arrivals[-1] > max(STALL_MIN_S, 3 * interval)
 
     def _offer(self, decoded: Decoded) -> None:
         """Number a decoded picture and apply the policy; it becomes BGR pixels only if it is sent (`_frame`)."""
@@ -455,8 +450,8 @@ class CameraActor:
         given_up: list[Decoded] = []
         with self._lock:
             if self.ring is not None and at is not None:
-                recent = self._arrivals  # arrival times: half the frame interval, 1/60 s until known
-                half = 0.5 * (recent[-1] - recent[0]) / (len(recent) - 1) if len(recent) >= 2 else 1 / 60
+                interval = arrival_interval(self._arrivals)  # half the frame interval, 1/60 s until known
+                half = 0.5 * interval if interval is not None else 1 / 60
                 while not self.ring.ready(at, half) and not self._stop.is_set() and time.monotonic() < deadline:
                     self._lock.wait(max(0.0, deadline - time.monotonic()))
                 # once stopping, the ring's frames are the stop's to report: a take now would race it;

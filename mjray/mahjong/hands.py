@@ -111,6 +111,12 @@ def shanten(tiles: Sequence[str]) -> int:
     return _SHANTEN.calculate_shanten(counts_34(tiles))
 
 
+def _credit(track: Track, read: TileRead) -> float:
+    """How far a read agrees with the tile held at its place: the better of its label and a second
+    box's (`Track.credit`)."""
+    return max(track.credit(read.tile), track.credit(read.alt) if read.alt else 0.0)
+
+
 class HandReader:
     """One seat's stable hand, from that seat's results in capture order (see the module docstring)."""
 
@@ -363,7 +369,7 @@ class HandReader:
                 place = read.slot + geo - (read.slot > out.slot)
                 if read is not out and 0 <= place < CONCEALED:
                     track = self._tracks[place]
-                    agree += max(track.credit(read.tile), track.credit(read.alt) if read.alt else 0.0)
+                    agree += _credit(track, read)
             if agree >= best:
                 best, drawn_at = agree, k
         if drawn_at < 0:
@@ -438,7 +444,7 @@ class HandReader:
                     aligned += 1
                     track = tracks[place]
                     if names is None or names[place] == track.tile():
-                        agree += max(track.credit(read.tile), track.credit(read.alt) if read.alt else 0.0)
+                        agree += _credit(track, read)
                     else:
                         agree += read.tile == names[place] or read.alt == names[place]
             score = agree - 0.5 * (len(reading.concealed) - aligned) + (0.75 if offset == geo else 0.0)

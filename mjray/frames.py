@@ -71,6 +71,52 @@ class CameraReport:
         return round((self.decoded - 1) / (last - first), 2) if first and last and last > first else 0.0
 
 
+@dataclass(frozen=True)
+class ReorderReport:
+    """A seat's reorder counters (`mjray.order.reorder.ReorderActor.stats`), for the driver, the summary and tests."""
+
+    emitted: int = 0
+    timeouts: int = 0  # holes given up waiting for
+    late: int = 0  # items that came after their seq was given up: dropped
+    duplicates: int = 0  # items that came twice: dropped
+    pending: int = 0  # items held behind a hole
+    next_seq: int = -1  # the next seq to emit; -1 before the first
+    pushes: int = 0  # calls that brought items: each costs both sides a Ray call
+
+
+@dataclass(frozen=True)
+class SeatReport:
+    """A seat as the pipeline reports it (`Pipeline.stats`, `stop`): its camera's and its reorder's
+    counters, why it is down, and how often Ray restarted its actors."""
+
+    camera: CameraReport
+    reorder: ReorderReport = ReorderReport()  # an empty one where the reorder could not answer
+    down: str = ""  # why the seat stopped before the run did (an actor dead for good), "" if it did not
+    restarts: dict[str, int] = field(default_factory=dict)  # at stop: camera, reorder, detectors, shared
+
+
+@dataclass(frozen=True)
+class Lease:
+    """What a camera keeps in its reorder (`ReorderActor.lease`), so that Ray's restart of its
+    process goes on where it was (`mjray.camera.ledger.SeqLedger`)."""
+
+    seq_until: int = 0  # no seq at or past it is used without a new lease
+    start_at: float | None = None  # wall time a replay's first frame was due
+    reconnects: int = 0
+    interval_s: float | None = None  # the camera's frame interval, once known
+    counters: dict[str, int] = field(default_factory=dict)  # its `CameraReport` counters by name
+
+
+@dataclass(frozen=True)
+class Resume:
+    """For a restarted camera (`ReorderActor.resume`): its last lease (an empty one if none came),
+    and the newest frame that reached its seat, from which to count what it missed."""
+
+    lease: Lease = Lease()
+    newest_seq: int = -1
+    newest_captured_at: float | None = None
+
+
 class DisplayMode(StrEnum):
     """Where the seats' pictures go (`display.mode`). Lower case: Hydra matches by member name."""
 

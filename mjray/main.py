@@ -326,7 +326,7 @@ def run(cfg: AppConfig) -> Summary:
         summary = Summary.build(driver.tallies, final, driver.elapsed_s, driver.skews)
         summary.actors = {name: dataclasses.asdict(fact) for name, fact in pipeline.facts.items()}
         summary.nodes, summary.pool, summary.driver_node = pipeline.nodes, pipeline.pool_choice, pipeline.driver_node
-        summary.batches = {d["name"]: d["batches"] for d in pipeline.detector_stats if d.get("batches")}
+        summary.batches = {d.name: d.batches.as_dict() for d in pipeline.detector_stats if d.batches is not None}
         (out / "summary.json").write_text(json.dumps(summary.to_dict(), indent=1))
         log.info("outputs in %s", out)
     return summary

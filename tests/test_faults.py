@@ -48,7 +48,7 @@ def test_a_camera_down_for_ten_seconds_is_about_150_offline_frames_in_order(tabl
             pipeline.shutdown()
     for seat in ("ton", "nan"):
         items = collect.got[seat]
-        camera = pipeline.final[seat]["camera"]
+        camera = pipeline.final[seat].camera
         assert [i.seq for i in items] == list(range(len(items))), f"{seat}: not in order, or a frame twice"
         offline = [i for i in items if isinstance(i, Gap) and i.reason is GapReason.OFFLINE]
         print(
@@ -180,7 +180,7 @@ def test_every_on_an_overloaded_box_accounts_for_every_frame_the_cameras_sent(ta
         finally:
             pipeline.shutdown()
     for seat in table_360.spec.seats:
-        items, camera = collect.got[seat], pipeline.final[seat]["camera"]
+        items, camera = collect.got[seat], pipeline.final[seat].camera
         assert (
             [i.seq for i in items]
             == list(range(len(items)))

@@ -51,7 +51,7 @@ from mjray.cluster.clients import CAMERA, REORDER
 from mjray.cluster.heap import HeapTrimmer
 from mjray.cluster.logs import setup_actor
 from mjray.cluster.stages import StageClock
-from mjray.frames import CameraReport, CameraStatus, Decoded, Frame, Gap, GapReason
+from mjray.frames import CameraReport, CameraStatus, Decoded, Frame, Gap, GapReason, Lease, Resume
 from mjray.policy import PolicyParts
 
 log = logging.getLogger(__name__)
@@ -233,23 +233,24 @@ class CameraActor:
         self._heap = HeapTrimmer()  # frames freed by other threads go back to the system (decode thread)
         if reconstructed():
             try:
-                ledger = ray.get(self.reorder.resume.remote(), timeout=60.0)
+                resume = ray.get(self.reorder.resume.remote(), timeout=60.0)
             except ray.exceptions.RayError as error:  # raising here would leave the actor dead for good
                 log.error("camera %s: restarted without its ledger (%s): seqs may repeat", seat, type(error).__name__)
-                ledger = {}
-            self._resume(ledger)
+                resume = Resume()
+            self._resume(resume)
 
-    def _resume(self, ledger: dict) -> None:
-        """Restarted: go on from the ledger: past every seq the dead camera may have used, with its
+    def _resume(self, resume: Resume) -> None:
+        """Restarted: go on from the lease: past every seq the dead camera may have used, with its
         counters, and start decoding again by itself (nobody calls `start` on a restart)."""
-        seq = self.seqs.resume(ledger)
-        for name, value in ledger.get("counters", {}).items():
+        seq = self.seqs.resume(resume)
+        lease = resume.lease
+        for name, value in lease.counters.items():
             setattr(self.stats_, name, value)
-        self.state.reconnects = ledger.get("reconnects", 0)
+        self.state.reconnects = lease.reconnects
         self._reported = (self.stats_.decoded, self.state.reconnects)  # the dead one reported those
         self.reorder.abandon.remote(seq, RESTART_GRACE_S)
         log.warning("camera %s: restarted after its process died; resuming at seq %d", self.seat, seq)
-        self.start(ledger.get("start_at"))
+        self.start(lease.start_at)
 
     # control ------------------------------------------------------------------------------
     def start(self, start_at: float | None = None) -> str:
@@ -370,14 +371,14 @@ class CameraActor:
         import ray
 
         self._ledger_at = time.monotonic()
-        ledger = {
-            "seq_until": seq_until,
-            "start_at": self._started_at,
-            "reconnects": self.state.reconnects,
-            "interval_s": self.interval_s,
-            "counters": {name: getattr(self.stats_, name) for name in COUNTERS},
-        }
-        call = self.reorder.lease.remote(ledger)
+        lease = Lease(
+            seq_until,
+            self._started_at,
+            self.state.reconnects,
+            self.interval_s,
+            {name: getattr(self.stats_, name) for name in COUNTERS},
+        )
+        call = self.reorder.lease.remote(lease)
         if not wait:
             return False
         try:

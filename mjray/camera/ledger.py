@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from mjray.frames import Gap
+from mjray.frames import Gap, Resume
 
 
 @dataclass
@@ -34,13 +34,12 @@ class SeqLedger:
         self.next += count
         return first, (self.next + self.lease_frames if self.next > self.leased else None)
 
-    def resume(self, ledger: dict) -> int:
+    def resume(self, resume: Resume) -> int:
         """A restart: past every seq the dead camera may have used (its lease, the newest that
         reached the seat); returns the seq it resumes at."""
-        newest_seq, newest_at = ledger.get("newest_seq", -1), ledger.get("newest_captured_at")
-        self.next = self.leased = max(ledger.get("seq_until", 0), newest_seq + 1)
-        if newest_at is not None:
-            self.resume_from = (newest_seq, newest_at, ledger.get("interval_s"))
+        self.next = self.leased = max(resume.lease.seq_until, resume.newest_seq + 1)
+        if resume.newest_captured_at is not None:
+            self.resume_from = (resume.newest_seq, resume.newest_captured_at, resume.lease.interval_s)
         return self.next
 
     def resumed(self, captured_at: float) -> tuple[bool, int, float, float]:

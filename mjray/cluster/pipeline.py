@@ -47,11 +47,11 @@ from mjray.config import (
     redact,
     with_credentials,
 )
-from mjray.detect.actor import DetectorActor
+from mjray.detect.actor import DetectorActor, DetectorReady, DetectorReport
 from mjray.detect.batch_server import BatchSettings
 from mjray.detect.model import ModelError, auto_threads, gpu_unusable, load_model
-from mjray.detect.turns import RoundsActor
-from mjray.frames import CameraReport, CameraStatus, Item
+from mjray.detect.turns import RoundsActor, RoundsReport
+from mjray.frames import CameraReport, CameraStatus, Item, ReorderReport, SeatReport
 from mjray.order.reorder import ReorderActor
 from mjray.policy import parts
 
@@ -115,9 +115,9 @@ class Pipeline:
         self.seats: dict[str, Seat] = {}
         self.names: dict[int, str] = {}
         self.shared: list = []  # detectors serving every seat (pool.shared_workers), else per seat
-        self.detector_stats: list[dict] = []  # each detector's last words, after stop()
+        self.detector_stats: list[DetectorReport] = []  # each detector's last words, after stop()
         self.rounds = None  # policy aligned: the actor that sets every round's instant
-        self.rounds_stats: dict | None = None  # its last words, after stop()
+        self.rounds_stats: RoundsReport | None = None  # its last words, after stop()
         self._draining: dict = {}  # outstanding drain call -> seat
         self._last_seq: dict[str, int] = {}  # the last seq each seat emitted: where a restarted reorder resumes
         self._camera_stats: dict[str, CameraReport] = {}  # each camera's last stats, while it cannot answer
@@ -190,11 +190,30 @@ class Pipeline:
         return chosen
 
     def start(self, ready_timeout_s: float = 600.0) -> None:
-        cfg, stream = self.cfg, self.cfg.stream
-        policy = parts(stream.policy)
-        self.pool = pool = self.choose_pool()
+        """Check the cluster can hold the run; start the reorders, the detectors (waiting for their
+        models), then the cameras; and set the cameras going together."""
+        self.pool = self.choose_pool()
         self._name_detectors()
-        check_resources(pool, len(self.sources), ray.cluster_resources())
+        self._check_cluster()
+        # reorders (drained by the driver) and the rounds clock live on the driver's node, or
+        # anywhere if it cannot hold them: results then cross the network once, not twice
+        model = self._model_spec()  # (a file that cannot be shipped fails here, before any actor starts)
+        self.driver_node = ray.get_runtime_context().get_node_id()
+        beside_driver = NodeAffinitySchedulingStrategy(self.driver_node, soft=True)
+        self._start_reorders(beside_driver)
+        self._start_detectors(model)
+        self._await_detectors(ready_timeout_s)
+        self._start_cameras()
+        self._wait_cameras_up()
+        for name, where in facts(self.actors()).items():
+            log.info("actor %s: pid %d on %s (node %s)", name, where.pid, where.node_ip, where.node_id[:12])
+        self.started_at = time.time() + START_DELAY_S
+        ray.get([s.camera.start.remote(self.started_at) for s in self.seats.values()])
+
+    def _check_cluster(self) -> None:
+        """The cluster has the resources every actor asks for, on nodes that can hold them; the
+        nodes as the run starts, for the summary."""
+        check_resources(self.pool, len(self.sources), ray.cluster_resources())
         nodes = [n for n in ray.nodes() if n.get("Alive")]
         self.nodes = {
             n["NodeID"]: {
@@ -204,58 +223,65 @@ class Pipeline:
             for n in nodes
         }
         check_placement(self.needs(), nodes_from_ray(nodes))
+
+    def _model_spec(self) -> dict:
+        """What each detector builds its model from: `model`'s settings, how to count its threads
+        on its own node, the plug-ins, and the files it needs shipped to that node."""
+        cfg = self.cfg
         model = dataclasses.asdict(cfg.model)  # threads 0: each detector counts its own node's cores
-        model["auto_threads"] = {"shared_workers": pool.shared_workers, "cpus_per_worker": pool.cpus_per_worker}
+        model["auto_threads"] = {
+            "shared_workers": self.pool.shared_workers,
+            "cpus_per_worker": self.pool.cpus_per_worker,
+        }
         model["shipped"] = {}  # files read where they are, loaded where each detector is
         if cfg.model.weights and os.path.isfile(cfg.model.weights):
             self.weights = model["shipped"]["weights"] = ship(cfg.model.weights)
         model["plugins"] = plugins.enabled(cfg.plugins)
         for (name, setting), path in plugins.files(cfg.plugins).items():
             model["shipped"][f"plugins.{name}.{setting}"] = ship(path)
-        restarts = cfg.run.max_restarts
-        # reorders (drained by the driver) and the rounds clock live on the driver's node, or
-        # anywhere if it cannot hold them: results then cross the network once, not twice
-        self.driver_node = ray.get_runtime_context().get_node_id()
-        beside_driver = NodeAffinitySchedulingStrategy(self.driver_node, soft=True)
-        for seat, source in self.sources.items():
-            self.seats[seat] = Seat(
-                source,
-                REORDER.start_one(
-                    ReorderActor,
-                    seat,
-                    (stream.max_wait_ms / 1000.0, stream.max_pending),
-                    restarts=restarts,
-                    strategy=beside_driver,
-                ),
-                [],
-            )
+        return model
 
-        aligned = policy.rounds
-        if aligned:  # one clock for every round, before the workers that ask it
+    def _start_reorders(self, strategy: NodeAffinitySchedulingStrategy) -> None:
+        """A reorder per seat; under policy aligned, the one clock for every round (before the
+        detectors that ask it)."""
+        stream, restarts = self.cfg.stream, self.cfg.run.max_restarts
+        for seat, source in self.sources.items():
+            reorder = REORDER.start_one(
+                ReorderActor,
+                seat,
+                (stream.max_wait_ms / 1000.0, stream.max_pending),
+                restarts=restarts,
+                strategy=strategy,
+            )
+            self.seats[seat] = Seat(source, reorder, [])
+        if parts(stream.policy).rounds:
             self.rounds = ROUNDS.start_one(
                 RoundsActor,
                 (self.seat_names, 1.0 / stream.aligned_hz if stream.aligned_hz else 0.0),
                 restarts=restarts,
-                strategy=beside_driver,
+                strategy=strategy,
             )
 
+    def _start_detectors(self, model: dict) -> None:
+        """The shared detectors, each starting its round at another seat so they stay out of step;
+        or each seat's own. Offline: the job's runtime env (`main.worker_env`)."""
+        pool, policy = self.pool, parts(self.cfg.stream.policy)
         batch = BatchSettings(
             pool.batch_size, pool.batch_wait_ms / 1000.0, pool.batch_max_age_ms / 1000.0 or None, policy.lossless
         )
 
-        def detector(name: str, seats: list[str], shared: bool):  # offline: the job's runtime env (`main.worker_env`)
+        def detector(name: str, seats: list[str], shared: bool):
             return DETECTOR.start_one(
                 DetectorActor,
                 name,
-                (model, seats, shared, aligned, load_model, batch if shared else None),
+                (model, seats, shared, policy.rounds, load_model, batch if shared else None),
                 cpus=pool.cpus_per_worker,
                 gpus=pool.gpus_per_worker,
                 resources={k: float(v) for k, v in pool.resources.items()},
-                restarts=restarts,
+                restarts=self.cfg.run.max_restarts,
             )
 
         seats, n = self.seat_names, len(self.shared_names)
-        # each shared worker starts its round at another seat, so the workers stay out of step
         self.shared = [
             detector(name, seats[i * len(seats) // n :] + seats[: i * len(seats) // n], True)
             for i, name in enumerate(self.shared_names)
@@ -263,11 +289,14 @@ class Pipeline:
         for seat, s in self.seats.items():
             s.detectors = [detector(name, [seat], False) for name in self.own_names[seat]]
 
+    def _await_detectors(self, ready_timeout_s: float) -> None:
+        """Every detector's model loaded, each said in a line; a model that cannot load is a bad
+        `model.weights`, and detectors Ray cannot place in time are named."""
         all_detectors = self.detectors
         log.info(
             "loading the model in %d detector actors (%s) ...",
             len(all_detectors),
-            f"shared by {len(self.seats)} cameras" if self.shared else f"{pool.workers_per_camera} per camera",
+            f"shared by {len(self.seats)} cameras" if self.shared else f"{self.pool.workers_per_camera} per camera",
         )
         started = time.monotonic()
         pending = [d.ready.remote() for d in all_detectors]
@@ -276,28 +305,7 @@ class Pipeline:
             done, pending = ray.wait(pending, num_returns=len(pending), timeout=10.0)
             try:
                 for said in ray.get(done):  # a model that fails to load raises here, with its own message
-                    log.info(
-                        "%s ready: %s on %s%s",
-                        said["name"],
-                        said["weights"],
-                        said["device"],
-                        f", then {' and '.join(said['post'])}" if said.get("post") else "",
-                    )
-                    if said["batch"] > 1:
-                        log.info(
-                            "%s infers up to %d frames in one batch, waiting at most %g ms for it to fill%s",
-                            said["name"],
-                            said["batch"],
-                            pool.batch_wait_ms,
-                            f"; {said['batch_note']}" if said["batch_note"] else "",
-                        )
-                    if pool.gpus_per_worker and said["device"] == "cpu":
-                        log.warning(
-                            "%s holds %g GPU but infers on the CPU: %s",
-                            said["name"],
-                            pool.gpus_per_worker,
-                            said["note"] or "torch sees no CUDA device on its node (a CPU build of torch?)",
-                        )
+                    self._say_ready(said)
             except Exception as error:
                 cause = getattr(error, "cause", error)
                 if isinstance(cause, ModelError):
@@ -320,7 +328,32 @@ class Pipeline:
         self.names = ray.get(all_detectors[0].names.remote())
         log.info("detectors ready in %.1f s; model has %d classes", time.monotonic() - started, len(self.names))
 
-        # a recording is written, and a replay read, by the camera actors: on the driver's node, where its files are
+    def _say_ready(self, said: DetectorReady) -> None:
+        """A detector's start-up lines: its model and device, its batches, a GPU it holds but cannot use."""
+        pool = self.pool
+        post = f", then {' and '.join(said.post)}" if said.post else ""
+        log.info("%s ready: %s on %s%s", said.name, said.weights, said.device, post)
+        if said.batch > 1:
+            log.info(
+                "%s infers up to %d frames in one batch, waiting at most %g ms for it to fill%s",
+                said.name,
+                said.batch,
+                pool.batch_wait_ms,
+                f"; {said.batch_note}" if said.batch_note else "",
+            )
+        if pool.gpus_per_worker and said.device == "cpu":
+            log.warning(
+                "%s holds %g GPU but infers on the CPU: %s",
+                said.name,
+                pool.gpus_per_worker,
+                said.note or "torch sees no CUDA device on its node (a CPU build of torch?)",
+            )
+
+    def _start_cameras(self) -> None:
+        """A camera per seat. A recording is written, and a replay read, by the cameras: on the
+        driver's node, where its files are."""
+        cfg, stream, pool = self.cfg, self.cfg.stream, self.pool
+        policy = parts(stream.policy)
         files_here = (
             NodeAffinitySchedulingStrategy(self.driver_node, soft=False) if cfg.record or cfg.replay.path else None
         )
@@ -341,14 +374,9 @@ class Pipeline:
                 cpus=pool.camera_cpus,
                 shared_detectors=len(self.shared),
                 resources=camera_resources(cfg, seat),
-                restarts=restarts,
+                restarts=cfg.run.max_restarts,
                 strategy=files_here,
             )
-        self._wait_cameras_up()
-        for name, where in facts(self.actors()).items():
-            log.info("actor %s: pid %d on %s (node %s)", name, where.pid, where.node_ip, where.node_id[:12])
-        self.started_at = time.time() + START_DELAY_S
-        ray.get([s.camera.start.remote(self.started_at) for s in self.seats.values()])
 
     def _wait_cameras_up(self) -> None:
         """Every camera's process up, or an error naming those Ray could not place in time."""
@@ -496,17 +524,24 @@ class Pipeline:
         states = [state for seat, state in self._cameras("stats").items() if seat not in self.down]
         return all(state.status == CameraStatus.ENDED and not state.waiting and not state.in_flight for state in states)
 
-    def stats(self) -> dict[str, dict]:
+    def stats(self) -> dict[str, SeatReport]:
         self._check_actors()
-        seats = list(self.seats)
         cams = self._cameras("stats")
-        reorders = settle([self.seats[s].reorder.stats.remote() for s in seats], STATS_TIMEOUT_S)
+        return self._seat_reports(cams, STATS_TIMEOUT_S)
+
+    def _seat_reports(
+        self, cams: dict[str, CameraReport], timeout_s: float | None, restarts: bool = False
+    ) -> dict[str, SeatReport]:
+        """Each seat's camera report with its reorder's (an empty one where it cannot answer)."""
+        seats = list(self.seats)
+        reorders = settle([self.seats[s].reorder.stats.remote() for s in seats], timeout_s)
         return {
-            s: {
-                "camera": cams.get(s) or CameraReport(s),
-                "reorder": r if isinstance(r, dict) else {},
-                "down": self.down.get(s, ""),
-            }
+            s: SeatReport(
+                cams.get(s) or CameraReport(s),
+                r if isinstance(r, ReorderReport) else ReorderReport(),
+                self.down.get(s, ""),
+                self.restarts(s) if restarts else {},
+            )
             for s, r in zip(seats, reorders)
         }
 
@@ -515,23 +550,25 @@ class Pipeline:
         and the frames the cameras decoded: readings to subtract, for a window's costs."""
         cams = [c for seat, c in self._cameras("stats").items() if seat not in self.down]
         detectors = [
-            d for d in settle([d.stats.remote() for d in self.detectors], STATS_TIMEOUT_S) if isinstance(d, dict)
+            d
+            for d in settle([d.stats.remote() for d in self.detectors], STATS_TIMEOUT_S)
+            if isinstance(d, DetectorReport)
         ]
         return {
             "cameras": stages.total([c.stages for c in cams]),
-            "detectors": stages.total([d.get("stages", {}) for d in detectors]),
+            "detectors": stages.total([d.stages for d in detectors]),
             "decoded": sum(c.decoded for c in cams),
         }
 
-    def stop(self) -> tuple[dict[str, list[Item]], dict[str, dict]]:
+    def stop(self) -> tuple[dict[str, list[Item]], dict[str, SeatReport]]:
         """Stop cameras, let frames in flight finish, flush every reorder; (last items, final stats)."""
         if not self.seats:
             return {}, {}
         finals = self._cameras("stop")
         self.detector_stats = [
-            got for got in settle([d.stop.remote() for d in self.detectors]) if isinstance(got, dict)
+            got for got in settle([d.stop.remote() for d in self.detectors]) if isinstance(got, DetectorReport)
         ]
-        post = [(d["post_ms"], d["inferred"]) for d in self.detector_stats if d.get("post_ms")]
+        post = [(d.post_ms, d.inferred) for d in self.detector_stats if d.post_ms]
         if post:
             log.info(
                 "post-processing (plug-ins) took %.1f ms of each frame's inference",
@@ -539,7 +576,7 @@ class Pipeline:
             )
         if self.rounds is not None:
             got = settle([self.rounds.stats.remote()])[0]
-            self.rounds_stats = got if isinstance(got, dict) else None
+            self.rounds_stats = got if isinstance(got, RoundsReport) else None
         # A detector's pushes reach the reorder in the order it sent them, so one more (empty) push
         # that has completed proves all earlier results from that detector have landed.
         settle([d.barrier.remote() for d in self.detectors])
@@ -551,18 +588,8 @@ class Pipeline:
         for seat, items in zip(seats, settle(flushes)):
             if isinstance(items, list):
                 last[seat] += items
-        reorders = dict(zip(seats, settle([self.seats[s].reorder.stats.remote() for s in seats])))
         self.facts = facts(self.actors())
-        stats = {
-            s: {
-                "camera": finals.get(s) or CameraReport(s),
-                "reorder": r if isinstance(r := reorders.get(s), dict) else {},
-                "restarts": self.restarts(s),
-                "down": self.down.get(s, ""),
-            }
-            for s in self.seats
-        }
-        return last, stats
+        return last, self._seat_reports(finals, None, restarts=True)
 
     def actors(self) -> dict[str, object]:
         """Every actor of the run by name."""

@@ -9,7 +9,7 @@ import os
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -26,6 +26,33 @@ from mjray.detect.turns import AskTimer, SeatTurns
 from mjray.frames import Detections, Frame, Gap, GapReason, Item, Result
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DetectorReady:
+    """What a detector says once its model has loaded (`DetectorActor.ready`), for start-up's lines."""
+
+    name: str
+    device: str  # where it infers: cpu, cuda:0, ...
+    classes: int
+    weights: str
+    note: str = ""  # why it infers on the CPU where it was given a GPU, "" otherwise
+    post: tuple[str, ...] = ()  # the plug-ins' post-processors, in the order they run
+    batch: int = 1  # frames per forward pass
+    batch_note: str = ""  # how a model that takes one frame at a time is batched
+
+
+@dataclass
+class DetectorReport:
+    """A detector's counters (`DetectorActor.stats`, `stop`), for the summary and the benchmarks."""
+
+    name: str
+    inferred: int = 0
+    failed: int = 0
+    served: dict[str, int] = field(default_factory=dict)  # seat -> frames inferred for it
+    post_ms: float = 0.0  # the plug-ins' post-processing, per frame inferred
+    batches: BatchSizes | None = None  # batched detectors: how full their forward passes were
+    stages: dict = field(default_factory=dict)  # CPU by stage (`mjray.cluster.stages.StageClock.as_dict`)
 
 
 class LocalTurns:
@@ -173,19 +200,19 @@ class DetectorActor:
             self._thread = threading.Thread(target=self._serve, name=f"serve:{name}", daemon=True)
             self._thread.start()
 
-    def ready(self) -> dict:
+    def ready(self) -> DetectorReady:
         if self.load_error is not None:
             raise self.load_error
-        return {
-            "name": self.name,
-            "device": self.detector.device,
-            "classes": len(self.detector.names),
-            "weights": self.detector.weights,
-            "note": self.detector.device_note,
-            "post": [post.name for post in self.detector.post],
-            "batch": self.batch.size if self.batch else 1,
-            "batch_note": self.detector.batch_note if self.batch else "",
-        }
+        return DetectorReady(
+            self.name,
+            self.detector.device,
+            len(self.detector.names),
+            self.detector.weights,
+            self.detector.device_note,
+            tuple(post.name for post in self.detector.post),
+            self.batch.size if self.batch else 1,
+            self.detector.batch_note if self.batch else "",
+        )
 
     def names(self) -> dict[int, str]:
         return self.detector.names
@@ -284,7 +311,7 @@ class DetectorActor:
         else:
             SeatServer(self).run()
 
-    def stop(self, timeout_s: float = 30.0) -> dict:
+    def stop(self, timeout_s: float = 30.0) -> DetectorReport:
         """Shared mode: finish the frame in hand and stop asking for more."""
         self._stop.set()
         if self._thread is not None:
@@ -303,16 +330,16 @@ class DetectorActor:
                 log.warning("%s: a push was lost: %s", self.name, type(error).__name__)
         self._pushes = []
 
-    def stats(self) -> dict:
-        return {
-            "name": self.name,
-            "inferred": self.inferred,
-            "failed": self.failed,
-            "served": dict(self.served),
-            "post_ms": round(self.post_ms / max(self.inferred, 1), 2),
-            "batches": self.batch_sizes.as_dict() if self.batch else None,
-            "stages": self.clock.as_dict(),
-        }
+    def stats(self) -> DetectorReport:
+        return DetectorReport(
+            self.name,
+            self.inferred,
+            self.failed,
+            dict(self.served),
+            round(self.post_ms / max(self.inferred, 1), 2),
+            replace(self.batch_sizes) if self.batch else None,
+            self.clock.as_dict(),
+        )
 
 
 @dataclass

@@ -151,6 +151,14 @@ class Rounds:
             self.delay_s[seat] = delay_s if old is None else old + self.weight * (delay_s - old)
 
 
+@dataclass(frozen=True)
+class RoundsReport:
+    """The rounds actor's counters (`RoundsActor.stats`)."""
+
+    rounds: int = 0  # rounds opened
+    lag_ms: float = 0.0  # how long before the asking moment its instants lie: the cameras' slowest delay
+
+
 class RoundsActor:
     """The `rounds` actor every shared worker asks for its next (seat, instant); a shell around
     `Rounds` (started by `mjray.cluster.clients.ROUNDS`). Calls are served one at a time."""
@@ -171,5 +179,5 @@ class RoundsActor:
         """A worker's take for `seat` came back (with a frame or not; its capture-to-decode delay)."""
         self.rounds.got(seat, frame, time.time(), delay_s)
 
-    def stats(self) -> dict:
-        return {"rounds": self.rounds.opened, "lag_ms": round(self.rounds.lag_s * 1000, 1)}
+    def stats(self) -> RoundsReport:
+        return RoundsReport(self.rounds.opened, round(self.rounds.lag_s * 1000, 1))

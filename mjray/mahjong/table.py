@@ -15,7 +15,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from mjray.mahjong.hands import CONCEALED, Event, HandReader, StableHand
-from mjray.mahjong.tiles import COPIES, TILES, ranks, tile_named
+from mjray.mahjong.tiles import COPIES, TILES, tile_named
+from mjray.mahjong.votes import in_order
 
 
 def cap_copies(hands: Mapping[str, StableHand | None], copies: int = COPIES) -> dict[str, StableHand | None]:
@@ -56,8 +57,8 @@ def cap_copies(hands: Mapping[str, StableHand | None], copies: int = COPIES) -> 
 
 
 def _sorts_between(tiles: Sequence[str], i: int, kind: str, concealed: int, order: str) -> bool:
-    rank = ranks(order)
-    return (i == 0 or rank[tiles[i - 1]] <= rank[kind]) and (i + 1 >= concealed or rank[kind] <= rank[tiles[i + 1]])
+    """Does `kind` in place `i` sort between its concealed neighbours (a hand in `order`)?"""
+    return in_order([*tiles[max(i - 1, 0) : i], kind, *tiles[i + 1 : min(i + 2, concealed)]], order)
 
 
 @dataclass(frozen=True)

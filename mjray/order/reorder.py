@@ -25,7 +25,7 @@ from typing import Generic, TypeVar
 from mjray.cluster import metrics
 from mjray.cluster.clients import REORDER
 from mjray.cluster.logs import setup_actor
-from mjray.frames import Gap, GapReason, Item
+from mjray.frames import Gap, GapReason, Item, Lease, ReorderReport, Resume
 
 T = TypeVar("T")
 
@@ -173,7 +173,7 @@ class ReorderActor:
         self._out: list[Item] = []
         self._ready = threading.Condition()
         self.pushes = 0  # calls that brought items: each costs both sides a Ray call
-        self._ledger: dict = {}  # the camera's last lease
+        self._lease = Lease()  # the camera's last
         self._newest: tuple[int, float] | None = None  # (seq, capture time) of the newest item pushed
 
     def _missing(self, seq: int) -> Gap:
@@ -219,12 +219,11 @@ class ReorderActor:
         metrics.emitted(self.seat, out, time.time())
         return out
 
-    def lease(self, ledger: dict) -> None:
-        """The camera's ledger: `seq_until` (it uses no seq at or past it without a new lease), its
-        counters and frame interval. Kept here so a restarted camera can `resume`."""
-        with self._ready:  # calls run on several threads: an older ledger may land after a newer one
-            if ledger.get("seq_until", 0) >= self._ledger.get("seq_until", 0):
-                self._ledger = dict(ledger)
+    def lease(self, lease: Lease) -> None:
+        """The camera's lease, kept here so a restarted camera can `resume`."""
+        with self._ready:  # calls run on several threads: an older lease may land after a newer one
+            if lease.seq_until >= self._lease.seq_until:
+                self._lease = lease
 
     def abandon(self, below: int, grace_s: float) -> None:
         """A restarted camera: the seqs below `below` that the dead one used and that have not come
@@ -233,22 +232,21 @@ class ReorderActor:
             self.reorderer.abandon(below, self.clock() + grace_s)
             self._ready.notify_all()
 
-    def resume(self) -> dict:
-        """For a restarted camera: its last ledger (empty if none), and the newest frame that reached
-        this seat (`newest_seq`, `newest_captured_at`), from which to count what it missed."""
+    def resume(self) -> Resume:
+        """For a restarted camera: its last lease, and the newest frame that reached this seat."""
         with self._ready:
             newest = self._newest or (-1, None)
-            return {**self._ledger, "newest_seq": newest[0], "newest_captured_at": newest[1]}
+            return Resume(self._lease, *newest)
 
-    def stats(self) -> dict[str, int]:
+    def stats(self) -> ReorderReport:
         with self._ready:
             r = self.reorderer
-            return {
-                "emitted": r.emitted,
-                "timeouts": r.timeouts,
-                "late": r.late,
-                "duplicates": r.duplicates,
-                "pending": r.pending,
-                "next_seq": r.next_seq if r.next_seq is not None else -1,
-                "pushes": self.pushes,
-            }
+            return ReorderReport(
+                r.emitted,
+                r.timeouts,
+                r.late,
+                r.duplicates,
+                r.pending,
+                r.next_seq if r.next_seq is not None else -1,
+                self.pushes,
+            )

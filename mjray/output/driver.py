@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from mjray.frames import CameraStatus, Item, Result
+from mjray.frames import CameraStatus, Item, Result, SeatReport
 from mjray.order.sync import SeatSync
 from mjray.output.sinks import Sink
 from mjray.output.summary import Quantiles, SeatTally
@@ -31,7 +31,7 @@ class Driver:
         self.status_every_s = status_every_s
         self.tallies = {seat: SeatTally(seat) for seat in pipeline.seat_names}
         self.skews = Quantiles()  # spread of capture times of every moment shown
-        self.final: dict[str, dict] = {}  # each seat's last stats, after `finish`
+        self.final: dict[str, SeatReport] = {}  # each seat's last stats, after `finish`
         self.elapsed_s = 0.0
         self._taken: dict[str, int] = {}  # seat -> the last seq taken
         self._released: dict[str, int] = {}  # seat -> its camera may let go of the pixels before this seq
@@ -98,17 +98,15 @@ class Driver:
                 status = self.pipeline.stats()
                 log.info("status: %s", "  ".join(self.tallies[s].status(status[s]) for s in self.tallies))
                 states = {
-                    seat: replace(status[seat]["camera"], status=CameraStatus.DOWN)
-                    if status[seat]["down"]
-                    else status[seat]["camera"]
-                    for seat in status
+                    seat: replace(report.camera, status=CameraStatus.DOWN) if report.down else report.camera
+                    for seat, report in status.items()
                 }
                 for sink in self.sinks:  # a live view shows each camera's state as the status line does
                     sink.cameras(states)
         self.elapsed_s = time.monotonic() - started
         return why
 
-    def finish(self) -> dict[str, dict]:
+    def finish(self) -> dict[str, SeatReport]:
         """Stop the pipeline, take its last items through the sinks; each seat's final stats."""
         last, self.final = self.pipeline.stop()
         self.take(last)

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from mjray.frames import CameraReport, CameraStatus, Gap, GapReason, Item, Result
+from mjray.frames import CameraReport, CameraStatus, Gap, GapReason, Item, Result, SeatReport
 
 
 class Quantiles:
@@ -80,11 +80,11 @@ class SeatTally:
             assert isinstance(item, Gap)
             self.gaps[item.reason] += 1
 
-    def status(self, stats: dict) -> str:
+    def status(self, stats: SeatReport) -> str:
         """One short live line for this seat."""
-        cam = stats["camera"]
-        if stats.get("down"):
-            return f"{self.seat} [down: {stats['down']}]"
+        cam = stats.camera
+        if stats.down:
+            return f"{self.seat} [down: {stats.down}]"
         out_fps = 0.0
         if len(self.recent) >= 2:
             out_fps = (len(self.recent) - 1) / max(1e-6, self.recent[-1][0] - self.recent[0][0])
@@ -146,10 +146,13 @@ class Summary:
     batches: dict = field(default_factory=dict)  # batched detector -> its batch sizes: mean, max, count
 
     @classmethod
-    def build(cls, tallies: dict[str, SeatTally], final: dict[str, dict], seconds: float, skews: Quantiles) -> Summary:
+    def build(
+        cls, tallies: dict[str, SeatTally], final: dict[str, SeatReport], seconds: float, skews: Quantiles
+    ) -> Summary:
         seats = []
         for seat, t in tallies.items():
-            cam = final.get(seat, {}).get("camera") or CameraReport(seat)
+            report = final.get(seat) or SeatReport(CameraReport(seat))
+            cam = report.camera
             emitted = t.results + sum(t.gaps.values())
             seats.append(
                 SeatSummary(
@@ -168,8 +171,8 @@ class Summary:
                     reconnects=cam.reconnects,
                     offline_s=round(cam.offline_s, 2),
                     last_error=cam.last_error,
-                    restarts=final.get(seat, {}).get("restarts", {}),
-                    down=final.get(seat, {}).get("down", ""),
+                    restarts=report.restarts,
+                    down=report.down,
                     fps_in=round(cam.decoded / seconds, 2),
                     fps_decoding=cam.decoding_fps(),
                     fps_out=round(t.results / seconds, 2),

@@ -4,7 +4,7 @@ every gap sent on, with a frame or by itself."""
 from __future__ import annotations
 
 from mjray.camera.ledger import GapBatch, SeqLedger
-from mjray.frames import Gap, GapReason
+from mjray.frames import Gap, GapReason, Lease, Resume
 
 
 def test_seqs_are_claimed_in_leases_and_a_new_lease_is_asked_only_past_the_last():
@@ -25,7 +25,7 @@ def test_a_lease_that_could_not_be_written_is_asked_for_again():
 def test_a_restart_resumes_past_the_lease_and_counts_what_it_missed_as_offline():
     seqs = SeqLedger(lease_frames=16)
     # the dead camera leased up to 40; seq 30 (captured at 100.0) was the newest to reach the seat
-    assert seqs.resume({"seq_until": 40, "newest_seq": 30, "newest_captured_at": 100.0, "interval_s": 0.1}) == 40
+    assert seqs.resume(Resume(Lease(seq_until=40, interval_s=0.1), 30, 100.0)) == 40
     assert seqs.resumed(100.04) == (False, 0, 0.0, 0.0)  # the same frame again (a replay that starts over)
     assert seqs.resume_from is not None
     # 3 s later: 29 frames due between 30 and this one; 31..39 were claimed already (gaps, or results on their way)
@@ -36,9 +36,9 @@ def test_a_restart_resumes_past_the_lease_and_counts_what_it_missed_as_offline()
 
 def test_a_restart_past_every_seq_that_reached_the_seat_even_beyond_its_lease():
     seqs = SeqLedger()
-    assert seqs.resume({"seq_until": 10, "newest_seq": 25, "newest_captured_at": 5.0}) == 26
+    assert seqs.resume(Resume(Lease(seq_until=10), 25, 5.0)) == 26
     assert seqs.resumed(6.0) == (True, 0, 0.0, 0.0)  # no interval known: nothing counted
-    assert SeqLedger().resume({}) == 0  # no ledger: from the start
+    assert SeqLedger().resume(Resume()) == 0  # no ledger: from the start
 
 
 def test_gaps_wait_for_a_frame_and_go_by_themselves_once_due():

@@ -138,7 +138,7 @@ def test_every_policy_decodes_every_frame_and_emits_each_once_in_order_with_the_
 
             def count_held(_):
                 for seat, stats in pipeline.stats().items():
-                    held[seat].append(stats["camera"].pixels_held)
+                    held[seat].append(stats.camera.pixels_held)
 
             got = drive(pipeline, seconds=10.0, sink=shown, every_s=2.0, on_tick=count_held)
             frames = table_360.spec.frames
@@ -148,7 +148,7 @@ def test_every_policy_decodes_every_frame_and_emits_each_once_in_order_with_the_
                 if seat not in pipeline.seats:
                     continue
                 items = got[seat]
-                camera = pipeline.final[seat]["camera"]
+                camera = pipeline.final[seat].camera
                 decoded = camera.decoded
                 assert decoded >= 130, f"{seat}: only {decoded} frames in 10 s: decoding must never wait for the pool"
                 assert camera.lost == camera.offline == 0, camera
@@ -233,7 +233,7 @@ def test_latest_policy_under_overload_stays_bounded_even_and_in_order(table_360,
 
     ratios = {}
     for seat, tally in tallies.items():
-        decoded = pipeline.final[seat]["camera"].decoded
+        decoded = pipeline.final[seat].camera.decoded
         assert seqs[seat] == list(range(decoded)), f"{seat}: output not strictly in order, or a frame missing"
         p99 = tally.latencies_s.percentile(99)
         infer = tally.infer_ms.percentile(50) / 1000
@@ -244,7 +244,7 @@ def test_latest_policy_under_overload_stays_bounded_even_and_in_order(table_360,
         assert decoded >= 110 * 15, f"{seat}: the camera fell behind real time ({decoded} frames in 120 s)"
         assert tally.gaps[GapReason.TIMEOUT] == 0 and tally.gaps[GapReason.FAILED] == 0
         # skipped frames' gaps travel with the next frame sent: about one push per result, not two
-        assert pipeline.final[seat]["reorder"]["pushes"] < 1.2 * tally.results + 20, pipeline.final[seat]["reorder"]
+        assert pipeline.final[seat].reorder.pushes < 1.2 * tally.results + 20, pipeline.final[seat].reorder
         assert p99 < 3 * infer + 0.5, f"{seat}: latency p99 {p99:.2f} s is not bounded by the inference time"
         ratios[seat] = tally.gaps[GapReason.SKIPPED] / decoded
     mean = np.mean(list(ratios.values()))
@@ -351,15 +351,15 @@ def test_shared_workers_serve_every_seat_in_turn_and_a_dead_camera_does_not_star
     live = table_360.spec.seats
     results = {seat: [i for i in got[seat] if isinstance(i, Result)] for seat in live}
     for seat in live:
-        assert [i.seq for i in got[seat]] == list(range(pipeline.final[seat]["camera"].decoded)), f"{seat}: order"
+        assert [i.seq for i in got[seat]] == list(range(pipeline.final[seat].camera.decoded)), f"{seat}: order"
         assert {r.worker for r in results[seat]} == {"detector:shared:0", "detector:shared:1"}, (
             f"{seat}: one worker only"
         )
     counts = [len(results[seat]) for seat in live]
     print("results per seat:", dict(zip(live, counts)), "detectors:", pipeline.detector_stats)
     assert min(counts) >= 40 and max(counts) <= 1.3 * min(counts), f"seats not served evenly: {counts}"
-    assert got["dead"] == [] and pipeline.final["dead"]["camera"].reconnects >= 3
-    served = sum(d["served"].get("dead", 0) for d in pipeline.detector_stats)
+    assert got["dead"] == [] and pipeline.final["dead"].camera.reconnects >= 3
+    served = sum(d.served.get("dead", 0) for d in pipeline.detector_stats)
     assert served == 0
 
 
@@ -380,7 +380,7 @@ def test_aligned_policy_samples_every_seat_at_the_same_instants_and_accounts_for
     rounds: dict[float, set[str]] = defaultdict(set)
     for seat in seats:
         items = got[seat]
-        assert [i.seq for i in items] == list(range(pipeline.final[seat]["camera"].decoded)), f"{seat}: order"
+        assert [i.seq for i in items] == list(range(pipeline.final[seat].camera.decoded)), f"{seat}: order"
         assert all(i.reason is GapReason.SKIPPED for i in items if isinstance(i, Gap)), (
             f"{seat}: a frame timed out or failed"
         )
@@ -449,8 +449,8 @@ def test_camera_reconnects_after_the_server_dies_or_hangs_and_order_holds_and_ea
     assert before > 5 and after_restart > before + 5 and len(results) > after_restart + 5, (
         "frames flow again after each outage"
     )
-    assert final["ton"]["camera"].reconnects >= 2
-    camera = final["ton"]["camera"]
+    assert final["ton"].camera.reconnects >= 2
+    camera = final["ton"].camera
     assert [i.seq for i in got] == list(range(camera.decoded + camera.lost + camera.offline)), (
         "seq continues across reconnects, in order"
     )

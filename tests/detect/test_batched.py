@@ -140,7 +140,7 @@ def test_a_batched_detector_never_waits_on_a_camera_that_does_not_answer(eager):
             resources={},
             restarts=0,
         )
-        assert ray.get(detector.ready.remote())["batch"] == 4
+        assert ray.get(detector.ready.remote()).batch == 4
         got: dict[str, list] = {s: [] for s in seats}
         deadline = time.monotonic() + 4
         while time.monotonic() < deadline:
@@ -162,6 +162,6 @@ def test_a_batched_detector_never_waits_on_a_camera_that_does_not_answer(eager):
         assert waited[int(len(waited) * 0.95)] < 0.3
         assert all(float(r.detections.xyxy[0, 0]) == r.seq % 200 for r in results), "each frame got its own boxes"
         assert {item.reason for item in items if isinstance(item, Gap)} <= {GapReason.SKIPPED}
-    sizes = stats["batches"]
-    assert 1.5 < sizes["mean"] <= 3 and sizes["max"] <= (4 if eager else 3), sizes  # eager: 2 frames of a seat may wait
-    assert stats["inferred"] == sum(isinstance(item, Result) for items in got.values() for item in items)
+    sizes = stats.batches
+    assert 1.5 < sizes.mean <= 3 and sizes.max <= (4 if eager else 3), sizes  # eager: 2 frames of a seat may wait
+    assert stats.inferred == sum(isinstance(item, Result) for items in got.values() for item in items)

@@ -252,7 +252,7 @@ def test_a_detector_actor_infers_with_whatever_model_its_builder_makes_and_pushe
     import ray
 
     from mjray.cluster.clients import DETECTOR, REORDER
-    from mjray.detect.actor import DetectorActor
+    from mjray.detect.actor import DetectorActor, DetectorReady
     from mjray.frames import Frame, Gap, GapReason, Result
     from mjray.order.reorder import ReorderActor
 
@@ -269,16 +269,7 @@ def test_a_detector_actor_infers_with_whatever_model_its_builder_makes_and_pushe
             resources={},
             restarts=0,
         )
-        assert ray.get(detector.ready.remote()) == {
-            "name": "detector:ton:0",
-            "device": "cpu",
-            "classes": 1,
-            "weights": "stand-in.onnx",
-            "note": "",
-            "post": [],
-            "batch": 1,
-            "batch_note": "",
-        }
+        assert ray.get(detector.ready.remote()) == DetectorReady("detector:ton:0", "cpu", 1, "stand-in.onnx")
         frames = [Frame("ton", seq, time.time(), "arrival", None, time.time(), 8, 8) for seq in range(2)]
         ray.get(
             [

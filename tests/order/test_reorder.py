@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from mjray.frames import Detections, Frame, Gap, GapReason, Result
+from mjray.frames import Detections, Frame, Gap, GapReason, Lease, Result, Resume
 from mjray.order.reorder import ReorderActor, Reorderer
 
 
@@ -146,7 +146,7 @@ def test_actor_shell_emits_results_and_timeout_gaps_with_its_clock():
     out = actor.drain()
     assert [(type(i).__name__, i.seq) for i in out] == [("Gap", 0), ("Result", 1), ("Gap", 2)]
     assert out[0].reason is GapReason.TIMEOUT and out[0].seat == "ton"
-    assert actor.stats()["timeouts"] == 1
+    assert actor.stats().timeouts == 1
 
 
 def result(seq, seat="ton"):
@@ -195,7 +195,7 @@ def test_a_restarted_reorder_actor_resumes_after_the_drivers_last_seq_with_resta
     now = [0.0]
     actor = ReorderActor("ton", max_wait_s=1.0, max_pending=50, clock=lambda: now[0], restarted=True)
     actor.push_many([result(8), result(14), result(15)])  # 9..13 died with the old process's memory
-    assert actor.drain(after=8) == [] and actor.stats()["duplicates"] == 1, "the driver took 8 already"
+    assert actor.drain(after=8) == [] and actor.stats().duplicates == 1, "the driver took 8 already"
     now[0] = 1.0
     out = actor.drain(after=8)
     assert [i.seq for i in out] == list(range(9, 16))
@@ -210,12 +210,13 @@ def test_a_restarted_reorder_actor_resumes_after_the_drivers_last_seq_with_resta
 
 def test_the_reorder_keeps_its_cameras_ledger_and_the_newest_frame_that_reached_the_seat():
     actor = ReorderActor("ton", max_wait_s=1.0, max_pending=50, restarted=False)
-    assert actor.resume() == {"newest_seq": -1, "newest_captured_at": None}
-    actor.lease({"seq_until": 64, "counters": {"decoded": 3}})
+    assert actor.resume() == Resume()
+    actor.lease(Lease(seq_until=64, counters={"decoded": 3}))
+    actor.lease(Lease(seq_until=48))  # an older lease landing late changes nothing
     actor.push_many([result(2), result(0), Gap("ton", 1, GapReason.SKIPPED, 5.05)])
-    ledger = actor.resume()
-    assert ledger["seq_until"] == 64 and ledger["counters"] == {"decoded": 3}
-    assert ledger["newest_seq"] == 2 and ledger["newest_captured_at"] == pytest.approx(5.0 + 2 / 15)
+    resume = actor.resume()
+    assert resume.lease == Lease(seq_until=64, counters={"decoded": 3})
+    assert resume.newest_seq == 2 and resume.newest_captured_at == pytest.approx(5.0 + 2 / 15)
 
 
 def test_seqs_of_a_dead_sender_are_given_up_at_their_deadline_not_after_the_usual_wait():

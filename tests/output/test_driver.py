@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from mjray.frames import CameraReport, CameraStatus, Detections, Frame, Gap, GapReason, Result
+from mjray.frames import CameraReport, CameraStatus, Detections, Frame, Gap, GapReason, Result, SeatReport
 from mjray.order.sync import for_display
 from mjray.output.driver import Driver
 from mjray.output.sinks import BaseSink
@@ -41,11 +41,11 @@ class ScriptedPipeline:
         return not self.script
 
     def stats(self):
-        return {s: {"camera": CameraReport(s, status=CameraStatus.STREAMING, fps=15.0), "down": ""} for s in SEATS}
+        return {s: SeatReport(CameraReport(s, status=CameraStatus.STREAMING, fps=15.0)) for s in SEATS}
 
     def stop(self):
         self.stopped = True
-        return self.last, {s: {"camera": CameraReport(s, decoded=3)} for s in SEATS}
+        return self.last, {s: SeatReport(CameraReport(s, decoded=3)) for s in SEATS}
 
 
 class Recorder(BaseSink):
@@ -79,10 +79,9 @@ def test_each_status_period_hands_every_sink_each_cameras_state_and_a_seat_down_
     class HalfDown(ScriptedPipeline):
         def stats(self):
             return {
-                s: {
-                    "camera": CameraReport(s, status=CameraStatus.STREAMING, fps=15.0),
-                    "down": "camera died" if s == "nan" else "",
-                }
+                s: SeatReport(
+                    CameraReport(s, status=CameraStatus.STREAMING, fps=15.0), down="camera died" if s == "nan" else ""
+                )
                 for s in SEATS
             }
 

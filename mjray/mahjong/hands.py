@@ -5,13 +5,14 @@ Pure logic, no Ray; the game record feeds it every result of its seat in capture
 
 `HandReader` holds one seat's stable hand: 13 tiles between turns, 14 while a drawn tile is held.
 The camera is still, so a tile's place is where it lies: the reader learns where the 13 places
-are (from a reading of both ends, readings that span them together, a drawn tile a fraction of a
-tile apart, or, when an end is never read, the span that is) and lays every reading on them by
+are from the seat's own readings (`mjray.mahjong.places`) and lays every reading on them by
 position, whatever its holes (`mjray.mahjong.rows` reads a frame's row). A drawn tile is the one
 apart at the row's end, by any gap, or, laid against the row or slid into it, the 14th tile whose
 removal leaves the rest most like the hand held. Each tile keeps its own votes and the hand's tiles
 are named together in the order the seat keeps its suits in (learnt from its hands), a place never
-read holding a guess marked by a confidence of 0 (`mjray.mahjong.votes`).
+read holding a guess marked by a confidence of 0 (`mjray.mahjong.votes`). A drawn tile kept at the
+row's right end when another goes, not sorted in, is read where it lies, named by its own reads
+(`Track.loose`), and its sorting in later is no turn.
 A reading that does not show the hand held is evidence of a change, taken once `confirm`
 readings show it (one, when it is unmistakable), and dated by the capture time of the first
 reading that showed it: a draw (the 13 unchanged, a drawn tile beside or among them); a discard (the new 13
@@ -37,15 +38,15 @@ from typing import Literal
 
 import numpy as np
 
-from mjray.mahjong.rows import APART, FARTHEST, ON_GRID, Reading, TileRead, read_row
-from mjray.mahjong.tiles import SUITS, counts_34, ranks, sorted_kinds, suit_order
-from mjray.mahjong.votes import YOUNG, Track, may_sort_to, name_sorted
+from mjray.mahjong.places import CONCEALED, HandPlaces
+from mjray.mahjong.rows import APART, FARTHEST, Reading, TileRead, read_row
+from mjray.mahjong.tiles import SUITS, counts_34, sorted_kinds, suit_order
+from mjray.mahjong.votes import YOUNG, Track, may_sort_to, name_sorted, sorts_to
 
 Kind = Literal["draw", "discard"]
-CONCEALED = 13  # tiles in a hand between turns
 MIN_WEIGHT = 0.05  # a read's vote never weighs less, whatever the detector's confidence
-GUESS_AFTER = 12  # readings: an end tile never read, where the places lie is guessed after so many
 UNREAD_COST = 0.7  # misfit per reading of naming a drawn tile as a kind it was never read as (a read tile costs 1)
+LOOSE_COST = 0.5  # misfit per reading of a drawn tile kept at the row's end, out of order, rather than sorted in
 
 
 @dataclass(frozen=True)
@@ -158,15 +159,7 @@ class HandReader:
         self._draw_at: float | None = None  # a draw taken but not yet told
         self._glimpse: float | None = None  # when a drawn tile was last seen but not (yet) taken
         self._seen_at = -math.inf  # capture time of the last reading that showed the hand held
-        self._x0 = 0.0  # centre x of the hand's place 0, pixels (learnt)
-        self._pitch = 0.0  # pixels between tiles (learnt; 0.0 until known)
-        self._anchored = False  # whether _x0 is known: where the 13 places lie
-        self._ref: tuple[float, float] | None = None  # (x0, pitch) of a first reading, while not anchored
-        self._places_seen: Counter[int] = Counter()  # grid places (from _ref) read so far, while not anchored
-        self._unplaced = 0  # readings on the grid of _ref while not anchored
-        self._kinds_seen: Counter[tuple[int, str]] = Counter()  # (place, kind) read there, while not anchored
-        self._wholes: Counter[int] = Counter()  # readings of both ends by where they lie, while not anchored
-        self._moved = 0  # readings in a row whose drawn tile lies off the learnt geometry
+        self.places = HandPlaces(confirm, confirm_new, window, switch_margin)  # where the 13 lie in the picture
         self._preview: tuple[list[Track], tuple[str, ...], float] | None = None  # a discard seen, not yet taken
         self._hand: StableHand | None = None
 
@@ -174,7 +167,7 @@ class HandReader:
 
     def observe(self, t: float, boxes: np.ndarray, labels: Sequence[str], scores: np.ndarray) -> list[Event]:
         """One result: boxes (N, 4: x1 y1 x2 y2 pixels), compact tile names, confidences; `t`: its capture time."""
-        return self.observe_reading(t, read_row(boxes, labels, scores, pitch=self._pitch or None))
+        return self.observe_reading(t, read_row(boxes, labels, scores, pitch=self.places.pitch or None))
 
     def gap(self, t: float) -> list[Event]:
         """No detections for the instant `t`: no evidence either way."""
@@ -182,10 +175,10 @@ class HandReader:
 
     def observe_reading(self, t: float, reading: Reading) -> list[Event]:
         if len(reading.concealed) < self.min_tiles and (
-            len(reading.concealed) < self.min_placed or self._geo_offset(reading) is None or not self._tracks
+            len(reading.concealed) < self.min_placed or self.places.offset(reading) is None or not self._tracks
         ):
             return []
-        self._locate(reading)
+        self.places.learn(reading, self.order)
         reading = self._laid(reading)
         if not self._tracks:
             self._pending.append((t, reading))
@@ -274,65 +267,6 @@ class HandReader:
 
     # evidence
 
-    def _locate(self, reading: Reading) -> None:
-        """Learns where the hand's 13 places lie in the picture (the camera is still, so a tile's place
-        is where it lies, whatever its label): from `confirm` readings of both ends that agree where
-        they lie, readings that span 13 places together, a drawn tile apart by part of a tile (it
-        lies that fraction past place 13; a tile or two apart it says nothing), or, when an end tile
-        is never read, the span that is (see below); then follows the row's drift. A whole row of 13
-        beside a drawn tile, found elsewhere in `confirm_new` such readings (the camera moved),
-        anchors the places anew."""
-        pitch = reading.pitch
-        if pitch <= 0:
-            return
-        geo = self._geo_offset(reading)
-        if reading.drawn is not None and not self._anchored:
-            u = reading.drawn_at
-            if abs(u - round(u)) >= APART and u < CONCEALED + 1 - APART:  # (a gap of more than a tile: no telling)
-                self._anchor(reading.x0 - (CONCEALED - math.floor(u)) * pitch, pitch)
-                return
-        whole = len(reading.concealed) == CONCEALED and reading.concealed[-1].slot == CONCEALED - 1
-        if reading.drawn is not None and whole and self._anchored:
-            if geo != 0:
-                self._moved += 1
-                if self._moved >= self.confirm_new:
-                    self._anchor(reading.x0, pitch)
-                return
-            self._moved = 0
-        if self._anchored:
-            if geo is not None and len(reading.concealed) >= 10:
-                self._x0 += 0.3 * (reading.x0 - geo * pitch - self._x0)
-                self._pitch += 0.3 * (pitch - self._pitch)
-            return
-        if self._ref is None:
-            self._ref = (reading.x0, pitch)
-        u = (reading.x0 - self._ref[0]) / self._ref[1]
-        if abs(u - round(u)) < ON_GRID:
-            if reading.concealed[-1].slot == CONCEALED - 1:  # both ends (a row of 14 missing its first tile
-                self._wholes[round(u)] += 1  # looks so too: `confirm` readings must agree on where they lie)
-                if self._wholes[round(u)] >= self.confirm:
-                    self._anchor(reading.x0, pitch)
-                    return
-            self._places_seen.update(round(u) + read.slot for read in reading.concealed)
-            self._kinds_seen.update((round(u) + read.slot, read.tile) for read in reading.concealed)
-            seen = [place for place, times in self._places_seen.items() if times >= 2]
-            lo, hi = min(seen, default=0), max(seen, default=0)
-            if hi - lo >= CONCEALED - 1:
-                self._anchor(self._ref[0] + lo * self._ref[1], self._ref[1])
-                return
-            self._unplaced += 1
-            unread = CONCEALED - 1 - (hi - lo)
-            if self._unplaced >= GUESS_AFTER and unread <= 2:
-                # end tiles the model never reads: their places go on the side where more kinds sort
-                tracks = [Track(self.window) for _ in range(lo, hi + 1)]
-                for (at, kind), times in self._kinds_seen.items():
-                    for _ in range(times if lo <= at <= hi else 0):
-                        self._vote_read(tracks[at - lo], TileRead(kind, 1.0, at, 0.0))
-                order = self.order
-                rank, names = ranks(order), name_sorted(tracks, order)  # (1m read as 1s before 2m is 1m)
-                left = rank[names[0]] > len(rank) - 1 - rank[names[-1]]
-                self._anchor(self._ref[0] + (lo - left * unread) * self._ref[1], self._ref[1])
-
     def _laid(self, reading: Reading) -> Reading:
         """A reading whose row runs past the hand's 13 places as the 13 and a drawn tile: a tile
         beyond place 13 lies apart (a gap the frame alone could not tell from a missed tile); a tile
@@ -343,7 +277,7 @@ class HandReader:
         if not self._tracks:
             return reading
         reads = reading.concealed
-        geo = self._geo_offset(reading)
+        geo = self.places.offset(reading)
         if reading.drawn is not None:  # on place 13, past a hole: a row of 14 with a tile missed?
             drawn = reading.drawn
             if geo is None or abs(reading.drawn_at - drawn.slot) >= APART or drawn.slot + geo != CONCEALED:
@@ -383,37 +317,12 @@ class HandReader:
     def _of_14(self, reading: Reading) -> bool:
         """Whether a reading without a drawn tile apart runs onto place 13: a row of 14 (a drawn tile
         against the row or slid in), which no hand read afresh is made of."""
-        geo = self._geo_offset(reading)
+        geo = self.places.offset(reading)
         return reading.drawn is None and geo is not None and reading.concealed[-1].slot + geo >= CONCEALED
-
-    def _anchor(self, x0: float, pitch: float) -> None:
-        self._x0, self._pitch, self._anchored, self._moved = x0, pitch, True, 0
-        self._ref = None
-        self._places_seen.clear()
-        self._kinds_seen.clear()
-        self._wholes.clear()
-        self._unplaced = 0
-
-    def _geo_offset(self, reading: Reading) -> int | None:
-        """The shift of the reading's slots onto the hand's places by where they lie; None when the
-        places are not known yet or the reading lies off their grid."""
-        if not self._anchored or not reading.concealed:
-            return None
-        u = (reading.x0 - self._x0) / self._pitch
-        return round(u) if abs(u - round(u)) < ON_GRID else None
-
-    def _offsets(self, reading: Reading, n: int) -> tuple[range, int | None]:
-        """Shifts of the reading's slots onto n places worth trying: the one where they lie once the
-        places are known, else those a missed end tile may make."""
-        geo = self._geo_offset(reading)
-        if geo is not None:
-            return range(geo, geo + 1), geo
-        lo, hi = sorted((0, n - 1 - reading.concealed[-1].slot))
-        return range(max(lo, -2), min(hi, 2) + 1), None
 
     def _align(self, reading: Reading, labels: Sequence[str]) -> tuple[int, int, int]:
         """(offset, matches, aligned): the shift of the reading's slots onto `labels` naming most tiles alike."""
-        offsets, geo = self._offsets(reading, len(labels))
+        offsets, geo = self.places.offsets(reading, len(labels))
         best = (-math.inf, 0, 0, 0)
         for offset in offsets:
             matches = aligned = 0
@@ -434,7 +343,7 @@ class HandReader:
         weight among its place's reads relative to the place's label, so a tile often misread the same
         way costs less. `names`: labels to hold the places to instead of their own (a place named
         other than its label earns only reads of that name)."""
-        offsets, geo = self._offsets(reading, len(tracks))
+        offsets, geo = self.places.offsets(reading, len(tracks))
         best = (-math.inf, 0, 0.0, 0)
         for offset in offsets:
             agree, aligned = 0.0, 0
@@ -487,8 +396,13 @@ class HandReader:
         self._tracks, self._drawn, self._since = tracks, drawn, since
         self._preview = None
         self._glimpse = None
-        if self._learn_order:  # (the tiles' labels, voted over readings: a tile held once counts)
-            self.order = suit_order([[tr.label for tr in tracks if tr.label]], self.order, singles=True)
+        for k, tr in enumerate(tracks):  # a tile kept out of order that now lies where it sorts is in order
+            if tr.loose and k in sorts_to(tracks[:k] + tracks[k + 1 :], tr.label, self.order):
+                tr.loose = False
+        if self._learn_order:  # (voted labels: a tile held once counts, one kept out of order does not)
+            self.order = suit_order(
+                [[tr.label for tr in tracks if tr.label and not tr.loose]], self.order, singles=True
+            )
         self._labels = name_sorted(tracks, self.order)
         if drawn is not None:
             drawn.name = ""
@@ -506,6 +420,8 @@ class HandReader:
         the next drawn tile: the readings left after a change are evidence for the next)."""
         pending = self._pending
         if self._drawn is None:
+            if len(pending) >= self.confirm and self._sorted_in(pending):
+                return self._resolve() if self._pending else []
             shown = []
             for t, reading in pending:
                 if reading.drawn is not None:
@@ -549,6 +465,48 @@ class HandReader:
         if len(self._pending) >= self.confirm_new:
             return self._read_anew()
         return []
+
+    def _sorted_in(self, readings: list[tuple[float, Reading]]) -> bool:
+        """A tile left out of order (`Track.loose`), or the only tile of its suit at the row's end,
+        sorted in: whether the readings show the 13 held with it moved to where it sorts, much
+        better than as they lay. No event: the hand is the same (the readings with a drawn tile stay
+        pending: the player may sort it as they draw)."""
+        tracks = self._tracks
+        k = next((k for k, tr in enumerate(tracks) if tr.loose), None)
+        lone = k is None and tracks[-1].tile()[1:] not in {tr.tile()[1:] for tr in tracks[:-1]}
+        if lone:  # (the only tile of its suit, at the row's end: where the player keeps that suit is a guess)
+            k = len(tracks) - 1
+        if k is None:
+            return False
+        readings = list(readings)  # (installing clears the pending ones)
+        loose = tracks[k]
+        views, held, ranked, misfits = self._turns(readings)
+        rest = tracks[:k] + tracks[k + 1 :]
+        best = None
+        for q in (may_sort_to if lone else sorts_to)(rest, loose.tile(), self.order):
+            if q == k:
+                continue
+            each = misfits(k, q) + np.array([1.0 - loose.credit(v[q]) if v[q] is not None else 0.0 for v in views])
+            if best is None or each.sum() < best[0].sum():
+                best = (each, q)
+        if best is None:
+            return False
+        each, q = best
+        if (
+            int((each <= self.fit_tolerance).sum()) < self.confirm
+            or each.sum() + self.decisive * len(views) > held.sum()
+            or each.sum() > ranked[0][0] + 0.5 * len(views)  # (a turn fits better: another tile read where it went)
+        ):
+            return False
+        loose.loose = False
+        tracks = rest[:q] + [loose] + rest[q:]
+        labels = [tr.tile() for tr in tracks]
+        for _, reading in readings:
+            self._vote(reading, self._align(reading, labels)[0], tracks)
+        self._install(tracks, None, self._since)
+        self._seen_at = readings[-1][0]
+        self._pending = [(t, r) for t, r in readings if r.drawn is not None]
+        return True
 
     def _take_draw(self, shown: list[tuple[float, Reading, int, float]]) -> list[Event]:
         self._drawn = Track(self.window)
@@ -665,14 +623,15 @@ class HandReader:
         at, self._draw_at = self._draw_at, None
         return [Event(self.seat, "draw", drawn.tile(), at, drawn.confidence())]
 
-    def _candidates(self, seen: Sequence[str] = ()) -> list[tuple[Track, list[Track], str, bool]]:
+    def _candidates(self, seen: Sequence[str] = ()) -> list[tuple[Track, list[Track], str, bool, bool]]:
         """(discarded, the 13 left in order, the drawn tile's label, whether that label is one it was
-        never read as) for each tile of the 14 held; the drawn tile goes where its kind sorts among
-        the rest, as its label or, where that sorts elsewhere, as its runner-up label or a kind `seen`
-        new in the readings (a drawn tile misread alike in every reading of it)."""
+        never read as, whether the drawn tile is kept out of order) for each tile of the 14 held; the
+        drawn tile goes where its kind sorts among the rest, as its label or, where that sorts
+        elsewhere, as its runner-up label or a kind `seen` new in the readings (a drawn tile misread
+        alike in every reading of it); or, held apart, it stays at the row's right end unsorted."""
         drawn = self._drawn
         assert drawn is not None
-        out = [(drawn, list(self._tracks), drawn.label, False)]
+        out = [(drawn, list(self._tracks), drawn.label, False, False)]
         names = [drawn.label]
         runner_up = drawn.runner_up()
         if runner_up is not None and runner_up[1] >= 0.2:
@@ -686,7 +645,9 @@ class HandReader:
                 for at in may_sort_to(rest, name, self.order):
                     if at not in places:
                         places.add(at)
-                        out.append((removed, rest[:at] + [drawn] + rest[at:], name, n >= read))
+                        out.append((removed, rest[:at] + [drawn] + rest[at:], name, n >= read, False))
+            if drawn.apart and len(rest) not in places:  # (left where it lay: sorted in later)
+                out.append((removed, rest + [drawn], drawn.label, False, True))
         return out
 
     def _discard_shown(self, gone: list[tuple[float, Reading]]) -> bool:
@@ -700,16 +661,17 @@ class HandReader:
 
     def _discards(
         self, gone: list[tuple[float, Reading]]
-    ) -> list[tuple[float, Track, list[Track], str, float, int, int]]:
+    ) -> list[tuple[float, Track, list[Track], str, float, int, int, bool]]:
         """(misfit, discarded, the 13 left, the drawn tile's label, agreement, aligned, readings that
-        fit) of each hand the held 14 may leave, best first (of two that fit alike, the one that loses
-        the tile read less: readings cannot show a tile the model never reads gone)."""
+        fit, whether the drawn tile is kept out of order) of each hand the held 14 may leave, best
+        first (of two that fit alike, the one that loses the tile read less: readings cannot show a
+        tile the model never reads gone)."""
         drawn = self._drawn
         assert drawn is not None
         held = Counter(self._labels)
         new_kinds: Counter[str] = Counter()
         for _, reading in gone:
-            offset = self._geo_offset(reading)
+            offset = self.places.offset(reading)
             if offset is not None:
                 new_kinds.update(
                     set(
@@ -720,16 +682,17 @@ class HandReader:
                     )
                 )
         seen = [kind for kind, times in new_kinds.most_common(3) if times >= self.confirm]
-        best: dict[tuple[str, ...], tuple[float, Track, list[Track], str, float, int, int]] = {}
-        for removed, rest, name, unread in self._candidates(seen):
+        best: dict[tuple[str, ...], tuple[float, Track, list[Track], str, float, int, int, bool]] = {}
+        for removed, rest, name, unread, loose in self._candidates(seen):
             labels = tuple(name if tr is drawn else tr.tile() for tr in rest)
             agree, aligned, fitting = 0.0, 0, 0
             for _, reading in gone:
                 _, g, a = self._fit(reading, rest, labels if name != drawn.label else None)
                 agree, aligned, fitting = agree + g, aligned + a, fitting + (a - g <= self.fit_tolerance)
-            misfit = aligned - agree + (UNREAD_COST * len(gone) if unread else 0)  # (a kind never read costs)
+            # (a kind never read costs, and a tile left out of order)
+            misfit = aligned - agree + len(gone) * (UNREAD_COST * unread + LOOSE_COST * loose)
             if labels not in best or (misfit, removed.total) < (best[labels][0], best[labels][1].total):
-                best[labels] = (misfit, removed, rest, name, agree, aligned, fitting)
+                best[labels] = (misfit, removed, rest, name, agree, aligned, fitting, loose)
         return sorted(best.values(), key=lambda c: (c[0], c[1].total))  # (a tie: the tile read less went)
 
     def _take_discard(self, gone: list[tuple[float, Reading]]) -> list[Event] | None:
@@ -740,7 +703,7 @@ class HandReader:
         drawn = self._drawn
         assert drawn is not None
         ranked = self._discards(gone)
-        misfit, removed, rest, name, agree, aligned, fitting = ranked[0]
+        misfit, removed, rest, name, agree, aligned, fitting, loose = ranked[0]
         if misfit >= self.decisive * len(gone):
             views, _, turns, _ = self._turns(gone)
             best, _, q = turns[0]
@@ -762,6 +725,7 @@ class HandReader:
             return [] if patient or fitting >= self.confirm else None
         if removed is not drawn:
             drawn.label = name  # the place it sorts to says which of its labels it is
+            drawn.loose = loose
         confidence = removed.confidence() * (agree / aligned if aligned else 0.0)
         # dated by the first reading after the 14 were last seen that shows the new 13 (a drawn tile
         # missed once looks like its discard)
@@ -787,7 +751,7 @@ class HandReader:
         window = [(t, r) for t, r in self._pending[-2 * self.confirm_new :] if not self._of_14(r)]
         with_drawn = 2 * sum(r.drawn is not None for _, r in window) > len(window)
         pool = [r for _, r in window if (r.drawn is not None) == with_drawn]
-        if len(pool) < self.confirm_new or not self._anchored:
+        if len(pool) < self.confirm_new or not self.places.known:
             return []
         if self._learn_order:  # players keep the suits in an order of their own (honours first, ...)
             self.order = suit_order([[read.tile for read in r.concealed] for r in pool], self.order)
@@ -823,7 +787,7 @@ class HandReader:
         tracks = [Track(self.window) for _ in range(CONCEALED)]
         drawn = Track(self.window) if with_drawn else None
         for reading in readings:
-            offset = self._geo_offset(reading)
+            offset = self.places.offset(reading)
             if offset is not None:
                 self._vote(reading, offset, tracks, drawn)
         name_sorted(tracks, self.order)

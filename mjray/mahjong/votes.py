@@ -31,7 +31,7 @@ class Track:
     `label` is what its reads say (kept against flicker by a margin); `name` is what the hand calls it
     (see `name_sorted`): its label where that sorts in its place, else a label that does."""
 
-    __slots__ = ("label", "name", "votes", "weight", "total", "boxed", "apart", "recent")
+    __slots__ = ("label", "name", "votes", "weight", "total", "boxed", "apart", "loose", "recent")
 
     def __init__(self, window: int) -> None:
         self.label: str = ""
@@ -42,6 +42,7 @@ class Track:
         self.total = 0.0
         self.boxed: deque[bool] = deque(maxlen=window)  # per sample that showed its place: whether a box lay on it
         self.apart = False  # read as the drawn tile, apart from the row
+        self.loose = False  # a drawn tile kept where it lay, out of the hand's order, until sorted in
         self.recent: deque[tuple[tuple[str, float], ...]] = deque(maxlen=RECENT)  # the latest samples' reads
 
     def vote(self, label: str, weight: float, margin: float, also: tuple[str, float] | None = None) -> bool:
@@ -133,7 +134,7 @@ def sorts_to(tracks: Sequence[Track], kind: str, order: str = SUITS) -> range:
     rank = ranks(order)
     lo, hi = 0, len(tracks)
     for at, tr in enumerate(tracks):
-        if tr.weight.get(tr.tile()) and tr.seen():
+        if tr.weight.get(tr.tile()) and tr.seen() and not tr.loose:
             if rank[tr.tile()] <= rank[kind]:
                 lo = at + 1
             elif hi == len(tracks):
@@ -174,7 +175,14 @@ def name_sorted(tracks: Sequence[Track], order: str = SUITS) -> list[str]:
     no read names (or only now and then: not `seen`) takes the lowest kind that fits between its
     neighbours, preferring kinds not held elsewhere (the model reads a kind alike wherever it lies):
     a guess, seen by its confidence of 0. A dynamic programme over (place, kind, copies in a row).
-    `order`: the order of the suits in the hand (the player's habit)."""
+    `order`: the order of the suits in the hand (the player's habit). A tile `loose` (kept where it
+    lay, out of order) is named by its own reads, the others around it."""
+    if any(tr.loose for tr in tracks):
+        named = iter(name_sorted([tr for tr in tracks if not tr.loose], order))
+        for tr in tracks:
+            if tr.loose:
+                tr.name = tr.label
+        return [tr.name if tr.loose else next(named) for tr in tracks]
     labels = [tr.label if tr.seen() else "" for tr in tracks]
     if all(labels) and in_order(labels, order):
         for tr in tracks:

@@ -37,6 +37,7 @@ def _spec(args: argparse.Namespace) -> TableSpec:
         gaps=_gaps(args.gaps),
         slid=args.slid,
         orders=tuple(args.orders.split(",")),
+        unsorted=args.unsorted,
     )
 
 
@@ -241,6 +242,12 @@ def main(argv: list[str] | None = None) -> int:
                 type=float,
                 default=0.0,
                 help="the chance that a drawn tile is slid into the hand where it sorts",
+            )
+            sub.add_argument(
+                "--unsorted",
+                type=float,
+                default=0.0,
+                help="the chance that a drawn tile kept is left at the hand's right end, sorted in later",
             )
             sub.add_argument(
                 "--orders",

@@ -4,7 +4,8 @@ Seats take turns in order: the seat to move draws a tile from the wall (14 tiles
 moment (apart at the right by a gap drawn per turn from `gaps`, or, with chance `slid`, slid into
 the row where it sorts), then discards the tile that leaves its hand closest to ready
 (lowest shanten, ties broken by the seed), and the 13 remaining tiles are sorted (in the order of
-suits the seat keeps, `orders`). When the live
+suits the seat keeps, `orders`), or, with chance `unsorted`, the drawn tile kept stays at the
+row's right end until sorted in a while later. When the live
 wall runs out a new hand is dealt. Everything is a pure function of (seats, seed, timing), so a
 video and its ground truth can be rebuilt from a few numbers.
 """
@@ -22,11 +23,13 @@ from mjray.mahjong.tiles import SUITS, TILE_INDEX, TILES, counts_34, ranks
 
 DEAD_WALL = 14
 DRAWN_GAP = 0.35  # tiles between the 13 and the drawn tile, as the first test bed laid every hand
+SORT_LATER_S = (1.0, 8.0)  # a tile left unsorted is sorted in this long after (or at the seat's next draw)
 
 
 @dataclass(frozen=True)
 class Hand:
-    """What a seat's camera sees: the sorted concealed tiles and, during its turn, the drawn one."""
+    """What a seat's camera sees: the concealed tiles left to right (sorted, but for a drawn tile kept
+    unsorted a while) and, during its turn, the drawn one."""
 
     concealed: tuple[str, ...]
     drawn: str | None = None
@@ -71,18 +74,23 @@ class TableGame:
         gaps: Sequence[float] = (DRAWN_GAP,),
         slid: float = 0.0,
         orders: Sequence[str] = (SUITS,),
+        unsorted: float = 0.0,
     ) -> None:
         """`gaps`: the gaps (tiles) a drawn tile is held apart by, one drawn per turn; `slid`: the
         chance that a turn's drawn tile is slid into the row where it sorts instead; `orders`: the
-        order each seat keeps its suits in (seat i the i-th, round again when there are fewer)."""
+        order each seat keeps its suits in (seat i the i-th, round again when there are fewer);
+        `unsorted`: the chance that a drawn tile kept, not slid in, is left at the row's right end
+        when another goes, and sorted in a while later (`SORT_LATER_S`) or at the seat's next draw."""
         if not seats:
             raise ValueError("a table needs at least one seat")
         if len(set(seats)) != len(seats):
             raise ValueError(f"seat names must be unique, got {list(seats)}")
         if turn_s <= 0 or not 0 < hold_fraction < 1:
             raise ValueError("turn_s must be > 0 and hold_fraction within (0, 1)")
-        if not gaps or min(gaps) < 0 or not 0 <= slid <= 1:
-            raise ValueError(f"gaps must be one or more tiles >= 0 and slid a chance in [0, 1], got {gaps}, {slid}")
+        if not gaps or min(gaps) < 0 or not 0 <= slid <= 1 or not 0 <= unsorted <= 1:
+            raise ValueError(
+                f"gaps must be one or more tiles >= 0, slid and unsorted chances in [0, 1], got {gaps}, {slid}, {unsorted}"
+            )
         self.seats = tuple(seats)
         self.turn_s = turn_s
         self._rng = random.Random(seed)
@@ -90,7 +98,8 @@ class TableGame:
         self._times: dict[str, list[float]] = {s: [] for s in self.seats}
         self._hands: dict[str, list[Hand]] = {s: [] for s in self.seats}
         self._wall: list[str] = []
-        self._gaps, self._slid = tuple(gaps), slid
+        self._gaps, self._slid, self._unsorted = tuple(gaps), slid, unsorted
+        self._sorting: dict[str, tuple[float, Hand]] = {}  # seat -> when it sorts a tile left unsorted, and how
         if not orders:
             raise ValueError("orders must name at least one suit order, e.g. 'mpsz'")
         for order in orders:
@@ -108,6 +117,10 @@ class TableGame:
         return list(self._times[seat])
 
     def _record(self, seat: str, t: float, hand: Hand) -> None:
+        sorting = self._sorting.pop(seat, None)
+        if sorting is not None and sorting[0] < t:  # (else sorted at this change: a draw, a deal)
+            self._times[seat].append(sorting[0])
+            self._hands[seat].append(sorting[1])
         self._times[seat].append(t)
         self._hands[seat].append(hand)
 
@@ -139,6 +152,15 @@ class TableGame:
             return Hand(concealed, drawn, slid=at)
         return Hand(concealed, drawn, gap=gap)
 
+    def _kept_unsorted(self, held: list[str], drawn: str, discard: str, laid: Hand, order: str) -> Hand | None:
+        """The hand after a discard with the drawn tile left at the row's right end, where the player
+        leaves it so (`unsorted`); None where it is sorted in."""
+        if not self._unsorted or drawn == discard or laid.slid is not None or self._lay_rng.random() >= self._unsorted:
+            return None
+        rest = list(held)
+        rest.remove(drawn)
+        return Hand(sort_tiles(rest, order) + (drawn,))
+
     def _simulate(self, duration_s: float, hold_fraction: float) -> None:
         hands = self._deal(0.0)
         turn = 0
@@ -150,13 +172,21 @@ class TableGame:
                 hands = self._deal(start)
             else:
                 seat = self.seats[turn % len(self.seats)]
+                order = self.orders[seat]
                 drawn = self._wall.pop()
-                self._record(
-                    seat, start, self._laid(sort_tiles(hands[seat], self.orders[seat]), drawn, self.orders[seat])
-                )
+                laid = self._laid(sort_tiles(hands[seat], order), drawn, order)
+                self._record(seat, start, laid)
                 discard = self._discard(hands[seat] + [drawn])
                 hands[seat] = hands[seat] + [drawn]
                 hands[seat].remove(discard)
-                after = Hand(sort_tiles(hands[seat], self.orders[seat]))
-                self._record(seat, start + hold_fraction * self.turn_s, after)
+                after, at = Hand(sort_tiles(hands[seat], order)), start + hold_fraction * self.turn_s
+                kept = self._kept_unsorted(hands[seat], drawn, discard, laid, order)
+                if kept is not None and kept != after:  # (a tile that sorts last is sorted)
+                    self._record(seat, at, kept)
+                    self._sorting[seat] = (at + self._lay_rng.uniform(*SORT_LATER_S), after)
+                else:
+                    self._record(seat, at, after)
             turn += 1
+        for seat, (t, hand) in list(self._sorting.items()):  # sorted before the game's end
+            if t <= duration_s:
+                self._record(seat, t, hand)

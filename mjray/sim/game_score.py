@@ -86,6 +86,8 @@ def true_events(game: TableGame, seat: str) -> list[TrueEvent]:
             out.append(TrueEvent(seat, "draw", after.drawn, t))
             continue
         gone = Counter(before.tiles) - Counter(after.tiles)
+        if not before.drawn and not after.drawn and not gone:
+            continue  # a tile left unsorted, sorted in: no event
         if before.drawn and not after.drawn and sum(gone.values()) == 1:
             out.append(TrueEvent(seat, "discard", next(iter(gone)), t))
         else:

@@ -75,6 +75,7 @@ class TableSpec:
     gaps: tuple[float, ...] = (DRAWN_GAP,)  # tiles a drawn tile lies apart by, one drawn per turn
     slid: float = 0.0  # the chance that a turn's drawn tile is slid into the row instead
     orders: tuple[str, ...] = (SUITS,)  # the order of suits each seat keeps (seat i the i-th, round again)
+    unsorted: float = 0.0  # the chance that a drawn tile kept is left unsorted at the row's end for a while
 
     def __post_init__(self) -> None:
         scene_named(self.scene)  # an unknown name fails here, naming the known ones
@@ -83,6 +84,8 @@ class TableSpec:
                 f"drawn-tile gaps must be within 0..{MAX_GAP} tiles and slid a chance within 0..1, "
                 f"got {list(self.gaps)} and {self.slid}"
             )
+        if not 0 <= self.unsorted <= 1:
+            raise ValueError(f"unsorted must be a chance within 0..1, got {self.unsorted}")
         for order in self.orders or ("",):
             sorted_kinds(order)  # (a bad one fails here, naming what is expected)
 
@@ -97,7 +100,13 @@ class TableSpec:
 
     def key(self) -> str:
         fields = dataclasses.asdict(self)
-        for name in ("scene", "gaps", "slid", "orders"):  # keys (and caches) from before these existed stay valid
+        for name in (
+            "scene",
+            "gaps",
+            "slid",
+            "orders",
+            "unsorted",
+        ):  # keys (and caches) from before these existed stay valid
             if fields[name] == getattr(TableSpec, name):
                 del fields[name]
         text = json.dumps({**fields, "v": RENDER_VERSION}, sort_keys=True)
@@ -112,6 +121,7 @@ class TableSpec:
             gaps=self.gaps,
             slid=self.slid,
             orders=self.orders,
+            unsorted=self.unsorted,
         )
 
 

@@ -452,6 +452,27 @@ def test_reader_learns_the_order_a_player_keeps_the_suits_in(order, profile, see
         HandReader("ton", order="mps")
 
 
+@pytest.mark.parametrize("seed", seeds(3))
+@pytest.mark.parametrize("profile", ["clean", "like the model"])
+@pytest.mark.parametrize("table", ["one seat", "a table of four"])
+def test_reader_follows_a_drawn_tile_left_unsorted_at_the_rows_end_and_sorted_in_later(table, profile, seed):
+    """Players may keep the drawn tile where it lay, at the row's right end, when another goes, and
+    sort it in a while later (a table of four: seconds before their next turn) or as they draw again
+    (one seat): the hand is read as it lies meanwhile, its sorting in is no turn, and the turns are
+    read as in a sorted hand."""
+    seats = ("ton",) if table == "one seat" else SEATS
+    duration = 30 if table == "one seat" else 60
+    game = TableGame(seats, duration, seed=seed, gaps=(0.35, 1.0), unsorted=1.0)
+    seat = seats[seed % len(seats)]
+    hands = [game.hand(seat, t) for t in game.changes(seat)]
+    assert sum(h.drawn is None and h.concealed != sort_tiles(h.concealed) for h in hands) >= 2
+    run = play(game, seat, seed % 4, duration, PROFILES[profile], seed)
+    pairs, spurious, truth = run.scored()
+    missing = [t for t in truth if t not in [p[0] for p in pairs]]
+    assert run.f1 >= (1.0 if profile == "clean" else 0.85), f"missing {missing}, spurious {spurious}"
+    assert run.hands_right >= (1.0 if profile == "clean" else 0.8) * run.hands, "settled hands exactly right"
+
+
 def covered(boxes, labels, scores, seat_index: int, hand: Hand, rng: random.Random, tiles: int):
     """The detections less those under a player's hand laid over `tiles` neighbouring tiles."""
     xs = sorted((b[0] + b[2]) / 2 for _, b in true_boxes(seat_index, hand))
@@ -605,6 +626,33 @@ def after(before: tuple[str, ...], drawn: str, discard: str) -> tuple[str, ...]:
     tiles = list(before) + [drawn]
     tiles.remove(discard)
     return sort_tiles(tiles)
+
+
+NO_SOUZU = ("1m", "2m", "3m", "5p", "5p", "7p", "8p", "9p", "1z", "1z", "2z", "5z", "6z")
+KEPT = {  # name: (hand, drawn, discarded)
+    "a tile of a suit held": (BASE, "2s", "1m"),
+    "the only tile of its suit": (NO_SOUZU, "5s", "2z"),
+}
+
+
+@pytest.mark.parametrize("seed", seeds(4, fast=2))
+@pytest.mark.parametrize("profile", ["clean", "like the model"])
+@pytest.mark.parametrize("kept", list(KEPT))
+def test_a_drawn_tile_kept_at_the_rows_end_then_sorted_in_is_one_turn(kept, profile, seed):
+    """The player discards another tile and leaves the drawn one at the row's right end, out of
+    order, then sorts it in: one draw and one discard, and the hand read as it lies throughout
+    (a tile of a suit the hand did not hold, too: where the player keeps that suit is not known)."""
+    hand, drawn, discard = KEPT[kept]
+    rest = list(hand)
+    rest.remove(discard)
+    left = Hand(tuple(rest) + (drawn,))
+    timeline = [(0.0, Hand(hand)), (3.0, Hand(hand, drawn)), (4.0, left), (7.0, Hand(sort_tiles(left.concealed)))]
+    reader, events, held = scripted(timeline, 10.0, PROFILES[profile], seed, seat_index=seed % 4)
+    assert [(e.kind, e.tile) for e in events] == [("draw", drawn), ("discard", discard)]
+    assert 4.0 <= events[1].at <= 4.8
+    while_left = [h.tiles for t, h in held if 5.0 <= t < 7.0]
+    assert while_left and sum(tiles == left.tiles for tiles in while_left) >= 0.8 * len(while_left), while_left
+    assert reader.hand.tiles == sort_tiles(left.concealed)
 
 
 TWO_TURNS = [(0.0, Hand(BASE))] + turn(BASE, "9s", "7p", 4.0) + turn(after(BASE, "9s", "7p"), "2z", "4s", 8.0)

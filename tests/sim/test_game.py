@@ -109,12 +109,38 @@ def test_each_seat_sorts_its_suits_in_its_own_order_and_slides_a_drawn_tile_in_b
             assert all(rank[a] <= rank[b] for a, b in zip(hand.concealed, hand.concealed[1:]))
 
 
+def test_a_drawn_tile_left_unsorted_stays_at_the_rows_end_until_sorted_in_a_while_later_or_at_the_next_draw():
+    plain = TableGame(SEATS, 120, seed=4, gaps=(0.35, 1.0))
+    left = TableGame(SEATS, 120, seed=4, gaps=(0.35, 1.0), unsorted=1.0)
+    sorted_later = at_next_draw = 0
+    for seat in SEATS:
+        hands = [left.hand(seat, t) for t in left.changes(seat)]
+        assert [h.tiles for h in hands if h.drawn] == [
+            plain.hand(seat, t).tiles for t in plain.changes(seat) if plain.hand(seat, t).drawn
+        ], "the same game: the same draws, whatever the 13 look like between them"
+        for before, hand, after in zip(hands, hands[1:], hands[2:] + [None]):
+            unsorted = hand.concealed != sort_tiles(hand.concealed)
+            if not unsorted:
+                continue
+            assert before.drawn == hand.concealed[-1] and hand.drawn is None, "the drawn tile kept where it lay"
+            assert sort_tiles(hand.concealed[:-1]) == hand.concealed[:-1]
+            if after is not None and after.drawn is None:
+                assert after.concealed == sort_tiles(hand.concealed), "sorted in later: the same 13"
+                sorted_later += 1
+            elif after is not None:
+                assert after.concealed == sort_tiles(hand.concealed), "sorted at the next draw"
+                at_next_draw += 1
+    assert sorted_later >= 10 and at_next_draw >= 2, (sorted_later, at_next_draw)
+
+
 def test_bad_tables_are_refused():
     with pytest.raises(ValueError, match="four letters"):
         TableGame(["ton"], 10, orders=("mpsz", "mps"))
     for gaps, slid in (((), 0.0), ((-0.5,), 0.0), ((0.35,), 1.5)):
         with pytest.raises(ValueError, match="gaps must be"):
             TableGame(["ton"], 10, gaps=gaps, slid=slid)
+    with pytest.raises(ValueError, match="unsorted chances in"):
+        TableGame(["ton"], 10, unsorted=-0.1)
     with pytest.raises(ValueError, match="unique"):
         TableGame(["ton", "ton"], 10)
     with pytest.raises(ValueError, match="at least one seat"):

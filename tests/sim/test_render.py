@@ -191,7 +191,7 @@ def test_a_written_spec_reads_back_and_a_missing_or_bad_one_is_named(tmp_path):
     )
     write_spec(spec, tmp_path)
     assert read_spec(tmp_path) == spec and read_spec(tmp_path).key() == spec.key()
-    laid = TableSpec(gaps=(0.0, 2.0), slid=0.25, orders=("zmps", "mpsz"))
+    laid = TableSpec(gaps=(0.0, 2.0), slid=0.25, orders=("zmps", "mpsz"), unsorted=0.5)
     write_spec(laid, tmp_path)
     assert read_spec(tmp_path) == laid and laid.key() != TableSpec().key()
     with pytest.raises(FileNotFoundError, match=re.escape(str(tmp_path / "nowhere" / SPEC_FILE))):
@@ -202,6 +202,7 @@ def test_a_written_spec_reads_back_and_a_missing_or_bad_one_is_named(tmp_path):
         '{"width": 640}',
         '{"seats": ["ton"], "scene": "casino"}',
         '{"seats": ["ton"], "gaps": [3.0]}',
+        '{"seats": ["ton"], "unsorted": 2}',
     )
     for text in bad:
         (tmp_path / SPEC_FILE).write_text(text)
@@ -246,8 +247,11 @@ def test_the_sim_commands_take_the_drawn_tiles_lay_and_refuse_a_bad_one(monkeypa
         raise RuntimeError("stopped before rendering")
 
     monkeypatch.setattr("mjray.sim.__main__.render_table", stop)
-    assert sim_main(["render", "--gaps", "0,0.5,2", "--slid", "0.2", "--orders", "mpsz,zmps"]) == 2
+    assert sim_main(["render", "--gaps", "0,0.5,2", "--slid", "0.2", "--orders", "mpsz,zmps", "--unsorted", "0.3"]) == 2
     assert specs[0].gaps == (0.0, 0.5, 2.0) and specs[0].slid == 0.2 and specs[0].orders == ("mpsz", "zmps")
+    assert specs[0].unsorted == 0.3
+    assert sim_main(["render", "--unsorted", "1.5"]) == 2
+    assert "unsorted must be a chance within 0..1" in capsys.readouterr().err
     assert sim_main(["render", "--orders", "mpsz,honours"]) == 2
     assert "four letters of 'mpsz'" in capsys.readouterr().err
     assert sim_main(["render", "--gaps", "0,wide"]) == 2

@@ -34,6 +34,7 @@ from mjray.camera.sources import ReplaySource, RtspSource, Source
 from mjray.cluster import metrics, stages
 from mjray.cluster.clients import CAMERA, DETECTOR, REORDER, ROUNDS
 from mjray.cluster.facts import ActorFacts, facts
+from mjray.cluster.health import SeatHealth
 from mjray.cluster.placement import Need, check_placement, nodes_from_ray, pool_for
 from mjray.cluster.raysafe import settle as settle_one
 from mjray.cluster.shipping import ShippedFile, ship
@@ -121,8 +122,7 @@ class Pipeline:
         self._draining: dict = {}  # outstanding drain call -> seat
         self._last_seq: dict[str, int] = {}  # the last seq each seat emitted: where a restarted reorder resumes
         self._camera_stats: dict[str, CameraReport] = {}  # each camera's last stats, while it cannot answer
-        self.down: dict[str, str] = {}  # seat -> why it is down (an actor dead for good)
-        self._dead_reorders: set[str] = set()  # seats whose reorder is dead for good: not drained
+        self.health = SeatHealth(list(self.sources))  # which seats are down, and why
         self._dead_cameras: set[str] = set()  # seats whose camera is dead for good: not asked
         self.facts: dict[str, ActorFacts] = {}  # actor name -> what Ray last said of it (each status, and at stop)
         self.weights: ShippedFile | None = None  # the model file, shipped to the detectors' nodes
@@ -172,6 +172,7 @@ class Pipeline:
             seat: [] if pool.shared_workers else [DETECTOR.own(seat, i) for i in range(pool.workers_per_camera)]
             for seat in self.sources
         }
+        self.health.own, self.health.shared = self.own_names, self.shared_names
 
     def choose_pool(self) -> PoolConfig:
         """The detectors this cluster gets: `pool` as configured, or what pool=auto picks for its
@@ -261,6 +262,7 @@ class Pipeline:
                 restarts=restarts,
                 strategy=strategy,
             )
+            self.health.rounds = True
 
     def _start_detectors(self, model: dict) -> None:
         """The shared detectors, each starting its round at another seat so they stay out of step;
@@ -399,7 +401,7 @@ class Pipeline:
         the last seq taken, where a restarted reorder resumes.
         """
         for seat, s in self.seats.items():
-            if seat not in self._draining.values() and seat not in self._dead_reorders:
+            if seat not in self._draining.values() and seat not in self.health.reorder_dead:
                 self._draining[s.reorder.drain.remote(self.drain_wait_s, self._last_seq.get(seat, -1))] = seat
         if not self._draining:
             time.sleep(wait_s)
@@ -421,10 +423,14 @@ class Pipeline:
             out[seat] = got
         return out
 
+    @property
+    def down(self) -> dict[str, str]:
+        """Seat -> why it is down (an actor dead for good)."""
+        return self.health.down
+
     def _seat_down(self, seat: str, why: str) -> None:
-        if seat not in self.down:
-            self.down[seat] = why
-            log.error("seat %s is down: %s; the other seats go on", seat, why)
+        if self.health.mark(seat, why):
+            _say_down(seat, why)
 
     def _cameras(self, method: str, *args) -> dict[str, CameraReport]:
         """Each camera's answer to `method` (stats, stop); a camera that cannot answer (restarting,
@@ -447,31 +453,25 @@ class Pipeline:
         return dataclasses.replace(self._camera_stats.get(seat) or CameraReport(seat), status=status)
 
     def _check_actors(self) -> None:
-        """Seats whose actors died for good are down: a seat's own detectors all dead; or every
-        seat, with every shared detector dead or the rounds actor dead."""
-        known = facts(self.actors())
-        self.facts = known
+        """Seats whose actors died for good are down (`SeatHealth`); a seat whose reorder died has
+        its camera stopped, so no detector works for nothing."""
+        self.facts = facts(self.actors())
         for seat in self.seats:
             for actor, times in self.restarts(seat).items():
                 metrics.set_gauge("mjray_actor_restarts", times, seat=seat, actor=actor)
-        dead = {name for name, fact in known.items() if fact.dead}
-        if self.rounds is not None and ROUNDS.name() in dead:
-            for seat in self.seats:
-                self._seat_down(seat, "the rounds actor died and was not restarted")
-        if self.shared_names and all(name in dead for name in self.shared_names):
-            for seat in self.seats:
-                self._seat_down(seat, "every shared detector died and none was restarted")
-        for seat in self.seats:
-            own = self.own_names[seat]
-            if own and all(name in dead for name in own):
-                self._seat_down(seat, "its detectors died and none was restarted")
-            if REORDER.name(seat) in dead and seat not in self._dead_reorders:
-                self._reorder_dead(seat, "reorder died and was not restarted")
+        newly, reorders = self.health.judge({name for name, fact in self.facts.items() if fact.dead})
+        for seat, why in newly.items():
+            _say_down(seat, why)
+        for seat in reorders:
+            self._stop_camera(seat)
 
     def _reorder_dead(self, seat: str, why: str) -> None:
-        """Nothing of this seat can be emitted any more: stop its camera, so no detector works for nothing."""
-        self._dead_reorders.add(seat)
+        """Nothing of this seat can be emitted any more: stop its camera."""
+        self.health.reorder_dead.add(seat)
         self._seat_down(seat, why)
+        self._stop_camera(seat)
+
+    def _stop_camera(self, seat: str) -> None:
         camera = self.seats[seat].camera
         if camera is not None and seat not in self._dead_cameras:
             camera.stop.remote()
@@ -609,19 +609,8 @@ class Pipeline:
         return self.shared_names + [name for names in self.own_names.values() for name in names]
 
     def restarts(self, seat: str) -> dict[str, int]:
-        """How often each of this seat's actors was restarted (from the facts last taken):
-        camera, reorder, its detectors together; and the actors every seat shares (`shared`)."""
-
-        def one(name: str) -> int:
-            fact = self.facts.get(name)
-            return fact.restarts if fact is not None else 0
-
-        return {
-            "camera": one(CAMERA.name(seat)),
-            "reorder": one(REORDER.name(seat)),
-            "detectors": sum(one(name) for name in self.own_names.get(seat, [])),
-            "shared": sum(one(name) for name in self.shared_names) + one(ROUNDS.name()),
-        }
+        """How often each of this seat's actors was restarted (from the facts last taken)."""
+        return self.health.restarts(seat, {name: fact.restarts for name, fact in self.facts.items()})
 
     def shutdown(self) -> None:
         for actor in self.detectors + [a for s in self.seats.values() for a in (s.camera, s.reorder)] + [self.rounds]:
@@ -630,6 +619,10 @@ class Pipeline:
         self.seats.clear()
         self.shared.clear()
         self.rounds = None
+
+
+def _say_down(seat: str, why: str) -> None:
+    log.error("seat %s is down: %s; the other seats go on", seat, why)
 
 
 def inference_threads(cfg: AppConfig, cores: int | None = None, pool: PoolConfig | None = None) -> int:

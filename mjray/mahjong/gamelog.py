@@ -188,6 +188,7 @@ class GameRecord:
                 "drawn": hand.drawn,
                 "confidence": [round(c, 3) for c in hand.confidence],
                 "guessed": list(hand.guessed),
+                "loose": list(hand.loose),
                 "hand": hand.notation(),
                 "shanten": hand.shanten(),
             }

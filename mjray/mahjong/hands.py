@@ -72,6 +72,9 @@ class StableHand:
     runner_up: tuple[tuple[str, float] | None, ...]  # per tile of `tiles`: the next label voted for, its share
     since: float  # capture time of the first sample that showed this hand (its tiles, not their labels)
     order: str = SUITS  # the order the seat keeps its suits in, left to right
+    loose: tuple[
+        int, ...
+    ] = ()  # places of `concealed` holding a tile kept out of that order (a drawn tile left unsorted)
 
     @property
     def tiles(self) -> tuple[str, ...]:
@@ -258,6 +261,7 @@ class HandReader:
                 tuple(tr.runner_up() for tr in tracks),
                 self._since,
                 self.order,
+                tuple(k for k, tr in enumerate(self._tracks) if tr.loose),
             )
         return self._hand
 

@@ -36,9 +36,7 @@ def cap_copies(hands: Mapping[str, StableHand | None], copies: int = COPIES) -> 
             alternative = hands[seat].runner_up[i]  # type: ignore[union-attr]
             if alternative is None or count[alternative[0]] >= copies:
                 continue
-            if i < len(hands[seat].concealed) and not _sorts_between(
-                tiles[seat], i, alternative[0], len(hands[seat].concealed), hands[seat].order
-            ):
+            if i < len(hands[seat].concealed) and not _sorts_between(tiles[seat], i, alternative[0], hands[seat]):
                 continue  # (a read the hand's order rules out)
             tiles[seat][i], conf[seat][i] = alternative
             count[kind] -= 1
@@ -56,9 +54,17 @@ def cap_copies(hands: Mapping[str, StableHand | None], copies: int = COPIES) -> 
     return out
 
 
-def _sorts_between(tiles: Sequence[str], i: int, kind: str, concealed: int, order: str) -> bool:
-    """Does `kind` in place `i` sort between its concealed neighbours (a hand in `order`)?"""
-    return in_order([*tiles[max(i - 1, 0) : i], kind, *tiles[i + 1 : min(i + 2, concealed)]], order)
+def _sorts_between(tiles: Sequence[str], i: int, kind: str, hand: StableHand) -> bool:
+    """Does `kind` in concealed place `i` sort between its neighbours in the hand's order? A tile kept
+    out of order (`StableHand.loose`) may be any kind, and is no neighbour."""
+    if i in hand.loose:
+        return True
+    placed = [k for k in range(len(hand.concealed)) if k not in hand.loose]
+    at = placed.index(i)
+    return in_order(
+        [tiles[k] for k in placed[max(at - 1, 0) : at]] + [kind] + [tiles[k] for k in placed[at + 1 : at + 2]],
+        hand.order,
+    )
 
 
 @dataclass(frozen=True)

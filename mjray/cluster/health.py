@@ -30,6 +30,12 @@ class SeatHealth:
         self.down[seat] = why
         return True
 
+    def lose_reorder(self, seat: str, why: str) -> bool:
+        """The seat's reorder is dead for good: nothing of it is drained any more, and it is down;
+        True when that made it down."""
+        self.reorder_dead.add(seat)
+        return self.mark(seat, why)
+
     def judge(self, dead: set[str]) -> tuple[dict[str, str], list[str]]:
         """Marks the seats the dead actors (by name) take down: (those newly down, why; those whose
         reorder has newly died, for their cameras to be stopped)."""
@@ -46,8 +52,7 @@ class SeatHealth:
             if own and all(name in dead for name in own):
                 self.mark(seat, "its detectors died and none was restarted")
             if REORDER.name(seat) in dead and seat not in self.reorder_dead:
-                self.reorder_dead.add(seat)
-                self.mark(seat, "reorder died and was not restarted")
+                self.lose_reorder(seat, "reorder died and was not restarted")
                 reorders.append(seat)
         return {seat: why for seat, why in self.down.items() if seat not in before}, reorders
 

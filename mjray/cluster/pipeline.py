@@ -122,7 +122,8 @@ class Pipeline:
         self._draining: dict = {}  # outstanding drain call -> seat
         self._last_seq: dict[str, int] = {}  # the last seq each seat emitted: where a restarted reorder resumes
         self._camera_stats: dict[str, CameraReport] = {}  # each camera's last stats, while it cannot answer
-        self.health = SeatHealth(list(self.sources))  # which seats are down, and why
+        # which seats are down, and why; the detectors' names it judges by (`_name_detectors`)
+        self.health = SeatHealth(list(self.sources), own={seat: [] for seat in self.sources})
         self._dead_cameras: set[str] = set()  # seats whose camera is dead for good: not asked
         self.facts: dict[str, ActorFacts] = {}  # actor name -> what Ray last said of it (each status, and at stop)
         self.weights: ShippedFile | None = None  # the model file, shipped to the detectors' nodes
@@ -130,8 +131,6 @@ class Pipeline:
         self.pool_choice = ""  # what pool=auto chose, in words
         self.nodes: dict[str, dict] = {}  # node id -> address and resources, at start
         self.driver_node = ""  # the node id this process joined the cluster on
-        self.shared_names: list[str] = []  # detectors every seat shares (`_name_detectors`)
-        self.own_names: dict[str, list[str]] = {seat: [] for seat in self.sources}  # each seat's own detectors
         self.drain_wait_s = 0.5
         self._pictures_late: dict[str, object] = {}  # seat -> a `pixels` call its camera did not answer in time
         # the last handed out: two outputs, one call
@@ -167,12 +166,21 @@ class Pipeline:
     def _name_detectors(self) -> None:
         """The detectors' names: those every seat shares, and each seat's own."""
         pool = self.pool
-        self.shared_names = [DETECTOR.shared(i) for i in range(pool.shared_workers)]
-        self.own_names = {
+        self.health.shared = [DETECTOR.shared(i) for i in range(pool.shared_workers)]
+        self.health.own = {
             seat: [] if pool.shared_workers else [DETECTOR.own(seat, i) for i in range(pool.workers_per_camera)]
             for seat in self.sources
         }
-        self.health.own, self.health.shared = self.own_names, self.shared_names
+
+    @property
+    def shared_names(self) -> list[str]:
+        """The detectors every seat shares."""
+        return self.health.shared
+
+    @property
+    def own_names(self) -> dict[str, list[str]]:
+        """Each seat's own detectors."""
+        return self.health.own
 
     def choose_pool(self) -> PoolConfig:
         """The detectors this cluster gets: `pool` as configured, or what pool=auto picks for its
@@ -196,9 +204,9 @@ class Pipeline:
         self.pool = self.choose_pool()
         self._name_detectors()
         self._check_cluster()
+        model = self._model_spec()  # (a file that cannot be shipped fails here, before any actor starts)
         # reorders (drained by the driver) and the rounds clock live on the driver's node, or
         # anywhere if it cannot hold them: results then cross the network once, not twice
-        model = self._model_spec()  # (a file that cannot be shipped fails here, before any actor starts)
         self.driver_node = ray.get_runtime_context().get_node_id()
         beside_driver = NodeAffinitySchedulingStrategy(self.driver_node, soft=True)
         self._start_reorders(beside_driver)
@@ -467,8 +475,8 @@ class Pipeline:
 
     def _reorder_dead(self, seat: str, why: str) -> None:
         """Nothing of this seat can be emitted any more: stop its camera."""
-        self.health.reorder_dead.add(seat)
-        self._seat_down(seat, why)
+        if self.health.lose_reorder(seat, why):
+            _say_down(seat, why)
         self._stop_camera(seat)
 
     def _stop_camera(self, seat: str) -> None:

@@ -72,9 +72,7 @@ class StableHand:
     runner_up: tuple[tuple[str, float] | None, ...]  # per tile of `tiles`: the next label voted for, its share
     since: float  # capture time of the first sample that showed this hand (its tiles, not their labels)
     order: str = SUITS  # the order the seat keeps its suits in, left to right
-    loose: tuple[
-        int, ...
-    ] = ()  # places of `concealed` holding a tile kept out of that order (a drawn tile left unsorted)
+    loose: tuple[int, ...] = ()  # places of `concealed` holding a drawn tile left out of that order
 
     @property
     def tiles(self) -> tuple[str, ...]:
@@ -483,14 +481,14 @@ class HandReader:
         if k is None:
             return False
         readings = list(readings)  # (installing clears the pending ones)
-        loose = tracks[k]
+        kept = tracks[k]
         views, held, ranked, misfits = self._turns(readings)
         rest = tracks[:k] + tracks[k + 1 :]
         best = None
-        for q in (may_sort_to if lone else sorts_to)(rest, loose.tile(), self.order):
+        for q in (may_sort_to if lone else sorts_to)(rest, kept.tile(), self.order):
             if q == k:
                 continue
-            each = misfits(k, q) + np.array([1.0 - loose.credit(v[q]) if v[q] is not None else 0.0 for v in views])
+            each = misfits(k, q) + np.array([1.0 - kept.credit(v[q]) if v[q] is not None else 0.0 for v in views])
             if best is None or each.sum() < best[0].sum():
                 best = (each, q)
         if best is None:
@@ -502,8 +500,8 @@ class HandReader:
             or each.sum() > ranked[0][0] + 0.5 * len(views)  # (a turn fits better: another tile read where it went)
         ):
             return False
-        loose.loose = False
-        tracks = rest[:q] + [loose] + rest[q:]
+        kept.loose = False
+        tracks = rest[:q] + [kept] + rest[q:]
         labels = [tr.tile() for tr in tracks]
         for _, reading in readings:
             self._vote(reading, self._align(reading, labels)[0], tracks)

@@ -173,7 +173,7 @@ class ReorderActor:
         self._out: list[Item] = []
         self._ready = threading.Condition()
         self.pushes = 0  # calls that brought items: each costs both sides a Ray call
-        self._lease = Lease()  # the camera's last
+        self._lease = Lease()  # the camera's last lease
         self._newest: tuple[int, float] | None = None  # (seq, capture time) of the newest item pushed
 
     def _missing(self, seq: int) -> Gap:

@@ -22,8 +22,12 @@ def row(places: range, drawn_at: float | None = None, x0: float = X0, kinds: tup
     return Reading(reads, drawn, PITCH, x0 + first * PITCH, drawn_at=(drawn_at or 0.0) - first)
 
 
+def fresh() -> HandPlaces:
+    return HandPlaces(confirm=2, confirm_new=3, window=48, switch_margin=1.0)
+
+
 def placed() -> HandPlaces:
-    places = HandPlaces(confirm=2, confirm_new=3, window=48, switch_margin=1.0)
+    places = fresh()
     for _ in range(2):
         places.learn(row(range(CONCEALED)), SUITS)
     assert places.known
@@ -31,7 +35,7 @@ def placed() -> HandPlaces:
 
 
 def test_two_readings_of_both_ends_that_agree_place_the_hand_and_one_does_not():
-    places = HandPlaces(confirm=2, confirm_new=3, window=48, switch_margin=1.0)
+    places = fresh()
     places.learn(row(range(CONCEALED)), SUITS)
     assert not places.known and places.offset(row(range(CONCEALED))) is None
     places.learn(row(range(CONCEALED), x0=X0 + PITCH), SUITS)  # a row of 14 missing its first tile looks whole too
@@ -43,20 +47,20 @@ def test_two_readings_of_both_ends_that_agree_place_the_hand_and_one_does_not():
 @pytest.mark.parametrize("gap", [0.3, 0.5, 0.8])
 def test_a_drawn_tile_a_fraction_apart_places_the_hand_from_one_reading_whatever_end_is_missed(gap):
     for seen in (range(CONCEALED), range(1, CONCEALED), range(CONCEALED - 1)):
-        places = HandPlaces(confirm=2, confirm_new=3, window=48, switch_margin=1.0)
+        places = fresh()
         places.learn(row(seen, drawn_at=CONCEALED + gap), SUITS)
         assert places.known and places.x0 == pytest.approx(X0), seen
 
 
 @pytest.mark.parametrize("gap", [1.0, 2.0])
 def test_a_drawn_tile_whole_tiles_apart_says_nothing_of_where_the_places_lie(gap):
-    places = HandPlaces(confirm=2, confirm_new=3, window=48, switch_margin=1.0)
+    places = fresh()
     places.learn(row(range(1, CONCEALED), drawn_at=CONCEALED + gap), SUITS)
     assert not places.known
 
 
 def test_readings_missing_either_end_that_span_thirteen_places_together_place_the_hand():
-    places = HandPlaces(confirm=2, confirm_new=3, window=48, switch_margin=1.0)
+    places = fresh()
     for _ in range(2):
         places.learn(row(range(1, CONCEALED)), SUITS)
         assert not places.known
@@ -74,7 +78,7 @@ def test_readings_missing_either_end_that_span_thirteen_places_together_place_th
     ],
 )
 def test_an_end_never_read_is_placed_after_a_while_on_the_side_where_more_kinds_sort(hand, seen):
-    places = HandPlaces(confirm=2, confirm_new=3, window=48, switch_margin=1.0)
+    places = fresh()
     for i in range(GUESS_AFTER):
         assert not places.known, i
         places.learn(row(seen, kinds=hand), SUITS)
@@ -99,5 +103,4 @@ def test_a_reading_lies_on_the_places_by_where_it_is_or_off_them():
     assert places.offset(row(range(3, 9))) == 3
     assert places.offset(row(range(3, 9), x0=X0 + 0.4 * PITCH)) is None, "between two places"
     assert places.offsets(row(range(3, 9)), CONCEALED) == (range(3, 4), 3)
-    fresh = HandPlaces(confirm=2, confirm_new=3, window=48, switch_margin=1.0)
-    assert fresh.offsets(row(range(1, CONCEALED)), CONCEALED) == (range(0, 2), None), "a missed end either side"
+    assert fresh().offsets(row(range(1, CONCEALED)), CONCEALED) == (range(0, 2), None), "a missed end either side"

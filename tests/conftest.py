@@ -23,6 +23,13 @@ def table_360() -> RenderedTable:
 
 
 @pytest.fixture(scope="session")
+def table_sparse() -> RenderedTable:
+    """4 seats, 640x360, 2 frames a second with a keyframe every other frame: served at 1 fps, a
+    load a slow 2-core box infers every frame of (a few seconds to render once, then cached)."""
+    return render_table(TableSpec(width=640, height=360, fps=2))
+
+
+@pytest.fixture(scope="session")
 def table_720() -> RenderedTable:
     """The default table: 4 seats, 1280x720, 15 fps, a 60 s loop (about 50 s to render once)."""
     return render_table(TableSpec())

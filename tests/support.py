@@ -34,6 +34,15 @@ def steady_rounds(members_by_instant: dict[float, set[str]], seats) -> list[set[
     return ordered[first:-2]
 
 
+def model_share(detectors: list, seconds: float) -> float:
+    """The share of the box's CPU the detectors spent in forward passes over a run of `seconds`:
+    how well the pipeline kept the model fed, whatever one forward pass costs on this box (a count
+    of frames inferred is a bound on the box's speed: the project's CI box, 2026-12-07, inferred
+    half what ours does, giving the model 0.45 of its cores against our 0.64)."""
+    forward = sum(d.stages.get("forward pass", {}).get("s", 0.0) for d in detectors)
+    return forward / (len(os.sched_getaffinity(0)) * seconds)
+
+
 def mjray_main(*overrides: str, cwd: Path, env: dict | None = None, timeout: float = 300):
     return subprocess.run(
         [sys.executable, "-m", "mjray.main", *overrides],

@@ -196,11 +196,14 @@ def test_every_on_an_overloaded_box_accounts_for_every_frame_the_cameras_sent(ta
         assert overflow > 0.3 * len(items), "the box must be overloaded for this test to mean anything"
 
 
-# The kill tests' cameras send 2 frames a second: the box keeps up with every seat, so a seat's rate
-# is its camera's, not its share of two cores, and "the others keep their rate" says that nothing of
-# the pipeline stalls them. (Saturated, a restart's process start, a core-second or two, comes out of
-# every seat's share: see docs/accounting.md's figures.)
-KILL_FPS = 2
+# The kill tests' cameras send 1 frame a second: a 2-core box, even one a third slower than ours
+# (the project's CI, 2026-12-07: 152 ms of CPU a forward pass against our 119), infers every frame
+# of every seat with cores to spare, so a seat's rate is its camera's, not its share of the box, and
+# "the others keep their rate" says that nothing of the pipeline stalls them. At 2 fps that box was
+# saturated before any fault, and a restart's process start, a core-second or two, came out of
+# every seat's share (docs/accounting.md's figures).
+KILL_FPS = 1
+AFTER_S = 20  # the window after a fault whose rate is judged: at 1 fps, a frame or two may go in a restart's CPU
 
 KILLS = {  # the actor killed, and the settings it runs under
     "camera": ("camera:nan", ["display.video=true"]),  # the grid fetches frames the killed camera owned
@@ -211,15 +214,15 @@ KILLS = {  # the actor killed, and the settings it runs under
 
 
 def run_and_kill(name: str, settings: list[str], tmp_path: Path, table, server) -> tuple[dict, dict, float, int]:
-    """`python -m mjray.main` on every seat of `table` for 40 s, with `name`'s process SIGKILLed 18 s
-    in (a 2 fps camera's first keyframe may come 7.5 s in); (summary.json, each seat's
+    """`python -m mjray.main` on every seat of `table` for 45 s, with `name`'s process SIGKILLed 18 s
+    in (a keyframe comes every 2 s); (summary.json, each seat's
     detections.jsonl records, when it was killed, the pid killed)."""
     run = tmp_path / "run"
     urls = ",".join(f"rtsp://admin:pw@127.0.0.1:{server.port}/{seat}" for seat in table.spec.seats)
     video = [] if any(s.startswith("display.video=") for s in settings) else ["display.video=false"]
     with running_main(
         f"urls=[{urls}]",
-        "run.duration_s=40",
+        "run.duration_s=45",
         "run.status_every_s=2",
         "ray.dashboard=false",
         *video,
@@ -256,16 +259,23 @@ def rate_before(records: list[dict], killed_at: float) -> float:
     return results_in(records, start, killed_at) / max(1.0, killed_at - start)
 
 
+def assert_kept_rate(seat: str, before: float, after: float, fault: str) -> None:
+    """A seat the fault did not touch is inferred at its camera's rate before the fault (the
+    box keeps up: the test means something) and after it (nothing of the pipeline stalled it)."""
+    assert before >= 0.8 * KILL_FPS, f"{seat}: the box did not keep up before the fault ({before:.2f} results/s)"
+    assert after >= 0.9 * KILL_FPS, f"{seat} lost its rate while {fault} ({after:.2f} results/s)"
+
+
 @pytest.mark.parametrize("kind", list(KILLS))
 def test_an_actor_killed_mid_run_is_restarted_its_seat_resumes_and_the_others_keep_their_rate(
-    kind, tmp_path, table_360, serve
+    kind, tmp_path, table_sparse, serve
 ):
     """SIGKILL to one actor's process 18 s into a run against cameras with RTSP basic auth: the run
     goes on and ends normally, every seat's seqs run on without a repeat, the frames lost in the
     fault are gaps with a reason, and the seats it did not serve keep >= 90 % of their rate."""
     name, settings = KILLS[kind]
-    server = serve(table_360, fps=KILL_FPS, auth=("admin", "pw"))
-    summary, by_seat, killed_at, pid = run_and_kill(name, settings, tmp_path, table_360, server)
+    server = serve(table_sparse, fps=KILL_FPS, auth=("admin", "pw"))
+    summary, by_seat, killed_at, pid = run_and_kill(name, settings, tmp_path, table_sparse, server)
     assert summary["actors"][name]["restarts"] == 1 and summary["actors"][name]["pid"] != pid, summary["actors"][name]
     hit = {"camera": ["nan"], "reorder": ["nan"], "detector": ["nan"], "rounds": list(by_seat)}[kind]
     for seat, records in by_seat.items():
@@ -273,13 +283,13 @@ def test_an_actor_killed_mid_run_is_restarted_its_seat_resumes_and_the_others_ke
         assert not row["down"], row
         assert [r["seq"] for r in records] == list(range(len(records))), f"{seat}: a seq missing or twice"
         assert row["emitted"] == len(records)
-        # per second: the 10 s before the kill, the 15 s after
-        before, after = rate_before(records, killed_at), results_in(records, killed_at, killed_at + 15) / 15
-        later = results_in(records, killed_at + 15, float("inf"))
+        # per second: the 10 s before the kill, the AFTER_S after
+        before, after = rate_before(records, killed_at), results_in(records, killed_at, killed_at + AFTER_S) / AFTER_S
+        later = results_in(records, killed_at + AFTER_S, float("inf"))
         gaps = Counter(
             r["gap"]
             for r in records  # a gap the reorder made has no capture time
-            if "gap" in r and (r["captured_at"] is None or killed_at - 1 <= r["captured_at"] < killed_at + 15)
+            if "gap" in r and (r["captured_at"] is None or killed_at - 1 <= r["captured_at"] < killed_at + AFTER_S)
         )
         print(
             kind,
@@ -302,12 +312,12 @@ def test_an_actor_killed_mid_run_is_restarted_its_seat_resumes_and_the_others_ke
             )
             assert row["restarts"][{"rounds": "shared", "detector": "detectors"}.get(kind, kind)] == 1, row["restarts"]
         else:
-            assert after >= 0.9 * before, f"{seat} lost its rate while another seat's {kind} restarted"
+            assert_kept_rate(seat, before, after, f"another seat's {kind} restarted")
 
 
-def test_a_camera_that_cannot_come_back_marks_its_seat_down_and_the_others_go_on(tmp_path, table_360, serve):
-    server = serve(table_360, auth=("admin", "pw"))
-    summary, by_seat, killed_at, _ = run_and_kill("camera:nan", ["run.max_restarts=0"], tmp_path, table_360, server)
+def test_a_camera_that_cannot_come_back_marks_its_seat_down_and_the_others_go_on(tmp_path, table_sparse, serve):
+    server = serve(table_sparse, fps=KILL_FPS, auth=("admin", "pw"))
+    summary, by_seat, killed_at, _ = run_and_kill("camera:nan", ["run.max_restarts=0"], tmp_path, table_sparse, server)
     rows = {row["seat"]: row for row in summary["seats"]}
     assert "camera died and was not restarted" in rows["nan"]["down"], rows["nan"]
     assert summary["actors"]["camera:nan"]["state"] == "DEAD"
@@ -315,6 +325,6 @@ def test_a_camera_that_cannot_come_back_marks_its_seat_down_and_the_others_go_on
     for seat in ("ton", "sha", "pei"):
         records = by_seat[seat]
         assert not rows[seat]["down"] and [r["seq"] for r in records] == list(range(len(records)))
-        before, after = rate_before(records, killed_at), results_in(records, killed_at, killed_at + 15) / 15
+        before, after = rate_before(records, killed_at), results_in(records, killed_at, killed_at + AFTER_S) / AFTER_S
         print("down", seat, f"results/s before {before:.2f} after {after:.2f}")
-        assert after >= 0.9 * before, f"{seat} lost its rate while nan went down"
+        assert_kept_rate(seat, before, after, "nan went down")

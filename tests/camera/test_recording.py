@@ -91,7 +91,7 @@ def test_a_replay_gives_every_recorded_frame_with_its_pixels_capture_time_and_st
         assert clock.recorded(decoded.captured_at) == pytest.approx(t0 + i / FPS, abs=1e-5)
 
 
-@pytest.mark.parametrize("speed", [1.0, 3.0])
+@pytest.mark.parametrize("speed", [pytest.param(1.0, marks=pytest.mark.slow), 3.0])
 def test_a_replay_keeps_the_recorded_pace_and_stamps_frames_when_it_releases_them(h264, tmp_path, speed):
     t0 = 1_700_000_000.0
     record(h264, tmp_path, t0=t0)

@@ -18,6 +18,7 @@ import pytest
 import ray
 
 from mjray.bench.contenders import FETCH_WAIT_S
+from mjray.camera.actor import SKIP_REPORT_S
 from mjray.camera.pixels import Sending
 from mjray.camera.recording import Recording, start_recording
 from mjray.camera.sources import ReplayClock, ReplaySource, SourceState
@@ -29,7 +30,7 @@ from mjray.frames import Detections, Frame, Gap, GapReason, Result
 from mjray.output.driver import Driver
 from mjray.sim import marker
 from mjray.sim.score import decoded as decode_clip
-from tests.support import Collect, cameras_for, drive, local_ray, steady_rounds
+from tests.support import Collect, cameras_for, drive, local_ray, model_share, steady_rounds
 
 pytestmark = pytest.mark.slow
 
@@ -243,8 +244,11 @@ def test_latest_policy_under_overload_stays_bounded_even_and_in_order(table_360,
         )
         assert decoded >= 110 * 15, f"{seat}: the camera fell behind real time ({decoded} frames in 120 s)"
         assert tally.gaps[GapReason.TIMEOUT] == 0 and tally.gaps[GapReason.FAILED] == 0
-        # skipped frames' gaps travel with the next frame sent: about one push per result, not two
-        assert pipeline.final[seat].reorder.pushes < 1.2 * tally.results + 20, pipeline.final[seat].reorder
+        # skipped frames' gaps travel with the next frame sent: one push per result, not two; they go
+        # alone only once they have waited SKIP_REPORT_S for a frame (a seat whose next inference is
+        # later than that: how often depends on this box's speed, at most once per SKIP_REPORT_S)
+        pushes = pipeline.final[seat].reorder.pushes
+        assert pushes < tally.results + 120 / SKIP_REPORT_S + 20, pipeline.final[seat].reorder
         assert p99 < 3 * infer + 0.5, f"{seat}: latency p99 {p99:.2f} s is not bounded by the inference time"
         ratios[seat] = tally.gaps[GapReason.SKIPPED] / decoded
     mean = np.mean(list(ratios.values()))
@@ -356,8 +360,10 @@ def test_shared_workers_serve_every_seat_in_turn_and_a_dead_camera_does_not_star
             f"{seat}: one worker only"
         )
     counts = [len(results[seat]) for seat in live]
-    print("results per seat:", dict(zip(live, counts)), "detectors:", pipeline.detector_stats)
-    assert min(counts) >= 40 and max(counts) <= 1.3 * min(counts), f"seats not served evenly: {counts}"
+    share = model_share(pipeline.detector_stats, 20.0)
+    print("results per seat:", dict(zip(live, counts)), "model's share", share, "detectors:", pipeline.detector_stats)
+    assert share >= 0.3, f"the detectors inferred for only {share:.0%} of the box's CPU: starved"
+    assert min(counts) >= 15 and max(counts) <= 1.3 * min(counts), f"seats not served evenly: {counts}"
     assert got["dead"] == [] and pipeline.final["dead"].camera.reconnects >= 3
     served = sum(d.served.get("dead", 0) for d in pipeline.detector_stats)
     assert served == 0
@@ -395,9 +401,12 @@ def test_aligned_policy_samples_every_seat_at_the_same_instants_and_accounts_for
         assert {r.worker for r in results} == {"detector:shared:0", "detector:shared:1"}, f"{seat}: one worker only"
     steady = steady_rounds(rounds, seats)
     complete = sum(members == set(seats) for members in steady)
+    share = model_share(pipeline.detector_stats, 20.0)
     print(
         "rounds:",
         pipeline.rounds_stats,
+        "model's share",
+        share,
         "complete:",
         complete,
         "of",
@@ -405,7 +414,8 @@ def test_aligned_policy_samples_every_seat_at_the_same_instants_and_accounts_for
         "detectors:",
         pipeline.detector_stats,
     )
-    assert len(steady) >= 40, f"only {len(steady)} rounds in 20 s"
+    assert share >= 0.3, f"the detectors inferred for only {share:.0%} of the box's CPU: rounds held them up"
+    assert len(steady) >= 15, f"only {len(steady)} rounds in 20 s"
     assert complete >= 0.9 * len(steady), "seats sampled at different instants"
 
 

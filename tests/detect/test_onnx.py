@@ -98,6 +98,7 @@ def test_nms_keeps_the_best_of_each_class_and_nothing_at_the_floor():
     assert len(boxes_of(output, conf=0.99, iou=0.5)) == 0
 
 
+@pytest.mark.slow  # (five seconds of sessions built: out of the one-minute fast suite)
 def test_the_runtime_follows_the_settings():
     assert isinstance(load_model(threads=1, device="cpu"), OnnxDetector)
     assert isinstance(load_model(threads=1, device="cpu", runtime="ultralytics"), YoloDetector)

@@ -925,6 +925,7 @@ def test_tile_labels_maps_the_models_names_and_refuses_other_models():
     assert tile_labels({0: "person", 1: "car", 2: "1m"}) == {}
 
 
+@pytest.mark.slow
 def test_a_table_of_four_meets_the_targets_and_prints_the_cpu_per_observation(capsys):
     """Two games of four seats for 160 s each (a new deal at ~140 s), noise like the real model's: the
     issue's targets (tiles right >= 95 %, hands exact >= 80 %, draw/discard F1 >= 0.9 within 1 s, time

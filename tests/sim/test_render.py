@@ -49,7 +49,7 @@ def test_consecutive_frames_differ_by_noise_only():
     assert 0.5 < diff.mean() < 12  # sensor noise and flicker, not a different scene
 
 
-@pytest.mark.parametrize("size", [(640, 360), (1280, 720)])
+@pytest.mark.parametrize("size", [(640, 360), pytest.param((1280, 720), marks=pytest.mark.slow)])
 def test_truth_matches_the_pixels_of_rendered_hands(size):
     """Template matching on the rendered pixels reads back the true tile in every true box."""
     game = TableGame(SEATS, 60, seed=0)
@@ -158,6 +158,7 @@ def test_parlour_is_a_different_look_with_smaller_tiles():
         assert 0.6 < widths[1] / widths[0] < 0.9
 
 
+@pytest.mark.slow
 def test_parlour_truth_matches_the_pixels_and_markers_read_back():
     """Template matching reads back >= 90 % of the true tiles of each seat (tiles are smaller and
     rolled up to 6 degrees, against upright templates), and every frame's marker reads."""

@@ -180,6 +180,7 @@ class GridSink(BaseSink):
         self.cell_width, self.captions = context.display.tile_width, context.captions
         self._last_picture: dict[str, np.ndarray] = {}
         self._drawn: dict[str, int] = {}  # seat -> seq of its last picture: shown again, not fetched again
+        self._presented = False
 
     def show(self, moments: Sequence[Moment]) -> None:
         if not moments:
@@ -193,16 +194,25 @@ class GridSink(BaseSink):
             if item is not None and self._drawn.get(seat) != item.seq
         ]
         images = self.fetch([item for _, item in wanted]) if wanted else []
+        drawn = False
         for (seat, item), image in zip(wanted, images):
             if image is None:  # its camera restarted since, or let it go: the seat keeps its last picture
                 continue
             self._last_picture[seat] = annotate(image, item, self.names, seat, self.captions.get(seat, ""))
             self._drawn[seat] = item.seq
+            drawn = True
+        if not drawn and self._presented:  # nothing new: the picture presented last stands (no CPU to draw
+            self.hold(len(moments))  # and encode it again, 15 times a second, while the model is slow)
+            return
+        self._presented = True
         cells = [self._last_picture.get(seat, self._blank(seat)) for seat in self.seats]
         self.present(grid(cells, self.cell_width), len(moments))
 
     def present(self, picture: np.ndarray, moments: int) -> None:
         raise NotImplementedError
+
+    def hold(self, moments: int) -> None:
+        """The picture presented last stands for `moments` more."""
 
     def _blank(self, seat: str) -> np.ndarray:
         cell = np.zeros((self.cell_width * 9 // 16, self.cell_width, 3), np.uint8)
@@ -211,7 +221,9 @@ class GridSink(BaseSink):
 
 
 class GridVideoSink(GridSink):
-    """`grid.mp4`: annotated moments as H.264 at the display rate, one picture per moment."""
+    """`grid.mp4`: annotated moments as H.264 on the display rate's clock. A picture is encoded
+    once, when it changes, and lasts until the next (a variable frame rate, as cameras' own
+    recordings have): a moment that shows nothing new costs no encoding."""
 
     def __init__(self, context: SinkContext, path: Path | None = None) -> None:
         import av
@@ -220,11 +232,12 @@ class GridVideoSink(GridSink):
         self.path, self.fps = path or context.out_dir / "grid.mp4", context.display.fps
         self._container = av.open(str(self.path), "w")
         self._stream = None
-        self.frames = 0
+        self.frames = 0  # moments the video spans so far: the next picture's pts
+        self.encoded = 0  # pictures encoded: at most one a moment
+        self._last: np.ndarray | None = None
+        self._last_pts = -1
 
     def present(self, picture: np.ndarray, moments: int) -> None:
-        import av
-
         if self._stream is None:
             self._stream = self._container.add_stream("libx264", rate=self.fps)
             self._stream.height, self._stream.width = picture.shape[:2]
@@ -232,14 +245,25 @@ class GridVideoSink(GridSink):
             self._stream.options = {"preset": "veryfast", "crf": "26"}
         if picture.shape[:2] != (self._stream.height, self._stream.width):
             picture = cv2.resize(picture, (self._stream.width, self._stream.height))
-        for _ in range(moments):  # the video keeps its clock
-            frame = av.VideoFrame.from_ndarray(picture, format="bgr24")
-            frame.pts = self.frames
-            self._container.mux(self._stream.encode(frame))
-            self.frames += 1
+        self._encode(picture, self.frames)
+        self.frames += moments  # the video keeps its clock
+
+    def hold(self, moments: int) -> None:
+        self.frames += moments
+
+    def _encode(self, picture: np.ndarray, pts: int) -> None:
+        import av
+
+        frame = av.VideoFrame.from_ndarray(picture, format="bgr24")
+        frame.pts = pts
+        self._container.mux(self._stream.encode(frame))
+        self._last, self._last_pts = picture, pts
+        self.encoded += 1
 
     def close(self) -> None:
         if self._stream is not None:
+            if self._last is not None and self._last_pts < self.frames - 1:
+                self._encode(self._last, self.frames - 1)  # the last picture again at the end: the video lasts the run
             self._container.mux(self._stream.encode(None))
         self._container.close()
 
@@ -253,7 +277,10 @@ class WindowSink(GridSink):
 
     def present(self, picture: np.ndarray, moments: int) -> None:
         cv2.imshow(self.title, picture)
-        if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
+        self.hold(moments)
+
+    def hold(self, moments: int) -> None:
+        if cv2.waitKey(1) & 0xFF in (ord("q"), 27):  # (the window's events are handled here too)
             self.stop_requested = True
 
     def close(self) -> None:

@@ -10,7 +10,7 @@ import pytest
 from mjray.config import AppConfig, CameraConfig, DisplayConfig, SimConfig, WebConfig
 from mjray.frames import Detections, Frame, Gap, GapReason, Result
 from mjray.order.sync import Moment
-from mjray.output.sinks import GridSink, JsonlSink, SinkContext, sink_table, wanted_sinks, wants_pixels
+from mjray.output.sinks import GridSink, GridVideoSink, JsonlSink, SinkContext, sink_table, wanted_sinks, wants_pixels
 
 MAHJONG = {"mahjong": {"module": "mjray.mahjong", "game": True}}
 NO_GAME = {"mahjong": {"module": "mjray.mahjong", "game": False}}
@@ -83,6 +83,9 @@ class Pictures(GridSink):
     def present(self, picture, moments):
         self.shown.append(picture)
 
+    def hold(self, moments):
+        self.held += moments
+
 
 def test_the_grid_asks_for_each_seats_pixels_once_and_keeps_a_picture_its_camera_no_longer_has(tmp_path):
     asked: list[tuple[str, int]] = []
@@ -92,7 +95,7 @@ def test_the_grid_asks_for_each_seats_pixels_once_and_keeps_a_picture_its_camera
         return [None if i.seq == 2 else np.full((36, 64, 3), 40 * i.seq, np.uint8) for i in items]
 
     sink = Pictures(SinkContext(tmp_path, ("ton", "nan"), {0: "1m"}, fetch, DisplayConfig(tile_width=64)))
-    sink.shown = []
+    sink.shown, sink.held = [], 0
     item = {
         (seat, seq): Result(
             Frame(seat, seq, 10.0 + seq, "rtcp", seq, 10.0 + seq, 64, 36), Detections.empty(), 1.0, "w", 11.0 + seq
@@ -111,5 +114,42 @@ def test_the_grid_asks_for_each_seats_pixels_once_and_keeps_a_picture_its_camera
             ]
         )
     assert asked == [("ton", 0), ("nan", 0), ("ton", 1), ("ton", 2)], "a picture shown again is not asked for again"
-    assert len(sink.shown) == 4 and np.array_equal(sink.shown[3], sink.shown[2]), "a seat keeps its last picture"
+    # the last moment's only new picture is one its camera no longer has: the grid as it was stands
+    assert len(sink.shown) == 3 and sink.held == 1, "a seat keeps its last picture"
     assert not np.array_equal(sink.shown[2], sink.shown[1])
+
+
+def moment(at: float, seqs: dict[str, int]) -> Moment:
+    items = {
+        seat: Result(Frame(seat, seq, at, "rtcp", seq, at, 64, 36), Detections.empty(), 1.0, "w", at + 1)
+        for seat, seq in seqs.items()
+    }
+    return Moment(at, items, {seat: at for seat in seqs})
+
+
+def test_the_grid_video_encodes_a_picture_once_and_keeps_the_clock_of_its_moments(tmp_path):
+    """Moments that show nothing new cost no encoding: the picture before lasts through them, in a
+    video as long as the run."""
+    import av
+
+    def fetch(items):
+        return [np.full((36, 64, 3), 30 * i.seq, np.uint8) for i in items]
+
+    sink = GridVideoSink(SinkContext(tmp_path, ("ton", "nan"), {0: "1m"}, fetch, DisplayConfig(tile_width=64, fps=15)))
+    # (ton's seq, nan's seq) moment by moment: new pictures at moments 0, 3 and 4, then nothing new
+    seqs = [(0, 0), (0, 0), (0, 0), (1, 0), (1, 1), (1, 1), (1, 1), (1, 1), (1, 1), (1, 1)]
+    for at, (ton, nan) in enumerate(seqs):
+        sink.show([moment(float(at), {"ton": ton, "nan": nan})])
+    sink.close()
+    assert sink.encoded == 4 and sink.frames == len(seqs)  # three changes, and the last picture at the end
+    with av.open(str(tmp_path / "grid.mp4")) as video:
+        frames = list(video.decode(video=0))
+        stream = video.streams.video[0]
+        pts = [round(float(f.pts * stream.time_base) * 15) for f in frames]
+        assert pts == [0, 3, 4, 9], "each picture at its moment, the last one at the run's end"
+        pictures = [f.to_ndarray(format="bgr24") for f in frames]
+
+    def apart(a, b):  # (H.264 is lossy: the same picture decodes a level or two off)
+        return np.abs(a.astype(int) - b).mean()
+
+    assert apart(pictures[2], pictures[3]) < 2 and apart(pictures[1], pictures[2]) > 5

@@ -38,8 +38,9 @@ from typing import Literal
 
 import numpy as np
 
-from mjray.mahjong.places import CONCEALED, HandPlaces
-from mjray.mahjong.rows import APART, FARTHEST, Reading, TileRead, read_row
+from mjray.mahjong.fits import TurnFits, fit_turns
+from mjray.mahjong.places import HandPlaces
+from mjray.mahjong.rows import APART, CONCEALED, FARTHEST, Reading, TileRead, read_row
 from mjray.mahjong.tiles import SUITS, counts_34, sorted_kinds, suit_order
 from mjray.mahjong.votes import YOUNG, Track, may_sort_to, name_sorted, sorts_to
 
@@ -482,7 +483,8 @@ class HandReader:
             return False
         readings = list(readings)  # (installing clears the pending ones)
         kept = tracks[k]
-        views, held, ranked, misfits = self._turns(readings)
+        fits = self._turns(readings)
+        views, held, ranked, misfits = fits.views, fits.held, fits.ranked, fits.misfits
         rest = tracks[:k] + tracks[k + 1 :]
         best = None
         for q in (may_sort_to if lone else sorts_to)(rest, kept.tile(), self.order):
@@ -518,57 +520,20 @@ class HandReader:
         self._draw_at, self._seen_at = shown[0][0], shown[-1][0]
         return self._draw_told()
 
-    def _turns(self, readings: list[tuple[float, Reading]]):
-        """Every turn that takes a tile k out of the 13 held and sorts a new one in at place q, scored on
-        the readings: (views: per reading, the label read at each place or None; held: per reading,
-        the misfit of the 13 held; ranked: (misfit, k, q), best first; misfits(k, q): per reading).
-        A read costs 1 less the credit of the tile it falls on (a tile often read so costs less)."""
-        labels, tracks, n = self._labels, self._tracks, CONCEALED
-        views = []
-        cost = np.zeros((len(readings), n, n))  # [reading, tile, place]
-        for r, (_, reading) in enumerate(readings):
-            offset = self._align(reading, labels)[0]
-            view: list[str | None] = [None] * n
-            for read in reading.concealed:
-                place = read.slot + offset
-                if 0 <= place < n:
-                    view[place] = read.tile
-                    for i, tr in enumerate(tracks):
-                        cost[r, i, place] = 1.0 - max(tr.credit(read.tile), tr.credit(read.alt) if read.alt else 0.0)
-            views.append(view)
-        # per reading, sums along the places of each tile in its place, shifted right, shifted left
-        places = np.arange(n)
-        zero = np.zeros((len(readings), 1))
-        same = np.cumsum(np.hstack([zero, cost[:, places, places]]), axis=1)
-        after = np.cumsum(np.hstack([zero, zero, cost[:, places[:-1], places[1:]]]), axis=1)  # tile p-1 at p
-        before = np.cumsum(np.hstack([zero, cost[:, places[1:], places[:-1]], zero]), axis=1)  # tile p+1 at p
-
-        def misfits(k, q):  # (ints, or arrays of them: then summed over the readings)
-            if np.ndim(k) == 0:
-                if q == k:
-                    return same[:, n] - cost[:, k, k]
-                if q < k:
-                    return same[:, q] + after[:, k + 1] - after[:, q + 1] + same[:, n] - same[:, k + 1]
-                return same[:, k] + before[:, q] - before[:, k] + same[:, n] - same[:, q + 1]
-            sa, af, be = same.sum(axis=0), after.sum(axis=0), before.sum(axis=0)
-            inplace = sa[n] - cost[:, places, places].sum(axis=0)[k]
-            left = sa[q] + af[k + 1] - af[q + 1] + sa[n] - sa[k + 1]
-            right = sa[k] + be[np.minimum(q, n)] - be[k] + sa[n] - sa[np.minimum(q + 1, n)]
-            return np.where(q == k, inplace, np.where(q < k, left, right))
-
-        k, q = np.divmod(np.arange(n * n), n)
-        totals = misfits(k, q)
-        if self._drawn is None:  # (else one tile changed in place: a relabel)
-            totals = np.where(q == k, np.inf, totals)
-        order = np.argsort(totals, kind="stable")
-        ranked = [(float(totals[i]), int(k[i]), int(q[i])) for i in order if totals[i] < np.inf]
-        return views, same[:, n], ranked, misfits
+    def _turns(self, readings: list[tuple[float, Reading]]) -> TurnFits:
+        """Every turn scored on the readings, each read where it aligns with the hand held."""
+        placed = []
+        for _, reading in readings:
+            offset = self._align(reading, self._labels)[0]
+            placed.append([(read.slot + offset, read) for read in reading.concealed])
+        return fit_turns(placed, self._tracks, relabel=self._drawn is not None)
 
     def _shows_turn(self, reading: Reading) -> bool:
         """Whether a reading close to the 13 held shows a turn much better (its drawn tile never seen,
         sorted in a place or two from the one that went)."""
-        _, held, ranked, _ = self._turns([(0.0, reading)])
-        return ranked[0][0] <= self.sure_misfit and ranked[0][0] + 2 * self.decisive <= held[0]
+        fits = self._turns([(0.0, reading)])
+        best = fits.ranked[0][0]
+        return best <= self.sure_misfit and best + 2 * self.decisive <= fits.held[0]
 
     def _take_unseen_turn(self, readings: list[tuple[float, Reading]]) -> list[Event]:
         """A turn seen by its result: the readings show the 13 held less one tile plus another sorted
@@ -577,9 +542,10 @@ class HandReader:
         what they read at its place (where none reads it, what it was read as drawn, or a guess from
         where it sorts)."""
         readings = list(readings)
-        views, held, ranked, misfits = self._turns(readings)
+        fits = self._turns(readings)
+        views, held, ranked = fits.views, fits.held, fits.ranked
         misfit, k, q = ranked[0]
-        each = misfits(k, q)
+        each = fits.misfits(k, q)
         if int((each <= self.fit_tolerance).sum()) < self.confirm or held.sum() - misfit < len(views):
             return []
         if ranked[1][0] < misfit + self.decisive and len(views) < self.confirm_new + 2:
@@ -707,9 +673,9 @@ class HandReader:
         ranked = self._discards(gone)
         misfit, removed, rest, name, agree, aligned, fitting, loose = ranked[0]
         if misfit >= self.decisive * len(gone):
-            views, _, turns, _ = self._turns(gone)
-            best, _, q = turns[0]
-            if len({v[q] for v in views if v[q] is not None}) <= 1 and best + self.decisive * len(gone) <= misfit:
+            fits = self._turns(gone)
+            best, _, q = fits.ranked[0]
+            if len({v[q] for v in fits.views if v[q] is not None}) <= 1 and best + self.decisive * len(gone) <= misfit:
                 return None  # a tile sorted in where its kind, as read when drawn, cannot lie: an unseen turn's fit
         patient = len(gone) < self.confirm_new + 2  # how long to wait for more readings before deciding
         sure = (

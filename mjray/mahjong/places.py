@@ -12,11 +12,10 @@ from __future__ import annotations
 import math
 from collections import Counter
 
-from mjray.mahjong.rows import APART, ON_GRID, Reading
+from mjray.mahjong.rows import APART, CONCEALED, ON_GRID, Reading
 from mjray.mahjong.tiles import ranks
 from mjray.mahjong.votes import Track, name_sorted
 
-CONCEALED = 13  # tiles in a hand between turns
 GUESS_AFTER = 12  # readings: an end tile never read, where the places lie is guessed after so many
 DRIFT = 0.3  # how far one reading of 10 tiles or more moves the known places towards where it lies
 

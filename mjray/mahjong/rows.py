@@ -21,8 +21,9 @@ import numpy as np
 
 ON_GRID = 0.25  # steps a tile's centre may lie off its grid slot (more: a stray, or a box between two)
 APART = 0.18  # steps off the grid from which the row's last tile lies apart from the rest
-HAND = 13  # places of a hand's row between turns: a tile past a hole beyond them lies apart
-FARTHEST = HAND + 3  # the furthest place a drawn tile lies at (two tiles apart, and a little); past it, not the hand's
+CONCEALED = 13  # tiles in a hand between turns: a tile past a hole beyond them lies apart
+# the furthest place a drawn tile lies at (two tiles apart, and a little); past it, not the hand's
+FARTHEST = CONCEALED + 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +117,7 @@ def _apart(slots: list[int], resid: list[float]) -> bool:
     before = [slots[k] for k in range(last) if abs(resid[k]) < ON_GRID]
     if not before or slots[last] + resid[last] - max(before) < 1 + APART:
         return False
-    return abs(resid[last]) >= APART or slots[last] - min(before) >= HAND
+    return abs(resid[last]) >= APART or slots[last] - min(before) >= CONCEALED
 
 
 def _merge(

@@ -14,7 +14,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from mjray.mahjong.hands import CONCEALED, Event, HandReader, StableHand
+from mjray.mahjong.hands import Event, HandReader, StableHand
+from mjray.mahjong.rows import CONCEALED
 from mjray.mahjong.tiles import COPIES, TILES, tile_named
 from mjray.mahjong.votes import in_order
 

@@ -31,7 +31,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from mjray.mahjong.hands import CONCEALED
+from mjray.mahjong.rows import CONCEALED
 from mjray.mahjong.tiles import SUITS, sorted_kinds
 from mjray.sim.game import DRAWN_GAP, TableGame
 from mjray.sim.marker import MAX_SEATS

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mjray.mahjong.places import CONCEALED, GUESS_AFTER, HandPlaces
-from mjray.mahjong.rows import Reading, TileRead
+from mjray.mahjong.places import GUESS_AFTER, HandPlaces
+from mjray.mahjong.rows import CONCEALED, Reading, TileRead
 from mjray.mahjong.tiles import SUITS, TILES
 
 PITCH = 40.0

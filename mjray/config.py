@@ -114,12 +114,12 @@ class DisplayConfig:
     video: bool = True  # write the annotated grid of all seats as grid.mp4
     detections: bool = True  # write every seat's results as detections.jsonl
     tile_width: int = 640  # width in pixels of each seat's cell in the grid
-    fps: int = 15  # frames per second of the grid video and window
+    fps: int = 15  # moments per second of the grid (video clock, window, web view): its top picture rate
 
 
 @dataclass
 class WebConfig:
-    """The live web view: the grid at display rate and each seat's state, in a browser."""
+    """The live web view: the grid as it changes and each seat's state, in a browser."""
 
     port: Optional[int] = None  # serve it here (the URL is logged at start); None: off
     host: str = "127.0.0.1"  # any other address needs a token in $MJRAY_WEB_TOKEN (requests without it: 401)

@@ -19,6 +19,7 @@ from pathlib import Path
 import ray
 from prometheus_client.parser import text_string_to_metric_families
 
+from mjray.cluster import stages
 from mjray.cluster.pipeline import Pipeline
 from mjray.config import CameraConfig
 from mjray.output.driver import Driver
@@ -34,13 +35,21 @@ def steady_rounds(members_by_instant: dict[float, set[str]], seats) -> list[set[
     return ordered[first:-2]
 
 
-def model_share(detectors: list, seconds: float) -> float:
-    """The share of the box's CPU the detectors spent in forward passes over a run of `seconds`:
+def drive_sharing(pipeline: Pipeline, seconds: float) -> tuple[dict[str, list], float]:
+    """`drive`, and the share of the box's cores the detectors spent in forward passes meanwhile:
     how well the pipeline kept the model fed, whatever one forward pass costs on this box (a count
-    of frames inferred is a bound on the box's speed: the project's CI box, 2026-12-07, inferred
-    half what ours does, giving the model 0.45 of its cores against our 0.64)."""
-    forward = sum(d.stages.get("forward pass", {}).get("s", 0.0) for d in detectors)
-    return forward / (len(os.sched_getaffinity(0)) * seconds)
+    of frames inferred bounds the box's speed: the project's CI box, 2026-12-07, inferred half
+    what ours does, its detectors' whole lives 0.45 of its cores in forward passes against our
+    0.64). The ONNX runtime's forward pass is clocked on its one thread where a detector has one
+    (a shared worker on a 2-core box); on more, by its process, which counts its other threads too."""
+    before = pipeline.stage_costs()["detectors"]
+    started = time.monotonic()
+    got = drive(pipeline, seconds)
+    elapsed = time.monotonic() - started
+    after = stages.total([d.stages for d in pipeline.detector_stats])
+    forward = stages.since(before, after).get("forward pass")
+    assert forward is not None, f"the detectors clocked no forward pass: {after}"
+    return got, forward["s"] / (len(os.sched_getaffinity(0)) * elapsed)
 
 
 def mjray_main(*overrides: str, cwd: Path, env: dict | None = None, timeout: float = 300):

@@ -43,8 +43,11 @@ def test_embedded_default_runs_and_writes_ordered_results(tmp_path, table_360, m
         assert sum(len(r["boxes"]) for r in results) > 5 * len(results), "tiles are being found"
         assert {r["gap"] for r in records if "gap" in r} <= {"skipped"}
     with av.open(str(out / "grid.mp4")) as video:
-        pictures = [frame.to_ndarray(format="bgr24") for frame in video.decode(video=0)]
-    assert len(pictures) >= 100, "the grid video holds the synchronized seats"
+        frames = list(video.decode(video=0))
+        pictures = [frame.to_ndarray(format="bgr24") for frame in frames]
+    # a picture each time a seat's changes, each lasting until the next, on the display's clock
+    assert frames[-1].time - frames[0].time >= 100 / 15, "the grid video holds the synchronized seats"
+    assert len(pictures) >= 20 and all(b.time > a.time for a, b in zip(frames, frames[1:]))
     spread = np.median(pictures[-1].max(axis=2).astype(int) - pictures[-1].min(axis=2))
     assert spread > 20, "the grid shows the cameras in colour, though the grey tile model was sent grey"
 

@@ -101,7 +101,7 @@ def test_a_lossless_replay_at_full_speed_is_deterministic_and_equals_the_live_ru
 
     live = {(r["seat"], r["seq"]): r for r in records(recorded) if "boxes" in r}
     replayed = {(r["seat"], r["seq"]): r for r in records(tmp_path / "a")}
-    inferred = Counter(seat for seat, _ in live)
+    inferred = Counter(seat for seat, _ in live)  # (a sample to compare, whatever the box's speed)
     assert all(inferred[seat] >= 20 for seat in SEATS), f"the live run inferred too little to compare: {inferred}"
     for key, mine in live.items():
         theirs = replayed[key]

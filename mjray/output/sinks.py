@@ -173,7 +173,8 @@ def grid(cells: Sequence[np.ndarray], cell_width: int) -> np.ndarray:
 
 
 class GridSink(BaseSink):
-    """All seats in one picture per moment; subclasses put the picture somewhere (`present`)."""
+    """All seats in one picture per moment that shows something new; subclasses put the picture
+    somewhere (`present`), and know what a moment that shows nothing new means to them (`hold`)."""
 
     def __init__(self, context: SinkContext) -> None:
         self.seats, self.names, self.fetch = context.seats, context.names, context.fetch
@@ -202,7 +203,7 @@ class GridSink(BaseSink):
             self._drawn[seat] = item.seq
             drawn = True
         if not drawn and self._presented:  # nothing new: the picture presented last stands (no CPU to draw
-            self.hold(len(moments))  # and encode it again, 15 times a second, while the model is slow)
+            self.hold(len(moments))  # and encode it again at the display rate while the model is slower)
             return
         self._presented = True
         cells = [self._last_picture.get(seat, self._blank(seat)) for seat in self.seats]

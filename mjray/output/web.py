@@ -1,4 +1,5 @@
-"""A live web view of the run: the grid of seats as MJPEG at display rate, and each seat's state.
+"""A live web view of the run: the grid of seats as MJPEG (a picture when a seat's changes, at most
+at the display rate), and each seat's state.
 
 `WebSink` is a grid sink of the driver: it draws and JPEG-encodes a picture only while somebody
 watches, so a closed page costs nothing but its status counters. `WebServer` serves it with
@@ -188,6 +189,7 @@ class WebServer:
                 headers={"Content-Type": "multipart/x-mixed-replace; boundary=frame", "Cache-Control": "no-store"}
             )
             await response.prepare(request)
+            await response.write(b"--frame\r\n")  # each part ends with the boundary: shown as it arrives
             self._streams += 1
             seen = -1
             try:
@@ -202,11 +204,11 @@ class WebServer:
                     if jpeg is None:
                         continue
                     await response.write(
-                        b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
+                        b"Content-Type: image/jpeg\r\nContent-Length: "
                         + str(len(jpeg)).encode()
                         + b"\r\n\r\n"
                         + jpeg
-                        + b"\r\n"
+                        + b"\r\n--frame\r\n"
                     )
             except (ConnectionResetError, asyncio.CancelledError):
                 pass

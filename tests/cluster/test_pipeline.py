@@ -30,7 +30,7 @@ from mjray.frames import Detections, Frame, Gap, GapReason, Result
 from mjray.output.driver import Driver
 from mjray.sim import marker
 from mjray.sim.score import decoded as decode_clip
-from tests.support import Collect, cameras_for, drive, local_ray, model_share, steady_rounds
+from tests.support import Collect, cameras_for, drive, drive_sharing, local_ray, steady_rounds
 
 pytestmark = pytest.mark.slow
 
@@ -211,11 +211,14 @@ def test_latest_policy_under_overload_stays_bounded_even_and_in_order(table_360,
     server = serve(table_360)
     cfg = validate(AppConfig(cameras=cameras_for(server)))
     seqs: dict[str, list[int]] = defaultdict(list)
+    inferred: dict[str, list[float]] = defaultdict(list)  # each result's capture time: about when it was sent
     samples = []
 
     class Seqs(Collect):
         def write(self, item, emitted_at):
             seqs[item.seat].append(item.seq)
+            if isinstance(item, Result):
+                inferred[item.seat].append(item.captured_at)
 
     with local_ray():
         pipeline = pipeline_for(cfg, keep_pixels=False)
@@ -245,10 +248,13 @@ def test_latest_policy_under_overload_stays_bounded_even_and_in_order(table_360,
         assert decoded >= 110 * 15, f"{seat}: the camera fell behind real time ({decoded} frames in 120 s)"
         assert tally.gaps[GapReason.TIMEOUT] == 0 and tally.gaps[GapReason.FAILED] == 0
         # skipped frames' gaps travel with the next frame sent: one push per result, not two; they go
-        # alone only once they have waited SKIP_REPORT_S for a frame (a seat whose next inference is
-        # later than that: how often depends on this box's speed, at most once per SKIP_REPORT_S)
+        # alone only once they have waited SKIP_REPORT_S for a frame, once per SKIP_REPORT_S of a
+        # wait between two frames sent (how many such waits there are depends on this box's speed)
+        waits = np.diff(inferred[seat])
+        alone = int((waits // SKIP_REPORT_S).sum())
         pushes = pipeline.final[seat].reorder.pushes
-        assert pushes < tally.results + 120 / SKIP_REPORT_S + 20, pipeline.final[seat].reorder
+        print(f"{seat}: {pushes} reorder pushes for {tally.results} results, {alone} gap reports alone allowed")
+        assert pushes < tally.results + alone + 20, pipeline.final[seat].reorder
         assert p99 < 3 * infer + 0.5, f"{seat}: latency p99 {p99:.2f} s is not bounded by the inference time"
         ratios[seat] = tally.gaps[GapReason.SKIPPED] / decoded
     mean = np.mean(list(ratios.values()))
@@ -349,7 +355,7 @@ def test_shared_workers_serve_every_seat_in_turn_and_a_dead_camera_does_not_star
                 a.name for a in list_actors(filters=[("state", "=", "ALIVE")]) if a.name.startswith("detector:")
             )
             assert names == ["detector:shared:0", "detector:shared:1"]
-            got = drive(pipeline, seconds=20.0)
+            got, share = drive_sharing(pipeline, seconds=20.0)
         finally:
             pipeline.shutdown()
     live = table_360.spec.seats
@@ -360,7 +366,6 @@ def test_shared_workers_serve_every_seat_in_turn_and_a_dead_camera_does_not_star
             f"{seat}: one worker only"
         )
     counts = [len(results[seat]) for seat in live]
-    share = model_share(pipeline.detector_stats, 20.0)
     print("results per seat:", dict(zip(live, counts)), "model's share", share, "detectors:", pipeline.detector_stats)
     assert share >= 0.3, f"the detectors inferred for only {share:.0%} of the box's CPU: starved"
     assert min(counts) >= 15 and max(counts) <= 1.3 * min(counts), f"seats not served evenly: {counts}"
@@ -378,7 +383,7 @@ def test_aligned_policy_samples_every_seat_at_the_same_instants_and_accounts_for
         pipeline = pipeline_for(cfg, keep_pixels=False)
         pipeline.start()
         try:
-            got = drive(pipeline, seconds=20.0)
+            got, share = drive_sharing(pipeline, seconds=20.0)
         finally:
             pipeline.shutdown()
     seats = table_360.spec.seats
@@ -401,7 +406,6 @@ def test_aligned_policy_samples_every_seat_at_the_same_instants_and_accounts_for
         assert {r.worker for r in results} == {"detector:shared:0", "detector:shared:1"}, f"{seat}: one worker only"
     steady = steady_rounds(rounds, seats)
     complete = sum(members == set(seats) for members in steady)
-    share = model_share(pipeline.detector_stats, 20.0)
     print(
         "rounds:",
         pipeline.rounds_stats,

@@ -117,6 +117,11 @@ def test_the_grid_asks_for_each_seats_pixels_once_and_keeps_a_picture_its_camera
     # the last moment's only new picture is one its camera no longer has: the grid as it was stands
     assert len(sink.shown) == 3 and sink.held == 1, "a seat keeps its last picture"
     assert not np.array_equal(sink.shown[2], sink.shown[1])
+    # nan's next picture: ton's cell is still the picture of its seq 1, which its camera let go of
+    sink.show([Moment(14.0, {"ton": item[("ton", 2)], "nan": item[("nan", 1)]}, {"ton": 12.0, "nan": 11.0})])
+    ton, nan = (slice(None), slice(0, 64)), (slice(None), slice(64, 128))
+    assert len(sink.shown) == 4 and np.array_equal(sink.shown[3][ton], sink.shown[2][ton])
+    assert not np.array_equal(sink.shown[3][nan], sink.shown[2][nan])
 
 
 def moment(at: float, seqs: dict[str, int]) -> Moment:

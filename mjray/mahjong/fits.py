@@ -10,37 +10,46 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
+from mjray.mahjong.align import credit
 from mjray.mahjong.rows import CONCEALED, TileRead
 from mjray.mahjong.votes import Track
 
 
 @dataclass(frozen=True)
 class TurnFits:
-    """views: per reading, the label read at each place or None; held: per reading, the misfit of
-    the 13 held as they lie; ranked: (misfit summed over the readings, k, q), best first."""
+    """views: per reading, the label read at each place or None. The rest are the cost cube and its
+    cumulative diagonals, from which every turn's misfit follows."""
 
     views: list[list[str | None]]
-    held: np.ndarray
-    ranked: list[tuple[float, int, int]]
-    sums: _Sums
-
-    def misfits(self, k: int, q: int) -> np.ndarray:
-        """Per reading, the misfit of taking tile k out and sorting the new one in at q."""
-        return self.sums.misfits(k, q)
-
-
-@dataclass(frozen=True)
-class _Sums:
     cost: np.ndarray  # [reading, tile, place]: 1 less the credit of the tile for what was read there
     same: np.ndarray  # [reading, place]: cumulative along the places, each tile in its own place
     after: np.ndarray  # ... tile p-1 at place p (the tiles a turn moves right)
     before: np.ndarray  # ... tile p+1 at place p (moved left)
+    relabel: bool  # whether a tile may change in place (q == k)
+
+    @property
+    def held(self) -> np.ndarray:
+        """Per reading, the misfit of the 13 held as they lie."""
+        return self.same[:, CONCEALED]
+
+    @cached_property
+    def ranked(self) -> list[tuple[float, int, int]]:
+        """(misfit summed over the readings, k, q) of every turn, best first."""
+        n = CONCEALED
+        k, q = np.divmod(np.arange(n * n), n)
+        totals = self.misfits(k, q)
+        if not self.relabel:
+            totals = np.where(q == k, np.inf, totals)
+        order = np.argsort(totals, kind="stable")
+        return [(float(totals[i]), int(k[i]), int(q[i])) for i in order if totals[i] < np.inf]
 
     def misfits(self, k, q) -> np.ndarray:
-        """Per reading (k, q ints); for arrays of them, each turn's misfit summed over the readings."""
+        """Per reading, the misfit of taking tile k out and sorting the new one in at q (k, q ints);
+        for arrays of them, each turn's misfit summed over the readings."""
         n, same, after, before, cost = CONCEALED, self.same, self.after, self.before, self.cost
         if np.ndim(k) == 0:
             if q == k:
@@ -69,18 +78,11 @@ def fit_turns(placed: Sequence[Sequence[tuple[int, TileRead]]], tracks: Sequence
             if 0 <= place < n:
                 view[place] = read.tile
                 for i, track in enumerate(tracks):
-                    cost[r, i, place] = 1.0 - max(track.credit(read.tile), track.credit(read.alt) if read.alt else 0.0)
+                    cost[r, i, place] = 1.0 - credit(track, read)
         views.append(view)
     places = np.arange(n)
     zero = np.zeros((len(placed), 1))
     same = np.cumsum(np.hstack([zero, cost[:, places, places]]), axis=1)
     after = np.cumsum(np.hstack([zero, zero, cost[:, places[:-1], places[1:]]]), axis=1)
     before = np.cumsum(np.hstack([zero, cost[:, places[1:], places[:-1]], zero]), axis=1)
-    sums = _Sums(cost, same, after, before)
-    k, q = np.divmod(np.arange(n * n), n)
-    totals = sums.misfits(k, q)
-    if not relabel:
-        totals = np.where(q == k, np.inf, totals)
-    order = np.argsort(totals, kind="stable")
-    ranked = [(float(totals[i]), int(k[i]), int(q[i])) for i in order if totals[i] < np.inf]
-    return TurnFits(views, same[:, n], ranked, sums)
+    return TurnFits(views, cost, same, after, before, relabel)

@@ -4,24 +4,24 @@ Pure logic, no Ray; the game record feeds it every result of its seat in capture
 (`mjray.mahjong.table` runs one per seat).
 
 `HandReader` holds one seat's stable hand: 13 tiles between turns, 14 while a drawn tile is held.
-The camera is still, so a tile's place is where it lies: the reader learns where the 13 places
-are from the seat's own readings (`mjray.mahjong.places`) and lays every reading on them by
-position, whatever its holes (`mjray.mahjong.rows` reads a frame's row). A drawn tile is the one
-apart at the row's end, by any gap, or, laid against the row or slid into it, the 14th tile whose
-removal leaves the rest most like the hand held. Each tile keeps its own votes and the hand's tiles
-are named together in the order the seat keeps its suits in (learnt from its hands), a place never
-read holding a guess marked by a confidence of 0 (`mjray.mahjong.votes`). A drawn tile kept at the
-row's right end when another goes, not sorted in, is read where it lies, named by its own reads
-(`Track.loose`), and its sorting in later is no turn.
-A reading that does not show the hand held is evidence of a change, taken once `confirm`
-readings show it (one, when it is unmistakable), and dated by the capture time of the first
-reading that showed it: a draw (the 13 unchanged, a drawn tile beside or among them); a discard (the new 13
-must be the old 14 less one tile, re-sorted: the best fit of the candidates wins, so the
-discarded tile is a multiset difference that no single misread changes, and the place the drawn
-tile sorts to can correct its label, even to a kind it was never read as when drawn); a turn seen
-only by its result (one tile out, another sorted in, its drawn tile never seen); or a new hand (a
-deal), taken only when `confirm_new` readings agree on it. While a discard waits for its
-confirmation the hand shows the 13 it leaves. A draw is told with its discard, when its tile is
+The camera is still, so a tile's place is where it lies: the reader learns where the 13 places are
+from the seat's own readings (`mjray.mahjong.places`) and lays every reading on them by position,
+whatever its holes (`mjray.mahjong.rows` reads a frame's row, `mjray.mahjong.align` lays it on the
+places). A drawn tile is the one apart at the row's end, by any gap, or, laid against the row or
+slid into it, the 14th tile whose removal leaves the rest most like the hand held. Each tile keeps
+its own votes and the hand's tiles are named together in the order the seat keeps its suits in
+(learnt from its hands), a place never read holding a guess marked by a confidence of 0
+(`mjray.mahjong.votes`). A drawn tile kept at the row's right end when another goes, not sorted in,
+is read where it lies, named by its own reads (`Track.loose`), and its sorting in later is no turn.
+A reading that does not show the hand held is evidence of a change, taken once `confirm` readings
+show it (one, when it is unmistakable), and dated by the capture time of the first reading that
+showed it: a draw (the 13 unchanged, a drawn tile beside or among them); a discard (the new 13 must
+be the old 14 less one tile, re-sorted: the best fit of the candidates wins, so the discarded tile
+is a multiset difference that no single misread changes, and the place the drawn tile sorts to can
+correct its label, even to a kind it was never read as when drawn); a turn seen only by its result
+(one tile out, another sorted in or kept loose at the row's end, its drawn tile never seen); or a
+new hand (a deal), taken only when `confirm_new` readings agree on it. While a discard waits for
+its confirmation the hand shows the 13 it leaves. A draw is told with its discard, when its tile is
 best known (or after `draw_votes` reads of it).
 
 Every call costs O(boxes in the frame) but a change's call (a few hundred candidate hands scored
@@ -38,9 +38,10 @@ from typing import Literal
 
 import numpy as np
 
+from mjray.mahjong.align import align, fit, laid, of_14
 from mjray.mahjong.fits import TurnFits, fit_turns
 from mjray.mahjong.places import HandPlaces
-from mjray.mahjong.rows import APART, CONCEALED, FARTHEST, Reading, TileRead, read_row
+from mjray.mahjong.rows import CONCEALED, Reading, TileRead, read_row
 from mjray.mahjong.tiles import SUITS, counts_34, sorted_kinds, suit_order
 from mjray.mahjong.votes import YOUNG, Track, may_sort_to, name_sorted, sorts_to
 
@@ -114,12 +115,6 @@ def shanten(tiles: Sequence[str]) -> int:
     return _SHANTEN.calculate_shanten(counts_34(tiles))
 
 
-def _credit(track: Track, read: TileRead) -> float:
-    """How far a read agrees with the tile held at its place: the better of its label and a second
-    box's (`Track.credit`)."""
-    return max(track.credit(read.tile), track.credit(read.alt) if read.alt else 0.0)
-
-
 class HandReader:
     """One seat's stable hand, from that seat's results in capture order (see the module docstring)."""
 
@@ -181,13 +176,13 @@ class HandReader:
         ):
             return []
         self.places.learn(reading, self.order)
-        reading = self._laid(reading)
+        reading = laid(reading, self.places, self._tracks)
         if not self._tracks:
             self._pending.append((t, reading))
             if len(self._pending) > 4 * self.confirm_new:
                 self._pending.pop(0)
             return self._read_anew()
-        offset, agree, aligned = self._fit(reading, self._tracks)
+        offset, agree, aligned = fit(reading, self.places, self._tracks)
         other = (
             self._drawn is not None
             and reading.drawn is not None
@@ -268,102 +263,6 @@ class HandReader:
         if preview is not None or self._preview is not None:
             self._preview, self._hand = preview, None
 
-    # evidence
-
-    def _laid(self, reading: Reading) -> Reading:
-        """A reading whose row runs past the hand's 13 places as the 13 and a drawn tile: a tile
-        beyond place 13 lies apart (a gap the frame alone could not tell from a missed tile); a tile
-        on place 13 makes a row of 14, a drawn tile laid against the 13 or slid in among them, and
-        the drawn one is the tile whose removal leaves the rest reading most like the hand held (of
-        equals, the rightmost: sorted, tiles of one kind lie together). A tile on place 13 that the
-        frame took for one apart, past a missed tile, is one of such a row."""
-        if not self._tracks:
-            return reading
-        reads = reading.concealed
-        geo = self.places.offset(reading)
-        if reading.drawn is not None:  # on place 13, past a hole: a row of 14 with a tile missed?
-            drawn = reading.drawn
-            if geo is None or abs(reading.drawn_at - drawn.slot) >= APART or drawn.slot + geo != CONCEALED:
-                return reading
-            reads += (drawn,)
-        elif geo is None:  # (the places not known: the row from its first tile)
-            if reads[-1].slot != CONCEALED:
-                return reading
-            geo = 0
-        end = reads[-1].slot + geo
-        if end < CONCEALED:
-            return reading
-        if end > FARTHEST:  # (a tile on the table further on: a meld, a stray, not the hand's)
-            return self._laid(replace(reading, concealed=reads[:-1])) if len(reads) > 1 else reading
-        if end > CONCEALED:
-            return replace(reading, concealed=reads[:-1], drawn=reads[-1])
-        best, drawn_at = -math.inf, -1
-        for k, out in enumerate(reads):
-            if out.slot + geo < 0:
-                continue
-            agree = 0.0
-            for read in reads:
-                place = read.slot + geo - (read.slot > out.slot)
-                if read is not out and 0 <= place < CONCEALED:
-                    track = self._tracks[place]
-                    agree += _credit(track, read)
-            if agree >= best:
-                best, drawn_at = agree, k
-        if drawn_at < 0:
-            return reading
-        out = reads[drawn_at]
-        rest = tuple(
-            read if read.slot < out.slot else replace(read, slot=read.slot - 1) for read in reads if read is not out
-        )
-        return replace(reading, concealed=rest, drawn=out)
-
-    def _of_14(self, reading: Reading) -> bool:
-        """Whether a reading without a drawn tile apart runs onto place 13: a row of 14 (a drawn tile
-        against the row or slid in), which no hand read afresh is made of."""
-        geo = self.places.offset(reading)
-        return reading.drawn is None and geo is not None and reading.concealed[-1].slot + geo >= CONCEALED
-
-    def _align(self, reading: Reading, labels: Sequence[str]) -> tuple[int, int, int]:
-        """(offset, matches, aligned): the shift of the reading's slots onto `labels` naming most tiles alike."""
-        offsets, geo = self.places.offsets(reading, len(labels))
-        best = (-math.inf, 0, 0, 0)
-        for offset in offsets:
-            matches = aligned = 0
-            for read in reading.concealed:
-                place = read.slot + offset
-                if 0 <= place < len(labels):
-                    aligned += 1
-                    matches += labels[place] == read.tile or labels[place] == read.alt
-            score = matches - 0.5 * (len(reading.concealed) - aligned) + (0.75 if offset == geo else 0.0)
-            if score > best[0]:
-                best = (score, offset, matches, aligned)
-        return best[1], best[2], best[3]
-
-    def _fit(
-        self, reading: Reading, tracks: Sequence[Track], names: Sequence[str] | None = None
-    ) -> tuple[int, float, int]:
-        """(offset, agreement, aligned): as `_align`, but a tile read as another label earns that label's
-        weight among its place's reads relative to the place's label, so a tile often misread the same
-        way costs less. `names`: labels to hold the places to instead of their own (a place named
-        other than its label earns only reads of that name)."""
-        offsets, geo = self.places.offsets(reading, len(tracks))
-        best = (-math.inf, 0, 0.0, 0)
-        for offset in offsets:
-            agree, aligned = 0.0, 0
-            for read in reading.concealed:
-                place = read.slot + offset
-                if 0 <= place < len(tracks):
-                    aligned += 1
-                    track = tracks[place]
-                    if names is None or names[place] == track.tile():
-                        agree += _credit(track, read)
-                    else:
-                        agree += read.tile == names[place] or read.alt == names[place]
-            score = agree - 0.5 * (len(reading.concealed) - aligned) + (0.75 if offset == geo else 0.0)
-            if score > best[0]:
-                best = (score, offset, agree, aligned)
-        return best[1], best[2], best[3]
-
     def _vote(
         self, reading: Reading, offset: int, tracks: list[Track] | None = None, drawn: Track | None = None
     ) -> None:
@@ -428,9 +327,9 @@ class HandReader:
             shown = []
             for t, reading in pending:
                 if reading.drawn is not None:
-                    fit = self._fit(reading, self._tracks)
-                    if fit[2] - fit[1] <= self.fit_tolerance:
-                        shown.append((t, reading, fit[0], fit[2] - fit[1]))
+                    offset, agree, aligned = fit(reading, self.places, self._tracks)
+                    if aligned - agree <= self.fit_tolerance:
+                        shown.append((t, reading, offset, aligned - agree))
             if shown:
                 later = [(t, r) for t, r in pending if t > shown[0][0]]
                 while later and later[0][1].drawn is not None:
@@ -448,6 +347,8 @@ class HandReader:
                 events = self._take_unseen_turn(pending)
                 if events:
                     return events + (self._resolve() if self._pending else [])
+                if events is not None:  # a turn fits them: not votes for the hand held, nor a new hand
+                    return []
         else:
             again = [
                 k for k, (_, r) in enumerate(pending) if r.drawn is not None and self._drawn.credit(r.drawn.tile) >= 0.5
@@ -506,7 +407,7 @@ class HandReader:
         tracks = rest[:q] + [kept] + rest[q:]
         labels = [tr.tile() for tr in tracks]
         for _, reading in readings:
-            self._vote(reading, self._align(reading, labels)[0], tracks)
+            self._vote(reading, align(reading, self.places, labels)[0], tracks)
         self._install(tracks, None, self._since)
         self._seen_at = readings[-1][0]
         self._pending = [(t, r) for t, r in readings if r.drawn is not None]
@@ -524,7 +425,7 @@ class HandReader:
         """Every turn scored on the readings, each read where it aligns with the hand held."""
         placed = []
         for _, reading in readings:
-            offset = self._align(reading, self._labels)[0]
+            offset = align(reading, self.places, self._labels)[0]
             placed.append([(read.slot + offset, read) for read in reading.concealed])
         return fit_turns(placed, self._tracks, relabel=self._drawn is not None)
 
@@ -535,28 +436,36 @@ class HandReader:
         best = fits.ranked[0][0]
         return best <= self.sure_misfit and best + 2 * self.decisive <= fits.held[0]
 
-    def _take_unseen_turn(self, readings: list[tuple[float, Reading]]) -> list[Event]:
+    def _take_unseen_turn(self, readings: list[tuple[float, Reading]]) -> list[Event] | None:
         """A turn seen by its result: the readings show the 13 held less one tile plus another sorted
-        in (its drawn tile missed or hidden by gaps, or misread as a kind that sorts elsewhere). Every
-        removal and every place for the new tile is scored on the readings; the new tile's kind is
-        what they read at its place (where none reads it, what it was read as drawn, or a guess from
-        where it sorts)."""
+        in (its drawn tile missed or hidden by gaps, or misread as a kind that sorts elsewhere), or
+        kept where it lay at the row's end, out of order (a player who sorts later, whose draw the
+        model missed). Every removal and every place for the new tile is scored on the readings; the
+        new tile's kind is what they read at its place (where none reads it, what it was read as
+        drawn, or a guess from where it sorts). None when no turn fits; [] to wait when two fit
+        about as well."""
         readings = list(readings)
         fits = self._turns(readings)
         views, held, ranked = fits.views, fits.held, fits.ranked
         misfit, k, q = ranked[0]
         each = fits.misfits(k, q)
+        named = Counter(v[q] for v in views if v[q] is not None)
+        new = named.most_common(1)[0][0] if named else None
+        loose = False
+        if new is not None and q not in may_sort_to(self._tracks[:k] + self._tracks[k + 1 :], new, self.order):
+            if self._drawn is not None:
+                new = None  # (a turn all the same: the drawn tile, misread where it lies, is named where it sorts)
+            elif q == CONCEALED - 1 and not any(tr.loose for tr in self._tracks):
+                loose = True  # kept where it lay, at the row's end, at the cost a discard pays for it
+                each = each + LOOSE_COST
+                misfit += LOOSE_COST * len(views)
+            else:
+                return None  # not where that kind sorts: no turn
         if int((each <= self.fit_tolerance).sum()) < self.confirm or held.sum() - misfit < len(views):
-            return []
+            return None
         if ranked[1][0] < misfit + self.decisive and len(views) < self.confirm_new + 2:
             return []
         rest = self._labels[:k] + self._labels[k + 1 :]
-        named = Counter(v[q] for v in views if v[q] is not None)
-        new = named.most_common(1)[0][0] if named else None
-        if new is not None and q not in may_sort_to(self._tracks[:k] + self._tracks[k + 1 :], new, self.order):
-            if self._drawn is None:
-                return []  # not where that kind sorts: no turn
-            new = None  # (a turn all the same: the drawn tile, misread where it lies, is named where it sorts)
         new_labels = rest[:q] + [new or ""] + rest[q:]
         at = next(
             (t for (t, _), m_old, m_new in zip(readings, held, each) if t > self._seen_at and m_new < m_old),
@@ -566,10 +475,11 @@ class HandReader:
         placed = self._drawn or Track(self.window)  # the drawn tile held, if any, goes in under its new name
         if new is not None:
             placed.label = new
+        placed.loose = loose
         tracks = self._tracks[:k] + self._tracks[k + 1 :]
         tracks.insert(q, placed)
         for _, reading in readings:
-            self._vote(reading, self._align(reading, new_labels)[0], tracks)
+            self._vote(reading, align(reading, self.places, new_labels)[0], tracks)
         drawn, glimpse = self._drawn, self._glimpse
         self._install(tracks, None, at)
         if drawn is not None:
@@ -655,7 +565,7 @@ class HandReader:
             labels = tuple(name if tr is drawn else tr.tile() for tr in rest)
             agree, aligned, fitting = 0.0, 0, 0
             for _, reading in gone:
-                _, g, a = self._fit(reading, rest, labels if name != drawn.label else None)
+                _, g, a = fit(reading, self.places, rest, labels if name != drawn.label else None)
                 agree, aligned, fitting = agree + g, aligned + a, fitting + (a - g <= self.fit_tolerance)
             # (a kind never read costs, and a tile left out of order)
             misfit = aligned - agree + len(gone) * (UNREAD_COST * unread + LOOSE_COST * loose)
@@ -700,11 +610,12 @@ class HandReader:
         shows = [
             t
             for t, r in gone
-            if t > self._seen_at and (removed is drawn or self._fit(r, rest)[1] > self._fit(r, self._tracks)[1])
+            if t > self._seen_at
+            and (removed is drawn or fit(r, self.places, rest)[1] > fit(r, self.places, self._tracks)[1])
         ]
         at = shows[0] if shows else gone[0][0]
         for _, reading in gone:
-            self._vote(reading, self._fit(reading, rest)[0], rest)
+            self._vote(reading, fit(reading, self.places, rest)[0], rest)
         self._install(rest, None, at)
         events = self._draw_told(now=True, drawn=drawn)
         events.append(
@@ -716,7 +627,7 @@ class HandReader:
     def _read_anew(self) -> list[Event]:
         """A hand read afresh from the latest differing readings, when `confirm_new` of them agree on
         one; it replaces the hand held unless it differs by too little (then they are its votes)."""
-        window = [(t, r) for t, r in self._pending[-2 * self.confirm_new :] if not self._of_14(r)]
+        window = [(t, r) for t, r in self._pending[-2 * self.confirm_new :] if not of_14(r, self.places)]
         with_drawn = 2 * sum(r.drawn is not None for _, r in window) > len(window)
         pool = [r for _, r in window if (r.drawn is not None) == with_drawn]
         if len(pool) < self.confirm_new or not self.places.known:
@@ -728,7 +639,7 @@ class HandReader:
         agreeing = []
         for t, reading in self._pending:
             if (reading.drawn is not None) == with_drawn:
-                _, agree, aligned = self._fit(reading, tracks)
+                _, agree, aligned = fit(reading, self.places, tracks)
                 if aligned - agree <= self.same_tolerance:
                     agreeing.append((t, reading))
         if sum(1 for _, r in agreeing if any(r is p for p in pool)) < self.confirm_new:
@@ -736,7 +647,7 @@ class HandReader:
         if self._tracks and with_drawn == (self._drawn is not None):
             if sum(a != b for a, b in zip(labels, self._labels)) < self.replace_min:
                 for _, reading in self._pending:  # the hand held, misread: the readings are its votes
-                    self._vote(reading, self._fit(reading, self._tracks)[0])
+                    self._vote(reading, fit(reading, self.places, self._tracks)[0])
                 self._pending.clear()
                 return []
         since = agreeing[0][0]  # the first reading that showed the new hand

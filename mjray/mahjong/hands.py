@@ -18,11 +18,11 @@ show it (one, when it is unmistakable), and dated by the capture time of the fir
 showed it: a draw (the 13 unchanged, a drawn tile beside or among them); a discard (the new 13 must
 be the old 14 less one tile, re-sorted: the best fit of the candidates wins, so the discarded tile
 is a multiset difference that no single misread changes, and the place the drawn tile sorts to can
-correct its label, even to a kind it was never read as when drawn); a turn seen only by its result
-(one tile out, another sorted in or kept loose at the row's end, its drawn tile never seen); or a
-new hand (a deal), taken only when `confirm_new` readings agree on it. While a discard waits for
-its confirmation the hand shows the 13 it leaves. A draw is told with its discard, when its tile is
-best known (or after `draw_votes` reads of it).
+correct its label, even to a kind it was never read as when drawn: `mjray.mahjong.discards`); a
+turn seen only by its result (one tile out, another sorted in or kept loose at the row's end, its
+drawn tile never seen); or a new hand (a deal), taken only when `confirm_new` readings agree on it.
+While a discard waits for its confirmation the hand shows the 13 it leaves. A draw is told with its
+discard, when its tile is best known (or after `draw_votes` reads of it).
 
 Every call costs O(boxes in the frame) but a change's call (a few hundred candidate hands scored
 on a few readings); nothing keeps more than a few seconds of reads per tile.
@@ -39,6 +39,7 @@ from typing import Literal
 import numpy as np
 
 from mjray.mahjong.align import align, fit, laid, of_14
+from mjray.mahjong.discards import LOOSE_COST, Discard, rank_discards
 from mjray.mahjong.fits import TurnFits, fit_turns
 from mjray.mahjong.places import HandPlaces
 from mjray.mahjong.rows import CONCEALED, Reading, TileRead, read_row
@@ -47,8 +48,6 @@ from mjray.mahjong.votes import YOUNG, Track, may_sort_to, name_sorted, sorts_to
 
 Kind = Literal["draw", "discard"]
 MIN_WEIGHT = 0.05  # a read's vote never weighs less, whatever the detector's confidence
-UNREAD_COST = 0.7  # misfit per reading of naming a drawn tile as a kind it was never read as (a read tile costs 1)
-LOOSE_COST = 0.5  # misfit per reading of a drawn tile kept at the row's end, out of order, rather than sorted in
 
 
 @dataclass(frozen=True)
@@ -501,77 +500,21 @@ class HandReader:
         at, self._draw_at = self._draw_at, None
         return [Event(self.seat, "draw", drawn.tile(), at, drawn.confidence())]
 
-    def _candidates(self, seen: Sequence[str] = ()) -> list[tuple[Track, list[Track], str, bool, bool]]:
-        """(discarded, the 13 left in order, the drawn tile's label, whether that label is one it was
-        never read as, whether the drawn tile is kept out of order) for each tile of the 14 held; the
-        drawn tile goes where its kind sorts among the rest, as its label or, where that sorts
-        elsewhere, as its runner-up label or a kind `seen` new in the readings (a drawn tile misread
-        alike in every reading of it); or, held apart, it stays at the row's right end unsorted."""
-        drawn = self._drawn
-        assert drawn is not None
-        out = [(drawn, list(self._tracks), drawn.label, False, False)]
-        names = [drawn.label]
-        runner_up = drawn.runner_up()
-        if runner_up is not None and runner_up[1] >= 0.2:
-            names.append(runner_up[0])
-        read = len(names)
-        names += [kind for kind in seen if kind not in names and kind not in drawn.weight]
-        for k, removed in enumerate(self._tracks):
-            rest = self._tracks[:k] + self._tracks[k + 1 :]
-            places = set()
-            for n, name in enumerate(names):
-                for at in may_sort_to(rest, name, self.order):
-                    if at not in places:
-                        places.add(at)
-                        out.append((removed, rest[:at] + [drawn] + rest[at:], name, n >= read, False))
-            if drawn.apart and len(rest) not in places:  # (left where it lay: sorted in later)
-                out.append((removed, rest + [drawn], drawn.label, False, True))
-        return out
-
     def _discard_shown(self, gone: list[tuple[float, Reading]]) -> bool:
         """Whether the readings show a discard other than a tsumogiri (which looks like the drawn tile
         missed), clearly."""
         if len(gone) < 2:
             return False
         ranked = self._discards(gone)
-        tsumogiri = next(c[0] for c in ranked if c[1] is self._drawn)
-        return ranked[0][1] is not self._drawn and ranked[0][0] + self.decisive <= tsumogiri
+        tsumogiri = next(d.misfit for d in ranked if d.removed is self._drawn)
+        return ranked[0].removed is not self._drawn and ranked[0].misfit + self.decisive <= tsumogiri
 
-    def _discards(
-        self, gone: list[tuple[float, Reading]]
-    ) -> list[tuple[float, Track, list[Track], str, float, int, int, bool]]:
-        """(misfit, discarded, the 13 left, the drawn tile's label, agreement, aligned, readings that
-        fit, whether the drawn tile is kept out of order) of each hand the held 14 may leave, best
-        first (of two that fit alike, the one that loses the tile read less: readings cannot show a
-        tile the model never reads gone)."""
-        drawn = self._drawn
-        assert drawn is not None
-        held = Counter(self._labels)
-        new_kinds: Counter[str] = Counter()
-        for _, reading in gone:
-            offset = self.places.offset(reading)
-            if offset is not None:
-                new_kinds.update(
-                    set(
-                        (
-                            Counter(read.tile for read in reading.concealed if 0 <= read.slot + offset < CONCEALED)
-                            - held
-                        ).elements()
-                    )
-                )
-        seen = [kind for kind, times in new_kinds.most_common(3) if times >= self.confirm]
-        best: dict[tuple[str, ...], tuple[float, Track, list[Track], str, float, int, int, bool]] = {}
-        for removed, rest, name, unread, loose in self._candidates(seen):
-            labels = tuple(name if tr is drawn else tr.tile() for tr in rest)
-            agree, aligned, fitting = 0.0, 0, 0
-            for _, reading in gone:
-                _, g, a = fit(reading, self.places, rest, labels if name != drawn.label else None)
-                agree, aligned, fitting = agree + g, aligned + a, fitting + (a - g <= self.fit_tolerance)
-            # (a kind never read costs, and a tile left out of order)
-            misfit = aligned - agree + len(gone) * (UNREAD_COST * unread + LOOSE_COST * loose)
-            if labels not in best or (misfit, removed.total) < (best[labels][0], best[labels][1].total):
-                best[labels] = (misfit, removed, rest, name, agree, aligned, fitting, loose)
-        return sorted(best.values(), key=lambda c: (c[0], c[1].total))  # (a tie: the tile read less went)
+    def _discards(self, gone: list[tuple[float, Reading]]) -> list[Discard]:
+        assert self._drawn is not None
+        readings = [reading for _, reading in gone]
+        return rank_discards(
+            readings, self._tracks, self._labels, self._drawn, self.places, self.order, self.confirm, self.fit_tolerance
+        )
 
     def _take_discard(self, gone: list[tuple[float, Reading]]) -> list[Event] | None:
         """The held 14 less the tile whose loss fits the readings best; None when none fits (or a turn
@@ -581,30 +524,30 @@ class HandReader:
         drawn = self._drawn
         assert drawn is not None
         ranked = self._discards(gone)
-        misfit, removed, rest, name, agree, aligned, fitting, loose = ranked[0]
+        best = ranked[0]
+        misfit, removed, rest, fitting = best.misfit, best.removed, best.rest, best.fitting
         if misfit >= self.decisive * len(gone):
             fits = self._turns(gone)
-            best, _, q = fits.ranked[0]
-            if len({v[q] for v in fits.views if v[q] is not None}) <= 1 and best + self.decisive * len(gone) <= misfit:
+            turn, _, q = fits.ranked[0]
+            if len({v[q] for v in fits.views if v[q] is not None}) <= 1 and turn + self.decisive * len(gone) <= misfit:
                 return None  # a tile sorted in where its kind, as read when drawn, cannot lie: an unseen turn's fit
         patient = len(gone) < self.confirm_new + 2  # how long to wait for more readings before deciding
         sure = (
             removed is not drawn
             and misfit <= self.sure_misfit
-            and (len(ranked) == 1 or ranked[1][0] >= misfit + 2 * self.decisive)
+            and (len(ranked) == 1 or ranked[1].misfit >= misfit + 2 * self.decisive)
         )
         waiting = fitting < self.confirm and not sure
-        if not waiting and len(ranked) > 1 and ranked[1][0] < misfit + self.decisive:
+        if not waiting and len(ranked) > 1 and ranked[1].misfit < misfit + self.decisive:
             waiting = patient
         if waiting:
             seen_once = removed is not drawn and misfit <= self.sure_misfit * len(gone)
-            labels = tuple(name if tr is drawn else tr.tile() for tr in rest)
-            self._show((rest, labels, gone[0][0]) if seen_once else None)
+            self._show((rest, best.labels, gone[0][0]) if seen_once else None)
             return [] if patient or fitting >= self.confirm else None
         if removed is not drawn:
-            drawn.label = name  # the place it sorts to says which of its labels it is
-            drawn.loose = loose
-        confidence = removed.confidence() * (agree / aligned if aligned else 0.0)
+            drawn.label = best.name  # the place it sorts to says which of its labels it is
+            drawn.loose = best.loose
+        confidence = removed.confidence() * (best.agree / best.aligned if best.aligned else 0.0)
         # dated by the first reading after the 14 were last seen that shows the new 13 (a drawn tile
         # missed once looks like its discard)
         shows = [

@@ -1,6 +1,7 @@
 """Helpers the tests share (test files import them from here, never from one another): running
 `python -m mjray.main`, a local Ray and a pipeline driven through mjray's driver loop, the web
-view's requests and Prometheus scrapes, the rounds of an aligned run worth judging."""
+view's requests and Prometheus scrapes, the rounds of an aligned run worth judging; for the hand
+reader's pure parts, tiles held a while and a row read on known places."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 
 import ray
@@ -22,6 +24,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from mjray.cluster import stages
 from mjray.cluster.pipeline import Pipeline
 from mjray.config import CameraConfig
+from mjray.mahjong.places import HandPlaces
+from mjray.mahjong.rows import Reading, TileRead
+from mjray.mahjong.tiles import SUITS
+from mjray.mahjong.votes import Track
 from mjray.output.driver import Driver
 from mjray.output.sinks import BaseSink
 
@@ -198,3 +204,39 @@ def drive(pipeline: Pipeline, seconds: float, sink=None, every_s: float = 10.0, 
     pipeline.final = driver.finish()
     pipeline.tallies = driver.tallies
     return getattr(collect, "got", {})
+
+
+# the hand reader's pure parts
+
+HAND = ("1m", "2m", "3m", "5p", "5p", "7p", "8p", "9p", "3s", "4s", "6s", "1z", "1z")
+PITCH, X0 = 40.0, 100.0  # pixels between tiles, and place 0's centre, in `row`'s readings
+
+
+def held(labels: Sequence[str] = HAND) -> list[Track]:
+    """Tiles held a while: each read as its label five times."""
+    tracks = []
+    for label in labels:
+        track = Track(window=48)
+        for _ in range(5):
+            track.vote(label, 0.9, margin=1.0)
+        tracks.append(track)
+    return tracks
+
+
+def row(kinds: Sequence[str | None], first: int = 0, drawn: tuple[str, float] | None = None) -> Reading:
+    """A reading of `kinds` on places first, first + 1, ... (None: a tile missed there), and a drawn
+    tile (kind, place) apart."""
+    reads = tuple(TileRead(kind, 0.9, p, X0 + (first + p) * PITCH) for p, kind in enumerate(kinds) if kind is not None)
+    apart = None
+    if drawn is not None:
+        apart = TileRead(drawn[0], 0.9, round(drawn[1]) - first, X0 + drawn[1] * PITCH)
+    return Reading(reads, apart, PITCH, X0 + first * PITCH, drawn_at=(drawn[1] - first) if drawn else 0.0)
+
+
+def placed(kinds: Sequence[str] = HAND) -> HandPlaces:
+    """The 13 places known, from two whole readings of `kinds` at `row`'s places."""
+    places = HandPlaces(confirm=2, confirm_new=3, window=48, switch_margin=1.0)
+    for _ in range(2):
+        places.learn(row(kinds), SUITS)
+    assert places.known
+    return places

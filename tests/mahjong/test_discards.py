@@ -8,8 +8,7 @@ import pytest
 from mjray.mahjong.discards import LOOSE_COST, UNREAD_COST, candidates, rank_discards
 from mjray.mahjong.tiles import SUITS
 from mjray.mahjong.votes import Track, in_order
-from tests.mahjong.test_align import HAND, placed, row
-from tests.mahjong.test_fits import held
+from tests.support import HAND, held, placed, row
 
 
 def drawn_as(label: str, apart: bool = True) -> Track:
@@ -19,7 +18,7 @@ def drawn_as(label: str, apart: bool = True) -> Track:
 
 
 def ranked(readings, drawn: Track):
-    return rank_discards(readings, held(HAND), HAND, drawn, placed(), SUITS, confirm=2, fit_tolerance=3.0)
+    return rank_discards(readings, held(), HAND, drawn, placed(), SUITS, confirm=2, fit_tolerance=3.0)
 
 
 def after(discard: str, drawn: str) -> tuple[str, ...]:
@@ -63,7 +62,7 @@ def test_a_drawn_tile_misread_alike_every_time_is_named_by_the_kind_the_readings
 
 def test_each_tile_out_and_the_drawn_tile_where_its_kind_sorts():
     drawn = drawn_as("9s", apart=False)
-    out = candidates(held(HAND), drawn, SUITS)
+    out = candidates(held(), drawn, SUITS)
     assert out[0][0] is drawn and len(out) == 1 + len(HAND)  # one place to sort 9s, whatever went
     for removed, rest, name, unread, loose in out[1:]:
         assert len(rest) == 13 and removed not in rest and drawn in rest

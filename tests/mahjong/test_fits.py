@@ -10,19 +10,9 @@ import numpy as np
 from mjray.mahjong.fits import fit_turns
 from mjray.mahjong.rows import CONCEALED, TileRead
 from mjray.mahjong.tiles import TILES
-from mjray.mahjong.votes import Track
+from tests.support import held
 
 HAND = ("1m", "2m", "3m", "4m", "5m", "6m", "7m", "8m", "9m", "1p", "2p", "3p", "4p")
-
-
-def held(labels=HAND) -> list[Track]:
-    tracks = []
-    for label in labels:
-        track = Track(window=48)
-        for _ in range(5):
-            track.vote(label, 0.9, margin=1.0)
-        tracks.append(track)
-    return tracks
 
 
 def reads(kinds) -> list[tuple[int, TileRead]]:
@@ -33,7 +23,7 @@ def reads(kinds) -> list[tuple[int, TileRead]]:
 def test_a_turn_the_readings_show_ranks_first_and_a_tile_in_its_place_is_no_turn():
     # 2m went, 5p drawn and sorted in at the end: the tiles after 2m each lie one place to the left
     after = HAND[:1] + HAND[2:] + ("5p",)
-    fits = fit_turns([reads(after)] * 3, held(), relabel=False)
+    fits = fit_turns([reads(after)] * 3, held(HAND), relabel=False)
     misfit, k, q = fits.ranked[0]
     assert (k, q) == (1, CONCEALED - 1) and misfit == 0.0
     assert list(fits.held) == [12.0] * 3  # (as they lay: from 2m's place on, every tile is another)
@@ -41,13 +31,13 @@ def test_a_turn_the_readings_show_ranks_first_and_a_tile_in_its_place_is_no_turn
     assert all(k != q for _, k, q in fits.ranked) and len(fits.ranked) == CONCEALED * (CONCEALED - 1)
     # a drawn tile held may go where the one that went lay: the same place, another tile
     relabelled = HAND[:4] + ("5p",) + HAND[5:]
-    fits = fit_turns([reads(relabelled)], held(), relabel=True)
+    fits = fit_turns([reads(relabelled)], held(HAND), relabel=True)
     assert fits.ranked[0][1:] == (4, 4) and fits.ranked[0][0] == 0.0
 
 
 def test_every_turns_misfit_is_what_counting_place_by_place_gives():
     rng = random.Random(7)
-    tracks = held()
+    tracks = held(HAND)
     readings = []
     for _ in range(4):  # hands as read: some tiles another kind, some places unread, some moved along
         kinds = [rng.choice(TILES) if rng.random() < 0.3 else HAND[p] for p in range(CONCEALED)]

@@ -397,7 +397,8 @@ def check_overrides(argv: list[str]) -> str | None:
 
     Hydra reports a bad override with a multi-line message and exit 1; mjray promises one line
     naming the setting and exit 2, so each job's config is composed here first, from the same
-    config folders (`--config-path`, `--config-dir`), config name and sweep (`-m`) as Hydra's.
+    config folders (`--config-path`, `--config-dir`, `hydra.searchpath`), config name and sweep
+    (`-m`) as Hydra's.
     """
     from hydra import compose, initialize_config_dir
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
@@ -431,12 +432,21 @@ def check_overrides(argv: list[str]) -> str | None:
         if args.config_path.startswith("pkg://"):
             return None  # a package's configs: Hydra finds them, and reports them itself
         config_dir = (Path(__file__).parent / args.config_path).resolve()
-    search = []
+    paths = []  # config folders beside the package's: hydra.searchpath's, then --config-dir's
+    for arg in args.overrides:
+        if arg.lstrip("+").startswith("hydra.searchpath="):
+            try:
+                value = OverridesParser.create().parse_overrides([arg])[0].value()
+            except HydraException as error:
+                return f"hydra.searchpath: cannot read {arg!r}: {str(error).splitlines()[0]}"
+            paths = [str(path) for path in value] if isinstance(value, list) else [str(value)]
     if args.config_dir:
         extra = Path(args.config_dir).resolve()
         if not extra.is_dir():
             return f"--config-dir: no folder at {extra}"
-        search = [f"hydra.searchpath=[file://{extra}]"]
+        paths.append(f"file://{extra}")
+    quoted = ",".join("'" + path.replace("\\", "\\\\").replace("'", "\\'") + "'" for path in paths)
+    search = [f"hydra.searchpath=[{quoted}]"] if paths else []
     try:
         jobs = [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch] if sweeps else [mine]
     except HydraException as error:  # a sweep only another sweeper plugin runs (interval, tag)

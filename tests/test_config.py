@@ -302,12 +302,16 @@ def test_hydras_own_flags_are_read_as_hydra_reads_them_and_errors_stay_one_line(
         ["--help"],
         ["-sc", "install=bash"],
         ["--config-name", "config", "run.duration_s=3"],
+        [f"hydra.searchpath=[file://{tmp_path}]", "cameras=mine"],  # Hydra's other way to add one's own
+        ["-m", f"hydra.searchpath=['file://{tmp_path}']", "cameras=mine", "run.duration_s=3,4"],
     ):
         assert check_overrides(good) is None, good
     for bad, words in [
         (["cameras=mine"], "Could not find 'cameras/mine'"),
         (["--config-dir", str(tmp_path / "nope"), "cameras=mine"], "--config-dir: no folder at"),
         (["-cd", str(tmp_path), "cameras=theirs"], "mine"),  # the options listed include one's own
+        ([f"hydra.searchpath=[file://{tmp_path}]", "cameras=theirs"], "mine"),
+        (["hydra.searchpath=[file://a", "cameras=mine"], "hydra.searchpath: cannot read"),
         (["run.duration_s=3,4"], "run it with -m"),
         (["-m", "stream.policy=every,fastest"], "job 2 of the sweep: stream.policy=fastest"),
         (["-m", "run.duration_s=3,4", "nonexistent=1"], "nonexistent"),

@@ -47,7 +47,7 @@ from mjray.camera.pixels import BGR, PixelHold, Sending, shown
 from mjray.camera.sources import Source, SourceState, describe
 from mjray.camera.timeline import MissingFrames, quantile_step
 from mjray.cluster import metrics
-from mjray.cluster.clients import CAMERA, REORDER
+from mjray.cluster.clients import CAMERA, DETECTOR, REORDER
 from mjray.cluster.heap import HeapTrimmer
 from mjray.cluster.logs import setup_actor
 from mjray.cluster.stages import StageClock
@@ -193,7 +193,7 @@ class CameraActor:
         # Looked up by name, not passed as handles: handles among the constructor arguments would
         # keep Ray from restarting this actor after a crash (ray-project/ray#53727).
         self.reorder = REORDER.lookup(seat)
-        self.detectors = [ray.get_actor(name) for name in detectors]  # their names: `clients.DETECTOR`
+        self.detectors = [DETECTOR.named(name) for name in detectors]
         self.lossless, self.buffer_s = policy.lossless, buffer_s
         self.sending = sending
         hold = policy.lossless and source.can_wait

@@ -90,6 +90,14 @@ class Reorders(ActorKind):
 
 
 class Detectors(ActorKind):
+    def named(self, name: str) -> Any:
+        """A running detector's handle by the full name `shared` or `own` gave it."""
+        if not self.owns(name):
+            raise ValueError(f"{name!r} is no detector's name")
+        import ray
+
+        return ray.get_actor(name)
+
     def shared(self, i: int) -> str:
         return self.name("shared", i)
 

@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import Protocol
 
 from mjray.frames import CameraStatus, Item, Result, SeatReport
 from mjray.order.sync import SeatSync
@@ -23,9 +24,30 @@ ENDED_CHECK_S = 0.5  # how often to ask whether every source has ended (replays)
 RELEASE_EVERY_S = 0.25  # how often the cameras hear which pictures the outputs are done with
 
 
+class Driven(Protocol):
+    """What the driver runs: `mjray.cluster.pipeline.Pipeline`, or a test's scripted stand-in."""
+
+    seat_names: Sequence[str]
+    keep_pixels: bool  # whether the cameras hold pictures for the outputs (then told when to let go)
+
+    def drain(self, wait_s: float) -> dict[str, list[Item]]: ...
+
+    def release(self, below: dict[str, int]) -> None: ...
+
+    def ended(self) -> bool: ...
+
+    def stats(self) -> dict[str, SeatReport]: ...
+
+    def stop(self) -> tuple[dict[str, list[Item]], dict[str, SeatReport]]: ...
+
+
 class Driver:
     def __init__(
-        self, pipeline, sinks: Sequence[Sink], sync: SeatSync | None = None, status_every_s: float | None = None
+        self,
+        pipeline: Driven,
+        sinks: Sequence[Sink],
+        sync: SeatSync | None = None,
+        status_every_s: float | None = None,
     ) -> None:
         self.pipeline, self.sinks, self.sync = pipeline, list(sinks), sync
         self.status_every_s = status_every_s
@@ -40,7 +62,7 @@ class Driver:
     def step(self, wait_s: float = 0.05) -> None:
         """Take what the seats emitted (waiting up to `wait_s` for something) through the sinks."""
         self.take(self.pipeline.drain(wait_s=wait_s))
-        if getattr(self.pipeline, "keep_pixels", False) and time.monotonic() >= self._next_release:
+        if self.pipeline.keep_pixels and time.monotonic() >= self._next_release:
             self._next_release = time.monotonic() + RELEASE_EVERY_S
             self.release()
 

@@ -45,7 +45,7 @@ td, th { padding: 0.3em 0.8em; border-bottom: 1px solid #333; text-align: left; 
 <h1>mjray</h1>
 <img id="grid" src="stream.mjpg" alt="the seats">
 <table id="seats"><thead><tr><th>seat</th><th>camera</th><th>fps in</th><th>fps out</th><th>p50 ms</th>
-<th>p99 ms</th><th>gaps</th><th>last error</th><th>tiles seen</th><th>hand</th></tr></thead><tbody></tbody></table>
+<th>p99 ms</th><th>gaps</th><th>last error</th><th>seen</th><th>caption</th></tr></thead><tbody></tbody></table>
 <script>
 async function refresh() {
   try {
@@ -56,7 +56,7 @@ async function refresh() {
       `<td>${x.fps_in.toFixed(1)}</td><td>${x.fps_out.toFixed(1)}</td>` +
       `<td>${x.p50_ms ?? "-"}</td><td>${x.p99_ms ?? "-"}</td>` +
       `<td>${Object.entries(x.gaps).map(([k, v]) => k + " " + v).join(", ") || "none"}</td>` +
-      `<td>${x.last_error || ""}</td><td>${x.tiles.join(" ")}</td><td>${x.hand || ""}</td></tr>`);
+      `<td>${x.last_error || ""}</td><td>${x.classes.join(" ")}</td><td>${x.caption || ""}</td></tr>`);
     document.querySelector("#seats tbody").innerHTML = rows.join("");
   } catch (e) {}
 }
@@ -72,7 +72,7 @@ class SeatView:
         self.seat, self.window_s = seat, window_s
         self.results: collections.deque[tuple[float, float]] = collections.deque()  # (emitted at, latency s)
         self.gaps: dict[str, int] = {}
-        self.tiles: list[str] = []
+        self.classes: list[str] = []  # the latest result's, left to right, by name
         self.camera = CameraReport(seat)  # the driver's latest, once a status period
 
     def add(self, item: Item, emitted_at: float, names: dict[int, str]) -> None:
@@ -80,7 +80,7 @@ class SeatView:
             self.gaps[item.reason.value] = self.gaps.get(item.reason.value, 0) + 1
         elif isinstance(item, Result):
             self.results.append((emitted_at, emitted_at - item.frame.captured_at))
-            self.tiles = [names.get(int(c), str(c)) for c in item.detections.left_to_right().class_id]
+            self.classes = [names.get(int(c), str(c)) for c in item.detections.left_to_right().class_id]
         while self.results and self.results[0][0] < emitted_at - self.window_s:
             self.results.popleft()
 
@@ -95,7 +95,7 @@ class SeatView:
             "p50_ms": round(float(np.percentile(latencies, 50))) if latencies else None,
             "p99_ms": round(float(np.percentile(latencies, 99))) if latencies else None,
             "gaps": dict(self.gaps),
-            "tiles": self.tiles,
+            "classes": self.classes,
         }
 
 
@@ -271,7 +271,7 @@ class WebSink(GridSink):
             return {
                 "at": now,
                 "seats": [
-                    {**view.to_dict(now), "hand": self.captions.get(seat, "")} for seat, view in self.views.items()
+                    {**view.to_dict(now), "caption": self.captions.get(seat, "")} for seat, view in self.views.items()
                 ],
             }
 

@@ -29,6 +29,8 @@ def result(seat: str, seq: int, captured_at: float) -> Result:
 class ScriptedPipeline:
     """Emits `script[i]` on the i-th drain; ends when the script is done (as a replay does)."""
 
+    keep_pixels = False
+
     def __init__(self, script: list[dict], last: dict | None = None) -> None:
         self.script, self.last, self.drains, self.stopped = list(script), last or {}, 0, False
         self.seat_names = SEATS

@@ -109,7 +109,7 @@ def test_the_page_in_chromium_shows_every_seat_and_a_changing_grid_through_an_ou
             time.sleep(1)
         print(rows)
         assert all(figures(row) for row in rows.values()), rows
-        assert all(row.split("\t")[8].strip() for row in rows.values()), "each seat's latest tiles by name"
+        assert all(row.split("\t")[8].strip() for row in rows.values()), "each seat's latest classes by name"
         # Prometheus' view of the same run, once Ray has exported every counter of every seat
         deadline = time.monotonic() + 45
         while not all((first := scrape(metrics_port))[name].get(s) for name in COUNTERS for s in table_360.spec.seats):
@@ -132,7 +132,7 @@ def test_the_page_in_chromium_shows_every_seat_and_a_changing_grid_through_an_ou
             time.sleep(0.5)
         grid_changes("after")
         hands = {s: page.inner_text(f"#seat-{s}").split("\t")[9] for s in table_360.spec.seats}
-        # each seat's hand
+        # each seat's caption: the mahjong plug-in's hand
         assert all(re.search(r"^\d+[mpsz]", hand) and "sh)" in hand for hand in hands.values()), hands
         browser.close()
         process.terminate()  # SIGTERM: a clean stop

@@ -381,7 +381,7 @@ def shorthand(overrides: list[str]) -> list[str]:
     ]
 
 
-NOT_A_RUN = ("help", "hydra_help", "cfg", "info", "shell_completion", "experimental_rerun")  # Hydra prints or completes
+NOT_A_RUN = ("help", "hydra_help", "info", "shell_completion", "experimental_rerun")  # Hydra prints or completes
 MAX_CHECKED_JOBS = 256  # a sweep's jobs composed before the first starts
 
 

@@ -190,12 +190,15 @@ def test_a_bad_setting_in_a_sweep_or_beside_a_config_dir_is_one_line_before_any_
         (["-m", "stream.policy=every,fastest"], "job 2 of the sweep"),
         (["run.duration_s=3,4"], "run it with -m"),
         (["--config-dir", str(tmp_path), "cameras=mine"], "Available options in 'cameras': embedded"),
+        (["--cfg", "job", "nonexistent=1"], "nonexistent"),  # (the config printed, not run: checked alike)
     ):
         result = mjray_main(*argv, cwd=tmp_path, timeout=120)
         assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
         (line,) = result.stderr.strip().splitlines()
         assert line.startswith("mjray: bad setting: ") and words in line, line
     assert not (tmp_path / "multirun").exists() and not (tmp_path / "outputs").exists()
+    printed = mjray_main("--cfg", "job", "run.duration_s=3", cwd=tmp_path, timeout=120)
+    assert printed.returncode == 0 and "duration_s: 3" in printed.stdout, printed.stderr
 
 
 def test_a_cluster_address_where_nothing_answers_is_one_line_at_once(tmp_path):

@@ -25,6 +25,11 @@ def test_auto_pool_splits_the_gpus_among_a_detector_pool_per_camera():
     assert pool.gpus_per_worker == 0.3333  # 8 on 3 GPUs: 3 a GPU (0.375 would leave 2 pending)
     pool, _ = pool_for(PoolConfig(auto=True, workers_per_camera=2), cameras=3, gpus=4.0, shared_only=False)
     assert pool.gpus_per_worker == 0.5  # 6 on 4 GPUs: 2 a GPU (0.6666 would fit only 4)
+    assert auto == PoolConfig(auto=True, shared_workers=2, workers_per_camera=2), "the config is left as given"
+    for gpus in (0.0, 1.0):
+        given = PoolConfig(auto=True, shared_workers=2)
+        pool_for(given, cameras=4, gpus=gpus, shared_only=False)
+        assert given == PoolConfig(auto=True, shared_workers=2)
 
 
 def test_auto_pool_with_batches_keeps_the_shared_detectors_and_splits_the_gpus_among_them():

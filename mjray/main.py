@@ -20,6 +20,7 @@ import itertools
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import time
@@ -392,6 +393,12 @@ def hydra_args(argv: list[str]):
     return get_args_parser().parse_args(argv)
 
 
+def hydra_quoted(text: str) -> str:
+    """`text` as a quoted value in Hydra's override grammar, where a backslash is itself but before
+    a quote (or the closing one): there it is doubled, and a quote escaped."""
+    return "'" + re.sub(r"(\\*)('|$)", lambda m: m.group(1) * 2 + ("\\'" if m.group(2) else ""), text) + "'"
+
+
 def check_overrides(argv: list[str]) -> str | None:
     """Compose the config from this command line as Hydra will; the first error as one line, or None.
 
@@ -432,21 +439,24 @@ def check_overrides(argv: list[str]) -> str | None:
         if args.config_path.startswith("pkg://"):
             return None  # a package's configs: Hydra finds them, and reports them itself
         config_dir = (Path(__file__).parent / args.config_path).resolve()
-    paths = []  # config folders beside the package's: hydra.searchpath's, then --config-dir's
-    for arg in args.overrides:
-        if arg.lstrip("+").startswith("hydra.searchpath="):
-            try:
-                value = OverridesParser.create().parse_overrides([arg])[0].value()
-            except HydraException as error:
-                return f"hydra.searchpath: cannot read {arg!r}: {str(error).splitlines()[0]}"
-            paths = [str(path) for path in value] if isinstance(value, list) else [str(value)]
+    paths = []  # config folders beside the package's, in Hydra's order: --config-dir's, then hydra.searchpath's
     if args.config_dir:
         extra = Path(args.config_dir).resolve()
         if not extra.is_dir():
             return f"--config-dir: no folder at {extra}"
         paths.append(f"file://{extra}")
-    quoted = ",".join("'" + path.replace("\\", "\\\\").replace("'", "\\'") + "'" for path in paths)
-    search = [f"hydra.searchpath=[{quoted}]"] if paths else []
+    given = next(
+        (arg for arg in args.overrides if arg.startswith("hydra.searchpath=")), None
+    )  # (Hydra reads the first)
+    if given is not None:
+        try:
+            value = OverridesParser.create().parse_overrides([given])[0].value()
+        except HydraException as error:
+            return f"hydra.searchpath: cannot read {given!r}: {str(error).splitlines()[0]}"
+        if not isinstance(value, list) or not all(isinstance(path, str) for path in value):
+            return f"hydra.searchpath: a list of folders, e.g. 'hydra.searchpath=[file:///my/conf]', not {given!r}"
+        paths += value
+    search = [f"hydra.searchpath=[{','.join(map(hydra_quoted, paths))}]"] if paths else []
     try:
         jobs = [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch] if sweeps else [mine]
     except HydraException as error:  # a sweep only another sweeper plugin runs (interval, tag)
@@ -454,7 +464,9 @@ def check_overrides(argv: list[str]) -> str | None:
     for number, job in enumerate(jobs[:MAX_CHECKED_JOBS], 1):
         try:
             with initialize_config_dir(version_base=None, config_dir=str(config_dir)):
-                OmegaConf.to_object(compose(config_name=args.config_name or "config", overrides=search + job))
+                composed = compose(config_name=args.config_name or "config", overrides=search + job)
+                if not args.cfg:  # (printed as composed: ${oc.env:...} unresolved, as Hydra prints it)
+                    OmegaConf.to_object(composed)
         except (HydraException, OmegaConfBaseException, TypeError, ValueError) as error:
             lines = [text.strip() for text in str(error).splitlines() if text.strip()] or [type(error).__name__]
             cause = error.__cause__

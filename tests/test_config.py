@@ -312,6 +312,7 @@ def test_hydras_own_flags_are_read_as_hydra_reads_them_and_errors_stay_one_line(
         (["-cd", str(tmp_path), "cameras=theirs"], "mine"),  # the options listed include one's own
         ([f"hydra.searchpath=[file://{tmp_path}]", "cameras=theirs"], "mine"),
         (["hydra.searchpath=[file://a", "cameras=mine"], "hydra.searchpath: cannot read"),
+        ([f"hydra.searchpath=file://{tmp_path}", "cameras=mine"], "hydra.searchpath: a list of folders"),
         (["run.duration_s=3,4"], "run it with -m"),
         (["-m", "stream.policy=every,fastest"], "job 2 of the sweep: stream.policy=fastest"),
         (["-m", "run.duration_s=3,4", "nonexistent=1"], "nonexistent"),
@@ -320,6 +321,26 @@ def test_hydras_own_flags_are_read_as_hydra_reads_them_and_errors_stay_one_line(
     ]:
         problem = check_overrides(bad)
         assert problem and words in problem and "\n" not in problem, (bad, problem)
+
+
+def test_a_config_printed_is_checked_as_composed_its_passwords_left_unread(monkeypatch):
+    from mjray.main import check_overrides
+
+    for name in [name for name in os.environ if name.startswith("TAPO_")]:
+        monkeypatch.delenv(name)
+    assert check_overrides(["--cfg", "job", "cameras=tapo4"]) is None  # (Hydra prints ${oc.env:...} as it is)
+    assert "TAPO_" in check_overrides(["cameras=tapo4"])  # (a run reads them)
+    assert "nonexistent" in check_overrides(["--cfg", "job", "nonexistent=1"])
+
+
+@pytest.mark.parametrize("path", ["file:///a b/c", "file:///C:\\dir", "x\\", "it's", "a\\'b", "a,b", "\\\\"])
+def test_a_folder_is_quoted_for_hydras_grammar_and_read_back_as_it_was(path):
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from mjray.main import hydra_quoted
+
+    (override,) = OverridesParser.create().parse_overrides([f"hydra.searchpath=[{hydra_quoted(path)}]"])
+    assert override.value() == [path]
 
 
 def test_a_command_line_url_takes_its_password_from_the_environment(monkeypatch):

@@ -95,7 +95,7 @@ def align(reading: Reading, places: HandPlaces, labels: Sequence[str]) -> tuple[
 def fit(
     reading: Reading, places: HandPlaces, tracks: Sequence[Track], names: Sequence[str] | None = None
 ) -> tuple[int, float, int]:
-    """(offset, agreement, aligned): as `_align`, but a tile read as another label earns that label's
+    """(offset, agreement, aligned): as `align`, but a tile read as another label earns that label's
     weight among its place's reads relative to the place's label, so a tile often misread the same
     way costs less. `names`: labels to hold the places to instead of their own (a place named
     other than its label earns only reads of that name)."""

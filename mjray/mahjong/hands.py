@@ -318,7 +318,9 @@ class HandReader:
         that shows the 13 held all but `sure_misfit` tiles; a discard needs `confirm` readings of a
         new 13 from the first without the drawn tile, or one when it is not a tsumogiri and shows the
         new 13 all but `sure_misfit` tiles while every other hand misses more (a later one may show
-        the next drawn tile: the readings left after a change are evidence for the next)."""
+        the next drawn tile: the readings left after a change are evidence for the next). Readings
+        that a turn seen only by its result fits, while another fits about as well, wait for more
+        (at most `confirm_new` + 2) rather than count as votes for the hand held."""
         pending = self._pending
         if self._drawn is None:
             if len(pending) >= self.confirm and self._sorted_in(pending):
@@ -447,19 +449,14 @@ class HandReader:
         fits = self._turns(readings)
         views, held, ranked = fits.views, fits.held, fits.ranked
         misfit, k, q = ranked[0]
+        choice = self._new_tile(views, k, q)
+        if choice is None:
+            return None  # not where that kind sorts: no turn
+        new, loose = choice
         each = fits.misfits(k, q)
-        named = Counter(v[q] for v in views if v[q] is not None)
-        new = named.most_common(1)[0][0] if named else None
-        loose = False
-        if new is not None and q not in may_sort_to(self._tracks[:k] + self._tracks[k + 1 :], new, self.order):
-            if self._drawn is not None:
-                new = None  # (a turn all the same: the drawn tile, misread where it lies, is named where it sorts)
-            elif q == CONCEALED - 1 and not any(tr.loose for tr in self._tracks):
-                loose = True  # kept where it lay, at the row's end, at the cost a discard pays for it
-                each = each + LOOSE_COST
-                misfit += LOOSE_COST * len(views)
-            else:
-                return None  # not where that kind sorts: no turn
+        if loose:  # kept where it lay, at the cost a discard pays for it (the next turn, charged nothing,
+            each = each + LOOSE_COST  # then makes it wait the more readily)
+            misfit += LOOSE_COST * len(views)
         if int((each <= self.fit_tolerance).sum()) < self.confirm or held.sum() - misfit < len(views):
             return None
         if ranked[1][0] < misfit + self.decisive and len(views) < self.confirm_new + 2:
@@ -490,6 +487,20 @@ class HandReader:
         self._seen_at = readings[-1][0]
         self._pending = [(t, r) for t, r in readings if r.drawn is not None]
         return events
+
+    def _new_tile(self, views: list[list[str | None]], k: int, q: int) -> tuple[str | None, bool] | None:
+        """(the kind of the tile a turn sorts in at q, with tile k gone, as the readings name it there
+        (None: a guess from where it sorts); whether it is kept loose at the row's end), or None when
+        it cannot lie there. A drawn tile held may be misread where it lies: named where it sorts."""
+        named = Counter(v[q] for v in views if v[q] is not None)
+        new = named.most_common(1)[0][0] if named else None
+        if new is None or q in may_sort_to(self._tracks[:k] + self._tracks[k + 1 :], new, self.order):
+            return new, False
+        if self._drawn is not None:
+            return None, False
+        if q == CONCEALED - 1 and not any(tr.loose for tr in self._tracks):
+            return new, True
+        return None
 
     def _draw_told(self, now: bool = False, drawn: Track | None = None) -> list[Event]:
         """The draw taken, told at its discard (`now`, with `drawn` the tile sorted in), when the

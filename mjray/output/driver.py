@@ -27,8 +27,10 @@ RELEASE_EVERY_S = 0.25  # how often the cameras hear which pictures the outputs 
 class Driven(Protocol):
     """What the driver runs: `mjray.cluster.pipeline.Pipeline`, or a test's scripted stand-in."""
 
-    seat_names: Sequence[str]
     keep_pixels: bool  # whether the cameras hold pictures for the outputs (then told when to let go)
+
+    @property
+    def seat_names(self) -> Sequence[str]: ...
 
     def drain(self, wait_s: float) -> dict[str, list[Item]]: ...
 

@@ -45,7 +45,7 @@ def test_a_seats_figures_come_from_its_items_and_its_cameras_state():
     view.camera = CameraReport("ton", status=CameraStatus.RECONNECTING, last_error="401 unauthorized", fps=14.5)
     said = view.to_dict(100.0)
     assert said["gaps"] == {"skipped": 1} and said["status"] == "reconnecting" and said["fps_out"] == 0
-    assert said["last_error"] == "401 unauthorized" and said["p50_ms"] is None
+    assert said["last_error"] == "401 unauthorized" and said["p50_ms"] is None and said["classes"] == []
 
 
 @pytest.mark.slow

@@ -85,6 +85,25 @@ class ReorderReport:
 
 
 @dataclass(frozen=True)
+class Restarts:
+    """How often Ray restarted a seat's actors: its camera, its reorder, its own detectors together,
+    and the actors every seat shares (shared detectors, the rounds clock)."""
+
+    camera: int = 0
+    reorder: int = 0
+    detectors: int = 0
+    shared: int = 0
+
+    def own(self) -> dict[str, int]:
+        """The seat's own actors that were restarted, by kind."""
+        return {
+            kind: n
+            for kind, n in (("camera", self.camera), ("reorder", self.reorder), ("detectors", self.detectors))
+            if n
+        }
+
+
+@dataclass(frozen=True)
 class SeatReport:
     """A seat as the pipeline reports it (`Pipeline.stats`, `stop`): its camera's and its reorder's
     counters, why it is down, and how often Ray restarted its actors."""
@@ -92,7 +111,7 @@ class SeatReport:
     camera: CameraReport
     reorder: ReorderReport = ReorderReport()  # an empty one where the reorder could not answer
     down: str = ""  # why the seat stopped before the run did (an actor dead for good), "" if it did not
-    restarts: dict[str, int] = field(default_factory=dict)  # at stop: camera, reorder, detectors, shared
+    restarts: Restarts = Restarts()  # at stop
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from mjray.cluster.clients import CAMERA, REORDER, ROUNDS
+from mjray.frames import Restarts
 
 
 @dataclass
@@ -56,12 +57,11 @@ class SeatHealth:
                 reorders.append(seat)
         return {seat: why for seat, why in self.down.items() if seat not in before}, reorders
 
-    def restarts(self, seat: str, restarted: Mapping[str, int]) -> dict[str, int]:
-        """How often each of this seat's actors was restarted, from each actor's count by name:
-        camera, reorder, its detectors together; and the actors every seat shares (`shared`)."""
-        return {
-            "camera": restarted.get(CAMERA.name(seat), 0),
-            "reorder": restarted.get(REORDER.name(seat), 0),
-            "detectors": sum(restarted.get(name, 0) for name in self.own.get(seat, [])),
-            "shared": sum(restarted.get(name, 0) for name in self.shared) + restarted.get(ROUNDS.name(), 0),
-        }
+    def restarts(self, seat: str, restarted: Mapping[str, int]) -> Restarts:
+        """How often each of this seat's actors was restarted, from each actor's count by name."""
+        return Restarts(
+            camera=restarted.get(CAMERA.name(seat), 0),
+            reorder=restarted.get(REORDER.name(seat), 0),
+            detectors=sum(restarted.get(name, 0) for name in self.own.get(seat, [])),
+            shared=sum(restarted.get(name, 0) for name in self.shared) + restarted.get(ROUNDS.name(), 0),
+        )

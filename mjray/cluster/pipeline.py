@@ -52,7 +52,7 @@ from mjray.detect.actor import DetectorActor, DetectorReady, DetectorReport
 from mjray.detect.batch_server import BatchSettings
 from mjray.detect.model import ModelError, auto_threads, gpu_unusable, load_model
 from mjray.detect.turns import RoundsActor, RoundsReport
-from mjray.frames import CameraReport, CameraStatus, Item, ReorderReport, SeatReport
+from mjray.frames import CameraReport, CameraStatus, Item, ReorderReport, Restarts, SeatReport
 from mjray.order.reorder import ReorderActor
 from mjray.policy import parts
 
@@ -465,7 +465,7 @@ class Pipeline:
         its camera stopped, so no detector works for nothing."""
         self.facts = facts(self.actors())
         for seat in self.seats:
-            for actor, times in self.restarts(seat).items():
+            for actor, times in dataclasses.asdict(self.restarts(seat)).items():
                 metrics.set_gauge("mjray_actor_restarts", times, seat=seat, actor=actor)
         newly, reorders = self.health.judge({name for name, fact in self.facts.items() if fact.dead})
         for seat, why in newly.items():
@@ -548,7 +548,7 @@ class Pipeline:
                 cams.get(s) or CameraReport(s),
                 r if isinstance(r, ReorderReport) else ReorderReport(),
                 self.down.get(s, ""),
-                self.restarts(s) if restarts else {},
+                self.restarts(s) if restarts else Restarts(),
             )
             for s, r in zip(seats, reorders)
         }
@@ -616,7 +616,7 @@ class Pipeline:
     def _detector_names(self) -> list[str]:
         return self.shared_names + [name for names in self.own_names.values() for name in names]
 
-    def restarts(self, seat: str) -> dict[str, int]:
+    def restarts(self, seat: str) -> Restarts:
         """How often each of this seat's actors was restarted (from the facts last taken)."""
         return self.health.restarts(seat, {name: fact.restarts for name, fact in self.facts.items()})
 

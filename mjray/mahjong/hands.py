@@ -454,8 +454,8 @@ class HandReader:
             return None  # not where that kind sorts: no turn
         new, loose = choice
         each = fits.misfits(k, q)
-        if loose:  # kept where it lay, at the cost a discard pays for it (the next turn, charged nothing,
-            each = each + LOOSE_COST  # then makes it wait the more readily)
+        if loose:  # kept where it lay, at the cost a discard pays for it (the runner-up is not charged)
+            each = each + LOOSE_COST
             misfit += LOOSE_COST * len(views)
         if int((each <= self.fit_tolerance).sum()) < self.confirm or held.sum() - misfit < len(views):
             return None

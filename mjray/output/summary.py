@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from mjray.frames import CameraReport, CameraStatus, Gap, GapReason, Item, Result, SeatReport
+from mjray.frames import CameraReport, CameraStatus, Gap, GapReason, Item, Restarts, Result, SeatReport
 
 
 class Quantiles:
@@ -121,7 +121,7 @@ class SeatSummary:
     reconnects: int
     offline_s: float  # seconds the camera was unreachable (its offline frames' span)
     last_error: str  # the camera's last error in words, "" if none
-    restarts: dict  # times Ray restarted this seat's camera, reorder, detectors; and the actors all seats share
+    restarts: Restarts  # times Ray restarted this seat's camera, reorder, detectors; and the actors all seats share
     down: str  # why the seat stopped before the run did (an actor dead for good), "" if it did not
     fps_in: float  # decoded frames per second of the run
     fps_decoding: float  # decoded frames per second from the first decoded frame to the last
@@ -215,7 +215,7 @@ class Summary:
                     f"{s.seat}: {s.reconnects} reconnects, {s.offline_s:.1f} s offline"
                     + (f", last error: {s.last_error}" if s.last_error else "")
                 )
-            restarted = {actor: n for actor, n in s.restarts.items() if n and actor != "shared"}
+            restarted = s.restarts.own()
             if restarted or s.restart:
                 rows.append(
                     f"{s.seat}: restarted "
@@ -228,7 +228,7 @@ class Summary:
                 rows.append(
                     f"{s.seat}: {s.stale} frames stale by the time a batch could take them (pool.batch_max_age_ms)"
                 )
-        shared = max((s.restarts.get("shared", 0) for s in self.seats), default=0)
+        shared = max((s.restarts.shared for s in self.seats), default=0)
         if shared:
             rows.append(f"shared detectors and rounds restarted {shared}x")
         for name, sizes in self.batches.items():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mjray.cluster.clients import CAMERA, DETECTOR, REORDER, ROUNDS
 from mjray.cluster.health import SeatHealth
+from mjray.frames import Restarts
 
 SEATS = ["ton", "nan", "sha"]
 
@@ -44,5 +45,6 @@ def test_every_seat_is_down_with_every_shared_detector_or_the_rounds_actor_dead(
 def test_restarts_are_summed_per_seat_and_for_what_every_seat_shares():
     health = SeatHealth(SEATS, own={"ton": [DETECTOR.own("ton", 0), DETECTOR.own("ton", 1)]}, shared=["x"])
     restarted = {CAMERA.name("ton"): 2, DETECTOR.own("ton", 0): 1, DETECTOR.own("ton", 1): 3, "x": 1, ROUNDS.name(): 1}
-    assert health.restarts("ton", restarted) == {"camera": 2, "reorder": 0, "detectors": 4, "shared": 2}
-    assert health.restarts("nan", {}) == {"camera": 0, "reorder": 0, "detectors": 0, "shared": 0}
+    assert health.restarts("ton", restarted) == Restarts(camera=2, reorder=0, detectors=4, shared=2)
+    assert health.restarts("nan", {}) == Restarts()
+    assert health.restarts("ton", restarted).own() == {"camera": 2, "detectors": 4}

@@ -122,6 +122,12 @@ def test_settle_gives_each_call_its_answer_its_error_or_a_timeout_with_one_deadl
         assert answers({"q": quick.pixels.remote([5])}, 5.0)["q"][0][0, 0, 0] == 5
 
 
+def by_place(detections: Detections) -> Detections:
+    """Left to right, then top to bottom, then by class (to the tenth of a pixel)."""
+    xyxy = np.round(detections.xyxy, 1)
+    return detections[np.lexsort((detections.class_id, xyxy[:, 1], xyxy[:, 0]))]
+
+
 @pytest.mark.parametrize(
     "pool",
     [PoolConfig(shared_workers=0, cpus_per_worker=0.25, in_flight_per_worker=2), PoolConfig(shared_workers=1)],
@@ -180,10 +186,12 @@ def test_every_policy_decodes_every_frame_and_emits_each_once_in_order_with_the_
                 checked = list(zip(results, readings))[:: max(1, len(results) // 10)]
                 sent = dict(decode_clip(table_360, seat, sorted({r.index for _, r in checked}), Sending(grey=True)))
                 for item, reading in checked:
-                    mine = direct(sent[reading.index])
-                    assert np.array_equal(mine.class_id, item.detections.class_id)
-                    np.testing.assert_allclose(mine.xyxy, item.detections.xyxy, atol=0.01)
-                    np.testing.assert_allclose(mine.confidence, item.detections.confidence, atol=1e-4)
+                    # compared by where each box lies: boxes come by confidence, and two of nearly
+                    # equal confidence came in either order in another process (CI, 2026-12-07)
+                    mine, theirs = by_place(direct(sent[reading.index])), by_place(item.detections)
+                    assert np.array_equal(mine.class_id, theirs.class_id)
+                    np.testing.assert_allclose(mine.xyxy, theirs.xyxy, atol=0.01)
+                    np.testing.assert_allclose(mine.confidence, theirs.confidence, atol=1e-4)
                     compared += 1
             assert compared >= 10 * len(pipeline.seats)
         finally:

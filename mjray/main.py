@@ -445,9 +445,8 @@ def check_overrides(argv: list[str]) -> str | None:
         if not extra.is_dir():
             return f"--config-dir: no folder at {extra}"
         paths.append(f"file://{extra}")
-    given = next(
-        (arg for arg in args.overrides if arg.startswith("hydra.searchpath=")), None
-    )  # (Hydra reads the first)
+    # (Hydra reads the first)
+    given = next((arg for arg in args.overrides if arg.startswith("hydra.searchpath=")), None)
     if given is not None:
         try:
             value = OverridesParser.create().parse_overrides([given])[0].value()

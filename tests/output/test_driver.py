@@ -150,7 +150,7 @@ def test_the_run_stops_when_asked_by_a_sink_by_a_signal_or_by_its_duration():
     slow = ScriptedPipeline(list(endless))
     slow.drain = lambda wait_s: time.sleep(0.01) or {}
     assert Driver(slow, [Recorder()]).run(duration_s=0.3) == "duration reached"
-    assert 0.3 <= time.monotonic() - started < 1.0
+    assert 0.3 <= time.monotonic() - started < 3.0  # soon after: a few 10 ms steps, a loaded box's stall allowed
 
 
 class KeepingPipeline(ScriptedPipeline):

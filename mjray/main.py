@@ -304,12 +304,14 @@ def run(cfg: AppConfig) -> Summary:
         pipeline.start()
         seats = pipeline.seat_names
         clock = (
-            ReplayClock(pipeline.started_at, first_capture, replay_speed(cfg.replay.speed)) if cfg.replay.path else None
+            ReplayClock(pipeline.graph.started_at, first_capture, replay_speed(cfg.replay.speed))
+            if cfg.replay.path
+            else None
         )
         context = SinkContext(
             out,
             tuple(seats),
-            pipeline.names,
+            pipeline.graph.names,
             pipeline.pixels,
             cfg.display,
             clock.recorded if clock else None,
@@ -326,7 +328,8 @@ def run(cfg: AppConfig) -> Summary:
         final = driver.finish()
         summary = Summary.build(driver.tallies, final, driver.elapsed_s, driver.skews)
         summary.actors = {name: dataclasses.asdict(fact) for name, fact in pipeline.facts.items()}
-        summary.nodes, summary.pool, summary.driver_node = pipeline.nodes, pipeline.pool_choice, pipeline.driver_node
+        graph = pipeline.graph
+        summary.nodes, summary.pool, summary.driver_node = graph.nodes, pipeline.pool_choice, graph.driver_node
         summary.batches = {d.name: d.batches.as_dict() for d in pipeline.detector_stats if d.batches is not None}
         (out / "summary.json").write_text(json.dumps(summary.to_dict(), indent=1))
         log.info("outputs in %s", out)
@@ -501,7 +504,7 @@ def main() -> None:
         except OmegaConfBaseException as error:  # e.g. ${oc.env:TAPO_PASSWORD} unset
             print(f"mjray: bad setting: {str(error).splitlines()[0]}", file=sys.stderr)
             sys.exit(2)
-        from mjray.cluster.pipeline import StartError
+        from mjray.cluster.build import StartError
 
         try:
             summary = run(cfg)

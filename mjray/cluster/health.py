@@ -24,6 +24,11 @@ class SeatHealth:
     down: dict[str, str] = field(default_factory=dict)  # seat -> why it is down
     reorder_dead: set[str] = field(default_factory=set)  # seats whose reorder is dead for good: not drained
 
+    @property
+    def detectors(self) -> list[str]:
+        """Every detector's name: the shared ones, then each seat's own, in seat order."""
+        return self.shared + [name for names in self.own.values() for name in names]
+
     def mark(self, seat: str, why: str) -> bool:
         """The seat is down for `why` (the first reason holds); True when it was not down before."""
         if seat in self.down:

@@ -1,16 +1,10 @@
-"""Build the actor graph from a config and its sources, start it, drain it, stop it.
+"""Run the actor graph (`mjray.cluster.build` makes it): drain it, watch it, stop it.
 
-Per seat: one `reorder:<seat>` actor, one `camera:<seat>` actor (around the seat's source: live
-RTSP or a replay) and, for a pool per camera,
-`workers_per_camera` actors `detector:<seat>:<i>` that the camera sends frames to; or else
-`shared_workers` actors `detector:shared:<i>` that take frames from every camera in turn (under
-policy aligned, at the instants one `rounds` actor sets).
 Detectors push results straight into their seat's reorder; the driver drains every reorder.
 Their calls (hundreds a second) record no task events: Ray's control store would keep the last
 100,000 of them, about 250 MB. Every actor is restarted by Ray when its process dies (`run.max_restarts` times); one that stays
 dead marks its seat down (a shared detector or the rounds actor: every seat) and the others go on.
-This is the only module that knows every stage, and the one place where plain classes become
-Ray actors.
+With `build`, this is the only module that knows every stage.
 """
 
 from __future__ import annotations
@@ -24,45 +18,25 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import ray
-from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-from mjray import plugins
-from mjray.camera.actor import CameraActor
-from mjray.camera.pixels import Sending, hold_for
 from mjray.camera.recording import Recording
 from mjray.camera.sources import ReplaySource, RtspSource, Source
 from mjray.cluster import metrics, stages
-from mjray.cluster.clients import CAMERA, DETECTOR, REORDER, ROUNDS
+from mjray.cluster.build import Builder, Graph, Seat, choose_pool, name_detectors
 from mjray.cluster.facts import ActorFacts, facts
 from mjray.cluster.health import SeatHealth
-from mjray.cluster.placement import Need, check_placement, nodes_from_ray, pool_for
 from mjray.cluster.raysafe import settle as settle_one
-from mjray.cluster.shipping import ShippedFile, ship
-from mjray.config import (
-    AppConfig,
-    CameraConfig,
-    ConfigError,
-    PoolConfig,
-    camera_resources,
-    check_resources,
-    redact,
-    with_credentials,
-)
-from mjray.detect.actor import DetectorActor, DetectorReady, DetectorReport
-from mjray.detect.batch_server import BatchSettings
-from mjray.detect.model import ModelError, auto_threads, gpu_unusable, load_model
-from mjray.detect.turns import RoundsActor, RoundsReport
+from mjray.config import AppConfig, CameraConfig, PoolConfig, redact, with_credentials
+from mjray.detect.actor import DetectorReport
+from mjray.detect.model import auto_threads
+from mjray.detect.turns import RoundsReport
 from mjray.frames import CameraReport, CameraStatus, Item, ReorderReport, Restarts, SeatReport
-from mjray.order.reorder import ReorderActor
-from mjray.policy import parts
 
 log = logging.getLogger(__name__)
 
-CAMERAS_UP_S = 120.0  # cameras' processes all up within this, or start-up says which are pending
 STATS_TIMEOUT_S = 2.0  # a camera that does not answer its stats in this long is restarting
 # a camera that does not hand over pictures in this long is restarting: its seat is not asked until it answers
 PIXELS_WAIT_S = 0.5
-START_DELAY_S = 0.1  # cameras start together this long after they are up: one time zero for a replay
 
 
 def live_sources(cfg: AppConfig, cameras: list[CameraConfig], record_to: Path | None = None) -> dict[str, Source]:
@@ -94,43 +68,24 @@ def replay_sources(recording: Recording, speed: float | None) -> dict[str, Sourc
     }
 
 
-class StartError(RuntimeError):
-    """The cluster did not start every actor in time (resources taken, a node gone)."""
-
-
-@dataclasses.dataclass
-class Seat:
-    source: Source
-    reorder: object
-    detectors: list
-    camera: object | None = None
-
-
 class Pipeline:
     """`sources`: seat -> where its frames come from (`live_sources`, `replay_sources`), in seat order."""
 
     def __init__(self, cfg: AppConfig, sources: dict[str, Source], keep_pixels: bool) -> None:
         self.cfg, self.keep_pixels = cfg, keep_pixels
         self.sources = dict(sources)
-        self.started_at: float | None = None  # wall time the cameras started (a replay's time zero)
-        self.seats: dict[str, Seat] = {}
-        self.names: dict[int, str] = {}
-        self.shared: list = []  # detectors serving every seat (pool.shared_workers), else per seat
+        self.graph = Graph()  # the actors as built (`start`), and what the build learnt of the cluster
         self.detector_stats: list[DetectorReport] = []  # each detector's last words, after stop()
-        self.rounds = None  # policy aligned: the actor that sets every round's instant
-        self.rounds_stats: RoundsReport | None = None  # its last words, after stop()
+        self.rounds_stats: RoundsReport | None = None  # the rounds actor's last words, after stop()
         self._draining: dict = {}  # outstanding drain call -> seat
         self._last_seq: dict[str, int] = {}  # the last seq each seat emitted: where a restarted reorder resumes
         self._camera_stats: dict[str, CameraReport] = {}  # each camera's last stats, while it cannot answer
-        # which seats are down, and why; the detectors' names it judges by (`_name_detectors`)
+        # which seats are down, and why; the detectors' names it judges by (`build.name_detectors`)
         self.health = SeatHealth(list(self.sources), own={seat: [] for seat in self.sources})
         self._dead_cameras: set[str] = set()  # seats whose camera is dead for good: not asked
         self.facts: dict[str, ActorFacts] = {}  # actor name -> what Ray last said of it (each status, and at stop)
-        self.weights: ShippedFile | None = None  # the model file, shipped to the detectors' nodes
-        self.pool: PoolConfig = cfg.pool  # the detectors as run: pool=auto's choice once started (`choose_pool`)
+        self.pool: PoolConfig = cfg.pool  # the detectors as run: pool=auto's choice once started
         self.pool_choice = ""  # what pool=auto chose, in words
-        self.nodes: dict[str, dict] = {}  # node id -> address and resources, at start
-        self.driver_node = ""  # the node id this process joined the cluster on
         self.drain_wait_s = 0.5
         self._pictures_late: dict[str, object] = {}  # seat -> a `pixels` call its camera did not answer in time
         # the last handed out: two outputs, one call
@@ -141,265 +96,15 @@ class Pipeline:
         return list(self.sources)
 
     @property
-    def detectors(self) -> list:
-        return self.shared + [d for s in self.seats.values() for d in s.detectors]
-
-    def needs(self) -> list[Need]:
-        """What every camera and detector asks Ray for (reorders and rounds ask nothing)."""
-        cfg, pool = self.cfg, self.pool
-        own = {c.seat: i for i, c in enumerate(cfg.cameras) if c.resources}
-        needs = [
-            Need(
-                f"camera {seat}",
-                f"cameras[{own[seat]}].resources" if seat in own else "pool.camera_resources",
-                {"CPU": pool.camera_cpus, **camera_resources(cfg, seat)},
-            )
-            for seat in self.sources
-        ]
-        detector = {
-            "CPU": pool.cpus_per_worker,
-            "GPU": pool.gpus_per_worker,
-            **{k: float(v) for k, v in pool.resources.items()},
-        }
-        return needs + [Need(f"detector {name}", "pool.resources", detector) for name in self._detector_names()]
-
-    def _name_detectors(self) -> None:
-        """The detectors' names: those every seat shares, and each seat's own."""
-        pool = self.pool
-        self.health.shared = [DETECTOR.shared(i) for i in range(pool.shared_workers)]
-        self.health.own = {
-            seat: [] if pool.shared_workers else [DETECTOR.own(seat, i) for i in range(pool.workers_per_camera)]
-            for seat in self.sources
-        }
-
-    @property
-    def shared_names(self) -> list[str]:
-        """The detectors every seat shares."""
-        return self.health.shared
-
-    @property
-    def own_names(self) -> dict[str, list[str]]:
-        """Each seat's own detectors."""
-        return self.health.own
-
-    def choose_pool(self) -> PoolConfig:
-        """The detectors this cluster gets: `pool` as configured, or what pool=auto picks for its
-        GPUs (`placement.pool_for`); decided before anything is built, the config left as given."""
-        cfg = self.cfg
-        gpus = ray.cluster_resources().get("GPU", 0.0)
-        chosen, self.pool_choice = pool_for(
-            cfg.pool,
-            len(self.sources),
-            gpus,
-            parts(cfg.stream.policy).shared_only,
-            gpu_unusable(cfg.model.weights, cfg.model.device) if gpus else "",
-        )
-        if self.pool_choice:
-            log.info("%s", self.pool_choice)
-        return chosen
+    def seats(self) -> dict[str, Seat]:
+        return self.graph.seats
 
     def start(self, ready_timeout_s: float = 600.0) -> None:
-        """Check the cluster can hold the run; start the reorders, the detectors (waiting for their
-        models), then the cameras; and set the cameras going together."""
-        self.pool = self.choose_pool()
-        self._name_detectors()
-        self._check_cluster()
-        model = self._model_spec()  # (a file that cannot be shipped fails here, before any actor starts)
-        # reorders (drained by the driver) and the rounds clock live on the driver's node, or
-        # anywhere if it cannot hold them: results then cross the network once, not twice
-        self.driver_node = ray.get_runtime_context().get_node_id()
-        beside_driver = NodeAffinitySchedulingStrategy(self.driver_node, soft=True)
-        self._start_reorders(beside_driver)
-        self._start_detectors(model)
-        self._await_detectors(ready_timeout_s)
-        self._start_cameras()
-        self._wait_cameras_up()
-        for name, where in facts(self.actors()).items():
-            log.info("actor %s: pid %d on %s (node %s)", name, where.pid, where.node_ip, where.node_id[:12])
-        self.started_at = time.time() + START_DELAY_S
-        ray.get([s.camera.start.remote(self.started_at) for s in self.seats.values()])
-
-    def _check_cluster(self) -> None:
-        """The cluster has the resources every actor asks for, on nodes that can hold them; the
-        nodes as the run starts, for the summary."""
-        check_resources(self.pool, len(self.sources), ray.cluster_resources())
-        nodes = [n for n in ray.nodes() if n.get("Alive")]
-        self.nodes = {
-            n["NodeID"]: {
-                "ip": n.get("NodeManagerAddress"),
-                "resources": {k: v for k, v in n.get("Resources", {}).items() if not k.startswith("node:")},
-            }
-            for n in nodes
-        }
-        check_placement(self.needs(), nodes_from_ray(nodes))
-
-    def _model_spec(self) -> dict:
-        """What each detector builds its model from: `model`'s settings, how to count its threads
-        on its own node, the plug-ins, and the files it needs shipped to that node."""
-        cfg = self.cfg
-        model = dataclasses.asdict(cfg.model)  # threads 0: each detector counts its own node's cores
-        model["auto_threads"] = {
-            "shared_workers": self.pool.shared_workers,
-            "cpus_per_worker": self.pool.cpus_per_worker,
-        }
-        model["shipped"] = {}  # files read where they are, loaded where each detector is
-        if cfg.model.weights and os.path.isfile(cfg.model.weights):
-            self.weights = model["shipped"]["weights"] = ship(cfg.model.weights)
-        model["plugins"] = plugins.enabled(cfg.plugins)
-        for (name, setting), path in plugins.files(cfg.plugins).items():
-            model["shipped"][f"plugins.{name}.{setting}"] = ship(path)
-        return model
-
-    def _start_reorders(self, strategy: NodeAffinitySchedulingStrategy) -> None:
-        """A reorder per seat; under policy aligned, the one clock for every round (before the
-        detectors that ask it)."""
-        stream, restarts = self.cfg.stream, self.cfg.run.max_restarts
-        for seat, source in self.sources.items():
-            reorder = REORDER.start_one(
-                ReorderActor,
-                seat,
-                (stream.max_wait_ms / 1000.0, stream.max_pending),
-                restarts=restarts,
-                strategy=strategy,
-            )
-            self.seats[seat] = Seat(source, reorder, [])
-        if parts(stream.policy).rounds:
-            self.rounds = ROUNDS.start_one(
-                RoundsActor,
-                (self.seat_names, 1.0 / stream.aligned_hz if stream.aligned_hz else 0.0),
-                restarts=restarts,
-                strategy=strategy,
-            )
-            self.health.rounds = True
-
-    def _start_detectors(self, model: dict) -> None:
-        """The shared detectors, each starting its round at another seat so they stay out of step;
-        or each seat's own. Offline: the job's runtime env (`main.worker_env`)."""
-        pool, policy = self.pool, parts(self.cfg.stream.policy)
-        batch = BatchSettings(
-            pool.batch_size, pool.batch_wait_ms / 1000.0, pool.batch_max_age_ms / 1000.0 or None, policy.lossless
-        )
-
-        def detector(name: str, seats: list[str], shared: bool):
-            return DETECTOR.start_one(
-                DetectorActor,
-                name,
-                (model, seats, shared, policy.rounds, load_model, batch if shared else None),
-                cpus=pool.cpus_per_worker,
-                gpus=pool.gpus_per_worker,
-                resources={k: float(v) for k, v in pool.resources.items()},
-                restarts=self.cfg.run.max_restarts,
-            )
-
-        seats, n = self.seat_names, len(self.shared_names)
-        self.shared = [
-            detector(name, seats[i * len(seats) // n :] + seats[: i * len(seats) // n], True)
-            for i, name in enumerate(self.shared_names)
-        ]
-        for seat, s in self.seats.items():
-            s.detectors = [detector(name, [seat], False) for name in self.own_names[seat]]
-
-    def _await_detectors(self, ready_timeout_s: float) -> None:
-        """Every detector's model loaded, each said in a line; a model that cannot load is a bad
-        `model.weights`, and detectors Ray cannot place in time are named."""
-        all_detectors = self.detectors
-        log.info(
-            "loading the model in %d detector actors (%s) ...",
-            len(all_detectors),
-            f"shared by {len(self.seats)} cameras" if self.shared else f"{self.pool.workers_per_camera} per camera",
-        )
-        started = time.monotonic()
-        pending = [d.ready.remote() for d in all_detectors]
-        names = dict(zip(pending, self._detector_names()))
-        while pending:
-            done, pending = ray.wait(pending, num_returns=len(pending), timeout=10.0)
-            try:
-                for said in ray.get(done):  # a model that fails to load raises here, with its own message
-                    self._say_ready(said)
-            except Exception as error:
-                cause = getattr(error, "cause", error)
-                if isinstance(cause, ModelError):
-                    raise ConfigError(f"model.weights: {cause}") from None
-                raise
-            if pending:
-                waited = time.monotonic() - started
-                if waited > ready_timeout_s:
-                    raise StartError(
-                        f"detector actors not ready after {waited:.0f} s: {', '.join(names[ref] for ref in pending)}; "
-                        "the cluster may lack the free resources they ask for (see `ray status`; pool.cpus_per_worker, "
-                        "pool.gpus_per_worker, pool.resources), or the model is slow to load"
-                    )
-                log.info(
-                    "... %d of %d detectors ready (%.0f s)",
-                    len(all_detectors) - len(pending),
-                    len(all_detectors),
-                    waited,
-                )
-        self.names = ray.get(all_detectors[0].names.remote())
-        log.info("detectors ready in %.1f s; model has %d classes", time.monotonic() - started, len(self.names))
-
-    def _say_ready(self, said: DetectorReady) -> None:
-        """A detector's start-up lines: its model and device, its batches, a GPU it holds but cannot use."""
-        pool = self.pool
-        post = f", then {' and '.join(said.post)}" if said.post else ""
-        log.info("%s ready: %s on %s%s", said.name, said.weights, said.device, post)
-        if said.batch > 1:
-            log.info(
-                "%s infers up to %d frames in one batch, waiting at most %g ms for it to fill%s",
-                said.name,
-                said.batch,
-                pool.batch_wait_ms,
-                f"; {said.batch_note}" if said.batch_note else "",
-            )
-        if pool.gpus_per_worker and said.device == "cpu":
-            log.warning(
-                "%s holds %g GPU but infers on the CPU: %s",
-                said.name,
-                pool.gpus_per_worker,
-                said.note or "torch sees no CUDA device on its node (a CPU build of torch?)",
-            )
-
-    def _start_cameras(self) -> None:
-        """A camera per seat. A recording is written, and a replay read, by the cameras: on the
-        driver's node, where its files are."""
-        cfg, stream, pool = self.cfg, self.cfg.stream, self.pool
-        policy = parts(stream.policy)
-        files_here = (
-            NodeAffinitySchedulingStrategy(self.driver_node, soft=False) if cfg.record or cfg.replay.path else None
-        )
-        hold_s = hold_for(policy.display_lag_s, stream.max_wait_ms / 1000) if self.keep_pixels else None
-        for seat, s in self.seats.items():
-            s.camera = CAMERA.start_one(
-                CameraActor,
-                seat,
-                (
-                    s.source,
-                    self.own_names[seat],
-                    policy,
-                    pool.in_flight_per_worker,
-                    hold_s,
-                    stream.buffer_s,
-                    Sending(stream.send_size, grey=cfg.model.grayscale),
-                ),
-                cpus=pool.camera_cpus,
-                shared_detectors=len(self.shared),
-                resources=camera_resources(cfg, seat),
-                restarts=cfg.run.max_restarts,
-                strategy=files_here,
-            )
-
-    def _wait_cameras_up(self) -> None:
-        """Every camera's process up, or an error naming those Ray could not place in time."""
-        pending = {s.camera.stats.remote(): seat for seat, s in self.seats.items()}
-        done, waiting = ray.wait(list(pending), num_returns=len(pending), timeout=CAMERAS_UP_S)
-        ray.get(done)
-        if waiting:
-            seats = ", ".join(pending[ref] for ref in waiting)
-            raise StartError(
-                f"the camera actors of {seats} did not start in {CAMERAS_UP_S:.0f} s: the Ray cluster may "
-                "not have the resources they ask for free (see `ray status`; pool.camera_cpus, "
-                "cameras[].resources, pool.camera_resources)"
-            )
+        """Choose the pool, name its detectors, and build the graph (`build.Builder`); its actors
+        are in `graph` as they start, for `shutdown` whatever happens."""
+        self.pool, self.pool_choice = choose_pool(self.cfg, len(self.sources))
+        name_detectors(self.pool, self.seat_names, self.health)
+        Builder(self.cfg, self.sources, self.keep_pixels, self.pool, self.health, self.graph).build(ready_timeout_s)
 
     def drain(self, wait_s: float = 0.05) -> dict[str, list[Item]]:
         """What seats emitted since their last drain, each list in sequence order.
@@ -559,7 +264,7 @@ class Pipeline:
         cams = [c for seat, c in self._cameras("stats").items() if seat not in self.down]
         detectors = [
             d
-            for d in settle([d.stats.remote() for d in self.detectors], STATS_TIMEOUT_S)
+            for d in settle([d.stats.remote() for d in self.graph.detectors], STATS_TIMEOUT_S)
             if isinstance(d, DetectorReport)
         ]
         return {
@@ -574,7 +279,7 @@ class Pipeline:
             return {}, {}
         finals = self._cameras("stop")
         self.detector_stats = [
-            got for got in settle([d.stop.remote() for d in self.detectors]) if isinstance(got, DetectorReport)
+            got for got in settle([d.stop.remote() for d in self.graph.detectors]) if isinstance(got, DetectorReport)
         ]
         post = [(d.post_ms, d.inferred) for d in self.detector_stats if d.post_ms]
         if post:
@@ -582,12 +287,12 @@ class Pipeline:
                 "post-processing (plug-ins) took %.1f ms of each frame's inference",
                 sum(ms * n for ms, n in post) / max(sum(n for _, n in post), 1),
             )
-        if self.rounds is not None:
-            got = settle([self.rounds.stats.remote()])[0]
+        if self.graph.rounds is not None:
+            got = settle([self.graph.rounds.stats.remote()])[0]
             self.rounds_stats = got if isinstance(got, RoundsReport) else None
         # A detector's pushes reach the reorder in the order it sent them, so one more (empty) push
         # that has completed proves all earlier results from that detector have landed.
-        settle([d.barrier.remote() for d in self.detectors])
+        settle([d.barrier.remote() for d in self.graph.detectors])
         last: dict[str, list[Item]] = {seat: [] for seat in self.seats}
         for seat, items in self._take_drained(list(self._draining)).items():  # calls still waiting
             last[seat] += items
@@ -601,32 +306,18 @@ class Pipeline:
 
     def actors(self) -> dict[str, object]:
         """Every actor of the run by name."""
-        named = {
-            kind.name(seat): actor
-            for seat, s in self.seats.items()
-            for kind, actor in ((CAMERA, s.camera), (REORDER, s.reorder))
-            if actor is not None
-        }
-        for detector, name in zip(self.detectors, self._detector_names()):
-            named[name] = detector
-        if self.rounds is not None:
-            named[ROUNDS.name()] = self.rounds
-        return named
-
-    def _detector_names(self) -> list[str]:
-        return self.shared_names + [name for names in self.own_names.values() for name in names]
+        return self.graph.actors(self.health.detectors)
 
     def restarts(self, seat: str) -> Restarts:
         """How often each of this seat's actors was restarted (from the facts last taken)."""
         return self.health.restarts(seat, {name: fact.restarts for name, fact in self.facts.items()})
 
     def shutdown(self) -> None:
-        for actor in self.detectors + [a for s in self.seats.values() for a in (s.camera, s.reorder)] + [self.rounds]:
-            if actor is not None:
-                ray.kill(actor)
-        self.seats.clear()
-        self.shared.clear()
-        self.rounds = None
+        for actor in self.actors().values():
+            ray.kill(actor)
+        self.graph.seats.clear()
+        self.graph.shared.clear()
+        self.graph.rounds = None
 
 
 def _say_down(seat: str, why: str) -> None:

@@ -23,7 +23,8 @@ from mjray.camera.pixels import Sending
 from mjray.camera.recording import Recording, start_recording
 from mjray.camera.sources import ReplayClock, ReplaySource, SourceState
 from mjray.camera.timeline import MissingFrames
-from mjray.cluster.pipeline import Pipeline, Seat, answers, live_sources, settle
+from mjray.cluster.build import Seat
+from mjray.cluster.pipeline import Pipeline, answers, live_sources, settle
 from mjray.config import AppConfig, CameraConfig, ConfigError, PoolConfig, StreamConfig, validate
 from mjray.detect.model import YoloDetector
 from mjray.frames import Detections, Frame, Gap, GapReason, Result
@@ -91,7 +92,7 @@ def test_pictures_come_from_their_cameras_and_a_slow_camera_holds_up_no_other_se
         cameras = {seat: ray.remote(CameraStandIn).options(max_concurrency=4).remote() for seat in ("ton", "nan")}
         ray.get(cameras["nan"].set_delay.remote(2.0))
         pipeline = Pipeline(validate(AppConfig()), {}, keep_pixels=True)
-        pipeline.seats = {seat: Seat(None, None, [], camera) for seat, camera in cameras.items()}
+        pipeline.graph.seats.update({seat: Seat(None, None, [], camera) for seat, camera in cameras.items()})
         started = time.monotonic()
         ton, nan = pipeline.pixels([result("ton", 1), result("nan", 1)])
         assert time.monotonic() - started < 1.5 and ton[0, 0, 0] == 1 and nan is None, "nan's camera is late"

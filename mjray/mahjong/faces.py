@@ -9,8 +9,9 @@ contrast. Where no face matches well, or none clearly better than the next, the 
 
 Where the model found no tile at all, a row of tiles shows it: a gap of a whole tile's pitch or
 more between two neighbours, or past either end (up to three pitches out at the right: a drawn tile is often set
-apart). A face that matches there well and clearly is a tile the model missed (`fill`); bare
-cloth matches no face that well. A blank face (the white dragon) is told by a flat, bright patch
+apart). A face that matches there well and clearly is a tile the model missed (`fill`); past
+an end, one that matches well is a tile even where no face is clearly best (its name then barely
+counts in the hand's votes). Bare cloth matches no face that well. A blank face (the white dragon) is told by a flat, bright patch
 when relabelling a box the model found, never when filling: cloth can be as flat and bright.
 
 The faces ship as `mjray/mahjong/data/tile_faces.npz`, grey rasters of the public-domain artwork
@@ -24,6 +25,7 @@ import logging
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -42,6 +44,7 @@ FACE_ASPECT = 1.333  # face height over width
 MARGIN = 0.05  # the faces' best score must beat the second best by this much to overrule the model,
 SURE = 0.5  # and reach this (above what bare cloth reaches, below most tiles' own face: docs/game-record.md)
 FILL_SURE = 0.6  # a tile where the model found none: its face must match at least this well
+UNSURE = 0.1  # the confidence of a tile past a row's end whose face matches that well, but not clearly
 END_REACH = (1.0, 1.4, 1.8)  # pitches past a row's left end where a tile is looked for
 DRAWN_REACH = (1.0, 1.4, 1.8, 2.2, 2.6, 3.0)  # and past its right end (a drawn tile lies up to two tiles apart)
 MOST_MISSING = 3  # tiles missing between two neighbours in a row, at most
@@ -112,12 +115,19 @@ def rows_of(boxes: np.ndarray) -> list[np.ndarray]:
     return [boxes[sorted(r, key=lambda i: boxes[i, 0])] for r in rows]
 
 
-def row_holes(xyxy: np.ndarray) -> list[np.ndarray]:
-    """Where a row of at least 3 tile boxes lacks a tile, each as its candidate boxes (k x 4): a
-    neighbour 1.75 pitches or more away (the drawn tile's gap of a fraction of a tile is none; at
-    most `MOST_MISSING` tiles between two), and past each end, at `END_REACH` pitches left and
-    `DRAWN_REACH` right (a drawn tile may lie up to two tiles apart)."""
-    out: list[np.ndarray] = []
+class Hole(NamedTuple):
+    """Where a row lacks a tile: its candidate boxes (k x 4), one of which a tile would fill."""
+
+    boxes: np.ndarray
+    end: bool  # past the row's end, where a tile is not known to lie; else between two neighbours
+
+
+def row_holes(xyxy: np.ndarray) -> list[Hole]:
+    """Where a row of at least 3 tile boxes lacks a tile: a neighbour 1.75 pitches or more away
+    (the drawn tile's gap of a fraction of a tile is none; at most `MOST_MISSING` tiles between
+    two), and past each end, at `END_REACH` pitches left and `DRAWN_REACH` right (a drawn tile may
+    lie up to two tiles apart)."""
+    out: list[Hole] = []
     xyxy = xyxy[(xyxy[:, 2] - xyxy[:, 0] >= 2) & (xyxy[:, 3] - xyxy[:, 1] >= 2)]  # no box of no size
     if len(xyxy) >= 3:
         for boxes in (r for r in rows_of(xyxy) if len(r) >= 3):
@@ -133,15 +143,13 @@ def row_holes(xyxy: np.ndarray) -> list[np.ndarray]:
                 for j in range(1, missing + 1):
                     f = j / (missing + 1)
                     x = (1 - f) * (a[0] + a[2]) / 2 + f * (b[0] + b[2]) / 2
-                    out.append(
-                        np.array(
-                            [[x - width / 2, (1 - f) * a[1] + f * b[1], x + width / 2, (1 - f) * a[3] + f * b[3]]],
-                            np.float32,
-                        )
-                    )
+                    box = [x - width / 2, (1 - f) * a[1] + f * b[1], x + width / 2, (1 - f) * a[3] + f * b[3]]
+                    out.append(Hole(np.array([box], np.float32), end=False))
             for end, side, reach in ((boxes[0], -1, END_REACH), (boxes[-1], 1, DRAWN_REACH)):
                 xs = (end[0] + end[2]) / 2 + side * pitch * np.array(reach)
-                out.append(np.array([[x - width / 2, end[1], x + width / 2, end[3]] for x in xs], np.float32))
+                out.append(
+                    Hole(np.array([[x - width / 2, end[1], x + width / 2, end[3]] for x in xs], np.float32), True)
+                )
     return out
 
 
@@ -337,12 +345,15 @@ class FaceMatcher:
 
     def fill(self, grey: np.ndarray, detections: Detections) -> Detections:
         """The boxes plus a tile at each hole of their rows where a face matches well and clearly
-        (its confidence: that match). Never a blank face: cloth, light or dark, is as blank."""
+        (its confidence: that match). Past a row's end a face that matches well but not clearly is
+        a tile too, named by the best face at confidence `UNSURE`: the model misses a tile set apart
+        (a drawn one) most, and that a tile is there says a draw however its name is read (the
+        hand's votes weigh that name little). Never a blank face: cloth, light or dark, is as blank."""
         tiles = np.isin(detections.class_id, self.class_of_tile)
         height, width = grey.shape[:2]
         taken = detections.xyxy[tiles]
         found = []
-        for candidates in row_holes(taken):
+        for candidates, end in row_holes(taken):
             inside = candidates[
                 (candidates[:, 0] >= 0)
                 & (candidates[:, 1] >= 0)
@@ -356,8 +367,9 @@ class FaceMatcher:
             scores, box = max(scored, key=lambda pair: float(pair[0].max()))
             second, first = np.partition(scores, -2)[-2:]
             best = int(np.argmax(scores))
-            if first >= FILL_SURE and first - second > self.margin and TILES[best] != BLANK_TILE:
-                found.append((box, first, self.class_of_tile[best]))
+            clearly = first - second > self.margin
+            if first >= FILL_SURE and (clearly or end) and TILES[best] != BLANK_TILE:
+                found.append((box, first if clearly else UNSURE, self.class_of_tile[best]))
                 taken = np.concatenate([taken, box[None]])
         if not found:
             return detections

@@ -65,7 +65,7 @@ class Graph:
     names: dict[int, str] = dataclasses.field(default_factory=dict)  # the model's classes
     nodes: dict[str, dict] = dataclasses.field(default_factory=dict)  # node id -> address and resources, at start
     driver_node: str = ""  # the node id this process joined the cluster on
-    weights: ShippedFile | None = None  # the model file, shipped to the detectors' nodes
+    weights: ShippedFile | None = None  # the model file shipped to the detectors' nodes (its bytes held for the run)
     started_at: float | None = None  # wall time the cameras started (a replay's time zero)
 
     @property
@@ -241,7 +241,8 @@ class Builder:
         for i, name in enumerate(self.health.shared):
             self.graph.shared.append(detector(name, seats[i * len(seats) // n :] + seats[: i * len(seats) // n], True))
         for seat, s in self.graph.seats.items():
-            s.detectors = [detector(name, [seat], False) for name in self.health.own[seat]]
+            for name in self.health.own[seat]:  # each kept as it starts: a start that fails leaves none unknown
+                s.detectors.append(detector(name, [seat], False))
 
     def await_detectors(self, ready_timeout_s: float) -> None:
         """Every detector's model loaded, each said in a line; a model that cannot load is a bad

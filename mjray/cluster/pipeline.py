@@ -313,8 +313,12 @@ class Pipeline:
         return self.health.restarts(seat, {name: fact.restarts for name, fact in self.facts.items()})
 
     def shutdown(self) -> None:
-        for actor in self.actors().values():
-            ray.kill(actor)
+        graph = self.graph  # the detectors asked first, then what they ask and push to
+        for actor in (
+            graph.detectors + [a for s in graph.seats.values() for a in (s.camera, s.reorder)] + [graph.rounds]
+        ):
+            if actor is not None:
+                ray.kill(actor)
         self.graph.seats.clear()
         self.graph.shared.clear()
         self.graph.rounds = None

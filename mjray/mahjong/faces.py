@@ -8,11 +8,12 @@ at the box's own scale of about 24 pixels wide. The correlation ignores the ligh
 contrast. Where no face matches well, or none clearly better than the next, the model's label stays.
 
 Where the model found no tile at all, a row of tiles shows it: a gap of a whole tile's pitch or
-more between two neighbours, or past either end (up to three pitches out at the right: a drawn tile is often set
-apart). A face that matches there well and clearly is a tile the model missed (`fill`); past
-an end, one that matches well is a tile even where no face is clearly best (its name then barely
-counts in the hand's votes). Bare cloth matches no face that well. A blank face (the white dragon) is told by a flat, bright patch
-when relabelling a box the model found, never when filling: cloth can be as flat and bright.
+more between two neighbours, or past either end (up to three pitches out at the right: a drawn
+tile is often set apart). A face that matches there well and clearly is a tile the model missed
+(`fill`); past an end, one that matches well is a tile even where no face is clearly best (at a
+low confidence: against the model's reads of that tile its name weighs little). Bare cloth
+matches no face that well. A blank face (the white dragon) is told by a flat, bright patch when
+relabelling a box the model found, never when filling: cloth can be as flat and bright.
 
 The faces ship as `mjray/mahjong/data/tile_faces.npz`, grey rasters of the public-domain artwork
 (`pymdownx-mahjong`, built by `python -m mjray.sim faces`); a table with other tiles wants its own
@@ -347,8 +348,9 @@ class FaceMatcher:
         """The boxes plus a tile at each hole of their rows where a face matches well and clearly
         (its confidence: that match). Past a row's end a face that matches well but not clearly is
         a tile too, named by the best face at confidence `UNSURE`: the model misses a tile set apart
-        (a drawn one) most, and that a tile is there says a draw however its name is read (the
-        hand's votes weigh that name little). Never a blank face: cloth, light or dark, is as blank."""
+        (a drawn one) most, and that a tile is there says a draw however its name is read (against
+        the model's reads of it, that name weighs little). Never a blank face: cloth, light or dark,
+        is as blank."""
         tiles = np.isin(detections.class_id, self.class_of_tile)
         height, width = grey.shape[:2]
         taken = detections.xyxy[tiles]

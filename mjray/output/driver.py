@@ -117,8 +117,9 @@ class Driver:
                 next_ended_check = now + ENDED_CHECK_S
                 if self.pipeline.ended():
                     why = "every source ended"
-            if now >= next_status:
-                next_status += self.status_every_s
+            if why is None and now >= next_status:
+                while next_status <= now:  # one status after a stall, not one per period it missed
+                    next_status += self.status_every_s
                 status = self.pipeline.stats()
                 log.info("status: %s", "  ".join(self.tallies[s].status(status[s]) for s in self.tallies))
                 states = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from mjray.mahjong.discards import LOOSE_COST, UNREAD_COST, candidates, rank_discards
+from mjray.mahjong.discards import LOOSE_COST, UNREAD_COST, barely_named, candidates, rank_discards
 from mjray.mahjong.tiles import SUITS
 from mjray.mahjong.votes import Track, in_order
 from tests.support import HAND, held, placed, row
@@ -58,6 +58,20 @@ def test_a_drawn_tile_misread_alike_every_time_is_named_by_the_kind_the_readings
     left = after("7p", "9s")
     best = ranked([row(left)] * 3, drawn_as("2m"))[0]
     assert best.name == "9s" and best.removed.tile() == "7p" and best.misfit == pytest.approx(3 * UNREAD_COST)
+
+
+def test_a_drawn_tile_barely_named_takes_the_kind_its_place_shows_even_where_its_label_sorts():
+    """Drawn 4m, named 1p and 2p only by the faces' unsure fills, however many: 1p sorts where 4m
+    does, yet one reading's 4m names it, at no cost. Read 1p by the model, its label keeps that place."""
+    left = after("7p", "4m")
+    unsure = Track(window=48)
+    for label in ("1p", "2p") * 6:
+        unsure.vote(label, 0.1, margin=1.0)
+    unsure.apart = True
+    assert barely_named(unsure) and unsure.total > 1.0 and not barely_named(drawn_as("1p"))
+    best = ranked([row(left)], unsure)[0]
+    assert best.name == "4m" and best.labels == left and best.misfit == 0.0 and best.removed.tile() == "7p"
+    assert ranked([row(left)], drawn_as("1p"))[0].name == "1p"
 
 
 def test_each_tile_out_and_the_drawn_tile_where_its_kind_sorts():

@@ -13,6 +13,7 @@ from mjray.mahjong.faces import (
     BUNDLED_FACES,
     DRAWN_REACH,
     END_REACH,
+    FILL_SURE,
     UNSURE,
     FaceMatcher,
     FaceMemory,
@@ -21,7 +22,7 @@ from mjray.mahjong.faces import (
     row_holes,
 )
 from mjray.mahjong.tiles import DETECTOR_NAME, TILES
-from mjray.sim.game import Hand
+from mjray.sim.game import DRAWN_GAP, Hand
 from mjray.sim.render import SeatView
 
 NAMES = dict(enumerate(DETECTOR_NAME[t] for t in reversed(TILES)))  # a model's own class order, not mjray's
@@ -35,14 +36,28 @@ def seat_view(seat: int) -> SeatView:
     return SeatView(seat, 640, 360, seed=3)
 
 
-def seat_pixels(hand: tuple[str, ...], seat: int, jitter: float, rng: np.random.Generator, frame: int = 7):
-    """A rendered seat's grey frame and its true boxes, each shifted as a detector's box would be."""
+def seat_pixels(
+    hand: tuple[str, ...],
+    seat: int,
+    jitter: float,
+    rng: np.random.Generator,
+    frame: int = 7,
+    drawn: str | None = None,
+    gap: float = DRAWN_GAP,
+):
+    """A rendered seat's grey frame and its true boxes (the drawn tile's last), each shifted as a
+    detector's box would be."""
     view = seat_view(seat)
-    rendered = Hand(tuple(hand))
+    rendered = Hand(tuple(hand), drawn, gap)
     grey = preprocess(view.render(rendered, frame, 15.0), True, True)[..., 0]
     boxes = np.array([b.box for b in view.boxes(rendered)], np.float32)
     boxes += rng.uniform(-jitter, jitter, boxes.shape).astype(np.float32)
     return grey, boxes, [b.tile for b in view.boxes(rendered)]
+
+
+def lies_on(box: np.ndarray, true: np.ndarray) -> bool:
+    """Is `box` centred on the true box, within 0.3 of its width?"""
+    return bool(abs((box[0] + box[2] - true[0] - true[2]) / 2) < 0.3 * (true[2] - true[0]))
 
 
 def wrongly_read(boxes: np.ndarray) -> Detections:
@@ -138,29 +153,29 @@ def test_tiles_the_model_missed_are_found_by_their_faces_and_cloth_is_not():
 
 
 def test_a_drawn_tile_the_faces_cannot_name_past_the_row_is_still_a_tile_and_one_inside_is_not():
-    """Faces with 3m's face also under 2m's name: a 3m is a tile, but no face clearly names it. The
-    drawn 3m set apart (the model misses a lone tile most) comes back past the row's end, named
-    barely (`UNSURE`); a 3m missed between two neighbours is not made up, its place being known."""
+    """The model missed the drawn 3m, set half a tile apart, and the row's own 3m. With the faces as
+    they are, both come back, named 3m clearly. With 3m's face also under 2m's name, a 3m is a tile
+    no face clearly names: the drawn one still comes back past the row's end, at `UNSURE`; the one
+    between two neighbours, whose place is known, does not."""
     faces = load_faces()
-    faces[TILES.index("2m")] = faces[TILES.index("3m")]
-    matcher = FaceMatcher(faces, NAMES)
+    tied = faces.copy()
+    tied[TILES.index("2m")] = faces[TILES.index("3m")]
+    concealed = ("1m", "3m", "4m", "5m", "6m", "1p", "2p", "3p", "7s", "8s", "9s", "1z", "7z")
     rng = np.random.default_rng(5)
     for seat in range(4):
-        hand = Hand(("1m", "3m", "4m", "5m", "6m", "1p", "2p", "3p", "7s", "8s", "9s", "1z", "7z"), "3m", gap=0.5)
-        view = seat_view(seat)
-        grey = preprocess(view.render(hand, 7, 15.0), True, True)[..., 0]
-        truth = view.boxes(hand)
-        boxes = np.array([b.box for b in truth], np.float32) + rng.uniform(-1, 1, (14, 4)).astype(np.float32)
-        labels = np.array([CLASS[DETECTOR_NAME[b.tile]] for b in truth], np.int32)
-        middle = [b.tile for b in truth].index("3m")  # the 3m in the row
-        kept = [i for i in range(13) if i != middle]  # the model missed the drawn 3m and the row's
-        filled = matcher.fill(grey, Detections(boxes[kept], np.full(12, 0.8, np.float32), labels[kept]))
-        added = filled[np.arange(12, len(filled))]
-        assert len(added) == 1, f"seat {seat}: {added.xyxy.tolist()}"
-        centre = (boxes[13, 0] + boxes[13, 2]) / 2
-        assert abs((added.xyxy[0, 0] + added.xyxy[0, 2]) / 2 - centre) < 0.3 * (boxes[13, 2] - boxes[13, 0])
-        assert NAMES[int(added.class_id[0])] in (DETECTOR_NAME["2m"], DETECTOR_NAME["3m"])
-        assert added.confidence[0] == pytest.approx(UNSURE)
+        grey, boxes, truth = seat_pixels(concealed, seat, 1.0, rng, drawn="3m", gap=0.5)
+        labels = np.array([CLASS[DETECTOR_NAME[t]] for t in truth], np.int32)
+        inside = truth.index("3m")  # the row's 3m; the drawn one is the 14th
+        kept = [i for i in range(13) if i != inside]
+        missed = Detections(boxes[kept], np.full(12, 0.8, np.float32), labels[kept])
+
+        both, drawn = (FaceMatcher(f, NAMES).fill(grey, missed)[12:] for f in (faces, tied))
+        assert len(both) == 2 and all(NAMES[int(c)] == DETECTOR_NAME["3m"] for c in both.class_id), seat
+        assert (both.confidence >= FILL_SURE).all()
+        assert {(lies_on(b, boxes[inside]), lies_on(b, boxes[13])) for b in both.xyxy} == {(True, False), (False, True)}
+        assert len(drawn) == 1 and lies_on(drawn.xyxy[0], boxes[13]), f"seat {seat}: {drawn.xyxy.tolist()}"
+        assert NAMES[int(drawn.class_id[0])] in (DETECTOR_NAME["2m"], DETECTOR_NAME["3m"])  # the same face
+        assert drawn.confidence[0] == pytest.approx(UNSURE)
 
 
 def test_light_cloth_is_no_white_dragon():

@@ -1,0 +1,94 @@
+"""The build, before and around Ray (`mjray.cluster.build`): what it asks of the cluster, what a failed start leaves, the shutdown."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from mjray.cluster.build import Builder, Graph, name_detectors
+from mjray.cluster.health import SeatHealth
+from mjray.cluster.placement import Need
+from mjray.config import AppConfig, CameraConfig, PoolConfig
+
+SEATS = ["ton", "nan"]
+
+
+def builder(pool: PoolConfig, cameras: list[CameraConfig] | None = None) -> Builder:
+    cfg = dataclasses.replace(AppConfig(), pool=pool, cameras=cameras or [])
+    health = SeatHealth(SEATS)
+    name_detectors(pool, SEATS, health)
+    return Builder(cfg, dict.fromkeys(SEATS), False, pool, health, Graph())
+
+
+def test_a_pool_per_camera_names_each_seats_detectors_and_a_shared_pool_names_none_of_a_seat():
+    own = builder(PoolConfig(shared_workers=0, workers_per_camera=2)).health
+    assert own.shared == [] and own.own == {
+        "ton": ["detector:ton:0", "detector:ton:1"],
+        "nan": ["detector:nan:0", "detector:nan:1"],
+    }
+    assert own.detectors == ["detector:ton:0", "detector:ton:1", "detector:nan:0", "detector:nan:1"]
+    shared = builder(PoolConfig(shared_workers=2, workers_per_camera=3)).health
+    assert shared.own == {"ton": [], "nan": []} and shared.detectors == ["detector:shared:0", "detector:shared:1"]
+
+
+def test_every_camera_and_detector_asks_for_its_resources_naming_the_setting_that_asked():
+    pool = PoolConfig(
+        shared_workers=0,
+        workers_per_camera=1,
+        camera_cpus=0.5,
+        cpus_per_worker=1.0,
+        gpus_per_worker=0.25,
+        resources={"gpu_box": 1},
+        camera_resources={"room_a": 0.01},
+    )
+    cameras = [CameraConfig("ton", "rtsp://a"), CameraConfig("nan", "rtsp://b", resources={"room_b": 0.5})]
+    assert builder(pool, cameras).needs() == [
+        Need("camera ton", "pool.camera_resources", {"CPU": 0.5, "room_a": 0.01}),
+        Need("camera nan", "cameras[1].resources", {"CPU": 0.5, "room_b": 0.5}),
+        Need("detector detector:ton:0", "pool.resources", {"CPU": 1.0, "GPU": 0.25, "gpu_box": 1.0}),
+        Need("detector detector:nan:0", "pool.resources", {"CPU": 1.0, "GPU": 0.25, "gpu_box": 1.0}),
+    ]
+
+
+def test_a_seats_detectors_are_in_the_graph_as_each_starts_so_a_failed_start_leaves_none_unknown(monkeypatch):
+    """The second detector of a seat fails to start: the first is in the graph, for the shutdown."""
+    from mjray.cluster import build
+    from mjray.cluster.build import Seat
+
+    made = builder(PoolConfig(shared_workers=0, workers_per_camera=2))
+    started = []
+
+    def start_one(cls, name, args, **options):
+        if name.endswith(":1"):
+            raise RuntimeError(f"{name}: an actor of that name is still alive")
+        started.append(name)
+        return name
+
+    monkeypatch.setattr(build.DETECTOR, "start_one", start_one)
+    made.graph.seats = {seat: Seat(None, None, []) for seat in SEATS}
+    with pytest.raises(RuntimeError, match="detector:ton:1"):
+        made.start_detectors({})
+    assert started == ["detector:ton:0"] and made.graph.detectors == ["detector:ton:0"]
+
+
+def test_shutdown_kills_the_detectors_then_the_cameras_and_reorders_then_the_rounds(monkeypatch):
+    from mjray.cluster import pipeline
+    from mjray.cluster.build import Seat
+
+    killed = []
+    monkeypatch.setattr(pipeline.ray, "kill", killed.append)
+    run = pipeline.Pipeline(AppConfig(), dict.fromkeys(SEATS), keep_pixels=False)
+    run.graph.seats = {seat: Seat(None, f"reorder:{seat}", [f"detector:{seat}:0"], f"camera:{seat}") for seat in SEATS}
+    run.graph.rounds = "rounds"
+    run.shutdown()
+    assert killed == [
+        "detector:ton:0",
+        "detector:nan:0",
+        "camera:ton",
+        "reorder:ton",
+        "camera:nan",
+        "reorder:nan",
+        "rounds",
+    ]
+    assert run.graph.detectors == [] and run.graph.rounds is None

@@ -41,7 +41,9 @@ class Discard:
 def barely_named(drawn: Track) -> bool:
     """Was the drawn tile only ever named by the faces' unsure fills (every read under `WEAK`)? Its
     name then says nothing the readings of its place cannot overrule."""
-    return bool(drawn.votes) and max(w for reads in drawn.votes for _, w in reads) < WEAK
+    if not drawn.votes or drawn.total >= 2 * WEAK * len(drawn.votes):  # (a read's two boxes at most: one weighs WEAK)
+        return False
+    return max(w for reads in drawn.votes for _, w in reads) < WEAK
 
 
 def candidates(

@@ -12,7 +12,8 @@ slid into it, the 14th tile whose removal leaves the rest most like the hand hel
 its own votes and the hand's tiles are named together in the order the seat keeps its suits in
 (learnt from its hands), a place never read holding a guess marked by a confidence of 0
 (`mjray.mahjong.votes`). A drawn tile kept at the row's right end when another goes, not sorted in,
-is read where it lies, named by its own reads (`Track.loose`), and its sorting in later is no turn.
+is read where it lies, named by its own reads (`Track.loose`), and its sorting in later is no turn
+(misread while loose, it takes the kind read where it sorts, when its label sorts there too).
 A reading that does not show the hand held is evidence of a change, taken once `confirm` readings
 show it (one, when it is unmistakable), and dated by the capture time of the first reading that
 showed it: a draw (the 13 unchanged, a drawn tile beside or among them); a discard (the new 13 must
@@ -48,6 +49,9 @@ from mjray.mahjong.votes import YOUNG, Track, may_sort_to, name_sorted, sorts_to
 
 Kind = Literal["draw", "discard"]
 MIN_WEIGHT = 0.05  # a read's vote never weighs less, whatever the detector's confidence
+# misfit per reading of a loose tile sorted in under the kind the readings show where both sort (it was misread
+# while loose), not its label: under the half a reading an unseen turn must fit better by for a sort-in to lose
+RENAME_COST = 0.1
 
 
 @dataclass(frozen=True)
@@ -394,10 +398,17 @@ class HandReader:
                 continue
             each = misfits(k, q) + np.array([1.0 - kept.credit(v[q]) if v[q] is not None else 0.0 for v in views])
             if best is None or each.sum() < best[0].sum():
-                best = (each, q)
+                best = (each, q, None)
+            # a loose tile misread: another kind the readings show where it sorts, that sorts there too
+            shown = Counter(v[q] for v in views if v[q] is not None and v[q] != kept.tile())
+            for kind, times in shown.most_common(1):
+                if times >= self.confirm and q in sorts_to(rest, kind, self.order):
+                    each = misfits(k, q) + np.array([RENAME_COST if v[q] in (None, kind) else 1.0 for v in views])
+                    if each.sum() < best[0].sum():
+                        best = (each, q, kind)
         if best is None:
             return False
-        each, q = best
+        each, q, kind = best
         if (
             int((each <= self.fit_tolerance).sum()) < self.confirm
             or each.sum() + self.decisive * len(views) > held.sum()
@@ -405,6 +416,8 @@ class HandReader:
         ):
             return False
         kept.loose = False
+        if kind is not None:
+            kept.label = kind
         tracks = rest[:q] + [kept] + rest[q:]
         labels = [tr.tile() for tr in tracks]
         for _, reading in readings:

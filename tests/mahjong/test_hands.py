@@ -28,6 +28,7 @@ from mjray.mahjong.tiles import DETECTOR_NAME, TILE_INDEX, TILES
 from mjray.mahjong.votes import in_order
 from mjray.sim.game import Hand, TableGame, sort_tiles
 from mjray.sim.render import SeatView
+from tests.support import HAND, row
 
 SEATS = ("ton", "nan", "sha", "pei")
 WIDTH, HEIGHT = 640, 360
@@ -655,6 +656,22 @@ def test_a_drawn_tile_kept_at_the_rows_end_then_sorted_in_is_one_turn(kept, prof
     if kept == "a tile of a suit held":  # (a lone tile's place is not known: not out of order)
         assert while_left[-1].loose == (12,) and reader.hand.loose == ()
     assert reader.hand.tiles == sort_tiles(left.concealed)
+
+
+def test_a_tile_kept_loose_misread_and_then_sorted_in_where_both_kinds_sort_is_no_turn():
+    """A drawn 4m read 1p throughout while it lies apart and then loose at the row's end (both sort
+    between 3m and 5p), then sorted in, where the readings show 4m: the tile was misread, and its
+    sorting in is no turn (not a discard of 1p and a draw of 4m); the hand holds 4m there."""
+    reader = HandReader("ton")
+    left = tuple(t for t in HAND if t != "6s") + ("1p",)  # 6s discarded, the drawn tile kept loose
+    sorted_in = ("1m", "2m", "3m", "4m") + tuple(t for t in HAND[3:] if t != "6s")
+    timeline = [(0.0, row(HAND)), (3.0, row(HAND, drawn=("1p", 13.5))), (4.0, row(left)), (7.0, row(sorted_in))]
+    events = []
+    for step in range(40):
+        t = step * 0.25
+        events += reader.observe_reading(t, next(r for at, r in reversed(timeline) if at <= t))
+    assert [(e.kind, e.tile) for e in events] == [("draw", "1p"), ("discard", "6s")], events
+    assert reader.hand.tiles == sorted_in and reader.hand.loose == ()
 
 
 KEPT_UNSEEN = KEPT | {"a tile from the middle discarded": (BASE, "9m", "4s")}

@@ -322,6 +322,7 @@ class Pipeline:
         self.graph.seats.clear()
         self.graph.shared.clear()
         self.graph.rounds = None
+        self.graph.weights = None  # (its bytes no longer pinned in the object store)
 
 
 def _say_down(seat: str, why: str) -> None:

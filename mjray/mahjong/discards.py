@@ -19,7 +19,7 @@ from mjray.mahjong.rows import CONCEALED, Reading
 from mjray.mahjong.votes import Track, may_sort_to
 
 UNREAD_COST = 0.7  # misfit per reading of naming a drawn tile as a kind it was never read as (a read tile costs 1)
-WEAK = 0.2  # a read that weighs less is the faces' unsure fill (0.1), not the model's (its `conf` and up)
+WEAK = 0.2  # a read that weighs less is barely one: the faces' unsure fill (0.1), or a model's under 0.2
 LOOSE_COST = 0.5  # misfit per reading of a drawn tile kept at the row's end, out of order, rather than sorted in
 
 
@@ -41,7 +41,7 @@ class Discard:
 def barely_named(drawn: Track) -> bool:
     """Was the drawn tile only ever named by the faces' unsure fills (every read under `WEAK`)? Its
     name then says nothing the readings of its place cannot overrule."""
-    if not drawn.votes or drawn.total >= 2 * WEAK * len(drawn.votes):  # (a read's two boxes at most: one weighs WEAK)
+    if not drawn.votes or drawn.total >= 2 * WEAK * len(drawn.votes):  # (at most two entries a read, each under WEAK)
         return False
     return max(w for reads in drawn.votes for _, w in reads) < WEAK
 

@@ -40,7 +40,7 @@ from typing import Literal
 import numpy as np
 
 from mjray.mahjong.align import align, fit, laid, of_14
-from mjray.mahjong.discards import LOOSE_COST, Discard, rank_discards
+from mjray.mahjong.discards import LOOSE_COST, Discard, barely_named, rank_discards
 from mjray.mahjong.fits import TurnFits, fit_turns
 from mjray.mahjong.places import HandPlaces
 from mjray.mahjong.rows import CONCEALED, Reading, TileRead, read_row
@@ -50,7 +50,8 @@ from mjray.mahjong.votes import YOUNG, Track, may_sort_to, name_sorted, sorts_to
 Kind = Literal["draw", "discard"]
 MIN_WEIGHT = 0.05  # a read's vote never weighs less, whatever the detector's confidence
 # misfit per reading of a loose tile sorted in under the kind the readings show where both sort (it was misread
-# while loose), not its label: under the half a reading an unseen turn must fit better by for a sort-in to lose
+# while loose), not its label: under the half a reading an unseen turn must fit better by for a sort-in to lose,
+# so a loose tile discarded in a turn never seen, its new tile sorted where it would sort, reads as no turn
 RENAME_COST = 0.1
 
 
@@ -399,6 +400,8 @@ class HandReader:
             each = misfits(k, q) + np.array([1.0 - kept.credit(v[q]) if v[q] is not None else 0.0 for v in views])
             if best is None or each.sum() < best[0].sum():
                 best = (each, q, None)
+            if lone:  # (a tile held a while: another kind where it would sort is a turn)
+                continue
             # a loose tile misread: another kind the readings show where it sorts, that sorts there too
             shown = Counter(v[q] for v in views if v[q] is not None and v[q] != kept.tile())
             for kind, times in shown.most_common(1):
@@ -417,7 +420,7 @@ class HandReader:
             return False
         kept.loose = False
         if kind is not None:
-            kept.label = kind
+            kept.rename(kind)
         tracks = rest[:q] + [kept] + rest[q:]
         labels = [tr.tile() for tr in tracks]
         for _, reading in readings:
@@ -569,6 +572,8 @@ class HandReader:
             self._show((rest, best.labels, gone[0][0]) if seen_once else None)
             return [] if patient or fitting >= self.confirm else None
         if removed is not drawn:
+            if barely_named(drawn) and best.name != drawn.label:
+                drawn.rename(best.name)  # (its unsure reads would take it back)
             drawn.label = best.name  # the place it sorts to says which of its labels it is
             drawn.loose = best.loose
         confidence = removed.confidence() * (best.agree / best.aligned if best.aligned else 0.0)

@@ -118,6 +118,15 @@ class Track:
     def confidence(self, tile: str | None = None) -> float:
         return self.share(tile or self.tile())
 
+    def rename(self, label: str) -> None:
+        """Its reads were misreads (a tile read only unsurely, or misread while it lay loose): they
+        go, and `label` holds until reads outweigh it, as a tile's first reads do."""
+        self.votes.clear()
+        self.recent.clear()
+        self.weight.clear()
+        self.total = 0.0
+        self.label = self.name = label
+
     def runner_up(self, tile: str | None = None) -> tuple[str, float] | None:
         tile = tile or self.tile()
         others = [(w, label) for label, w in self.weight.items() if label != tile]

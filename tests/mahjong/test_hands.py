@@ -666,12 +666,15 @@ def test_a_tile_kept_loose_misread_and_then_sorted_in_where_both_kinds_sort_is_n
     left = tuple(t for t in HAND if t != "6s") + ("1p",)  # 6s discarded, the drawn tile kept loose
     sorted_in = ("1m", "2m", "3m", "4m") + tuple(t for t in HAND[3:] if t != "6s")
     timeline = [(0.0, row(HAND)), (3.0, row(HAND, drawn=("1p", 13.5))), (4.0, row(left)), (7.0, row(sorted_in))]
-    events = []
+    events, shown = [], []
     for step in range(40):
         t = step * 0.25
         events += reader.observe_reading(t, next(r for at, r in reversed(timeline) if at <= t))
+        shown.append((t, reader.hand.tiles if reader.hand else ()))
     assert [(e.kind, e.tile) for e in events] == [("draw", "1p"), ("discard", "6s")], events
     assert reader.hand.tiles == sorted_in and reader.hand.loose == ()
+    # taken once `confirm` readings show it, and held from then on: its misreads do not take it back
+    assert all(tiles == sorted_in for t, tiles in shown if t >= 7.25), [(t, h) for t, h in shown if t >= 7.0]
 
 
 KEPT_UNSEEN = KEPT | {"a tile from the middle discarded": (BASE, "9m", "4s")}

@@ -32,3 +32,15 @@ def test_a_tile_left_loose_is_named_by_its_reads_and_the_others_in_order_around_
     assert name_sorted(tracks) == held
     rest = tracks[:-1]
     assert sorts_to(rest, "7p") == range(5, 6) and sorts_to(tracks, "9p") == range(6, 7), "a loose tile sets no bound"
+
+
+def test_a_tile_renamed_drops_its_misreads_and_keeps_the_new_name_against_them():
+    """Read 1p twenty times, then found to be a 4m (misread while loose): renamed, one read of 4m
+    holds it, where the old reads would have outweighed that read by far."""
+    track = Track(window=48)
+    for _ in range(20):
+        track.vote("1p", 0.9, margin=1.0)
+    track.rename("4m")
+    assert track.tile() == "4m" and track.total == 0.0 and not track.votes
+    track.vote("4m", 0.9, margin=1.0)
+    assert track.tile() == "4m" and track.confidence() == 1.0

@@ -11,9 +11,10 @@ Where the model found no tile at all, a row of tiles shows it: a gap of a whole 
 more between two neighbours, or past either end (up to three pitches out at the right: a drawn
 tile is often set apart). A face that matches there well and clearly is a tile the model missed
 (`fill`); past an end, one that matches well is a tile even where no face is clearly best (at a
-low confidence: against the model's reads of that tile its name weighs little). Bare cloth
-matches no face that well. A blank face (the white dragon) is told by a flat, bright patch when
-relabelling a box the model found, never when filling: cloth can be as flat and bright.
+low confidence: against the model's reads of that tile its name weighs little), and the end the
+next is looked for past. Bare cloth matches no face that well. A blank face (the white dragon) is
+told by a flat, bright patch when relabelling a box the model found, never when filling: cloth
+can be as flat and bright.
 
 The faces ship as `mjray/mahjong/data/tile_faces.npz`, grey rasters of the public-domain artwork
 (`pymdownx-mahjong`, built by `python -m mjray.sim faces`); a table with other tiles wants its own
@@ -123,11 +124,11 @@ class Hole(NamedTuple):
     end: bool  # past the row's end, where a tile is not known to lie; else between two neighbours
 
 
-def row_holes(xyxy: np.ndarray) -> list[Hole]:
+def row_holes(xyxy: np.ndarray, right_reach: tuple[float, ...] = DRAWN_REACH) -> list[Hole]:
     """Where a row of at least 3 tile boxes lacks a tile: a neighbour 1.75 pitches or more away
     (the drawn tile's gap of a fraction of a tile is none; at most `MOST_MISSING` tiles between
     two), and past each end, at `END_REACH` pitches left and `DRAWN_REACH` right (a drawn tile may
-    lie up to two tiles apart)."""
+    lie up to two tiles apart; `right_reach`: past a tile found there, the row goes on as at the left)."""
     out: list[Hole] = []
     xyxy = xyxy[(xyxy[:, 2] - xyxy[:, 0] >= 2) & (xyxy[:, 3] - xyxy[:, 1] >= 2)]  # no box of no size
     if len(xyxy) >= 3:
@@ -146,7 +147,7 @@ def row_holes(xyxy: np.ndarray) -> list[Hole]:
                     x = (1 - f) * (a[0] + a[2]) / 2 + f * (b[0] + b[2]) / 2
                     box = [x - width / 2, (1 - f) * a[1] + f * b[1], x + width / 2, (1 - f) * a[3] + f * b[3]]
                     out.append(Hole(np.array([box], np.float32), end=False))
-            for end, side, reach in ((boxes[0], -1, END_REACH), (boxes[-1], 1, DRAWN_REACH)):
+            for end, side, reach in ((boxes[0], -1, END_REACH), (boxes[-1], 1, right_reach)):
                 xs = (end[0] + end[2]) / 2 + side * pitch * np.array(reach)
                 out.append(
                     Hole(np.array([[x - width / 2, end[1], x + width / 2, end[3]] for x in xs], np.float32), True)
@@ -350,29 +351,39 @@ class FaceMatcher:
         a tile too, named by the best face at confidence `UNSURE`: the model misses a tile set apart
         (a drawn one) most, and that a tile is there says a draw however its name is read (against
         the model's reads of it, that name weighs little). Never a blank face: cloth, light or dark,
-        is as blank."""
+        is as blank. A tile found past an end is the end looked past next (up to `MOST_MISSING`
+        more): the model misses the tiles at a row's end in runs, where the light or the slant
+        differs from the rest of the row."""
         tiles = np.isin(detections.class_id, self.class_of_tile)
         height, width = grey.shape[:2]
         taken = detections.xyxy[tiles]
-        found = []
-        for candidates, end in row_holes(taken):
-            inside = candidates[
-                (candidates[:, 0] >= 0)
-                & (candidates[:, 1] >= 0)
-                & (candidates[:, 2] <= width)
-                & (candidates[:, 3] <= height)
-                & (overlap(candidates, taken) < 0.3)
-            ]
-            if not len(inside):
-                continue
-            scored = [(self._scores(grey, box, HOLE), box) for box in inside]
-            scores, box = max(scored, key=lambda pair: float(pair[0].max()))
-            second, first = np.partition(scores, -2)[-2:]
-            best = int(np.argmax(scores))
-            clearly = first - second > self.margin
-            if first >= FILL_SURE and (clearly or end) and TILES[best] != BLANK_TILE:
-                found.append((box, first if clearly else UNSURE, self.class_of_tile[best]))
-                taken = np.concatenate([taken, box[None]])
+        found: list[tuple[np.ndarray, float, int]] = []
+        looked = np.zeros((0, 4), np.float32)  # every candidate box scored
+        for extension in range(1 + MOST_MISSING):
+            extended = False  # a tile found past a row's end: a new end, and maybe a hole behind it
+            for candidates, end in row_holes(taken, END_REACH if extension else DRAWN_REACH):
+                inside = candidates[
+                    (candidates[:, 0] >= 0)
+                    & (candidates[:, 1] >= 0)
+                    & (candidates[:, 2] <= width)
+                    & (candidates[:, 3] <= height)
+                    & (overlap(candidates, taken) < 0.3)
+                    & (overlap(candidates, looked) < SAME_PLACE)  # looked at in an earlier round
+                ]
+                looked = np.concatenate([looked, inside])
+                if not len(inside):
+                    continue
+                scored = [(self._scores(grey, box, HOLE), box) for box in inside]
+                scores, box = max(scored, key=lambda pair: float(pair[0].max()))
+                second, first = np.partition(scores, -2)[-2:]
+                best = int(np.argmax(scores))
+                clearly = first - second > self.margin
+                if first >= FILL_SURE and (clearly or end) and TILES[best] != BLANK_TILE:
+                    found.append((box, first if clearly else UNSURE, self.class_of_tile[best]))
+                    taken = np.concatenate([taken, box[None]])
+                    extended |= end
+            if not extended:
+                break
         if not found:
             return detections
         boxes, sure, classes = zip(*found)

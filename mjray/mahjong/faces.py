@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -50,6 +51,7 @@ UNSURE = 0.1  # the confidence of a tile past a row's end whose face matches tha
 END_REACH = (1.0, 1.4, 1.8)  # pitches past a row's left end where a tile is looked for
 DRAWN_REACH = (1.0, 1.4, 1.8, 2.2, 2.6, 3.0)  # and past its right end (a drawn tile lies up to two tiles apart)
 MOST_MISSING = 3  # tiles missing between two neighbours in a row, at most
+MORE_ENDS = 3  # tiles found past a row's end one past another after the first, at most
 BLANK_SPREAD = 25.0  # grey levels: a blank face (the white dragon) scores 1 - (flattest patch's spread) / this,
 BLANK_LEVEL = 140  # if that patch is this bright (of 255, the frame's contrast stretched): a tile's body, not cloth
 
@@ -127,8 +129,8 @@ class Hole(NamedTuple):
 def row_holes(xyxy: np.ndarray, right_reach: tuple[float, ...] = DRAWN_REACH) -> list[Hole]:
     """Where a row of at least 3 tile boxes lacks a tile: a neighbour 1.75 pitches or more away
     (the drawn tile's gap of a fraction of a tile is none; at most `MOST_MISSING` tiles between
-    two), and past each end, at `END_REACH` pitches left and `DRAWN_REACH` right (a drawn tile may
-    lie up to two tiles apart; `right_reach`: past a tile found there, the row goes on as at the left)."""
+    two), and past each end, at `END_REACH` pitches left and `right_reach` right: `DRAWN_REACH`
+    past the row a drawn tile may lie up to two tiles apart from, `END_REACH` past a tile found there."""
     out: list[Hole] = []
     xyxy = xyxy[(xyxy[:, 2] - xyxy[:, 0] >= 2) & (xyxy[:, 3] - xyxy[:, 1] >= 2)]  # no box of no size
     if len(xyxy) >= 3:
@@ -247,6 +249,24 @@ class FaceMemory:
         return bool(np.abs(change - int(np.median(change))).max() > CHANGED)
 
 
+class Looked:
+    """A frame's scores of the places looked at for missed tiles: a place is scored once, though
+    the rounds of `FaceMatcher.fill` may look at it again as a candidate of another hole."""
+
+    def __init__(self) -> None:
+        self.boxes = np.zeros((0, 4), np.float32)
+        self.found: list[np.ndarray] = []
+
+    def scores(self, box: np.ndarray, score: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        if len(self.boxes):
+            same = sv.box_iou_batch(box[None], self.boxes)[0]
+            if same.max() >= SAME_PLACE:
+                return self.found[int(np.argmax(same))]
+        self.boxes = np.concatenate([self.boxes, box[None].astype(np.float32)])
+        self.found.append(score(box))
+        return self.found[-1]
+
+
 class FaceMatcher:
     """Relabels a tile model's boxes by their faces and adds the tiles it missed in a row; `None`
     from `for_model` for other models."""
@@ -351,15 +371,15 @@ class FaceMatcher:
         a tile too, named by the best face at confidence `UNSURE`: the model misses a tile set apart
         (a drawn one) most, and that a tile is there says a draw however its name is read (against
         the model's reads of it, that name weighs little). Never a blank face: cloth, light or dark,
-        is as blank. A tile found past an end is the end looked past next (up to `MOST_MISSING`
+        is as blank. A tile found past an end is the end looked past next (up to `MORE_ENDS`
         more): the model misses the tiles at a row's end in runs, where the light or the slant
         differs from the rest of the row."""
         tiles = np.isin(detections.class_id, self.class_of_tile)
         height, width = grey.shape[:2]
         taken = detections.xyxy[tiles]
         found: list[tuple[np.ndarray, float, int]] = []
-        looked = np.zeros((0, 4), np.float32)  # every candidate box scored
-        for extension in range(1 + MOST_MISSING):
+        looked = Looked()
+        for extension in range(1 + MORE_ENDS):
             extended = False  # a tile found past a row's end: a new end, and maybe a hole behind it
             for candidates, end in row_holes(taken, END_REACH if extension else DRAWN_REACH):
                 inside = candidates[
@@ -368,12 +388,10 @@ class FaceMatcher:
                     & (candidates[:, 2] <= width)
                     & (candidates[:, 3] <= height)
                     & (overlap(candidates, taken) < 0.3)
-                    & (overlap(candidates, looked) < SAME_PLACE)  # looked at in an earlier round
                 ]
-                looked = np.concatenate([looked, inside])
                 if not len(inside):
                     continue
-                scored = [(self._scores(grey, box, HOLE), box) for box in inside]
+                scored = [(looked.scores(box, lambda b: self._scores(grey, b, HOLE)), box) for box in inside]
                 scores, box = max(scored, key=lambda pair: float(pair[0].max()))
                 second, first = np.partition(scores, -2)[-2:]
                 best = int(np.argmax(scores))

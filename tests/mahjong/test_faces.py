@@ -127,8 +127,8 @@ def test_a_row_shows_where_tiles_are_missing():
 
 def refilled(gone: list[int], seed: int) -> tuple[int, int]:
     """Real rendered seats (four poses, two hands each) with the `gone` true boxes taken away: how
-    many `fill` brings back where they lie, and how many of those it names right. It adds no more
-    tiles than are gone, and nothing to a whole row."""
+    many `fill` brings back where they lie, and how many of those it names right. It adds a tile
+    nowhere else (not on the cloth past a row's end), and nothing to a whole row."""
     matcher = FaceMatcher.for_model(NAMES)
     rng = np.random.default_rng(seed)
     back = right = 0
@@ -144,7 +144,8 @@ def refilled(gone: list[int], seed: int) -> tuple[int, int]:
             kept = whole[[i for i in range(len(boxes)) if i not in gone]]
             filled = matcher.fill(grey, kept)
             added = filled[np.arange(len(kept), len(filled))]
-            assert len(added) <= len(gone), f"seat {seat}: {added.xyxy.tolist()}"
+            stray = [b for b in added.xyxy if not any(lies_on(b, boxes[i]) for i in gone)]
+            assert not stray, f"seat {seat}: tiles added where none was taken away: {stray}"
             for i in gone:
                 hit = [k for k, b in enumerate(added.xyxy) if lies_on(b, boxes[i])]
                 back += bool(hit)
@@ -165,7 +166,7 @@ def test_tiles_the_model_missed_at_a_rows_end_are_found_one_past_another(gone):
     the next is looked for past, so all three come back, each where it lies; the cloth beyond them
     gains nothing."""
     back, right = refilled(gone, seed=6)
-    assert back >= 22 and right >= 20, (back, right)  # of 24
+    assert back >= 22 and right >= 21, (back, right)  # of 24
 
 
 def test_a_drawn_tile_the_faces_cannot_name_past_the_row_is_still_a_tile_and_one_inside_is_not():

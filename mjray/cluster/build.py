@@ -72,18 +72,22 @@ class Graph:
     def detectors(self) -> list:
         return self.shared + [d for s in self.seats.values() for d in s.detectors]
 
+    @property
+    def every(self) -> list:
+        """Every actor built, the detectors first: they are asked first, then what they ask and push to."""
+        return self.detectors + [actor for _, actor in self._named_others()]
+
     def actors(self, detector_names: list[str]) -> dict[str, object]:
         """Every actor built by name; `detector_names` in the order of `detectors`."""
-        named = {
-            kind.name(seat): actor
-            for seat, s in self.seats.items()
-            for kind, actor in ((CAMERA, s.camera), (REORDER, s.reorder))
-            if actor is not None
-        }
-        named.update(zip(detector_names, self.detectors))
+        return dict(zip(detector_names, self.detectors)) | dict(self._named_others())
+
+    def _named_others(self):
+        for seat, s in self.seats.items():
+            for kind, actor in ((CAMERA, s.camera), (REORDER, s.reorder)):
+                if actor is not None:
+                    yield kind.name(seat), actor
         if self.rounds is not None:
-            named[ROUNDS.name()] = self.rounds
-        return named
+            yield ROUNDS.name(), self.rounds
 
 
 def choose_pool(cfg: AppConfig, seats: int) -> tuple[PoolConfig, str]:

@@ -313,10 +313,7 @@ class Pipeline:
         return self.health.restarts(seat, {name: fact.restarts for name, fact in self.facts.items()})
 
     def shutdown(self) -> None:
-        graph = self.graph  # the detectors asked first, then what they ask and push to
-        for actor in (
-            graph.detectors + [a for s in graph.seats.values() for a in (s.camera, s.reorder)] + [graph.rounds]
-        ):
+        for actor in self.graph.every:
             if actor is not None:
                 ray.kill(actor)
         self.graph.seats.clear()

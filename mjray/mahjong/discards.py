@@ -47,15 +47,15 @@ def barely_named(drawn: Track) -> bool:
 
 
 def candidates(
-    tracks: Sequence[Track], drawn: Track, order: str, seen: Sequence[str] = ()
+    tracks: Sequence[Track], drawn: Track, order: str, seen: Sequence[str] = (), weak: bool | None = None
 ) -> list[tuple[Track, list[Track], str, bool, bool]]:
     """(discarded, the 13 left in order, the drawn tile's label, whether that label is one it was
     never read as, whether the drawn tile is kept out of order) for each tile of the 14 held; the
     drawn tile goes where its kind sorts among the rest, as its label or, where that sorts
     elsewhere, as its runner-up label or a kind `seen` new in the readings (a drawn tile barely
     named: as any of them wherever each sorts, at no cost); or, held apart, it stays at the row's
-    right end unsorted."""
-    weak = barely_named(drawn)
+    right end unsorted. `weak`: `barely_named(drawn)`, where the caller knows it already."""
+    weak = barely_named(drawn) if weak is None else weak
     out = [(drawn, list(tracks), drawn.label, False, False)]
     names = [drawn.label]
     runner_up = drawn.runner_up()
@@ -97,9 +97,10 @@ def rank_discards(
         if offset is not None:
             shown = Counter(read.tile for read in reading.concealed if 0 <= read.slot + offset < CONCEALED)
             new_kinds.update(set((shown - held).elements()))
-    seen = [kind for kind, times in new_kinds.most_common(3) if times >= (1 if barely_named(drawn) else confirm)]
+    weak = barely_named(drawn)
+    seen = [kind for kind, times in new_kinds.most_common(3) if times >= (1 if weak else confirm)]
     best: dict[tuple[str, ...], Discard] = {}
-    for removed, rest, name, unread, loose in candidates(tracks, drawn, order, seen):
+    for removed, rest, name, unread, loose in candidates(tracks, drawn, order, seen, weak):
         named = tuple(name if tr is drawn else tr.tile() for tr in rest)
         agree, aligned, fitting = 0.0, 0, 0
         for reading in gone:

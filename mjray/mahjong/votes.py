@@ -57,9 +57,7 @@ class Track:
                 for old, w in sample:
                     now[old] = now.get(old, 0.0) + w
             if now[label] > 2 * now.get(self.label, 0.0) + margin and max(now, key=now.__getitem__) == label:
-                self.votes.clear()
-                self.weight.clear()
-                self.total = 0.0
+                self._forget()
                 for sample in self.recent:
                     self._add(sample)
                 self.label = label
@@ -84,6 +82,12 @@ class Track:
         share of the samples that showed its place (a place the model does not read gets a stray box
         now and then: such reads do not name it)."""
         return self.apart or (bool(self.votes) and sum(self.boxed) >= SEEN * len(self.boxed))
+
+    def _forget(self) -> None:
+        """The reads counted go (not the `recent` ones)."""
+        self.votes.clear()
+        self.weight.clear()
+        self.total = 0.0
 
     def _add(self, reads: tuple[tuple[str, float], ...]) -> None:
         self.boxed.append(True)
@@ -121,10 +125,8 @@ class Track:
     def rename(self, label: str) -> None:
         """Its reads were misreads (a tile read only unsurely, or misread while it lay loose): they
         go, and `label` holds until reads outweigh it, as a tile's first reads do."""
-        self.votes.clear()
+        self._forget()
         self.recent.clear()
-        self.weight.clear()
-        self.total = 0.0
         self.label = self.name = label
 
     def runner_up(self, tile: str | None = None) -> tuple[str, float] | None:

@@ -18,7 +18,7 @@ import numpy as np
 import supervision as sv
 
 from mjray.frames import Detections
-from mjray.mahjong.faces import BLANK_TILE, FACE_ASPECT, FACE_SCALES, rows_of
+from mjray.mahjong.faces import BLANK_TILE, FACE_ASPECT, FACE_SCALES, body_level, rows_of
 from mjray.mahjong.tiles import TILES
 
 LAYOUT: tuple[tuple[str, ...], ...] = (TILES[0:9], TILES[9:18], TILES[18:27], TILES[27:34])
@@ -68,14 +68,6 @@ def _gap(row: np.ndarray) -> int | None:
     return widest if steps[widest] > 1.6 * pitch else None
 
 
-def _level(grey: np.ndarray, box: np.ndarray) -> float:
-    """The median grey of a box's middle: a tile's body, or the cloth."""
-    x1, y1, x2, y2 = (float(v) for v in box)
-    dx, dy = 0.2 * (x2 - x1), 0.2 * (y2 - y1)
-    patch = grey[int(max(0, y1 + dy)) : int(max(0, y2 - dy)), int(max(0, x1 + dx)) : int(max(0, x2 - dx))]
-    return float(np.median(patch)) if patch.size else -1.0
-
-
 def complete(grey: np.ndarray, rows: list[np.ndarray]) -> list[np.ndarray]:
     """Each row short of the layout's count with the tiles the model missed added: a box one pitch
     on from its neighbours (between two, or past an end) wherever the picture there looks like a
@@ -83,7 +75,7 @@ def complete(grey: np.ndarray, rows: list[np.ndarray]) -> list[np.ndarray]:
     if len(rows) != len(LAYOUT):
         return rows
     boxes = np.concatenate(rows)
-    tiles = float(np.median([_level(grey, b) for b in boxes]))
+    tiles = float(np.median([body_level(grey, b) for b in boxes]))
     outside = np.ones(grey.shape[:2], bool)
     for x1, y1, x2, y2 in boxes.astype(int):
         outside[max(0, y1) : max(0, y2), max(0, x1) : max(0, x2)] = False
@@ -92,7 +84,7 @@ def complete(grey: np.ndarray, rows: list[np.ndarray]) -> list[np.ndarray]:
     def is_tile(box: np.ndarray) -> bool:
         x1, y1, x2, y2 = box
         inside = x1 >= 0 and y1 >= 0 and x2 <= grey.shape[1] and y2 <= grey.shape[0]
-        level = _level(grey, box)
+        level = body_level(grey, box)
         return inside and abs(level - tiles) < abs(level - cloth)
 
     out = []
@@ -153,29 +145,48 @@ def _ordinal(n: int) -> str:
     return "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
 
 
-def face_crop(grey: np.ndarray, box: np.ndarray) -> np.ndarray:
+def face_crop(grey: np.ndarray, box: np.ndarray, roll: float = 0.0) -> np.ndarray:
     """The face inside a tile's box, as the faces are kept: the artwork's share of the tile's width,
-    centred, from just below the tile's top edge, at FACE_SIZE."""
+    centred, from just below the tile's top edge, at FACE_SIZE; a tile rolled by `roll` (radians,
+    its row's slant) turned upright, as the tiles of a hand are seen."""
     x1, y1, x2, y2 = (float(v) for v in box)
-    width = FACE_WIDTH * (x2 - x1)
+    cos, sin = np.cos(roll), np.sin(roll)
+    across, down = x2 - x1, y2 - y1  # the box holds the rolled tile: its own sides are shorter
+    if abs(roll) > 1e-3:
+        across, down = (
+            (across * cos - down * abs(sin)) / (cos * cos - sin * sin),
+            (down * cos - across * abs(sin)) / (cos * cos - sin * sin),
+        )
+    width = FACE_WIDTH * across
     height = width * FACE_ASPECT
-    left = (x1 + x2 - width) / 2
-    top = y1 + (x2 - x1 - width) / 2 * FACE_ASPECT
-    corners = np.float32([[left, top], [left + width, top], [left, top + height]])
+    top = -down / 2 + (across - width) / 2 * FACE_ASPECT  # (in the tile's own frame, about its centre)
+    own = np.float32([[-width / 2, top], [width / 2, top], [-width / 2, top + height]])
+    corners = own @ np.float32([[cos, sin], [-sin, cos]]) + np.float32([(x1 + x2) / 2, (y1 + y2) / 2])
     target = np.float32([[0, 0], [FACE_SIZE[0], 0], [0, FACE_SIZE[1]]])
     return cv2.warpAffine(  # warpAffine has no area interpolation: linear
         grey,
-        cv2.getAffineTransform(corners, target),
+        cv2.getAffineTransform(corners.astype(np.float32), target),
         FACE_SIZE,
         flags=cv2.INTER_LINEAR,
         borderMode=cv2.BORDER_REPLICATE,
     )
 
 
+def rolls(named: dict[str, np.ndarray]) -> dict[str, float]:
+    """Each tile's roll (radians): the slant of the line through its layout row's centres."""
+    out = {}
+    for laid in LAYOUT:
+        centres = np.array([[(b[0] + b[2]) / 2, (b[1] + b[3]) / 2] for b in (named[t] for t in laid)])
+        slope = np.polyfit(centres[:, 0], centres[:, 1], 1)[0]
+        out.update(dict.fromkeys(laid, float(np.arctan(slope))))
+    return out
+
+
 def calibrate(grey: np.ndarray, detections: Detections) -> Calibration:
     """The layout's faces from one grey picture and the tile model's boxes in it."""
     named = name_tiles(tile_boxes(detections), grey)
-    faces = np.stack([face_crop(grey, named[tile]) for tile in TILES])
+    roll = rolls(named)
+    faces = np.stack([face_crop(grey, named[tile], roll[tile]) for tile in TILES])
     return Calibration(named, faces)
 
 

@@ -157,6 +157,16 @@ def row_holes(xyxy: np.ndarray, right_reach: tuple[float, ...] = DRAWN_REACH) ->
     return out
 
 
+def body_level(grey: np.ndarray, box: np.ndarray) -> float:
+    """How bright a box is where it is brightest (the 90th percentile of its grey, a tenth in from
+    each side): a tile's body shows around even the densest face's ink; cloth is as dark there as
+    anywhere."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    dx, dy = 0.1 * (x2 - x1), 0.1 * (y2 - y1)
+    patch = grey[int(max(0, y1 + dy)) : int(max(0, y2 - dy)), int(max(0, x1 + dx)) : int(max(0, x2 - dx))]
+    return float(np.percentile(patch, 90)) if patch.size else -1.0
+
+
 def overlap(boxes: np.ndarray, others: np.ndarray) -> np.ndarray:
     """Each box's largest intersection over union with any of `others` (0 with none)."""
     if not len(others):
@@ -379,6 +389,15 @@ class FaceMatcher:
         taken = detections.xyxy[tiles]
         found: list[tuple[np.ndarray, float, int]] = []
         looked = Looked()
+        # a place nearer the cloth's grey than the row's tiles' is cloth: normalized, the faint
+        # mottling of felt matches a bold face as well as a tile does (0.6, docs/results.md)
+        cloth = float(np.median(grey[::8, ::8]))  # (a seat camera sees mostly cloth)
+        bodies = float(np.median([body_level(grey, box) for box in taken])) if len(taken) else cloth
+
+        def bodied(box: np.ndarray) -> bool:
+            level = body_level(grey, box)
+            return abs(level - bodies) < abs(level - cloth)
+
         for extension in range(1 + MORE_ENDS):
             extended = False  # a tile found past a row's end: a new end, and maybe a hole behind it
             for candidates, end in row_holes(taken, END_REACH if extension else DRAWN_REACH):
@@ -389,7 +408,8 @@ class FaceMatcher:
                     & (candidates[:, 3] <= height)
                     & (overlap(candidates, taken) < 0.3)
                 ]
-                if not len(inside):
+                inside = [box for box in inside if bodied(box)]
+                if not inside:
                     continue
                 scored = [(looked.scores(box, lambda b: self._scores(grey, b, HOLE)), box) for box in inside]
                 scores, box = max(scored, key=lambda pair: float(pair[0].max()))

@@ -44,6 +44,9 @@ BUNDLED_FACES = Path(__file__).parent / "data" / "tile_faces.npz"
 BOX_WIDTH = 24  # pixels: each box is scaled to this width, about a tile's width in a 640-wide frame
 FACE_SCALES = (0.78, 0.84, 0.90)  # face width over box width
 FACE_ASPECT = 1.333  # face height over width
+# a tile's sides lean in a camera's perspective, more towards a row's ends; faces are kept upright,
+# so each is also matched leaning (sideways shift per unit of height), at the middle scale
+LEANS = (-0.1, 0.1)
 MARGIN = 0.05  # the faces' best score must beat the second best by this much to overrule the model,
 SURE = 0.5  # and reach this (above what bare cloth reaches, below most tiles' own face: docs/game-record.md)
 FILL_SURE = 0.6  # a tile where the model found none: its face must match at least this well
@@ -155,6 +158,13 @@ def row_holes(xyxy: np.ndarray, right_reach: tuple[float, ...] = DRAWN_REACH) ->
                     Hole(np.array([[x - width / 2, end[1], x + width / 2, end[3]] for x in xs], np.float32), True)
                 )
     return out
+
+
+def leaning(faces: np.ndarray, lean: float) -> np.ndarray:
+    """The faces sheared sideways by `lean` per unit of height about their middle (edges repeated)."""
+    height, width = faces.shape[1:]
+    shear = np.float32([[1, lean, -lean * height / 2], [0, 1, 0]])
+    return np.stack([cv2.warpAffine(f, shear, (width, height), borderMode=cv2.BORDER_REPLICATE) for f in faces])
 
 
 def body_level(grey: np.ndarray, box: np.ndarray) -> float:
@@ -294,17 +304,20 @@ class FaceMatcher:
         self.tile_of_class = {int(c): k for k, c in enumerate(self.class_of_tile)}
         self.box_width, self.margin = box_width, margin
         self.memory = memory  # None: every box read afresh
-        self.banks = []  # per face scale: (width, height, faces as unit columns, their sums, which are blank)
-        for scale in FACE_SCALES:
-            width = int(round(box_width * scale))
-            height = int(round(width * FACE_ASPECT))
-            bank = np.stack([cv2.resize(f, (width, height), interpolation=cv2.INTER_AREA) for f in faces])
-            bank = bank.reshape(len(faces), -1).astype(np.float32)
-            bank -= bank.mean(1, keepdims=True)
-            norm = np.linalg.norm(bank, axis=1, keepdims=True)
-            blank = norm[:, 0] < np.sqrt(bank.shape[1])  # under one grey level of spread: nothing to correlate
-            unit = (bank / np.maximum(norm, 1e-6)).T.copy()
-            self.banks.append((width, height, unit, unit.sum(0, dtype=np.float64), blank))
+        # per face scale and lean: (width, height, faces as unit columns, their sums, which are blank)
+        self.banks = [self._bank(faces, scale) for scale in FACE_SCALES]
+        self.banks += [self._bank(leaning(faces, lean), FACE_SCALES[1]) for lean in LEANS]
+
+    def _bank(self, faces: np.ndarray, scale: float) -> tuple:
+        width = int(round(self.box_width * scale))
+        height = int(round(width * FACE_ASPECT))
+        bank = np.stack([cv2.resize(f, (width, height), interpolation=cv2.INTER_AREA) for f in faces])
+        bank = bank.reshape(len(faces), -1).astype(np.float32)
+        bank -= bank.mean(1, keepdims=True)
+        norm = np.linalg.norm(bank, axis=1, keepdims=True)
+        blank = norm[:, 0] < np.sqrt(bank.shape[1])  # under one grey level of spread: nothing to correlate
+        unit = (bank / np.maximum(norm, 1e-6)).T.copy()
+        return width, height, unit, unit.sum(0, dtype=np.float64), blank
 
     @classmethod
     def for_model(

@@ -16,6 +16,7 @@ import dataclasses
 import logging
 import os
 import time
+from collections.abc import Iterator
 
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
@@ -73,7 +74,7 @@ class Graph:
         return self.shared + [d for s in self.seats.values() for d in s.detectors]
 
     @property
-    def every(self) -> list:
+    def all_actors(self) -> list:
         """Every actor built, the detectors first: they are asked first, then what they ask and push to."""
         return self.detectors + [actor for _, actor in self._named_others()]
 
@@ -81,7 +82,8 @@ class Graph:
         """Every actor built by name; `detector_names` in the order of `detectors`."""
         return dict(zip(detector_names, self.detectors)) | dict(self._named_others())
 
-    def _named_others(self):
+    def _named_others(self) -> Iterator[tuple[str, object]]:
+        """Each actor but the detectors, with its name."""
         for seat, s in self.seats.items():
             for kind, actor in ((CAMERA, s.camera), (REORDER, s.reorder)):
                 if actor is not None:

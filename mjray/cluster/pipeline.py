@@ -313,7 +313,7 @@ class Pipeline:
         return self.health.restarts(seat, {name: fact.restarts for name, fact in self.facts.items()})
 
     def shutdown(self) -> None:
-        for actor in self.graph.every:
+        for actor in self.graph.all_actors:
             if actor is not None:
                 ray.kill(actor)
         self.graph.seats.clear()

@@ -28,6 +28,7 @@ FACE_WIDTH = FACE_SCALES[1]  # face width over tile box width, as the faces are 
 # the model is asked for boxes it is barely sure of: a tile of an artwork it never saw is still a tile, and the
 # layout (rows of 9, 9, 9, 7) tells a stray box from a tile
 MIN_CONFIDENCE = 0.05
+MOST_ROLL = np.deg2rad(30)  # radians: a row slanted more is no layout laid in rows before a camera
 
 
 class CalibrationError(ValueError):
@@ -152,11 +153,11 @@ def face_crop(grey: np.ndarray, box: np.ndarray, roll: float = 0.0) -> np.ndarra
     x1, y1, x2, y2 = (float(v) for v in box)
     cos, sin = np.cos(roll), np.sin(roll)
     across, down = x2 - x1, y2 - y1  # the box holds the rolled tile: its own sides are shorter
-    if abs(roll) > 1e-3:
-        across, down = (
-            (across * cos - down * abs(sin)) / (cos * cos - sin * sin),
-            (down * cos - across * abs(sin)) / (cos * cos - sin * sin),
-        )
+    if 1e-3 < abs(roll) < MOST_ROLL:
+        turned = cos * cos - sin * sin
+        sides = (across * cos - down * abs(sin)) / turned, (down * cos - across * abs(sin)) / turned
+        if min(sides) > 0:  # (else no upright tile fits the box: take the box as it is)
+            across, down = sides
     width = FACE_WIDTH * across
     height = width * FACE_ASPECT
     top = -down / 2 + (across - width) / 2 * FACE_ASPECT  # (in the tile's own frame, about its centre)
@@ -165,7 +166,7 @@ def face_crop(grey: np.ndarray, box: np.ndarray, roll: float = 0.0) -> np.ndarra
     target = np.float32([[0, 0], [FACE_SIZE[0], 0], [0, FACE_SIZE[1]]])
     return cv2.warpAffine(  # warpAffine has no area interpolation: linear
         grey,
-        cv2.getAffineTransform(corners.astype(np.float32), target),
+        cv2.getAffineTransform(corners, target),
         FACE_SIZE,
         flags=cv2.INTER_LINEAR,
         borderMode=cv2.BORDER_REPLICATE,

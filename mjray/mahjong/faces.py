@@ -4,7 +4,8 @@ The tile model's worst confusions are systematic (7p read as 1s, 1m as 1s, frame
 so votes over time keep them. Where the model found a tile, the face inside its box says which
 tile it is: zero-mean normalized correlation of grey levels against every face, over a few
 pixels of shift and three face sizes (perspective changes how much of the box the face fills),
-at the box's own scale of about 24 pixels wide. The correlation ignores the light's level and
+and at the middle size leaning either way (perspective leans a tile's sides), at the box's own
+scale of about 24 pixels wide. The correlation ignores the light's level and
 contrast. Where no face matches well, or none clearly better than the next, the model's label stays.
 
 Where the model found no tile at all, a row of tiles shows it: a gap of a whole tile's pitch or
@@ -12,7 +13,8 @@ more between two neighbours, or past either end (up to three pitches out at the 
 tile is often set apart). A face that matches there well and clearly is a tile the model missed
 (`fill`); past an end, one that matches well is a tile even where no face is clearly best (at a
 low confidence: against the model's reads of that tile its name weighs little), and the end the
-next is looked for past. Bare cloth matches no face that well. A blank face (the white dragon) is
+next is looked for past. Normalized, the faint mottling of bare cloth can match a bold face that
+well, so a place whose grey is the cloth's, not the tiles', is never looked at. A blank face (the white dragon) is
 told by a flat, bright patch when relabelling a box the model found, never when filling: cloth
 can be as flat and bright.
 
@@ -48,7 +50,7 @@ FACE_ASPECT = 1.333  # face height over width
 # so each is also matched leaning (sideways shift per unit of height), at the middle scale
 LEANS = (-0.1, 0.1)
 MARGIN = 0.05  # the faces' best score must beat the second best by this much to overrule the model,
-SURE = 0.5  # and reach this (above what bare cloth reaches, below most tiles' own face: docs/game-record.md)
+SURE = 0.5  # and reach this (above what the test bed's cloth reaches, below most tiles' own face: docs/game-record.md)
 FILL_SURE = 0.6  # a tile where the model found none: its face must match at least this well
 UNSURE = 0.1  # the confidence of a tile past a row's end whose face matches that well, but not clearly
 END_REACH = (1.0, 1.4, 1.8)  # pitches past a row's left end where a tile is looked for
@@ -59,6 +61,9 @@ BLANK_SPREAD = 25.0  # grey levels: a blank face (the white dragon) scores 1 - (
 BLANK_LEVEL = 140  # if that patch is this bright (of 255, the frame's contrast stretched): a tile's body, not cloth
 
 
+TILES_STAND_OUT = (
+    40  # grey levels the tiles' bodies stand out from the cloth by, at least, for a place told cloth by its grey
+)
 BLANK_TILE = "5z"  # the white dragon: a face with nothing to correlate
 MEMORY_FRAMES = 8  # frames whose reads a detector remembers: every seat's last two, with four seats
 SAME_PLACE = 0.85  # intersection over union with a remembered box: the same tile's place
@@ -402,14 +407,16 @@ class FaceMatcher:
         taken = detections.xyxy[tiles]
         found: list[tuple[np.ndarray, float, int]] = []
         looked = Looked()
-        # a place nearer the cloth's grey than the row's tiles' is cloth: normalized, the faint
-        # mottling of felt matches a bold face as well as a tile does (0.6, docs/results.md)
+        # a place nearer the cloth's grey than the tiles' is cloth: normalized, the faint mottling
+        # of felt matches a bold face as well as a tile does (0.6, docs/results.md); told only where
+        # the tiles stand out from the cloth (on light cloth, a shadowed tile could read as cloth)
         cloth = float(np.median(grey[::8, ::8]))  # (a seat camera sees mostly cloth)
-        bodies = float(np.median([body_level(grey, box) for box in taken])) if len(taken) else cloth
+        levels = [level for level in (body_level(grey, box) for box in taken) if level >= 0]
+        bodies = float(np.median(levels)) if levels else cloth
 
         def bodied(box: np.ndarray) -> bool:
             level = body_level(grey, box)
-            return abs(level - bodies) < abs(level - cloth)
+            return abs(bodies - cloth) < TILES_STAND_OUT or abs(level - bodies) < abs(level - cloth)
 
         for extension in range(1 + MORE_ENDS):
             extended = False  # a tile found past a row's end: a new end, and maybe a hole behind it

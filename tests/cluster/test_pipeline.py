@@ -159,18 +159,23 @@ def test_every_policy_decodes_every_frame_and_emits_each_once_in_order_with_the_
                 items = got[seat]
                 camera = pipeline.final[seat].camera
                 decoded = camera.decoded
-                # decoding never waits for the pool: the camera decodes at the stream's rate and
-                # never falls behind it; the count alone also held the cameras' start-up (1.1 s
-                # here, 1.5 s on the project's CI box, 2026-12-07: 128 frames of the 130 asked)
-                seen = [i.frame for i in items if i.frame is not None]
+                # decoding never waits for the pool: from its first frame to the stop the camera
+                # decodes at the stream's rate, never behind it (a count over the run's 10 s also
+                # held the cameras' start-up, 1.1-1.5 s)
+                seen = [i.frame for i in items if i.frame is not None]  # (frames untaken at the stop carry none)
                 first, last = seen[0], seen[-1]
-                assert first.decoded_at - started < 3.0, f"{seat}: first frame {first.decoded_at - started:.1f} s in"
+                start_s = first.decoded_at - started
+                assert start_s < 3.0, f"{seat}: its first frame {start_s:.1f} s in"
                 rate = (last.seq - first.seq) / (last.decoded_at - first.decoded_at)
-                behind = max(f.decoded_at - f.captured_at for f in seen if f.seq > last.seq - 15)
-                assert last.decoded_at - started > 9.5, f"{seat}: decoding stopped {last.decoded_at - started:.1f} s in"
-                assert rate >= 0.95 * table_360.spec.fps and behind < 0.5, (
-                    f"{seat}: {decoded} frames decoded at {rate:.1f}/s, the last {behind:.2f} s after capture: "
-                    "decoding must never wait for the pool"
+                behind = [f.decoded_at - f.captured_at for f in seen if f.clock == "rtcp"]  # (the server's clock)
+                assert len(behind) >= 10, f"{seat}: no RTCP clock to tell how far behind"
+                assert (
+                    rate >= 0.95 * table_360.spec.fps
+                    and decoded >= 0.95 * table_360.spec.fps * (9.5 - start_s)
+                    and np.percentile(behind, 90) < 0.5
+                ), (
+                    f"{seat}: {decoded} frames decoded at {rate:.1f}/s from {start_s:.1f} s, "
+                    f"{np.percentile(behind, 90):.2f} s after capture (p90): decoding must never wait for the pool"
                 )
                 assert camera.lost == camera.offline == 0, camera
                 assert [i.seq for i in items] == list(range(decoded)), f"{seat}: not every frame exactly once in order"

@@ -21,6 +21,7 @@ from mjray.mahjong.faces import (
     FaceMatcher,
     FaceMemory,
     FacesError,
+    body_level,
     load_faces,
     row_holes,
 )
@@ -235,6 +236,21 @@ def test_light_cloth_is_no_white_dragon():
     boxes = row([200.0 + 22 * i for i in (0, 1, 2, 4, 5)], top=150.0)
     filled = matcher.fill(grey, wrongly_read(boxes))
     assert len(filled) == len(boxes)
+
+
+def test_a_tiles_body_shows_around_the_densest_faces_ink_and_cloth_reads_as_cloth():
+    """`body_level`: the test bed's 7p, 9p and 8s (dense ink) on a tile's body read as bright as the
+    body, where the median of their middle reads nearer the cloth; cloth reads as cloth; a box off
+    the picture has no level."""
+    faces = load_faces()
+    canvas = np.full((120, 200), 70, np.uint8)  # the cloth
+    box = np.float32([78, 30, 122, 90])
+    for tile in ("7p", "9p", "8s"):
+        canvas[30:90, 78:122] = 230
+        canvas[36:86, 81:119] = cv2.resize(faces[TILES.index(tile)], (38, 50), interpolation=cv2.INTER_AREA)
+        assert body_level(canvas, box) > 200, tile
+    assert abs(body_level(canvas, np.float32([5, 30, 49, 90])) - 70) <= 2
+    assert body_level(canvas, np.float32([300, 30, 340, 90])) == -1.0
 
 
 def test_a_faint_pattern_on_the_cloth_past_a_rows_end_is_no_tile():

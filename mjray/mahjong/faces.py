@@ -5,8 +5,8 @@ so votes over time keep them. Where the model found a tile, the face inside its 
 tile it is: zero-mean normalized correlation of grey levels against every face, over a few
 pixels of shift and three face sizes (perspective changes how much of the box the face fills),
 and at the middle size leaning either way (perspective leans a tile's sides), at the box's own
-scale of about 24 pixels wide. The correlation ignores the light's level and
-contrast. Where no face matches well, or none clearly better than the next, the model's label stays.
+scale of about 24 pixels wide. The correlation ignores the light's level and contrast. Where no
+face matches well, or none clearly better than the next, the model's label stays.
 
 Where the model found no tile at all, a row of tiles shows it: a gap of a whole tile's pitch or
 more between two neighbours, or past either end (up to three pitches out at the right: a drawn
@@ -14,9 +14,9 @@ tile is often set apart). A face that matches there well and clearly is a tile t
 (`fill`); past an end, one that matches well is a tile even where no face is clearly best (at a
 low confidence: against the model's reads of that tile its name weighs little), and the end the
 next is looked for past. Normalized, the faint mottling of bare cloth can match a bold face that
-well, so a place whose grey is the cloth's, not the tiles', is never looked at. A blank face (the white dragon) is
-told by a flat, bright patch when relabelling a box the model found, never when filling: cloth
-can be as flat and bright.
+well, so a place whose grey is the cloth's, not the tiles', is never looked at. A blank face (the
+white dragon) is told by a flat, bright patch when relabelling a box the model found, never when
+filling: cloth can be as flat and bright.
 
 The faces ship as `mjray/mahjong/data/tile_faces.npz`, grey rasters of the public-domain artwork
 (`pymdownx-mahjong`, built by `python -m mjray.sim faces`); a table with other tiles wants its own
@@ -59,11 +59,9 @@ MOST_MISSING = 3  # tiles missing between two neighbours in a row, at most
 MORE_ENDS = 3  # tiles found past a row's end one past another after the first, at most
 BLANK_SPREAD = 25.0  # grey levels: a blank face (the white dragon) scores 1 - (flattest patch's spread) / this,
 BLANK_LEVEL = 140  # if that patch is this bright (of 255, the frame's contrast stretched): a tile's body, not cloth
+TILES_STAND_OUT = 40  # grey levels by which tiles' bodies outshine the cloth, at least, for cloth told by its grey
 
 
-TILES_STAND_OUT = (
-    40  # grey levels the tiles' bodies stand out from the cloth by, at least, for a place told cloth by its grey
-)
 BLANK_TILE = "5z"  # the white dragon: a face with nothing to correlate
 MEMORY_FRAMES = 8  # frames whose reads a detector remembers: every seat's last two, with four seats
 SAME_PLACE = 0.85  # intersection over union with a remembered box: the same tile's place

@@ -25,6 +25,7 @@ The faces ship as `mjray/mahjong/data/tile_faces.npz`, grey rasters of the publi
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -307,9 +308,10 @@ class FaceMatcher:
         self.tile_of_class = {int(c): k for k, c in enumerate(self.class_of_tile)}
         self.box_width, self.margin = box_width, margin
         self.memory = memory  # None: every box read afresh
-        # per face scale and lean: (width, height, faces as unit columns, their sums, which are blank)
-        self.banks = [self._bank(faces, scale) for scale in FACE_SCALES]
-        self.banks += [self._bank(leaning(faces, lean), FACE_SCALES[1]) for lean in LEANS]
+        # per face scale: (width, height, faces as unit columns, their sums, which are blank); the
+        # middle scale's also leaning, side by side, so each patch is cut and measured once a size
+        leaning_too = np.concatenate([faces, *(leaning(faces, lean) for lean in LEANS)])
+        self.banks = [self._bank(leaning_too if scale == FACE_SCALES[1] else faces, scale) for scale in FACE_SCALES]
 
     def _bank(self, faces: np.ndarray, scale: float) -> tuple:
         width = int(round(self.box_width * scale))
@@ -365,7 +367,7 @@ class FaceMatcher:
                 if level[flattest] >= BLANK_LEVEL
                 else -1.0
             )
-            np.maximum(out, best, out=out)
+            np.maximum(out, best.reshape(-1, len(TILES)).max(0), out=out)  # (a face's best, upright or leaning)
         return out
 
     def window(self, grey: np.ndarray, box: np.ndarray) -> np.ndarray | None:
@@ -408,11 +410,16 @@ class FaceMatcher:
         # a place nearer the cloth's grey than the tiles' is cloth: normalized, the faint mottling
         # of felt matches a bold face as well as a tile does (0.6, docs/results.md); told only where
         # the tiles stand out from the cloth (on light cloth, a shadowed tile could read as cloth)
-        cloth = float(np.median(grey[::8, ::8]))  # (a seat camera sees mostly cloth)
-        levels = [level for level in (body_level(grey, box) for box in taken) if level >= 0]
-        bodies = float(np.median(levels)) if levels else cloth
+        model_boxes = taken
+
+        @functools.cache
+        def greys() -> tuple[float, float]:  # the cloth's and the tiles' (only in a frame with a place to tell)
+            cloth = float(np.median(grey[::8, ::8]))  # (a seat camera sees mostly cloth)
+            levels = [level for level in (body_level(grey, box) for box in model_boxes) if level >= 0]
+            return cloth, float(np.median(levels)) if levels else cloth
 
         def bodied(box: np.ndarray) -> bool:
+            cloth, bodies = greys()
             level = body_level(grey, box)
             return abs(bodies - cloth) < TILES_STAND_OUT or abs(level - bodies) < abs(level - cloth)
 

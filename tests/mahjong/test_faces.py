@@ -374,7 +374,7 @@ def plain_scores(matcher: FaceMatcher, grey: np.ndarray, box: np.ndarray) -> np.
         patches /= np.maximum(np.linalg.norm(patches, axis=1, keepdims=True), 1e-6)
         best = (patches @ bank.astype(np.float64)).max(0)
         best[blank] = -1.0
-        out = np.maximum(out, best)
+        out = np.maximum(out, best.reshape(-1, 34).max(0))  # (a bank may hold each face leaning too)
     return out
 
 

@@ -18,6 +18,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import ray
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -240,3 +241,21 @@ def placed(kinds: Sequence[str] = HAND) -> HandPlaces:
         places.learn(row(kinds), SUITS)
     assert places.known
     return places
+
+
+def tile_with_face(face: np.ndarray, width: int, height: int, body: int = 235) -> np.ndarray:
+    """A tile's grey raster: its body, and `face` on it where a face is taken from a tile's box (the
+    middle face scale's share of its width, centred, just below its top edge)."""
+    import cv2
+
+    from mjray.mahjong.faces import FACE_ASPECT, FACE_SCALES
+
+    tile = np.full((height, width), body, np.uint8)
+    across = int(round(FACE_SCALES[1] * width))
+    down, top, left = (
+        int(round(across * FACE_ASPECT)),
+        int(round((width - across) / 2 * FACE_ASPECT)),
+        (width - across) // 2,
+    )
+    tile[top : top + down, left : left + across] = cv2.resize(face, (across, down), interpolation=cv2.INTER_AREA)
+    return tile

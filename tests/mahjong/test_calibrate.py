@@ -12,6 +12,7 @@ import pytest
 from mjray.frames import Detections
 from mjray.mahjong.calibrate import LAYOUT, CalibrationError, complete, name_tiles, rows_of, tile_boxes
 from mjray.mahjong.tiles import TILES
+from tests.support import tile_with_face
 
 
 def layout_boxes(roll_deg: float = 0.0, skip: tuple[str, ...] = (), tile_w: float = 40.0) -> dict[str, np.ndarray]:
@@ -217,14 +218,8 @@ def test_a_rolled_tiles_face_is_kept_upright_as_a_hands_tiles_are_seen(roll_deg)
     from mjray.mahjong.faces import load_faces
 
     face = load_faces()[TILES.index("3s")]
-    tile = np.full((150, 108), 235, np.uint8)  # a white body, the face on it as face_crop takes it
-    width = int(round(0.84 * 108))
-    top = int(round((108 - width) / 2 * 1.333))
-    tile[top : top + int(round(width * 1.333)), (108 - width) // 2 : (108 - width) // 2 + width] = cv2.resize(
-        face, (width, int(round(width * 1.333))), interpolation=cv2.INTER_AREA
-    )
     canvas = np.full((400, 400), 60, np.uint8)  # the cloth
-    canvas[125:275, 146:254] = tile
+    canvas[125:275, 146:254] = tile_with_face(face, 108, 150)  # (its face where face_crop takes it)
     angle = np.deg2rad(roll_deg)
     turned = cv2.warpAffine(canvas, cv2.getRotationMatrix2D((200, 200), -roll_deg, 1.0), (400, 400), borderValue=60)
     corners = np.array([[146, 125], [254, 125], [146, 275], [254, 275]], np.float64) - 200

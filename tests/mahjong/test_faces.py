@@ -28,6 +28,7 @@ from mjray.mahjong.faces import (
 from mjray.mahjong.tiles import DETECTOR_NAME, TILES
 from mjray.sim.game import DRAWN_GAP, Hand
 from mjray.sim.render import SeatView
+from tests.support import tile_with_face
 
 NAMES = dict(enumerate(DETECTOR_NAME[t] for t in reversed(TILES)))  # a model's own class order, not mjray's
 CLASS = {name: i for i, name in NAMES.items()}
@@ -211,17 +212,11 @@ def test_a_tile_whose_sides_lean_in_the_cameras_view_is_read_by_its_face(lean, m
     matcher = FaceMatcher(faces, NAMES)
     monkeypatch.setattr(faces_module, "LEANS", ())
     upright = FaceMatcher(faces, NAMES)
-    width = int(round(0.84 * 44))
-    height, top = int(round(width * 1.333)), int(round((44 - width) / 2 * 1.333))
     box = np.float32([78, 70, 122, 130])
     clear = {"leaning too": 0, "upright": 0}
     for tile in TILES[18:27]:
-        canvas = np.full((200, 200), 60, np.uint8)  # the cloth, and a tile's body on it
-        canvas[70:130, 78:122] = 235
-        face = faces_module.leaning(faces[TILES.index(tile)][None], lean)[0]
-        canvas[70 + top : 70 + top + height, 78 + (44 - width) // 2 : 78 + (44 - width) // 2 + width] = cv2.resize(
-            face, (width, height), interpolation=cv2.INTER_AREA
-        )
+        canvas = np.full((200, 200), 60, np.uint8)  # the cloth, and a tile on it
+        canvas[70:130, 78:122] = tile_with_face(faces_module.leaning(faces[TILES.index(tile)][None], lean)[0], 44, 60)
         for name, reader in (("leaning too", matcher), ("upright", upright)):
             scores = reader.scores(canvas, box)
             second, first = np.partition(scores, -2)[-2:]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-from mjray.frames import DisplayMode, Policy
+from mjray.frames import Decode, DisplayMode, Policy
 from mjray.policy import parts
 
 SEAT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
@@ -96,6 +96,9 @@ class StreamConfig:
     policy: Policy = Policy.latest  # latest: skip frames when busy (real time); every: a buffer, oldest first;
     # aligned: every seat sampled at the same instants, round after round (shared workers only)
     aligned_hz: float = 0.0  # policy aligned: most rounds per second; 0: as many as the workers infer
+    # auto: on the GPU's video decoder (NVDEC) where the camera's node has one FFmpeg can open, else in software;
+    # software; cuda: NVDEC or the seat ends saying why. Each camera logs which it got (summary: `decoder`)
+    decode: Decode = Decode.auto
     open_timeout_s: float = 5.0  # RTSP open/read timeout before a reconnect
     reconnect_max_s: float = 5.0  # longest pause between reconnect attempts
     buffer_s: float = 2.0  # policy every: seconds of decoded frames a camera holds while detectors are busy

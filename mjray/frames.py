@@ -47,6 +47,7 @@ class CameraReport:
     status: CameraStatus = CameraStatus.STARTING
     last_error: str = ""
     reconnects: int = 0
+    decoder: str = ""  # which decoder its stream got, in words: NVDEC or software, and why
     decoded: int = 0
     sent: int = 0
     skipped: int = 0
@@ -143,6 +144,14 @@ class DisplayMode(StrEnum):
     window = "window"
     files = "files"
     none = "none"  # no pictures, no files
+
+
+class Decode(str, Enum):
+    """How cameras decode (`mjray.camera.decoding`); lower case for Hydra, as `Policy`."""
+
+    auto = "auto"  # the GPU's video decoder (NVDEC) where the camera's node has one FFmpeg can open, else software
+    software = "software"
+    cuda = "cuda"  # NVDEC or nothing: a camera whose node has none says why and does not stream
 
 
 class GapReason(str, Enum):

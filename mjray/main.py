@@ -242,7 +242,7 @@ def sources_for(cfg: AppConfig, out: Path, stack: contextlib.ExitStack) -> tuple
     if cfg.replay.path:
         try:
             recording = Recording(cfg.replay.path)
-            sources = replay_sources(recording, replay_speed(cfg.replay.speed))
+            sources = replay_sources(recording, replay_speed(cfg.replay.speed), cfg.stream.decode)
         except RecordingError as error:
             raise ConfigError(f"replay: {error}") from None
         fastest = replay_speed(cfg.replay.speed) is None

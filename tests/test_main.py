@@ -14,6 +14,7 @@ import av
 import numpy as np
 import pytest
 
+from mjray.camera.decoding import cuda_unavailable
 from tests.support import mjray_main, ordered_seats, steady_rounds
 
 pytestmark = pytest.mark.slow
@@ -25,7 +26,7 @@ def test_embedded_default_runs_and_writes_ordered_results(tmp_path, table_360, m
     out = tmp_path / "run"
     result = mjray_main("run.duration_s=15", "ray.dashboard=false", f"display.output_dir={out}", cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "mjray summary" in result.stdout
+    assert "mjray summary" in result.stdout and "decoding " in result.stdout
     for seat in ("ton", "nan", "sha", "pei"):
         assert any(line.startswith(seat) for line in result.stdout.splitlines()), f"no summary row for {seat}"
 
@@ -42,6 +43,8 @@ def test_embedded_default_runs_and_writes_ordered_results(tmp_path, table_360, m
         assert results and all(len(r["boxes"]) == len(r["classes"]) == len(r["scores"]) for r in results)
         assert sum(len(r["boxes"]) for r in results) > 5 * len(results), "tiles are being found"
         assert {r["gap"] for r in records if "gap" in r} <= {"skipped"}
+        # the camera says which decoder its stream got: NVDEC where this node has one, else software and why
+        assert seat["decoder"].startswith("NVDEC" if cuda_unavailable() is None else "software: "), seat["decoder"]
     with av.open(str(out / "grid.mp4")) as video:
         frames = list(video.decode(video=0))
         pictures = [frame.to_ndarray(format="bgr24") for frame in frames]

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mjray.camera.decoding import cuda_unavailable
 from mjray.camera.recording import Recording
 from tests.support import mjray_main
 
@@ -109,6 +110,23 @@ def test_a_lossless_replay_at_full_speed_is_deterministic_and_equals_the_live_ru
         assert theirs["pts"] == mine["pts"] and theirs["classes"] == mine["classes"], f"{key}: other tiles"
         np.testing.assert_allclose(theirs["boxes"], mine["boxes"], atol=0.11, err_msg=f"{key}: boxes moved")
         np.testing.assert_allclose(theirs["scores"], mine["scores"], atol=0.0011, err_msg=f"{key}: scores changed")
+
+
+def test_nvdec_decodes_what_software_does_and_where_there_is_none_each_seat_says_so(recorded, tmp_path):
+    """`stream.decode=cuda`: on a GPU node every frame on NVDEC, the same detections as software's
+    (H.264 decoding is exact); on a node without, each seat ends at once, naming the setting."""
+    lossless = ("stream.policy=every", "replay.speed=max")
+    summary = replay(recorded, tmp_path / "cuda", "stream.decode=cuda", *lossless)
+    why = cuda_unavailable()
+    for seat in summary["seats"]:
+        if why is None:
+            assert seat["decoder"] == "NVDEC (cuda)" and seat["decoded"] > 0, seat
+        else:
+            assert seat["decoded"] == 0 and seat["inferred"] == 0, seat
+            assert "stream.decode=cuda" in seat["last_error"] and "stream.decode=auto" in seat["last_error"], seat
+    if why is None:
+        replay(recorded, tmp_path / "software", "stream.decode=software", *lossless)
+        assert detections(tmp_path / "cuda") == detections(tmp_path / "software")
 
 
 def test_a_replay_at_the_recorded_pace_takes_frames_at_the_cameras_rate(recorded, tmp_path):

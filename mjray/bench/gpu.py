@@ -10,9 +10,11 @@ recording of as many seats as a step needs, each seat a clip shifted by a part o
 so that the cameras are out of step as real ones are, and replayed by mjray itself
 (`replay.path`, `stream.policy=every`). Each step is one `python -m mjray.main` run; its
 summary gives frames inferred, their share of the cameras' frames, latency from capture to
-result and the batch sizes, and this script adds CPU seconds per inferred frame by process kind
-and the GPU's use and memory (NVML, where there is a GPU). A (model, mode) stops at the first
-step that infers less than `--keep-up` of the cameras' frames. Prints numbers, asserts nothing
+result, the batch sizes and each camera's decoder (NVDEC where the node's FFmpeg opens a CUDA
+device: `stream.decode=auto`; pass `stream.decode=software` to compare), and this script adds
+CPU seconds per inferred frame by process kind and the GPU's use and memory (NVML, where there is
+a GPU). A (model, mode) stops at the first step that infers less than `--keep-up` of the
+cameras' frames. Prints numbers, asserts nothing
 about speed; writes gpu.json and gpu.csv.
 
 Modes: `pools`, a detector per camera, each a fraction of the GPUs (as pool=gpu); `batched`,
@@ -63,6 +65,7 @@ class Step:
     latency_p99_ms: float | None = None  # the worst seat's
     gaps: dict = field(default_factory=dict)  # reason -> frames
     batches: dict = field(default_factory=dict)  # detector -> mean, max, count
+    decoders: dict = field(default_factory=dict)  # decoder in words (NVDEC, software and why) -> seats
     cpu_per_frame_ms: dict = field(default_factory=dict)  # process kind -> CPU ms per inferred frame
     gpu_util_pct: float | None = None  # mean over the run
     gpu_mem_mib: float | None = None  # peak
@@ -292,6 +295,9 @@ def run_step(step: Step, recording: Path, overrides: list[str], out: Path) -> St
         if count:
             step.gaps[reason] = count
     step.batches = summary.get("batches", {})
+    for seat in seats:
+        decoder = seat.get("decoder") or "never opened"
+        step.decoders[decoder] = step.decoders.get(decoder, 0) + 1
     by_kind: dict[str, float] = {}  # camera:cam001:CameraActor -> CameraActor
     for role, seconds in meter.by_role().items():
         kind = role.rsplit(":", 1)[-1]
@@ -315,17 +321,18 @@ def line(step: Step) -> str:
         else 1.0
     )
     cpu = sum(step.cpu_per_frame_ms.values())
+    nvdec = sum(n for decoder, n in step.decoders.items() if decoder.startswith("NVDEC"))
     fmt = lambda v: "-" if v is None else f"{v:.0f}"  # noqa: E731
     return (
         f"{step.model:14s} {step.mode:8s} {step.seats:5d} {step.fps_inferred:9.1f} {step.share:6.3f} "
         f"{fmt(step.latency_p50_ms):>7s} {fmt(step.latency_p99_ms):>7s} {mean_batch:6.1f} {cpu:8.1f} "
-        f"{fmt(step.gpu_util_pct):>5s} {fmt(step.gpu_mem_mib):>7s}"
+        f"{fmt(step.gpu_util_pct):>5s} {fmt(step.gpu_mem_mib):>7s} {nvdec:6d}"
     )
 
 
 HEADER = (
     f"{'model':14s} {'mode':8s} {'seats':>5s} {'frames/s':>9s} {'share':>6s} {'p50 ms':>7s} {'p99 ms':>7s} "
-    f"{'batch':>6s} {'CPU ms/f':>8s} {'GPU %':>5s} {'GPU MiB':>7s}"
+    f"{'batch':>6s} {'CPU ms/f':>8s} {'GPU %':>5s} {'GPU MiB':>7s} {'NVDEC':>6s}"
 )
 
 
@@ -386,6 +393,7 @@ def main(argv: list[str] | None = None) -> None:
                 "cpu_ms_per_frame",
                 "gpu_util_pct",
                 "gpu_mem_mib",
+                "decoders",
                 "error",
             ]
         )
@@ -403,6 +411,7 @@ def main(argv: list[str] | None = None) -> None:
                     json.dumps(s.cpu_per_frame_ms),
                     s.gpu_util_pct,
                     s.gpu_mem_mib,
+                    json.dumps(s.decoders),
                     s.error,
                 ]
             )

@@ -20,12 +20,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
+from mjray.camera.decoding import decoder_in_use, hwaccel
 from mjray.camera.recording import Recording, SeatRecorder
 from mjray.camera.timeline import MissingFrames, Timeline
 from mjray.config import redact_text
-from mjray.frames import CameraStatus, Clock, Decoded
+from mjray.frames import CameraStatus, Clock, Decode, Decoded
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,14 @@ class SourceState:
     status: CameraStatus = CameraStatus.STARTING
     reconnects: int = 0
     last_error: str = ""
+    decoder: str = ""  # which decoder the stream got, in words (`mjray.camera.decoding`)
+
+    def decoding(self, shown: str, stream: Any, asked: str) -> None:
+        """Note the decoder an opened stream got; said when it is new or changed."""
+        got = decoder_in_use(stream, asked)
+        if got != self.decoder:
+            log.info("camera %s: decoding: %s", shown, got)
+        self.decoder = got
 
 
 class Source(Protocol):
@@ -118,6 +127,7 @@ class RtspSource:
     open_timeout_s: float = 5.0
     reconnect_max_s: float = 5.0
     record_to: str | None = None  # a seat folder of a recording: every packet is written there as received
+    decode: Decode = Decode.auto  # on the GPU's video decoder or in software (`mjray.camera.decoding`)
     clock: CaptureClock = field(default_factory=CaptureClock)
     timeline: Timeline = field(default_factory=Timeline)
     can_wait = False  # a camera sends on: what is not read in time is lost upstream
@@ -131,6 +141,7 @@ class RtspSource:
     ) -> Iterator[Decoded | MissingFrames]:
         import av
 
+        accel, asked = hwaccel(self.decode)  # stream.decode=cuda with no GPU decoder: the seat ends, saying why
         recorder = SeatRecorder(Path(self.record_to)) if self.record_to else None
         backoff = 0.25
 
@@ -154,10 +165,11 @@ class RtspSource:
                 try:
                     options = {**RTSP_OPTIONS, "timeout": str(int(self.open_timeout_s * 1e6))}
                     with av.open(
-                        self.url, options=options, timeout=(self.open_timeout_s, self.open_timeout_s)
+                        self.url, options=options, timeout=(self.open_timeout_s, self.open_timeout_s), hwaccel=accel
                     ) as container:
                         stream = container.streams.video[0]
                         stream.thread_type = "SLICE"  # frame threading would hold back a frame per thread
+                        state.decoding(self.shown, stream, asked)
                         segment = record(recorder.open, stream) if recorder else None
                         if state.reconnects:
                             self.timeline.reconnected()
@@ -255,6 +267,7 @@ class ReplaySource:
     seat: str
     speed: float | None = 1.0  # 1: the recorded pace; 2: twice as fast; None: as fast as frames are taken
     first_capture: float = 0.0  # the recording's time zero (`Recording.first_capture`)
+    decode: Decode = Decode.auto
     ends = True  # at the recording's end
 
     @property
@@ -271,6 +284,7 @@ class ReplaySource:
     def frames(self, stop: threading.Event, state: SourceState, start_at: float) -> Iterator[Decoded | MissingFrames]:
         import av
 
+        accel, asked = hwaccel(self.decode)
         recording = Recording(self.recording)
         clock_ = ReplayClock(start_at, self.first_capture, self.speed)
         timeline = Timeline()  # fed as live fed it: the same frames missing, so the same seqs
@@ -281,9 +295,10 @@ class ReplaySource:
             if number:
                 timeline.reconnected()
             by_pts: dict[int | None, tuple[float, Clock, int]] = {}  # file pts -> recorded time, clock, stream pts
-            with av.open(str(segment.video)) as container:
+            with av.open(str(segment.video), hwaccel=accel) as container:
                 stream = container.streams.video[0]
                 stream.thread_type = "SLICE"  # as live: the same decoder settings give the same pixels
+                state.decoding(self.shown, stream, asked)
                 for picture in _recorded_pictures(
                     container, stream, times, by_pts, f"{self.shown}: {segment.video.name}"
                 ):

@@ -30,7 +30,7 @@ from mjray.config import AppConfig, CameraConfig, PoolConfig, redact, with_crede
 from mjray.detect.actor import DetectorReport
 from mjray.detect.model import auto_threads
 from mjray.detect.turns import RoundsReport
-from mjray.frames import CameraReport, CameraStatus, Item, ReorderReport, Restarts, SeatReport
+from mjray.frames import CameraReport, CameraStatus, Decode, Item, ReorderReport, Restarts, SeatReport
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +49,13 @@ def live_sources(cfg: AppConfig, cameras: list[CameraConfig], record_to: Path | 
             stream.open_timeout_s,
             stream.reconnect_max_s,
             str(record_to / c.seat) if record_to else None,
+            stream.decode,
         )
         for c in cameras
     }
 
 
-def replay_sources(recording: Recording, speed: float | None) -> dict[str, Source]:
+def replay_sources(recording: Recording, speed: float | None, decode: Decode = Decode.auto) -> dict[str, Source]:
     """A replay source per recorded seat, all on the recording's one time zero. A seat whose
     camera never streamed (no video) is left out, so the display does not wait for it."""
     first = recording.first_capture()
@@ -62,7 +63,7 @@ def replay_sources(recording: Recording, speed: float | None) -> dict[str, Sourc
         if not recording.segments[seat]:
             log.warning("replay: seat %s has no recorded video; replaying the others", seat)
     return {
-        seat: ReplaySource(str(recording.folder), seat, speed, first)
+        seat: ReplaySource(str(recording.folder), seat, speed, first, decode)
         for seat in recording.seats
         if recording.segments[seat]
     }

@@ -121,6 +121,7 @@ class SeatSummary:
     reconnects: int
     offline_s: float  # seconds the camera was unreachable (its offline frames' span)
     last_error: str  # the camera's last error in words, "" if none
+    decoder: str  # which decoder the camera's stream got (NVDEC or software, and why), "" if it never opened
     restarts: Restarts  # times Ray restarted this seat's camera, reorder, detectors; and the actors all seats share
     down: str  # why the seat stopped before the run did (an actor dead for good), "" if it did not
     fps_in: float  # decoded frames per second of the run
@@ -171,6 +172,7 @@ class Summary:
                     reconnects=cam.reconnects,
                     offline_s=round(cam.offline_s, 2),
                     last_error=cam.last_error,
+                    decoder=cam.decoder,
                     restarts=report.restarts,
                     down=report.down,
                     fps_in=round(cam.decoded / seconds, 2),
@@ -228,6 +230,12 @@ class Summary:
                 rows.append(
                     f"{s.seat}: {s.stale} frames stale by the time a batch could take them (pool.batch_max_age_ms)"
                 )
+        decoders: dict[str, list[str]] = {}
+        for s in self.seats:
+            if s.decoder:
+                decoders.setdefault(s.decoder, []).append(s.seat)
+        for decoder, seats in decoders.items():
+            rows.append(f"decoding {decoder}: {', '.join(seats)}")
         shared = max((s.restarts.shared for s in self.seats), default=0)
         if shared:
             rows.append(f"shared detectors and rounds restarted {shared}x")

@@ -227,3 +227,32 @@ def test_the_ray_overhead_script_measures_idle_actors_and_calls(tmp_path):
     assert "2 idle actors:" in result.stdout and "of the callee's CPU a call" in result.stdout
     idle = next(line for line in result.stdout.splitlines() if line.startswith("idle:"))
     assert "idle actor" in idle and "raylet" in idle, "the actors' own processes and Ray's were found and measured"
+
+
+@pytest.mark.slow
+def test_the_gpu_benchmark_runs_its_small_steps_on_cpu_and_counts_each_cameras_decoder(tmp_path):
+    """`python -m mjray.bench.gpu` as a lent GPU box runs it (scripts/gpu-run.sh), here on the CPU:
+    each (mode, step) one mjray run over replayed clips, its numbers from that run's summary."""
+    import json
+
+    from mjray.camera.decoding import cuda_unavailable
+
+    out = tmp_path / "gpu"
+    result = subprocess.run(
+        [sys.executable, "-m", "mjray.bench.gpu", "--steps", "2", "--models", "tiles"]
+        + ["--modes", "batched,pools", "--seconds", "6", "--size", "640x360", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    steps = json.loads((out / "gpu.json").read_text())
+    assert [(s["mode"], s["seats"], s["error"]) for s in steps] == [("batched", 2, ""), ("pools", 2, "")]
+    expected = "NVDEC (cuda)" if cuda_unavailable() is None else f"software: {cuda_unavailable()}"
+    for step in steps:
+        assert step["frames_in"] > 0 and step["inferred"] > 0 and step["cpu_per_frame_ms"]["CameraActor"] > 0, step
+        assert step["decoders"] == {expected: 2}, step["decoders"]
+    assert "detector:shared:0" in steps[0]["batches"] and not steps[1]["batches"]
+    header = next(line for line in result.stdout.splitlines() if line.startswith("model"))
+    assert header.split()[-1] == "NVDEC", header

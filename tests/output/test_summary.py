@@ -66,3 +66,17 @@ def test_a_summary_gives_latency_and_inference_percentiles_of_every_result():
         assert got == pytest.approx(np.percentile(latencies, p, method="lower"), rel=0.01)
     assert s.infer_p50_ms == pytest.approx(np.percentile(inference, 50, method="lower"), rel=0.01)
     assert seat.skew_p50_ms == pytest.approx(10.0, rel=0.01) and seat.skew_p99_ms == pytest.approx(10.0, rel=0.01)
+
+
+def test_the_summary_says_which_decoder_each_seat_got_grouped():
+    from mjray.frames import CameraReport, SeatReport
+
+    decoders = {"ton": "NVDEC (cuda)", "nan": "software: no CUDA device", "sha": "NVDEC (cuda)", "pei": ""}
+    final = {seat: SeatReport(CameraReport(seat, decoder=decoder)) for seat, decoder in decoders.items()}
+    summary = Summary.build({seat: SeatTally(seat) for seat in decoders}, final, 10.0, Quantiles())
+    assert [s.decoder for s in summary.seats] == list(decoders.values())
+    lines = summary.table().splitlines()
+    assert [line for line in lines if line.startswith("decoding ")] == [
+        "decoding NVDEC (cuda): ton, sha",
+        "decoding software: no CUDA device: nan",
+    ]

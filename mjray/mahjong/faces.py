@@ -6,7 +6,9 @@ tile it is: zero-mean normalized correlation of grey levels against every face, 
 pixels of shift and three face sizes (perspective changes how much of the box the face fills),
 and at the middle size leaning either way (perspective leans a tile's sides), at the box's own
 scale of about 24 pixels wide. The correlation ignores the light's level and contrast. Where no
-face matches well, or none clearly better than the next, the model's label stays.
+face matches well, or none clearly better than the next while the model's own label matches
+about as well as the best, the model's label stays: two faces alike (sticks of like counts)
+leave the faces unsure between them, yet a label matching far worse than both is still wrong.
 
 Where the model found no tile at all, a row of tiles shows it: a gap of a whole tile's pitch or
 more between two neighbours, or past either end (up to three pitches out at the right: a drawn
@@ -51,13 +53,15 @@ FACE_ASPECT = 1.333  # face height over width
 # so each is also matched leaning (sideways shift per unit of height), at the middle scale
 LEANS = (-0.1, 0.1)
 MARGIN = 0.05  # the faces' best score must beat the second best by this much to overrule the model,
+OVERRULE = 0.1  # or, not clear between two faces, beat the face of the model's own label by this much,
+OVERRULE_SURE = 0.75  # matching as well as most tiles' own faces in a clear view (the test bed: 3 in 4 >= 0.71-0.74)
 SURE = 0.5  # and reach this (above what the test bed's cloth reaches, below most tiles' own face: docs/game-record.md)
 FILL_SURE = 0.6  # a tile where the model found none: its face must match at least this well
 UNSURE = 0.1  # the confidence of a tile past a row's end whose face matches that well, but not clearly
 END_REACH = (1.0, 1.4, 1.8)  # pitches past a row's left end where a tile is looked for
 DRAWN_REACH = (1.0, 1.4, 1.8, 2.2, 2.6, 3.0)  # and past its right end (a drawn tile lies up to two tiles apart)
-MOST_MISSING = 3  # tiles missing between two neighbours in a row, at most
-MORE_ENDS = 3  # tiles found past a row's end one past another after the first, at most
+MOST_MISSING = 6  # tiles missing between two neighbours in a row, at most (more: two rows side by side)
+MORE_ENDS = 12  # tiles found past a row's end one past another after the first, at most: a hand's length
 BLANK_SPREAD = 25.0  # grey levels: a blank face (the white dragon) scores 1 - (flattest patch's spread) / this,
 BLANK_LEVEL = 140  # if that patch is this bright (of 255, the frame's contrast stretched): a tile's body, not cloth
 TILES_STAND_OUT = 40  # grey levels by which tiles' bodies outshine the cloth, at least, for cloth told by its grey
@@ -380,7 +384,8 @@ class FaceMatcher:
         return window.astype(np.float32)
 
     def relabel(self, grey: np.ndarray, detections: Detections) -> Detections:
-        """The same boxes, each labelled by its face where the faces are clearly sure of one."""
+        """The same boxes, each labelled by its face where the faces are clearly sure of one, or the
+        model's label matches far worse than the best face (`OVERRULE`)."""
         if not len(detections):
             return detections
         classes = detections.class_id.copy()
@@ -389,7 +394,9 @@ class FaceMatcher:
                 continue
             scores = self._scores(grey, box, int(classes[i]))
             second, first = np.partition(scores, -2)[-2:]
-            if first >= SURE and first - second > self.margin:
+            label = scores[self.tile_of_class[int(classes[i])]]
+            overruled = first >= OVERRULE_SURE and first - label > OVERRULE
+            if first >= SURE and (first - second > self.margin or overruled):
                 classes[i] = self.class_of_tile[int(np.argmax(scores))]
         return Detections(detections.xyxy, detections.confidence, classes)
 
@@ -482,6 +489,7 @@ class FaceMatcher:
     def decisive(self, scores: np.ndarray) -> bool:
         """Would a fresh read of these pixels, with a frame's noise, judge them the same? A read near
         a threshold is not remembered: read afresh each frame, its flips are what the hand's votes
-        over time average out (remembered, the first would stand for all; docs/game-record.md)."""
+        over time average out (remembered, the first would stand for all; docs/game-record.md).
+        A read `OVERRULE` decides is never clear between its two best faces, so never remembered."""
         second, first = np.partition(scores, -2)[-2:]
         return first <= SURE - DECISIVE or (first >= SURE + DECISIVE and first - second >= self.margin + DECISIVE)

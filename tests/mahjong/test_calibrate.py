@@ -176,9 +176,11 @@ def test_the_command_writes_faces_the_game_record_reads_and_a_missing_tile_is_on
 
 
 @pytest.mark.slow
-def test_faces_calibrated_from_one_picture_read_a_table_of_an_artwork_mjray_never_saw():
+@pytest.mark.parametrize("size", [(1280, 720), (640, 360)], ids=["720p", "360p"])
+def test_faces_calibrated_from_one_picture_read_a_table_of_an_artwork_mjray_never_saw(size):
     """The homemade scene's artwork (drawn by code, never tuned on): the bundled faces leave the
-    model's misreads; faces calibrated from one picture of its layout read most tiles right."""
+    model's misreads; faces calibrated from one 1280x720 picture of its layout read most tiles
+    right, at the table's cameras' 1280x720 and at 640x360 (tiles half as wide as in the picture)."""
     import tempfile
     from pathlib import Path
 
@@ -192,7 +194,7 @@ def test_faces_calibrated_from_one_picture_read_a_table_of_an_artwork_mjray_neve
 
     picture, _ = render_layout(1280, 720, "homemade", seed=7)
     found = calibrate(cv2.cvtColor(picture, cv2.COLOR_BGR2GRAY), YoloDetector(conf=MIN_CONFIDENCE)(picture))
-    table = render_table(TableSpec(scene="homemade", seconds=20.0))
+    table = render_table(TableSpec(width=size[0], height=size[1], scene="homemade", seconds=20.0))
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "homemade.npz"
         np.savez_compressed(path, tiles=np.array(TILES), faces=found.faces)
@@ -202,9 +204,12 @@ def test_faces_calibrated_from_one_picture_read_a_table_of_an_artwork_mjray_neve
     print(f"\nbundled faces: {bundled.text()}\ncalibrated faces: {calibrated.text()}")
     assert bundled.read / bundled.tiles < 0.3
     assert calibrated.read / calibrated.tiles > bundled.read / bundled.tiles + 0.3
-    # (2026-12-07: 93 % with the faces turned upright by their rows' slant and matched leaning too,
-    # 83 % upright alone, 80 % as they lay in the layout)
-    assert calibrated.read / calibrated.tiles > 0.9, "the faces as a hand's tiles are seen"
+    # (2026-12-07, 1280x720: 96.8 % with a label whose face matches far worse than the best
+    # overruled and a row's missed tiles looked for a hand's length out; 93 % before, with the faces
+    # turned upright by their rows' slant and matched leaning, 83 % upright alone, 80 % as they lay
+    # in the layout. 640x360: 90.5 %, 84.8 % before the overruling and the longer reach)
+    least = 0.9 if size[0] >= 1280 else 0.87
+    assert calibrated.read / calibrated.tiles > least, "the faces as a hand's tiles are seen"
     assert calibrated.found > bundled.found, "the calibrated faces also fill tiles the model missed"
 
 

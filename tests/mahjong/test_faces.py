@@ -16,6 +16,8 @@ from mjray.mahjong.faces import (
     END_REACH,
     FILL_SURE,
     MARGIN,
+    OVERRULE,
+    OVERRULE_SURE,
     SURE,
     UNSURE,
     FaceMatcher,
@@ -88,6 +90,35 @@ def test_a_wrong_label_is_overruled_by_the_face_in_its_box():
                     read_right.add(tile)
     assert right / total >= 0.95, f"{right}/{total}"
     assert read_right == set(TILES)
+
+
+def test_a_label_whose_face_matches_far_worse_gives_way_though_two_faces_are_close():
+    """Two faces alike (here an 8s drawn as the 6s a few pixels lower; on the held-out homemade
+    art at 640x360 its 6s and 8s match a 6s 0.91 and 0.86) are not clear between them, yet the
+    model's own label matching far worse (its 4s, 0.78) is clearly not the tile: the best face
+    overrules it where it matches as well as a tile's own face does (homemade per frame 83.7 ->
+    92.9 % read right, 2026-12-07). Either look-alike, read by the model, stays: the faces cannot
+    tell it wrong. A tile no face matches that well (here half 6s, half 3m; parlour's pei holds its
+    9p so, read right by the model, 8p matching 0.65 and 9p 0.52) keeps the model's label."""
+    faces = load_faces().copy()
+    six, eight = TILES.index("6s"), TILES.index("8s")
+    faces[eight] = np.roll(faces[six], 3, axis=0)
+    matcher = FaceMatcher(faces, NAMES)
+    box = np.float32([78, 70, 102, 102])
+    half = ((faces[six].astype(int) + faces[TILES.index("3m")]) // 2).astype(np.uint8)
+    for face, overruled in ((faces[six], True), (half, False)):
+        canvas = np.full((200, 200), 60, np.uint8)  # the cloth, and the tile on it
+        canvas[70:102, 78:102] = tile_with_face(face, 24, 32)
+        scores = matcher.scores(canvas, box)
+        second, first = np.partition(scores, -2)[-2:]
+        assert TILES[int(np.argmax(scores))] == "6s" and first - scores[eight] <= MARGIN, scores
+        assert (first >= OVERRULE_SURE) == overruled, first
+        far = [t for t in TILES if first - scores[TILES.index(t)] > OVERRULE]
+        assert len(far) >= 30, far  # (all but the look-alikes and, half 3m, the 3m)
+        for label in TILES:
+            detections = Detections(box[None], np.float32([0.8]), np.int32([CLASS[DETECTOR_NAME[label]]]))
+            read = NAMES[int(matcher.relabel(canvas, detections).class_id[0])]
+            assert read == DETECTOR_NAME["6s" if overruled and label in far else label], (label, overruled)
 
 
 def test_the_model_keeps_its_label_where_the_faces_are_unsure():
@@ -165,13 +196,19 @@ def test_tiles_the_model_missed_are_found_by_their_faces_and_cloth_is_not():
     assert back >= 22 and right >= 21, (back, right)  # of 24
 
 
-@pytest.mark.parametrize("gone", [[0, 1, 2], [10, 11, 12]], ids=["left", "right"])
+@pytest.mark.parametrize(
+    "gone",
+    [[0, 1, 2], [10, 11, 12], list(range(7)), list(range(3, 8))],
+    ids=["left", "right", "left-seven", "five-inside"],
+)
 def test_tiles_the_model_missed_at_a_rows_end_are_found_one_past_another(gone):
-    """The model missed the row's first (or last) three tiles: each found past the end is the end
-    the next is looked for past, so all three come back, each where it lies; the cloth beyond them
-    gains nothing."""
+    """The model missed the row's first (or last) three tiles, its first seven, or five in a row
+    inside it (it misses an artwork it never saw in runs: homemade's 640x360 seat pei, 2026-12-07):
+    each found past the end is the end the next is looked for past, so all come back, each where it
+    lies; the cloth beyond them gains nothing."""
     back, right = refilled(gone, seed=6)
-    assert back >= 22 and right >= 21, (back, right)  # of 24
+    total = 8 * len(gone)  # four poses, two hands
+    assert back >= 0.9 * total and right >= 0.85 * total, (back, right, total)
 
 
 def test_a_drawn_tile_the_faces_cannot_name_past_the_row_is_still_a_tile_and_one_inside_is_not():
@@ -458,6 +495,9 @@ def test_only_reads_clear_of_every_threshold_are_remembered():
     assert not matcher.decisive(
         scores(0.8, 0.72),
     )  # two faces alike
+    assert not matcher.decisive(
+        scores(0.9, 0.86),
+    )  # two faces alike, both matching well: a label far worse is overruled (OVERRULE), afresh each frame
     assert not matcher.decisive(
         scores(0.53, 0.2),
     )  # barely sure

@@ -410,6 +410,12 @@ def validate(cfg: AppConfig) -> AppConfig:
         raise ConfigError(
             f"stream.policy: must be one of {', '.join(p.value for p in Policy)}, got {stream.policy!r}"
         ) from None
+    try:
+        stream.decode = Decode(stream.decode)
+    except ValueError:
+        raise ConfigError(
+            f"stream.decode: must be one of {', '.join(d.value for d in Decode)}, got {stream.decode!r}"
+        ) from None
     if parts(stream.policy).shared_only:
         _check(
             pool.shared_workers >= 1,

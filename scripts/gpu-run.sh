@@ -16,7 +16,7 @@ export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 python3 -c 'import torch, ray, av, hydra, ultralytics; print("torch", torch.__version__, torch.cuda.is_available(), "ray", ray.__version__, "av", av.__version__, "ultralytics", ultralytics.__version__)'
 # NVDEC: does a CUDA device open here, are its pictures software's, and the cost of each a frame
-timeout 60 python3 scripts/nvdec_check.py $(ls .gpuclips/*.264 | head -2)
+timeout 60 python3 scripts/nvdec_check.py $(ls .gpuclips/*.264 | head -2) || echo "NVDEC CHECK FAILED (exit $?)"
 bench=(python3 -m mjray.bench.gpu --clips .gpuclips --seconds 15)
 # the original design's case: 4 cameras at 720p15, YOLOv8l, every frame, batched and a pool per camera
 timeout 150 "${bench[@]}" --models yolov8l.yaml --modes batched,pools --steps 4 --out "$out/l"

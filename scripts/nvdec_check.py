@@ -14,7 +14,7 @@ import time
 import av
 import numpy as np
 
-from mjray.camera.decoding import cuda_unavailable, hwaccel
+from mjray.camera.decoding import cuda_unavailable, decoder_in_use, hwaccel
 from mjray.camera.pixels import luma
 from mjray.frames import Decode
 
@@ -24,12 +24,14 @@ def decode(clip: str, choice: Decode) -> list[np.ndarray]:
     with av.open(clip, hwaccel=accel) as container:
         stream = container.streams.video[0]
         wall, cpu = time.perf_counter(), time.process_time()
-        lumas = [luma(picture) for picture in container.decode(stream)]
+        pictures = container.decode(stream)
+        first = next(pictures, None)
+        lumas = [luma(picture) for picture in ([first] if first is not None else []) + list(pictures)]
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        got = stream.codec_context.is_hwaccel
+        got = decoder_in_use(first, stream, words, choice) if first is not None else "no pictures"
     frames = max(len(lumas), 1)
     print(
-        f"{clip}: {words}{' (on the GPU)' if got else ''}: {len(lumas)} frames, "
+        f"{clip}: {got}: {len(lumas)} frames, "
         f"{wall * 1e3 / frames:.2f} ms a frame, CPU {cpu * 1e3 / frames:.2f} ms a frame"
     )
     return lumas

@@ -122,6 +122,7 @@ def base(**changes) -> AppConfig:
         ({"model__weights": "/nope/best.pt"}, "model.weights"),
         ({"model__threads": -1}, "model.threads"),
         ({"stream__policy": "fastest"}, "stream.policy"),
+        ({"stream__decode": "gpu"}, "stream.decode"),
         ({"stream__max_wait_ms": 0}, "stream.max_wait_ms"),
         ({"stream__max_pending": 0}, "stream.max_pending"),
         ({"stream__open_timeout_s": 0}, "stream.open_timeout_s"),
@@ -277,6 +278,7 @@ def test_the_command_line_shorthand_and_one_line_errors_for_bad_overrides():
     for bad, words in [
         (["urls=rtsp://a/1"], "urls"),
         (["stream.policy=fastest"], "latest, every, aligned"),
+        (["stream.decode=gpu"], "auto, software, cuda"),
         (["nonexistent=1"], "nonexistent"),
         (['cameras=[{seat:a,url:"rtsp://a/1"}]'], "urls=[rtsp://"),
     ]:

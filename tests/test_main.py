@@ -162,6 +162,35 @@ def test_a_cameras_preset_of_ones_own_runs_from_hydras_config_dir(tmp_path, tabl
     assert ordered_seats(out).keys() == {"east", "south"}
 
 
+def test_live_cameras_asked_to_decode_on_nvdec_where_there_is_none_end_and_the_run_stops(tmp_path, table_360, serve):
+    """`stream.decode=cuda` on a node with no NVDEC (this one): each seat ends at once naming the
+    setting, and the run stops by itself, long before its duration (it would wait for cameras that
+    will never stream). On a GPU node the cameras decode on NVDEC and the run goes its full length."""
+    server = serve(table_360)
+    out = tmp_path / "run"
+    started = time.monotonic()
+    result = mjray_main(
+        f"urls=[{server.url('ton')},{server.url('nan')}]",
+        "stream.decode=cuda",
+        "run.duration_s=300",
+        "run.status_every_s=1",
+        "ray.dashboard=false",
+        "display.video=false",
+        f"display.output_dir={out}",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    if cuda_unavailable() is None:
+        assert all(seat["decoder"] == "NVDEC (cuda)" for seat in summary["seats"]), summary["seats"]
+        return
+    assert time.monotonic() - started < 200, "the run waited out its duration for cameras that ended"
+    assert "stopping (every source ended)" in result.stdout + result.stderr
+    assert [seat["seat"] for seat in summary["seats"]] == ["ton", "nan"]
+    for seat in summary["seats"]:
+        assert seat["decoded"] == 0 and "stream.decode=cuda" in seat["last_error"], seat
+
+
 def test_the_mjray_command_sweeps_two_jobs_each_with_its_run_folder_and_summary(tmp_path, table_360):
     command = Path(sys.executable).with_name("mjray")
     assert command.is_file(), "the console script: scripts/setup.sh installs mjray with it"

@@ -118,6 +118,7 @@ def test_nvdec_decodes_what_software_does_and_where_there_is_none_each_seat_says
     lossless = ("stream.policy=every", "replay.speed=max")
     summary = replay(recorded, tmp_path / "cuda", "stream.decode=cuda", *lossless)
     why = cuda_unavailable()
+    assert [seat["seat"] for seat in summary["seats"]] == list(SEATS)
     for seat in summary["seats"]:
         if why is None:
             assert seat["decoder"] == "NVDEC (cuda)" and seat["decoded"] > 0, seat

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from mjray.camera.actor import recording
 from mjray.camera.sources import RtspSource, SourceState
+from mjray.frames import Decode
 
 
 def read_cameras(urls: dict[str, str], seconds: float, record_to: Path | None) -> dict:
@@ -38,7 +39,8 @@ def read_cameras(urls: dict[str, str], seconds: float, record_to: Path | None) -
             writer_s[0] += time.thread_time() - started
 
     def read(seat: str, url: str) -> None:
-        source = RtspSource(url, seat, record_to=str(record_to / seat) if record_to else None)
+        # (software: the recorder's cost is measured against a software decode, whatever the node)
+        source = RtspSource(url, seat, record_to=str(record_to / seat) if record_to else None, decode=Decode.software)
         for _ in source.frames(stop, SourceState()):
             frames[seat] += 1
 

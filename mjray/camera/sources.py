@@ -22,7 +22,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Protocol
 
-from mjray.camera.decoding import decoder_in_use, hwaccel
+from mjray.camera.decoding import DecodeUnavailable, decoder_in_use, hwaccel
 from mjray.camera.recording import Recording, SeatRecorder
 from mjray.camera.timeline import MissingFrames, Timeline
 from mjray.config import redact_text
@@ -62,9 +62,9 @@ class SourceState:
     last_error: str = ""
     decoder: str = ""  # which decoder the stream got, in words (`mjray.camera.decoding`)
 
-    def decoding(self, shown: str, stream: Any, asked: str) -> None:
-        """Note the decoder an opened stream got; said when it is new or changed."""
-        got = decoder_in_use(stream, asked)
+    def decoding(self, shown: str, picture: Any, stream: Any, asked: str, choice: Decode) -> None:
+        """Note the decoder an opened stream's first picture came from; said when it is new or changed."""
+        got = decoder_in_use(picture, stream, asked, choice)
         if got != self.decoder:
             log.info("camera %s: decoding: %s", shown, got)
         self.decoder = got
@@ -169,7 +169,7 @@ class RtspSource:
                     ) as container:
                         stream = container.streams.video[0]
                         stream.thread_type = "SLICE"  # frame threading would hold back a frame per thread
-                        state.decoding(self.shown, stream, asked)
+                        first = True  # picture of this opening: it says which decoder the stream got
                         segment = record(recorder.open, stream) if recorder else None
                         if state.reconnects:
                             self.timeline.reconnected()
@@ -186,6 +186,9 @@ class RtspSource:
                                     )
                                     record(segment.write, packet, captured, clock)
                                 for picture in pictures:
+                                    if first:
+                                        state.decoding(self.shown, picture, stream, asked, self.decode)
+                                        first = False
                                     yield from self._decoded(picture, stream, container, arrival)
                                     backoff = 0.25
                                 if stop.is_set():
@@ -199,6 +202,8 @@ class RtspSource:
                             raise broken
                     if not stop.is_set():
                         state.last_error = "stream ended"
+                except DecodeUnavailable:  # stream.decode=cuda and NVDEC did not take the stream: no retry helps
+                    raise
                 except Exception as error:  # av errors, timeouts, refused connections: all reconnect
                     state.last_error = describe(error)
                 finally:
@@ -298,10 +303,13 @@ class ReplaySource:
             with av.open(str(segment.video), hwaccel=accel) as container:
                 stream = container.streams.video[0]
                 stream.thread_type = "SLICE"  # as live: the same decoder settings give the same pixels
-                state.decoding(self.shown, stream, asked)
+                first = True
                 for picture in _recorded_pictures(
                     container, stream, times, by_pts, f"{self.shown}: {segment.video.name}"
                 ):
+                    if first:
+                        state.decoding(self.shown, picture, stream, asked, self.decode)
+                        first = False
                     known = by_pts.pop(picture.pts, None)
                     if known is None:  # a frame whose packet line was cut off by a kill: past the end
                         continue

@@ -232,9 +232,11 @@ class Pipeline:
 
     def ended(self) -> bool:
         """Has every seat's source ended (a replay at its end) and handed out every frame it
-        decoded? Live cameras never end, and are not asked."""
+        decoded? A live camera ends only when its source fails for good (`stream.decode=cuda` on a
+        node with no NVDEC): judged from the stats the status line last fetched, no call made."""
         if not any(source.ends for source in self.sources.values()):
-            return False
+            last = [self._camera_stats.get(seat) for seat in self.seats if seat not in self.down]
+            return bool(last) and all(r is not None and r.status == CameraStatus.ENDED for r in last)
         states = [state for seat, state in self._cameras("stats").items() if seat not in self.down]
         return all(state.status == CameraStatus.ENDED and not state.waiting and not state.in_flight for state in states)
 

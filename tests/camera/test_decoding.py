@@ -48,12 +48,20 @@ def test_auto_takes_nvdec_where_a_cuda_device_opens_and_says_why_not_where_none_
         assert why in str(raised.value)
 
 
-def test_a_stream_the_gpu_did_not_take_is_named_software(clip):
+def test_a_stream_the_gpu_did_not_take_is_named_software_and_under_cuda_ends(clip):
+    """Told by the first picture: NVDEC hands back nv12 (or 10-, 16-bit), software H.264 yuv420p."""
     with av.open(str(clip)) as container:
         stream = container.streams.video[0]
-        next(container.decode(stream))
-        assert decoder_in_use(stream, "NVDEC (cuda)") == "software: NVDEC does not decode h264"
-        assert decoder_in_use(stream, "software: no GPU") == "software: no GPU"
+        picture = next(container.decode(stream))
+        assert picture.format.name == "yuv420p"
+        assert decoder_in_use(picture, stream, "NVDEC (cuda)", Decode.auto) == (
+            "software: NVDEC did not take this stream (h264, yuv420p)"
+        )
+        assert decoder_in_use(picture, stream, "software: no GPU", Decode.auto) == "software: no GPU"
+        with pytest.raises(DecodeUnavailable, match=r"stream.decode=cuda: NVDEC did not take this stream"):
+            decoder_in_use(picture, stream, "NVDEC (cuda)", Decode.cuda)
+        nv12 = picture.reformat(format="nv12")
+        assert decoder_in_use(nv12, stream, "NVDEC (cuda)", Decode.cuda) == "NVDEC (cuda)"
 
 
 def test_a_camera_says_its_decoder_once_and_again_only_when_it_changes(clip, caplog):
@@ -61,15 +69,16 @@ def test_a_camera_says_its_decoder_once_and_again_only_when_it_changes(clip, cap
     caplog.set_level(logging.INFO, logger="mjray.camera.sources")
     with av.open(str(clip)) as container:
         stream = container.streams.video[0]
+        picture = next(container.decode(stream))
         for _ in range(3):  # reconnects to the same stream
-            state.decoding("ton", stream, "software (stream.decode=software)")
-        state.decoding("ton", stream, "NVDEC (cuda)")
+            state.decoding("ton", picture, stream, "software (stream.decode=software)", Decode.software)
+        state.decoding("ton", picture, stream, "NVDEC (cuda)", Decode.auto)
     said = [r.getMessage() for r in caplog.records if "decoding" in r.getMessage()]
     assert said == [
         "camera ton: decoding: software (stream.decode=software)",
-        "camera ton: decoding: software: NVDEC does not decode h264",
+        "camera ton: decoding: software: NVDEC did not take this stream (h264, yuv420p)",
     ]
-    assert state.decoder == "software: NVDEC does not decode h264"
+    assert state.decoder == "software: NVDEC did not take this stream (h264, yuv420p)"
 
 
 def test_nvdec_asked_for_where_there_is_none_ends_the_seat_before_a_frame(tmp_path):
@@ -82,12 +91,15 @@ def test_nvdec_asked_for_where_there_is_none_ends_the_seat_before_a_frame(tmp_pa
 
 def test_the_gpu_runs_nvdec_check_compares_the_two_decoders_luma(clip):
     """scripts/nvdec_check.py, which scripts/gpu-run.sh runs on a lent GPU, works here too: both runs in software."""
+    import os
     import subprocess
     import sys
     from pathlib import Path
 
-    script = Path(__file__).resolve().parents[2] / "scripts" / "nvdec_check.py"
-    done = subprocess.run([sys.executable, str(script), str(clip)], capture_output=True, text=True, timeout=60)
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root)}  # this checkout's mjray, as scripts/gpu-run.sh sets it
+    script = root / "scripts" / "nvdec_check.py"
+    done = subprocess.run([sys.executable, str(script), str(clip)], capture_output=True, text=True, timeout=60, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"{clip}: luma equal to software's: True" in done.stdout
     assert done.stdout.count(": 30 frames,") == 2, done.stdout

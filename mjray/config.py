@@ -78,6 +78,9 @@ class PoolConfig:
     gpus_per_worker: float = 0.0  # fraction of a GPU each detector reserves (0 = CPU)
     cpus_per_worker: float = 0.5  # CPUs each detector reserves in Ray's scheduler
     camera_cpus: float = 0.1  # CPUs each camera (decoder) actor reserves
+    # cameras decoded in one process (a thread each; seats placed alike, in their order): fewer processes and
+    # less memory on a node of many cameras; a crash restarts all of that process's seats. 1: a process each
+    cameras_per_process: int = 1
     in_flight_per_worker: int = 1  # pool per camera: frames queued or running per detector before the policy acts
     batch_size: int = (
         1  # shared workers: most frames, of as many cameras, inferred in one forward pass (1: one at a time)
@@ -378,6 +381,11 @@ def validate(cfg: AppConfig) -> AppConfig:
     )
     _check(pool.cpus_per_worker >= 0, "pool.cpus_per_worker", f"must be >= 0, got {pool.cpus_per_worker}")
     _check(pool.camera_cpus >= 0, "pool.camera_cpus", f"must be >= 0, got {pool.camera_cpus}")
+    _check(
+        pool.cameras_per_process >= 1,
+        "pool.cameras_per_process",
+        f"must be at least 1 (1: a process per camera), got {pool.cameras_per_process}",
+    )
     _check(
         pool.in_flight_per_worker >= 1,
         "pool.in_flight_per_worker",

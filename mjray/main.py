@@ -31,6 +31,9 @@ from mjray.output.summary import Summary
 
 log = logging.getLogger("mjray")
 TASK_EVENTS = "RAY_task_events_report_interval_ms"  # 0: Ray's processes report no task events (`ray_settings`)
+# a call's answer up to this size goes back in the reply, not through the object store (`ray_settings`)
+INLINE = "RAY_max_direct_call_object_size"
+INLINE_BYTES = 2 * 2**20  # a 1920x1080 frame's luma; Ray's default is 100 KiB
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 
 
@@ -107,11 +110,22 @@ def worker_env() -> dict[str, str]:
 
 
 def ray_settings() -> dict[str, str]:
-    """Ray's own settings for every process of a run, unless the environment sets them: no task
-    events reported. mjray's actors record none, yet a run's processes still sent events that
-    Ray's control store kept, and `gcs_server` grew all run long (docs/results.md, Memory). The
-    cost: the dashboard's task views stay empty (its actors, logs and metrics do not)."""
-    return {TASK_EVENTS: os.environ.get(TASK_EVENTS, "0")}
+    """Ray's own settings for every process of a run, unless the environment sets them.
+
+    No task events reported: mjray's actors record none, yet a run's processes still sent events
+    that Ray's control store kept, and `gcs_server` grew all run long (docs/results.md, Memory).
+    The cost: the dashboard's task views stay empty (its actors, logs and metrics do not).
+
+    A frame handed over in a take's answer goes back in the reply up to `INLINE_BYTES`, not
+    through the object store: a 640x360 frame's luma is 230 KB, over Ray's 100 KiB, and each such
+    answer cost the object store's bookkeeping in Ray's own processes (on this box 4.2 -> 1.4 ms of
+    their CPU a delivered frame, docs/results.md). Read by each process as it starts: on a cluster,
+    mjray's workers get it from the job's runtime env; pushes (`ray.put`) still go through the store.
+    """
+    return {
+        TASK_EVENTS: os.environ.get(TASK_EVENTS, "0"),
+        INLINE: os.environ.get(INLINE, str(INLINE_BYTES)),
+    }
 
 
 def check_reachable(address: str, timeout_s: float = 5.0) -> None:

@@ -207,6 +207,8 @@ AFTER_S = 20  # the window after a fault whose rate is judged: at 1 fps, a frame
 
 KILLS = {  # the actor killed, and the settings it runs under
     "camera": ("camera:nan", ["display.video=true"]),  # the grid fetches frames the killed camera owned
+    # ton's and nan's cameras in one process, sha's and pei's in another: the kill takes ton's down too
+    "camera_host": ("camera:nan", ["display.video=true", "pool.cameras_per_process=2"]),
     "reorder": ("reorder:nan", []),
     "detector": ("detector:nan:0", ["pool.shared_workers=0", "pool.cpus_per_worker=0.25"]),
     "rounds": ("rounds", ["stream.policy=aligned"]),
@@ -277,7 +279,16 @@ def test_an_actor_killed_mid_run_is_restarted_its_seat_resumes_and_the_others_ke
     server = serve(table_sparse, fps=KILL_FPS, auth=("admin", "pw"))
     summary, by_seat, killed_at, pid = run_and_kill(name, settings, tmp_path, table_sparse, server)
     assert summary["actors"][name]["restarts"] == 1 and summary["actors"][name]["pid"] != pid, summary["actors"][name]
-    hit = {"camera": ["nan"], "reorder": ["nan"], "detector": ["nan"], "rounds": list(by_seat)}[kind]
+    if kind == "camera_host":  # the premise: two seats' cameras in the process killed, the others in another
+        pids = {seat: summary["actors"][f"camera:{seat}"]["pid"] for seat in by_seat}
+        assert pids["ton"] == pids["nan"] != pids["sha"] == pids["pei"], pids
+    hit = {
+        "camera": ["nan"],
+        "camera_host": ["ton", "nan"],
+        "reorder": ["nan"],
+        "detector": ["nan"],
+        "rounds": list(by_seat),
+    }[kind]
     for seat, records in by_seat.items():
         row = next(s for s in summary["seats"] if s["seat"] == seat)
         assert not row["down"], row
@@ -306,11 +317,14 @@ def test_an_actor_killed_mid_run_is_restarted_its_seat_resumes_and_the_others_ke
         if seat in hit:
             # what the fault cost, in words: frames due while the camera was gone, the frame its detector held;
             # a reorder's restart loses only what it held undrained (restart gaps), often nothing
-            explained = {"camera": {"offline", "restart"}, "detector": {"failed", "restart", "timeout"}}
+            explained = {"detector": {"failed", "restart", "timeout"}} | dict.fromkeys(
+                ("camera", "camera_host"), {"offline", "restart"}
+            )
             assert kind not in explained or set(gaps) & explained[kind], (
                 f"{seat}: no gap says why frames are missing: {gaps}"
             )
-            assert row["restarts"][{"rounds": "shared", "detector": "detectors"}.get(kind, kind)] == 1, row["restarts"]
+            actor = {"rounds": "shared", "detector": "detectors", "camera_host": "camera"}.get(kind, kind)
+            assert row["restarts"][actor] == 1, row["restarts"]
         else:
             assert_kept_rate(seat, before, after, f"another seat's {kind} restarted")
 

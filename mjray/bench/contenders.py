@@ -213,6 +213,7 @@ def run_mjray(
 
     from mjray.cluster.pipeline import Pipeline, inference_threads, live_sources
     from mjray.config import AppConfig, CameraConfig, validate
+    from mjray.main import ray_settings, worker_env
     from mjray.order.sync import for_display
     from mjray.output.driver import Driver
     from mjray.policy import parts
@@ -223,7 +224,14 @@ def run_mjray(
     cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(AppConfig), {"model": model}, plugged, settings))
     cfg.cameras = [CameraConfig(s, u) for s, u in zip(seats, urls)]
     cfg = validate(cfg)
-    ray.init(include_dashboard=False, namespace=f"bench-{time.time_ns()}")
+    # as `mjray.main` starts Ray: its settings for Ray's processes, which read them as they start, and its workers' env
+    outer = dict(os.environ)
+    os.environ.update(ray_settings())
+    try:
+        ray.init(include_dashboard=False, namespace=f"bench-{time.time_ns()}", runtime_env={"env_vars": worker_env()})
+    finally:
+        os.environ.clear()
+        os.environ.update(outer)
     try:
         pipeline = Pipeline(cfg, live_sources(cfg, cfg.cameras), keep_pixels=True)
         pipeline.start()

@@ -8,10 +8,11 @@ Cameras are H.264 streams fed at their own pace without an RTSP server: the test
 (`mjray.sim`, or `--clips DIR` of `<name>.264` files rendered elsewhere) remuxed once into a
 recording of as many seats as a step needs, each seat a clip shifted by a part of a frame interval
 so that the cameras are out of step as real ones are, and replayed by mjray itself
-(`replay.path`, `stream.policy=every`). Each step is one `python -m mjray.main` run; its
-summary gives frames inferred, their share of the cameras' frames, latency from capture to
-result, the batch sizes and each camera's decoder (NVDEC where the node's FFmpeg opens a CUDA
-device: `stream.decode=auto`; pass `stream.decode=software` to compare), and this script adds
+(`replay.path`, `stream.policy=every`), 16 cameras to a process (`--cameras-per-process`). Each
+step is one `python -m mjray.main` run; its summary gives frames inferred, their share of the
+cameras' frames, latency from capture to result, the batch sizes and each camera's decoder
+(NVDEC where the node's FFmpeg opens a CUDA device: `stream.decode=auto`; pass
+`stream.decode=software` to compare), and this script adds
 CPU seconds per inferred frame by process kind and the GPU's use and memory (NVML, where there is
 a GPU). A (model, mode) stops at the first step that infers less than `--keep-up` of the
 cameras' frames. Prints numbers, asserts nothing
@@ -87,6 +88,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--send-size", type=int, default=640, help="stream.send_size: cameras send model-sized frames")
     parser.add_argument("--workers", type=int, default=0, help="batched: shared detectors (0: one per 64 seats)")
     parser.add_argument("--pools-max", type=int, default=16, help="pools: most seats tried (a process per camera)")
+    parser.add_argument(
+        "--cameras-per-process",
+        type=int,
+        default=16,
+        help="pool.cameras_per_process: cameras decoded in one process (1: a process each)",
+    )
     parser.add_argument("--keep-up", type=float, default=0.97, help="share of frames inferred to go on to more seats")
     parser.add_argument("--out", type=Path, default=Path("outputs/bench-gpu") / time.strftime("%Y-%m-%d_%H-%M-%S"))
     parser.add_argument("overrides", nargs="*", help="more mjray settings for every run, e.g. model.imgsz=480")
@@ -173,6 +180,7 @@ def settings(model: str, mode: str, seats: int, args: argparse.Namespace) -> lis
         "display.detections=false",
         "sim.markers=false",
         "pool.camera_cpus=0.04",  # 256 cameras and 4 detectors on 16 cores
+        f"pool.cameras_per_process={args.cameras_per_process}",  # 256 cameras: 16 processes, not 256
         f"stream.send_size={args.send_size}",
     ]
     if model == "tiles":

@@ -1,8 +1,9 @@
 """Build the actor graph from a config and its sources: the one place where plain classes become Ray actors.
 
 Per seat: one `reorder:<seat>` actor, one `camera:<seat>` actor (around the seat's source: live
-RTSP or a replay) and, for a pool per camera, `workers_per_camera` actors `detector:<seat>:<i>`
-that the camera sends frames to; or else `shared_workers` actors `detector:shared:<i>` that take
+RTSP or a replay; with `pool.cameras_per_process` > 1, seats' cameras share a `cameras:<seats>`
+process, `mjray.camera.host`) and, for a pool per camera, `workers_per_camera` actors
+`detector:<seat>:<i>` that the camera sends frames to; or else `shared_workers` actors `detector:shared:<i>` that take
 frames from every camera in turn (under policy aligned, at the instants one `rounds` actor sets).
 They start in that order (reorders, detectors with their models loaded, cameras) once the
 cluster is known to hold them all, and the cameras are set going together. What is built goes
@@ -23,6 +24,7 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from mjray import plugins
 from mjray.camera.actor import CameraActor
+from mjray.camera.host import CameraHost, SeatCamera, groups
 from mjray.camera.pixels import Sending, hold_for
 from mjray.camera.sources import Source
 from mjray.cluster.clients import CAMERA, DETECTOR, REORDER, ROUNDS
@@ -62,6 +64,7 @@ class Graph:
 
     seats: dict[str, Seat] = dataclasses.field(default_factory=dict)
     shared: list = dataclasses.field(default_factory=list)  # detectors serving every seat (pool.shared_workers)
+    hosts: list = dataclasses.field(default_factory=list)  # processes holding several seats' cameras
     rounds: object | None = None  # policy aligned: the actor that sets every round's instant
     names: dict[int, str] = dataclasses.field(default_factory=dict)  # the model's classes
     nodes: dict[str, dict] = dataclasses.field(default_factory=dict)  # node id -> address and resources, at start
@@ -76,7 +79,8 @@ class Graph:
     @property
     def all_actors(self) -> list:
         """Every actor built, the detectors first: they are asked first, then what they ask and push to."""
-        return self.detectors + [actor for _, actor in self._named_others()]
+        others = [actor for _, actor in self._named_others() if not isinstance(actor, SeatCamera)]
+        return self.detectors + self.hosts + others
 
     def actors(self, detector_names: list[str]) -> dict[str, object]:
         """Every actor built by name; `detector_names` in the order of `detectors`."""
@@ -137,13 +141,16 @@ class Builder:
         """What every camera and detector asks Ray for (reorders and rounds ask nothing)."""
         cfg, pool = self.cfg, self.pool
         own = {c.seat: i for i, c in enumerate(cfg.cameras) if c.resources}
-        needs = [
+        needs = [  # the cameras of a host (pool.cameras_per_process) need it all on one node
             Need(
-                f"camera {seat}",
-                f"cameras[{own[seat]}].resources" if seat in own else "pool.camera_resources",
-                {"CPU": pool.camera_cpus, **camera_resources(cfg, seat)},
+                f"camera {group[0]}" if len(group) == 1 else f"cameras {', '.join(group)} (one process)",
+                f"cameras[{own[group[0]]}].resources" if group[0] in own else "pool.camera_resources",
+                {
+                    "CPU": pool.camera_cpus * len(group),
+                    **{k: v * len(group) for k, v in camera_resources(cfg, group[0]).items()},
+                },
             )
-            for seat in self.sources
+            for group in self.camera_groups()
         ]
         detector = {
             "CPU": pool.cpus_per_worker,
@@ -232,11 +239,13 @@ class Builder:
             pool.batch_size, pool.batch_wait_ms / 1000.0, pool.batch_max_age_ms / 1000.0 or None, policy.lossless
         )
 
+        hosts = self.camera_hosts()
+
         def detector(name: str, seats: list[str], shared: bool):
             return DETECTOR.start_one(
                 DetectorActor,
                 name,
-                (model, seats, shared, policy.rounds, load_model, batch if shared else None),
+                (model, seats, shared, policy.rounds, load_model, batch if shared else None, hosts),
                 cpus=pool.cpus_per_worker,
                 gpus=pool.gpus_per_worker,
                 resources={k: float(v) for k, v in pool.resources.items()},
@@ -323,25 +332,50 @@ class Builder:
             else None
         )
         hold_s = hold_for(policy.display_lag_s, stream.max_wait_ms / 1000) if self.keep_pixels else None
-        for seat, s in self.graph.seats.items():
-            s.camera = CAMERA.start_one(
-                CameraActor,
-                seat,
-                (
-                    s.source,
-                    self.health.own[seat],
-                    policy,
-                    pool.in_flight_per_worker,
-                    hold_s,
-                    stream.buffer_s,
-                    Sending(stream.send_size, grey=cfg.model.grayscale),
-                ),
-                cpus=pool.camera_cpus,
-                shared_detectors=len(self.graph.shared),
-                resources=camera_resources(cfg, seat),
-                restarts=cfg.run.max_restarts,
-                strategy=files_here,
+
+        def args(seat: str) -> tuple:
+            return (
+                self.graph.seats[seat].source,
+                self.health.own[seat],
+                policy,
+                pool.in_flight_per_worker,
+                hold_s,
+                stream.buffer_s,
+                Sending(stream.send_size, grey=cfg.model.grayscale),
             )
+
+        options = dict(shared_detectors=len(self.graph.shared), restarts=cfg.run.max_restarts, strategy=files_here)
+        for group in self.camera_groups():
+            if len(group) == 1:
+                seat = group[0]
+                self.graph.seats[seat].camera = CAMERA.start_one(
+                    CameraActor,
+                    seat,
+                    args(seat),
+                    cpus=pool.camera_cpus,
+                    resources=camera_resources(cfg, seat),
+                    **options,
+                )
+                continue
+            name, host = CAMERA.start_host(
+                CameraHost,
+                {seat: args(seat) for seat in group},
+                cpus=pool.camera_cpus,
+                resources=camera_resources(cfg, group[0]),
+                **options,
+            )
+            self.graph.hosts.append(host)
+            for seat in group:
+                self.graph.seats[seat].camera = SeatCamera(host, seat)
+
+    def camera_groups(self) -> list[list[str]]:
+        """The seats whose cameras share a process (`pool.cameras_per_process`; one each by default)."""
+        seats = list(self.sources)
+        return groups(seats, self.pool.cameras_per_process, {seat: camera_resources(self.cfg, seat) for seat in seats})
+
+    def camera_hosts(self) -> dict[str, str]:
+        """seat -> the name of the host its camera runs in, for the seats that share one."""
+        return {seat: CAMERA.host_name(g) for g in self.camera_groups() if len(g) > 1 for seat in g}
 
     def wait_cameras_up(self) -> None:
         """Every camera's process up, or an error naming those Ray could not place in time."""

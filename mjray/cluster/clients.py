@@ -5,7 +5,8 @@ among the constructor's arguments keeps Ray from restarting the actor after a cr
 (ray-project/ray#53727). So names are a protocol between processes, spelled here alone (as Ray's
 `util/queue.py` owns its `_QueueActor`); the pipeline says what each start needs, these say how.
 Names show in Ray's dashboard and the run log: `camera:<seat>`, `reorder:<seat>`,
-`detector:shared:<i>` or `detector:<seat>:<i>`, `rounds`.
+`detector:shared:<i>` or `detector:<seat>:<i>`, `rounds`; `cameras:<seat>+<seat>...` for the
+cameras of several seats in one process (`pool.cameras_per_process`).
 """
 
 from __future__ import annotations
@@ -48,6 +49,45 @@ def remote(cls: type) -> Any:
 
 
 class Cameras(ActorKind):
+    def of(self, seat: str, hosts: dict[str, str]) -> Any:
+        """The seat's camera, called as an actor's handle: its own actor, or its seat of the host
+        `hosts` names (`pool.cameras_per_process`); ValueError while it is not up."""
+        if seat not in hosts:
+            return self.lookup(seat)
+        import ray
+
+        from mjray.camera.host import SeatCamera
+
+        return SeatCamera(ray.get_actor(hosts[seat]), seat)
+
+    def host_name(self, seats: list[str]) -> str:
+        return "cameras:" + "+".join(seats)
+
+    def start_host(
+        self,
+        cls: type,
+        seats: dict[str, tuple],
+        *,
+        cpus: float,
+        shared_detectors: int,
+        resources: dict[str, float],
+        restarts: int,
+        strategy: Any,
+    ) -> tuple[str, Any]:
+        """(name, handle) of a host of these seats' cameras, asking for what they would alone, together."""
+        n = len(seats)
+        name = self.host_name(list(seats))
+        return name, self.start(
+            cls,
+            name,
+            (name, seats),
+            num_cpus=cpus * n,
+            max_concurrency=(3 + shared_detectors) * n,
+            resources={k: v * n for k, v in resources.items()} or None,
+            max_restarts=restarts,
+            scheduling_strategy=strategy,
+        )
+
     def start_one(
         self,
         cls: type,

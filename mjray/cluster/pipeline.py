@@ -321,6 +321,7 @@ class Pipeline:
                 ray.kill(actor)
         self.graph.seats.clear()
         self.graph.shared.clear()
+        self.graph.hosts.clear()
         self.graph.rounds = None
         self.graph.weights = None  # (its bytes no longer pinned in the object store)
 

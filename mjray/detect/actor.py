@@ -145,8 +145,10 @@ class DetectorActor:
         aligned: bool = False,
         build: ModelBuilder = load_model,
         batch: BatchSettings | None = None,
+        hosts: dict[str, str] | None = None,
     ) -> None:
         setup_actor(name)
+        self.hosts = dict(hosts or {})  # seat -> the host its camera runs in (pool.cameras_per_process)
         # Looked up by name, not passed as handles: a handle among the constructor arguments
         # would keep Ray from restarting this actor after a crash (ray-project/ray#53727).
         self.name, self.seats, self.aligned = name, list(seats), aligned
@@ -447,7 +449,7 @@ class SeatServer:
                 continue
             if seat not in self.cameras:
                 try:
-                    self.cameras[seat] = CAMERA.lookup(seat)
+                    self.cameras[seat] = CAMERA.of(seat, worker.hosts)
                 except ValueError:  # not started yet: try again on its next turn
                     self.plan.got(seat, False, None)
                     continue

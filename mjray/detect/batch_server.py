@@ -129,7 +129,7 @@ class BatchServer:
             camera = self.cameras.get(seat)
             if camera is None:
                 try:
-                    camera = self.cameras[seat] = CAMERA.lookup(seat)
+                    camera = self.cameras[seat] = CAMERA.of(seat, worker.hosts)
                 except ValueError:  # not started yet: asked again after a rest
                     self.turns.got(seat, False, now)
                     continue

@@ -225,13 +225,17 @@ def run_mjray(
     cfg.cameras = [CameraConfig(s, u) for s, u in zip(seats, urls)]
     cfg = validate(cfg)
     # as `mjray.main` starts Ray: its settings for Ray's processes, which read them as they start, and its workers' env
-    outer = dict(os.environ)
-    os.environ.update(ray_settings())
+    ours = ray_settings()
+    outer = {name: os.environ.get(name) for name in ours}
+    os.environ.update(ours)
     try:
         ray.init(include_dashboard=False, namespace=f"bench-{time.time_ns()}", runtime_env={"env_vars": worker_env()})
-    finally:
-        os.environ.clear()
-        os.environ.update(outer)
+    finally:  # the benchmark's other contenders start with the environment as it was
+        for name, value in outer.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     try:
         pipeline = Pipeline(cfg, live_sources(cfg, cfg.cameras), keep_pixels=True)
         pipeline.start()

@@ -14,21 +14,38 @@ host share its node.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from mjray.camera.actor import CameraActor
 from mjray.cluster.logs import setup_actor
 
+log = logging.getLogger(__name__)
+
 
 class CameraHost:
     """The cameras of `seats` (seat -> `CameraActor`'s arguments after the seat), in this process."""
 
     def __init__(self, name: str, seats: dict[str, tuple]) -> None:
-        self.cameras = {seat: CameraActor(seat, *args) for seat, args in seats.items()}
+        self.cameras: dict[str, CameraActor] = {}
+        # A camera that cannot start (restarted after its seat's reorder died for good: nothing to
+        # look up) must not fail the constructor: Ray would never restart the host, and the other
+        # seats would be down for good. Its calls raise instead, as its own dead actor's would.
+        self.failed: dict[str, Exception] = {}
+        for seat, args in seats.items():
+            try:
+                self.cameras[seat] = CameraActor(seat, *args)
+            except Exception as error:
+                log.error("camera %s could not start in %s: %s: %s", seat, name, type(error).__name__, error)
+                self.failed[seat] = error
         setup_actor(name)  # each camera named itself as it started: the lines are the host's
+        if not self.cameras:
+            raise next(iter(self.failed.values()))
 
     def call(self, seat: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        if seat in self.failed:
+            raise RuntimeError(f"camera {seat} could not start: {self.failed[seat]}") from self.failed[seat]
         return getattr(self.cameras[seat], method)(*args, **kwargs)
 
 

@@ -143,8 +143,9 @@ class Builder:
         own = {c.seat: i for i, c in enumerate(cfg.cameras) if c.resources}
         needs = [  # the cameras of a host (pool.cameras_per_process) need it all on one node
             Need(
-                f"camera {group[0]}" if len(group) == 1 else f"cameras {', '.join(group)} (one process)",
-                f"cameras[{own[group[0]]}].resources" if group[0] in own else "pool.camera_resources",
+                f"camera {group[0]}" if len(group) == 1 else f"the process of cameras {', '.join(group)}",
+                (f"cameras[{own[group[0]]}].resources" if group[0] in own else "pool.camera_resources")
+                + ("" if len(group) == 1 else " and pool.cameras_per_process"),
                 {
                     "CPU": pool.camera_cpus * len(group),
                     **{k: v * len(group) for k, v in camera_resources(cfg, group[0]).items()},

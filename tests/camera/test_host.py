@@ -8,7 +8,8 @@ import pickle
 
 import pytest
 
-from mjray.camera.host import SeatCamera, groups
+from mjray.camera import host
+from mjray.camera.host import CameraHost, SeatCamera, groups
 
 
 @pytest.mark.parametrize(
@@ -80,3 +81,26 @@ def test_a_seat_of_a_host_pickles_and_routes_no_private_name():
         camera.__setstate__  # noqa: B018 (pickle and copy look for these: never a call to the host)
     with pytest.raises(AttributeError):
         camera._secret  # noqa: B018
+
+
+def test_a_camera_that_cannot_start_leaves_the_others_of_its_process(monkeypatch):
+    """Restarted after one seat's reorder died for good, that seat's camera has nothing to look up:
+    the host still starts (a constructor that raises is never restarted by Ray) and serves the
+    others; the dead seat's calls raise, as its own dead actor's would."""
+
+    class Camera:  # stands for CameraActor: its constructor looks up the seat's reorder
+        def __init__(self, seat: str, reorder: str | None) -> None:
+            if reorder is None:
+                raise ValueError(f"Failed to look up actor with name 'reorder:{seat}'")
+            self.seat = seat
+
+        def stats(self) -> str:
+            return self.seat
+
+    monkeypatch.setattr(host, "CameraActor", Camera)
+    both = CameraHost("cameras:ton+nan", {"ton": ("reorder:ton",), "nan": (None,)})
+    assert both.call("ton", "stats") == "ton"
+    with pytest.raises(RuntimeError, match="camera nan could not start: .*reorder:nan"):
+        both.call("nan", "stats")
+    with pytest.raises(ValueError, match="reorder:nan"):  # none can start: the host fails as a camera would
+        CameraHost("cameras:nan+pei", {"nan": (None,), "pei": (None,)})

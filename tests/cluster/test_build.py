@@ -51,6 +51,21 @@ def test_every_camera_and_detector_asks_for_its_resources_naming_the_setting_tha
     ]
 
 
+def test_cameras_sharing_a_process_ask_for_theirs_together_on_one_node_and_the_detectors_are_told_where():
+    pool = PoolConfig(camera_cpus=0.25, cameras_per_process=4, camera_resources={"room_a": 0.01})
+    made = builder(pool, [CameraConfig("ton", "rtsp://a"), CameraConfig("nan", "rtsp://b")])
+    assert made.needs()[0] == Need(
+        "the process of cameras ton, nan",
+        "pool.camera_resources and pool.cameras_per_process",
+        {"CPU": 0.5, "room_a": 0.02},
+    )
+    assert made.camera_hosts() == {"ton": "cameras:ton+nan", "nan": "cameras:ton+nan"}
+    pinned = [CameraConfig("ton", "rtsp://a"), CameraConfig("nan", "rtsp://b", resources={"room_b": 0.5})]
+    apart = builder(pool, pinned)  # placed apart: a process each, asked for as before
+    assert apart.camera_groups() == [["ton"], ["nan"]] and apart.camera_hosts() == {}
+    assert [need.who for need in apart.needs()[:2]] == ["camera ton", "camera nan"]
+
+
 def test_a_seats_detectors_are_in_the_graph_as_each_starts_so_a_failed_start_leaves_none_unknown(monkeypatch):
     """The second detector of a seat fails to start: the first is in the graph, for the shutdown."""
     from mjray.cluster import build

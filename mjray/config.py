@@ -81,6 +81,9 @@ class PoolConfig:
     # cameras decoded in one process (a thread each; seats placed alike, in their order): fewer processes and
     # less memory on a node of many cameras; a crash restarts all of that process's seats. 1: a process each
     cameras_per_process: int = 1
+    # seats' reorders in one process, drained by one call: less of Ray's CPU a frame; a crash of that
+    # process restarts them all (each resumes where the driver took its output). 1: a process each
+    reorders_per_process: int = 1
     in_flight_per_worker: int = 1  # pool per camera: frames queued or running per detector before the policy acts
     batch_size: int = (
         1  # shared workers: most frames, of as many cameras, inferred in one forward pass (1: one at a time)
@@ -385,6 +388,11 @@ def validate(cfg: AppConfig) -> AppConfig:
         pool.cameras_per_process >= 1,
         "pool.cameras_per_process",
         f"must be at least 1 (1: a process per camera), got {pool.cameras_per_process}",
+    )
+    _check(
+        pool.reorders_per_process >= 1,
+        "pool.reorders_per_process",
+        f"must be at least 1 (1: a process per seat's reorder), got {pool.reorders_per_process}",
     )
     _check(
         pool.in_flight_per_worker >= 1,

@@ -109,6 +109,7 @@ def base(**changes) -> AppConfig:
         ({"pool__in_flight_per_worker": 0}, "pool.in_flight_per_worker"),
         ({"pool__batch_size": 0}, "pool.batch_size"),
         ({"pool__cameras_per_process": 0}, "pool.cameras_per_process"),
+        ({"pool__reorders_per_process": 0}, "pool.reorders_per_process"),
         ({"stream__send_size": 16}, "stream.send_size"),
         ({"stream__send_size": -1}, "stream.send_size"),
         ({"pool__batch_size": 4, "pool__shared_workers": 0}, "pool.batch_size"),  # batches need shared detectors

@@ -210,6 +210,8 @@ KILLS = {  # the actor killed, and the settings it runs under
     # ton's and nan's cameras in one process, sha's and pei's in another: the kill takes ton's down too
     "camera_host": ("camera:nan", ["display.video=true", "pool.cameras_per_process=2"]),
     "reorder": ("reorder:nan", []),
+    # ton's and nan's reorders in one process, drained together, sha's and pei's in another
+    "reorder_host": ("reorder:nan", ["pool.reorders_per_process=2"]),
     "detector": ("detector:nan:0", ["pool.shared_workers=0", "pool.cpus_per_worker=0.25"]),
     "rounds": ("rounds", ["stream.policy=aligned"]),
 }
@@ -279,13 +281,14 @@ def test_an_actor_killed_mid_run_is_restarted_its_seat_resumes_and_the_others_ke
     server = serve(table_sparse, fps=KILL_FPS, auth=("admin", "pw"))
     summary, by_seat, killed_at, pid = run_and_kill(name, settings, tmp_path, table_sparse, server)
     assert summary["actors"][name]["restarts"] == 1 and summary["actors"][name]["pid"] != pid, summary["actors"][name]
-    if kind == "camera_host":  # the premise: two seats' cameras in the process killed, the others in another
-        pids = {seat: summary["actors"][f"camera:{seat}"]["pid"] for seat in by_seat}
+    if kind.endswith("_host"):  # the premise: two seats' actors in the process killed, the others in another
+        pids = {seat: summary["actors"][f"{kind.removesuffix('_host')}:{seat}"]["pid"] for seat in by_seat}
         assert pids["ton"] == pids["nan"] != pids["sha"] == pids["pei"], pids
     hit = {
         "camera": ["nan"],
         "camera_host": ["ton", "nan"],
         "reorder": ["nan"],
+        "reorder_host": ["ton", "nan"],
         "detector": ["nan"],
         "rounds": list(by_seat),
     }[kind]
@@ -326,7 +329,12 @@ def test_an_actor_killed_mid_run_is_restarted_its_seat_resumes_and_the_others_ke
             assert kind not in explained or not lost or set(gaps) & explained[kind], (
                 f"{seat}: no gap says why frames are missing: {gaps}"
             )
-            actor = {"rounds": "shared", "detector": "detectors", "camera_host": "camera"}.get(kind, kind)
+            actor = {
+                "rounds": "shared",
+                "detector": "detectors",
+                "camera_host": "camera",
+                "reorder_host": "reorder",
+            }.get(kind, kind)
             assert row["restarts"][actor] == 1, row["restarts"]
         else:
             assert_kept_rate(seat, before, after, f"another seat's {kind} restarted")

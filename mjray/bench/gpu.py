@@ -8,7 +8,8 @@ Cameras are H.264 streams fed at their own pace without an RTSP server: the test
 (`mjray.sim`, or `--clips DIR` of `<name>.264` files rendered elsewhere) remuxed once into a
 recording of as many seats as a step needs, each seat a clip shifted by a part of a frame interval
 so that the cameras are out of step as real ones are, and replayed by mjray itself
-(`replay.path`, `stream.policy=every`), 16 cameras to a process (`--cameras-per-process`). Each
+(`replay.path`, `stream.policy=every`), 16 cameras to a process (`--cameras-per-process`) and 16
+seats' reorders (`--reorders-per-process`). Each
 step is one `python -m mjray.main` run; its summary gives frames inferred, their share of the
 cameras' frames, latency from capture to result, the batch sizes and each camera's decoder
 (NVDEC where the node's FFmpeg opens a CUDA device: `stream.decode=auto`; pass
@@ -93,6 +94,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         default=16,
         help="pool.cameras_per_process: cameras decoded in one process (1: a process each)",
+    )
+    parser.add_argument(
+        "--reorders-per-process",
+        type=int,
+        default=16,
+        help="pool.reorders_per_process: seats' reorders in one process, drained by one call (1: a process each)",
     )
     parser.add_argument("--keep-up", type=float, default=0.97, help="share of frames inferred to go on to more seats")
     parser.add_argument("--out", type=Path, default=Path("outputs/bench-gpu") / time.strftime("%Y-%m-%d_%H-%M-%S"))
@@ -181,6 +188,7 @@ def settings(model: str, mode: str, seats: int, args: argparse.Namespace) -> lis
         "sim.markers=false",
         "pool.camera_cpus=0.04",  # 256 cameras and 4 detectors on 16 cores
         f"pool.cameras_per_process={args.cameras_per_process}",  # 256 cameras: 16 processes, not 256
+        f"pool.reorders_per_process={args.reorders_per_process}",  # and 16 for their reorders
         f"stream.send_size={args.send_size}",
     ]
     if model == "tiles":

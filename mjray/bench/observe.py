@@ -117,8 +117,11 @@ def role(process: psutil.Process, root_pid: int) -> str:
     command = process.cmdline() or [process.name()]
     if command[0].startswith("ray::"):  # Ray titles a worker ray::<Class>[.<method>] or ray::IDLE
         kind = command[0][5:].split(".")[0]
-        # the cameras, however many a process holds (a title may lead with the actor's name)
-        return kind.removesuffix("CameraHost") + "CameraActor" if kind.endswith("CameraHost") else kind
+        # the cameras or reorders, however many a process holds (a title may lead with the actor's name)
+        for host, actor in (("CameraHost", "CameraActor"), ("ReorderHost", "ReorderActor")):
+            if kind.endswith(host):
+                return kind.removesuffix(host) + actor
+        return kind
     if any("ray" in part for part in command[:3]):
         return "ray system"
     return os.path.basename(command[0])

@@ -119,7 +119,15 @@ class Soak:
             address = next(m["address"] for line in self.lines if (m := GCS_LINE.search(line)))
             started = time.monotonic()
             root = psutil.Process(process.pid)
-            cameras = sorted(name for name in self.pids if CAMERA.owns(name) and name != CAMERA.name(args.spare))
+            # the spare's process is never killed: with pool.cameras_per_process > 1, not the seats beside it either
+            spared = self.pids.get(CAMERA.name(args.spare))
+            cameras = sorted(
+                name
+                for name in self.pids
+                if CAMERA.owns(name) and name != CAMERA.name(args.spare) and self.pids[name] != spared
+            )
+            if not cameras:
+                raise SystemExit(f"soak: every camera shares the process of --spare {args.spare}: none to kill")
             next_sample, next_kill, killed_detector, turn = started, started + args.kill_camera_every_s, False, 0
             while process.poll() is None:
                 now = time.monotonic()

@@ -184,6 +184,7 @@ class CameraActor:
         hold_s: float | None,
         buffer_s: float = 2.0,
         sending: Sending = BGR,
+        hosts: dict[str, str] | None = None,
     ) -> None:
         import ray
 
@@ -192,7 +193,7 @@ class CameraActor:
         self.seat, self.source = seat, source
         # Looked up by name, not passed as handles: handles among the constructor arguments would
         # keep Ray from restarting this actor after a crash (ray-project/ray#53727).
-        self.reorder = REORDER.lookup(seat)
+        self.reorder = REORDER.of(seat, hosts or {})  # its own actor, or its seat of a host's (ReorderHost)
         self.detectors = [DETECTOR.named(name) for name in detectors]
         self.lossless, self.buffer_s = policy.lossless, buffer_s
         self.sending = sending

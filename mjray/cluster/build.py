@@ -2,7 +2,8 @@
 
 Per seat: one `reorder:<seat>` actor, one `camera:<seat>` actor (around the seat's source: live
 RTSP or a replay; with `pool.cameras_per_process` > 1, seats' cameras share a `cameras:<seats>`
-process, `mjray.camera.host`) and, for a pool per camera, `workers_per_camera` actors
+process, and with `pool.reorders_per_process` > 1 their reorders a `reorders:<seats>` one:
+`mjray.cluster.hosted`) and, for a pool per camera, `workers_per_camera` actors
 `detector:<seat>:<i>` that the camera sends frames to; or else `shared_workers` actors `detector:shared:<i>` that take
 frames from every camera in turn (under policy aligned, at the instants one `rounds` actor sets).
 They start in that order (reorders, detectors with their models loaded, cameras) once the
@@ -24,12 +25,13 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from mjray import plugins
 from mjray.camera.actor import CameraActor
-from mjray.camera.host import CameraHost, SeatCamera, groups
+from mjray.camera.host import CameraHost
 from mjray.camera.pixels import Sending, hold_for
 from mjray.camera.sources import Source
 from mjray.cluster.clients import CAMERA, DETECTOR, REORDER, ROUNDS
 from mjray.cluster.facts import facts
 from mjray.cluster.health import SeatHealth
+from mjray.cluster.hosted import HostedSeat, groups
 from mjray.cluster.placement import Need, check_placement, nodes_from_ray, pool_for
 from mjray.cluster.shipping import ShippedFile, ship
 from mjray.config import AppConfig, ConfigError, PoolConfig, camera_resources, check_resources
@@ -37,6 +39,7 @@ from mjray.detect.actor import DetectorActor, DetectorReady
 from mjray.detect.batch_server import BatchSettings
 from mjray.detect.model import ModelError, gpu_unusable, load_model
 from mjray.detect.turns import RoundsActor
+from mjray.order.host import ReorderHost
 from mjray.order.reorder import ReorderActor
 from mjray.policy import parts
 
@@ -64,7 +67,7 @@ class Graph:
 
     seats: dict[str, Seat] = dataclasses.field(default_factory=dict)
     shared: list = dataclasses.field(default_factory=list)  # detectors serving every seat (pool.shared_workers)
-    hosts: list = dataclasses.field(default_factory=list)  # processes holding several seats' cameras
+    hosts: list = dataclasses.field(default_factory=list)  # processes holding several seats' cameras or reorders
     rounds: object | None = None  # policy aligned: the actor that sets every round's instant
     names: dict[int, str] = dataclasses.field(default_factory=dict)  # the model's classes
     nodes: dict[str, dict] = dataclasses.field(default_factory=dict)  # node id -> address and resources, at start
@@ -79,7 +82,7 @@ class Graph:
     @property
     def all_actors(self) -> list:
         """Every actor built, the detectors first: they are asked first, then what they ask and push to."""
-        others = [actor for _, actor in self._named_others() if not isinstance(actor, SeatCamera)]
+        others = [actor for _, actor in self._named_others() if not isinstance(actor, HostedSeat)]
         return self.detectors + self.hosts + others
 
     def actors(self, detector_names: list[str]) -> dict[str, object]:
@@ -214,15 +217,20 @@ class Builder:
         """A reorder per seat; under policy aligned, the one clock for every round (before the
         detectors that ask it)."""
         stream, restarts = self.cfg.stream, self.cfg.run.max_restarts
-        for seat, source in self.sources.items():
-            reorder = REORDER.start_one(
-                ReorderActor,
-                seat,
-                (stream.max_wait_ms / 1000.0, stream.max_pending),
-                restarts=restarts,
-                strategy=strategy,
-            )
-            self.graph.seats[seat] = Seat(source, reorder, [])
+        args = (stream.max_wait_ms / 1000.0, stream.max_pending)
+        for group in self.reorder_groups():
+            if len(group) == 1:
+                reorders = {
+                    group[0]: REORDER.start_one(ReorderActor, group[0], args, restarts=restarts, strategy=strategy)
+                }
+            else:
+                _, host = REORDER.start_host(
+                    ReorderHost, dict.fromkeys(group, args), restarts=restarts, strategy=strategy
+                )
+                self.graph.hosts.append(host)
+                reorders = {seat: HostedSeat(host, seat) for seat in group}
+            for seat, reorder in reorders.items():
+                self.graph.seats[seat] = Seat(self.sources[seat], reorder, [])
         if parts(stream.policy).rounds:
             self.graph.rounds = ROUNDS.start_one(
                 RoundsActor,
@@ -240,7 +248,7 @@ class Builder:
             pool.batch_size, pool.batch_wait_ms / 1000.0, pool.batch_max_age_ms / 1000.0 or None, policy.lossless
         )
 
-        hosts = self.camera_hosts()
+        hosts = self.hosts()
 
         def detector(name: str, seats: list[str], shared: bool):
             return DETECTOR.start_one(
@@ -343,6 +351,7 @@ class Builder:
                 hold_s,
                 stream.buffer_s,
                 Sending(stream.send_size, grey=cfg.model.grayscale),
+                self.hosts(),
             )
 
         options = dict(shared_detectors=len(self.graph.shared), restarts=cfg.run.max_restarts, strategy=files_here)
@@ -367,16 +376,26 @@ class Builder:
             )
             self.graph.hosts.append(host)
             for seat in group:
-                self.graph.seats[seat].camera = SeatCamera(host, seat)
+                self.graph.seats[seat].camera = HostedSeat(host, seat)
 
     def camera_groups(self) -> list[list[str]]:
         """The seats whose cameras share a process (`pool.cameras_per_process`; one each by default)."""
         seats = list(self.sources)
         return groups(seats, self.pool.cameras_per_process, {seat: camera_resources(self.cfg, seat) for seat in seats})
 
-    def camera_hosts(self) -> dict[str, str]:
-        """seat -> the name of the host its camera runs in, for the seats that share one."""
-        return {seat: CAMERA.host_name(g) for g in self.camera_groups() if len(g) > 1 for seat in g}
+    def reorder_groups(self) -> list[list[str]]:
+        """The seats whose reorders share a process (`pool.reorders_per_process`; one each by default)."""
+        return groups(list(self.sources), self.pool.reorders_per_process, {})
+
+    def hosts(self) -> dict[str, str]:
+        """Actor name -> the name of the host it runs in, for the seats' cameras and reorders that share one."""
+        return {
+            kind.name(seat): kind.host_name(g)
+            for kind, made in ((CAMERA, self.camera_groups()), (REORDER, self.reorder_groups()))
+            for g in made
+            if len(g) > 1
+            for seat in g
+        }
 
     def wait_cameras_up(self) -> None:
         """Every camera's process up, or an error naming those Ray could not place in time."""

@@ -5,8 +5,9 @@ among the constructor's arguments keeps Ray from restarting the actor after a cr
 (ray-project/ray#53727). So names are a protocol between processes, spelled here alone (as Ray's
 `util/queue.py` owns its `_QueueActor`); the pipeline says what each start needs, these say how.
 Names show in Ray's dashboard and the run log: `camera:<seat>`, `reorder:<seat>`,
-`detector:shared:<i>` or `detector:<seat>:<i>`, `rounds`; `cameras:<seat>+<seat>...` for the
-cameras of several seats in one process (`pool.cameras_per_process`).
+`detector:shared:<i>` or `detector:<seat>:<i>`, `rounds`; `cameras:<seat>+<seat>...` and
+`reorders:<seat>+<seat>...` for the cameras or reorders of several seats in one process
+(`pool.cameras_per_process`, `pool.reorders_per_process`).
 """
 
 from __future__ import annotations
@@ -39,6 +40,22 @@ class ActorKind:
     def start(self, cls: type, name: str, args: tuple, **options: Any) -> Any:
         return remote(cls).options(name=name, enable_task_events=False, **options).remote(*args)
 
+    def of(self, seat: str, hosts: dict[str, str]) -> Any:
+        """The seat's actor, called as an actor's handle: its own, or its seat of the host that
+        `hosts` (actor name -> host name) names; ValueError while it is not up."""
+        name = self.name(seat)
+        if name not in hosts:
+            return self.lookup(seat)
+        import ray
+
+        from mjray.cluster.hosted import HostedSeat
+
+        return HostedSeat(ray.get_actor(hosts[name]), seat)
+
+    def host_name(self, seats: list[str]) -> str:
+        """A host's name: `cameras:ton+nan`, `reorders:ton+nan+sha+pei`."""
+        return f"{self.kind}s:" + "+".join(seats)
+
 
 @cache
 def remote(cls: type) -> Any:
@@ -49,20 +66,6 @@ def remote(cls: type) -> Any:
 
 
 class Cameras(ActorKind):
-    def of(self, seat: str, hosts: dict[str, str]) -> Any:
-        """The seat's camera, called as an actor's handle: its own actor, or its seat of the host
-        `hosts` names (`pool.cameras_per_process`); ValueError while it is not up."""
-        if seat not in hosts:
-            return self.lookup(seat)
-        import ray
-
-        from mjray.camera.host import SeatCamera
-
-        return SeatCamera(ray.get_actor(hosts[seat]), seat)
-
-    def host_name(self, seats: list[str]) -> str:
-        return "cameras:" + "+".join(seats)
-
     def start_host(
         self,
         cls: type,
@@ -115,17 +118,26 @@ class Cameras(ActorKind):
 
 class Reorders(ActorKind):
     def start_one(self, cls: type, seat: str, args: tuple, *, restarts: int, strategy: Any) -> Any:
-        # calls to a restarting reorder wait for it (max_task_retries=-1) and land
+        return self._start(cls, self.name(seat), (seat, *args), 1, restarts, strategy)
+
+    def start_host(self, cls: type, seats: dict[str, tuple], *, restarts: int, strategy: Any) -> tuple[str, Any]:
+        """(name, handle) of a host of these seats' reorders."""
+        name = self.host_name(list(seats))
+        return name, self._start(cls, name, (name, seats), len(seats), restarts, strategy)
+
+    def _start(self, cls: type, name: str, args: tuple, seats: int, restarts: int, strategy: Any) -> Any:
+        # threads a seat: the driver's drain, its detector's and its camera's pushes, a lease or
+        # stats; calls to a restarting reorder wait for it (max_task_retries=-1) and land
         return self.start(
             cls,
-            self.name(seat),
-            (seat, *args),
+            name,
+            args,
             num_cpus=0,
-            max_concurrency=4,
+            max_concurrency=4 * seats,
             max_restarts=restarts,
             max_task_retries=-1,
             scheduling_strategy=strategy,
-            memory=SMALL_ACTOR_MEMORY,
+            memory=SMALL_ACTOR_MEMORY * seats,
         )
 
 

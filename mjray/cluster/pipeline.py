@@ -25,6 +25,7 @@ from mjray.cluster import metrics, stages
 from mjray.cluster.build import Builder, Graph, Seat, choose_pool, name_detectors
 from mjray.cluster.facts import ActorFacts, facts
 from mjray.cluster.health import SeatHealth
+from mjray.cluster.hosted import HostedSeat
 from mjray.cluster.raysafe import settle as settle_one
 from mjray.config import AppConfig, CameraConfig, PoolConfig, redact, with_credentials
 from mjray.detect.actor import DetectorReport
@@ -78,7 +79,7 @@ class Pipeline:
         self.graph = Graph()  # the actors as built (`start`), and what the build learnt of the cluster
         self.detector_stats: list[DetectorReport] = []  # each detector's last words, after stop()
         self.rounds_stats: RoundsReport | None = None  # the rounds actor's last words, after stop()
-        self._draining: dict = {}  # outstanding drain call -> seat
+        self._draining: dict = {}  # outstanding drain call -> the seats it drains
         self._last_seq: dict[str, int] = {}  # the last seq each seat emitted: where a restarted reorder resumes
         self._camera_stats: dict[str, CameraReport] = {}  # each camera's last stats, while it cannot answer
         # which seats are down, and why; the detectors' names it judges by (`build.name_detectors`)
@@ -110,13 +111,24 @@ class Pipeline:
     def drain(self, wait_s: float = 0.05) -> dict[str, list[Item]]:
         """What seats emitted since their last drain, each list in sequence order.
 
-        Keeps one waiting `drain` call per seat and returns as soon as any seat has output (or
-        after `wait_s`), so output is taken when it is ready, without busy polling. Each call says
-        the last seq taken, where a restarted reorder resumes.
+        Keeps one waiting `drain` call per reorder process (a seat's, or a host's seats' at once:
+        `drain_many`) and returns as soon as any seat has output (or after `wait_s`), so output is
+        taken when it is ready, without busy polling. Each call says the last seq taken, where a
+        restarted reorder resumes.
         """
+        busy = {seat for seats in self._draining.values() for seat in seats}
+        hosts: dict[object, tuple[object, list[str]]] = {}  # host's actor id -> (its handle, its seats to drain)
         for seat, s in self.seats.items():
-            if seat not in self._draining.values() and seat not in self.health.reorder_dead:
-                self._draining[s.reorder.drain.remote(self.drain_wait_s, self._last_seq.get(seat, -1))] = seat
+            if seat in busy or seat in self.health.reorder_dead:
+                continue
+            after = self._last_seq.get(seat, -1)
+            if isinstance(s.reorder, HostedSeat):
+                hosts.setdefault(s.reorder.host._actor_id, (s.reorder.host, []))[1].append(seat)
+            else:
+                self._draining[s.reorder.drain.remote(self.drain_wait_s, after)] = (seat,)
+        for host, seats in hosts.values():
+            after = {seat: self._last_seq.get(seat, -1) for seat in seats}
+            self._draining[host.drain_many.remote(self.drain_wait_s, after)] = tuple(seats)
         if not self._draining:
             time.sleep(wait_s)
             return {}
@@ -128,13 +140,15 @@ class Pipeline:
     def _take_drained(self, done: list) -> dict[str, list[Item]]:
         out: dict[str, list[Item]] = {}
         for ref, got in zip(done, settle(done)):
-            seat = self._draining.pop(ref)
+            seats = self._draining.pop(ref)
             if isinstance(got, Exception):  # calls to a restarting reorder wait: this one is dead for good
-                self._reorder_dead(seat, f"reorder died and was not restarted ({type(got).__name__})")
+                for seat in seats:
+                    self._reorder_dead(seat, f"reorder died and was not restarted ({type(got).__name__})")
                 continue
-            if got:
-                self._last_seq[seat] = got[-1].seq
-            out[seat] = got
+            for seat, items in got.items() if isinstance(got, dict) else [(seats[0], got)]:
+                if items:
+                    self._last_seq[seat] = items[-1].seq
+                out[seat] = items
         return out
 
     @property

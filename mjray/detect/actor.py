@@ -148,11 +148,12 @@ class DetectorActor:
         hosts: dict[str, str] | None = None,
     ) -> None:
         setup_actor(name)
-        self.hosts = dict(hosts or {})  # seat -> the host its camera runs in (pool.cameras_per_process)
+        # actor name -> the host it runs in (pool.cameras_per_process, pool.reorders_per_process)
+        self.hosts = dict(hosts or {})
         # Looked up by name, not passed as handles: a handle among the constructor arguments
         # would keep Ray from restarting this actor after a crash (ray-project/ray#53727).
         self.name, self.seats, self.aligned = name, list(seats), aligned
-        self.reorders = {seat: REORDER.lookup(seat) for seat in self.seats}
+        self.reorders = {seat: REORDER.of(seat, self.hosts) for seat in self.seats}
         self.load_error: ModelError | None = None
         model = dict(model)
         # setting -> the driver's file (weights, a plug-in's)

@@ -144,6 +144,30 @@ class Reorderer(Generic[T]):
         return self.missing(seq)
 
 
+def wait_for(
+    reorders: list[ReorderActor],
+    ready: threading.Condition,
+    clock: Callable[[], float],
+    wait_s: float,
+    after: dict[str, int | None],
+) -> dict[str, list[Item]]:
+    """Each reorder's output since its last drain, waiting up to `wait_s` for any of them to have
+    some; `ready` is the condition they all notify. `after`: each seat's last seq taken."""
+    deadline = clock() + wait_s
+    with ready:
+        while True:
+            expiries = [e for r in reorders if (e := r.expired(after.get(r.seat))) is not None]
+            left = deadline - clock()
+            if any(r._out for r in reorders) or left <= 0:
+                break
+            ready.wait(left if not expiries else max(0.001, min(left, min(expiries) - clock())))
+        out = {r.seat: r.taken() for r in reorders}
+    now = time.time()
+    for seat, items in out.items():
+        metrics.emitted(seat, items, now)
+    return out
+
+
 class ReorderActor:
     """One seat's reorder buffer; detectors and the camera push, the driver drains.
 
@@ -161,6 +185,7 @@ class ReorderActor:
         max_pending: int,
         clock: Callable[[], float] = time.monotonic,
         restarted: bool | None = None,
+        ready: threading.Condition | None = None,
     ) -> None:
         from mjray.cluster.facts import reconstructed
 
@@ -171,7 +196,8 @@ class ReorderActor:
             self._missing, max_wait_s=max_wait_s, max_pending=max_pending, first_seq=None if self.restarted else 0
         )
         self._out: list[Item] = []
-        self._ready = threading.Condition()
+        # the seats of a host (`ReorderHost`) share one, so one drain can wait for any of them
+        self._ready = ready or threading.Condition()
         self.pushes = 0  # calls that brought items: each costs both sides a Ray call
         self._lease = Lease()  # the camera's last lease
         self._newest: tuple[int, float] | None = None  # (seq, capture time) of the newest item pushed
@@ -193,20 +219,20 @@ class ReorderActor:
     def drain(self, wait_s: float = 0.0, after: int | None = None) -> list[Item]:
         """Everything emitted since the last drain, in order; waits up to `wait_s` for something.
         `after`: the last seq the driver took (-1: none), where a restarted reorder resumes."""
-        deadline = self.clock() + wait_s
-        with self._ready:
-            if after is not None:
-                self.reorderer.anchor(after + 1)
-            while True:
-                self._out += self.reorderer.expire(self.clock())
-                left = deadline - self.clock()
-                if self._out or left <= 0:
-                    break
-                expiry = self.reorderer.next_expiry()
-                self._ready.wait(left if expiry is None else max(0.001, min(left, expiry - self.clock())))
-            out, self._out = self._out, []
-            metrics.set_gauge("mjray_reorder_waiting", self.reorderer.pending, seat=self.seat)
-        metrics.emitted(self.seat, out, time.time())
+        return wait_for([self], self._ready, self.clock, wait_s, {self.seat: after})[self.seat]
+
+    def expired(self, after: int | None) -> float | None:
+        """With `_ready` held: what is due moves to the output (`after` anchors a restarted one);
+        when the next hole is due, if any."""
+        if after is not None:
+            self.reorderer.anchor(after + 1)
+        self._out += self.reorderer.expire(self.clock())
+        return self.reorderer.next_expiry()
+
+    def taken(self) -> list[Item]:
+        """With `_ready` held: the output so far, handed over."""
+        out, self._out = self._out, []
+        metrics.set_gauge("mjray_reorder_waiting", self.reorderer.pending, seat=self.seat)
         return out
 
     def flush(self, after: int | None = None) -> list[Item]:

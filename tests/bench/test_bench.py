@@ -252,6 +252,8 @@ def test_the_gpu_benchmark_runs_its_small_steps_on_cpu_and_counts_each_cameras_d
     expected = "NVDEC (cuda)" if cuda_unavailable() is None else f"software: {cuda_unavailable()}"
     for step in steps:
         assert step["frames_in"] > 0 and step["inferred"] > 0 and step["cpu_per_frame_ms"]["CameraActor"] > 0, step
+        # its two seats' cameras in one process and their reorders in another, each counted as its kind
+        assert step["cpu_per_frame_ms"]["ReorderActor"] > 0 and "ReorderHost" not in step["cpu_per_frame_ms"], step
         assert step["decoders"] == {expected: 2}, step["decoders"]
     assert "detector:shared:0" in steps[0]["batches"] and not steps[1]["batches"]
     header = next(line for line in result.stdout.splitlines() if line.startswith("model"))

@@ -9,7 +9,8 @@ import pickle
 import pytest
 
 from mjray.camera import host
-from mjray.camera.host import CameraHost, SeatCamera, groups
+from mjray.camera.host import CameraHost
+from mjray.cluster.hosted import HostedSeat, groups
 
 
 @pytest.mark.parametrize(
@@ -60,7 +61,7 @@ class Handle:
 
 def test_a_seat_of_a_host_is_called_as_a_camera_actor_is():
     host = Handle()
-    camera = SeatCamera(host, "nan")
+    camera = HostedSeat(host, "nan")
     assert camera.take.remote(0.1, None) == 1
     assert camera.stats.remote() == 2
     camera.pixels.remote([3, 4])
@@ -75,7 +76,7 @@ def test_a_seat_of_a_host_is_called_as_a_camera_actor_is():
 
 
 def test_a_seat_of_a_host_pickles_and_routes_no_private_name():
-    camera = SeatCamera("handle", "nan")
+    camera = HostedSeat("handle", "nan")
     assert pickle.loads(pickle.dumps(camera)) == camera
     with pytest.raises(AttributeError):
         camera.__setstate__  # noqa: B018 (pickle and copy look for these: never a call to the host)

@@ -16,9 +16,10 @@ SEATS = ["ton", "nan"]
 
 def builder(pool: PoolConfig, cameras: list[CameraConfig] | None = None) -> Builder:
     cfg = dataclasses.replace(AppConfig(), pool=pool, cameras=cameras or [])
-    health = SeatHealth(SEATS)
-    name_detectors(pool, SEATS, health)
-    return Builder(cfg, dict.fromkeys(SEATS), False, pool, health, Graph())
+    seats = [c.seat for c in cameras] if cameras else SEATS
+    health = SeatHealth(seats)
+    name_detectors(pool, seats, health)
+    return Builder(cfg, dict.fromkeys(seats), False, pool, health, Graph())
 
 
 def test_a_pool_per_camera_names_each_seats_detectors_and_a_shared_pool_names_none_of_a_seat():
@@ -59,11 +60,31 @@ def test_cameras_sharing_a_process_ask_for_theirs_together_on_one_node_and_the_d
         "pool.camera_resources and pool.cameras_per_process",
         {"CPU": 0.5, "room_a": 0.02},
     )
-    assert made.camera_hosts() == {"ton": "cameras:ton+nan", "nan": "cameras:ton+nan"}
+    assert made.hosts() == {"camera:ton": "cameras:ton+nan", "camera:nan": "cameras:ton+nan"}
     pinned = [CameraConfig("ton", "rtsp://a"), CameraConfig("nan", "rtsp://b", resources={"room_b": 0.5})]
     apart = builder(pool, pinned)  # placed apart: a process each, asked for as before
-    assert apart.camera_groups() == [["ton"], ["nan"]] and apart.camera_hosts() == {}
+    assert apart.camera_groups() == [["ton"], ["nan"]] and apart.hosts() == {}
     assert [need.who for need in apart.needs()[:2]] == ["camera ton", "camera nan"]
+
+
+def test_reorders_sharing_a_process_go_in_seat_order_and_cameras_and_detectors_are_told_where():
+    seats = [CameraConfig(seat, f"rtsp://{seat}") for seat in ("ton", "nan", "sha", "pei", "extra")]
+    made = builder(PoolConfig(reorders_per_process=2), seats)
+    assert made.reorder_groups() == [["ton", "nan"], ["sha", "pei"], ["extra"]]
+    assert made.hosts() == {
+        "reorder:ton": "reorders:ton+nan",
+        "reorder:nan": "reorders:ton+nan",
+        "reorder:sha": "reorders:sha+pei",
+        "reorder:pei": "reorders:sha+pei",
+    }
+    both = builder(PoolConfig(reorders_per_process=4, cameras_per_process=4), seats[:2])
+    assert both.hosts() == {
+        "camera:ton": "cameras:ton+nan",
+        "camera:nan": "cameras:ton+nan",
+        "reorder:ton": "reorders:ton+nan",
+        "reorder:nan": "reorders:ton+nan",
+    }
+    assert [need.who for need in both.needs()][0] == "the process of cameras ton, nan"  # reorders ask nothing
 
 
 def test_a_seats_detectors_are_in_the_graph_as_each_starts_so_a_failed_start_leaves_none_unknown(monkeypatch):

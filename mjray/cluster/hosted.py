@@ -45,6 +45,8 @@ class Host:
         raise NotImplementedError
 
     def call(self, seat: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        if method.startswith("_"):
+            raise AttributeError(f"{method} is not a call of a seat's {self.what}")
         if seat in self.failed:
             raise RuntimeError(f"{self.what} {seat} could not start: {self.failed[seat]}") from self.failed[seat]
         return getattr(self.held[seat], method)(*args, **kwargs)

@@ -26,6 +26,10 @@ class ReorderHost(Host):
     def __init__(self, name: str, seats: dict[str, tuple]) -> None:
         self.ready = threading.Condition()  # every seat's: a push to any wakes a waiting drain
         super().__init__(name, seats)
+        # A reorder looks nothing up: one that cannot start fails the host, as it would its own
+        # actor, so Ray marks it dead and the driver takes the seats down, never a seat silent.
+        if self.failed:
+            raise next(iter(self.failed.values()))
 
     def make(self, seat: str, args: tuple) -> Any:
         return ReorderActor(seat, *args, ready=self.ready)

@@ -156,12 +156,12 @@ def wait_for(
     deadline = clock() + wait_s
     with ready:
         while True:
-            expiries = [e for r in reorders if (e := r.expired(after.get(r.seat))) is not None]
+            expiries = [e for r in reorders if (e := r._expired(after.get(r.seat))) is not None]
             left = deadline - clock()
             if any(r._out for r in reorders) or left <= 0:
                 break
             ready.wait(left if not expiries else max(0.001, min(left, min(expiries) - clock())))
-        out = {r.seat: r.taken() for r in reorders}
+        out = {r.seat: r._taken() for r in reorders}
     now = time.time()
     for seat, items in out.items():
         metrics.emitted(seat, items, now)
@@ -221,7 +221,7 @@ class ReorderActor:
         `after`: the last seq the driver took (-1: none), where a restarted reorder resumes."""
         return wait_for([self], self._ready, self.clock, wait_s, {self.seat: after})[self.seat]
 
-    def expired(self, after: int | None) -> float | None:
+    def _expired(self, after: int | None) -> float | None:
         """With `_ready` held: what is due moves to the output (`after` anchors a restarted one);
         when the next hole is due, if any."""
         if after is not None:
@@ -229,7 +229,7 @@ class ReorderActor:
         self._out += self.reorderer.expire(self.clock())
         return self.reorderer.next_expiry()
 
-    def taken(self) -> list[Item]:
+    def _taken(self) -> list[Item]:
         """With `_ready` held: the output so far, handed over."""
         out, self._out = self._out, []
         metrics.set_gauge("mjray_reorder_waiting", self.reorderer.pending, seat=self.seat)

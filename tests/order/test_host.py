@@ -45,14 +45,14 @@ def test_one_drain_hands_each_seat_its_own_output_in_order():
 
 def test_a_waiting_drain_wakes_for_a_push_to_any_seat_and_sleeps_till_a_holes_deadline_otherwise():
     both = host(max_wait_s=0.3)
-    threading.Timer(0.1, both.call, ["sha", "push_many", [result(0, "sha")]]).start()
     started = time.monotonic()
+    threading.Timer(0.1, both.call, ["sha", "push_many", [result(0, "sha")]]).start()
     got = both.drain_many(5.0, {"ton": -1, "sha": -1})
     assert kinds(got["sha"]) == [("Result", "sha", 0)] and got["ton"] == []
     assert 0.08 <= time.monotonic() - started < 1.0, "woken by the push to sha, not at the end of its wait"
     # nan's frame 0 never comes: its gap is due 0.3 s after frame 1 came, and the drain wakes for it
-    threading.Timer(0.1, both.call, ["nan", "push_many", [result(1, "nan")]]).start()
     started = time.monotonic()
+    threading.Timer(0.1, both.call, ["nan", "push_many", [result(1, "nan")]]).start()
     got = both.drain_many(5.0, {"ton": -1, "nan": -1})  # frame 1 wakes it, and it waits on for frame 0
     assert kinds(got["nan"]) == [("Gap", "nan", 0), ("Result", "nan", 1)]
     assert got["nan"][0].reason is GapReason.TIMEOUT
@@ -90,7 +90,7 @@ def test_a_seat_of_a_reorder_host_is_called_as_its_own_reorders_handle_is():
     assert handle.calls == [("nan", "push_many", [1]), ("nan", "flush", 3)] and reorder._actor_id == "host-id"
 
 
-def test_a_seat_not_held_is_not_drained_and_its_calls_say_why(monkeypatch):
+def test_a_reorder_that_cannot_start_fails_its_host_so_no_seat_goes_silent(monkeypatch):
     from mjray.order import host as module
 
     made = module.ReorderActor
@@ -101,7 +101,7 @@ def test_a_seat_not_held_is_not_drained_and_its_calls_say_why(monkeypatch):
         return made(seat, *args, **kwargs)
 
     monkeypatch.setattr(module, "ReorderActor", failing)
-    both = host(("ton", "nan"))
-    assert both.drain_many(0.0, {"ton": -1, "nan": -1}) == {"ton": []}
-    with pytest.raises(RuntimeError, match="reorder nan could not start: no room"):
-        both.call("nan", "stats")
+    with pytest.raises(MemoryError, match="no room"):
+        host(("ton", "nan"))
+    with pytest.raises(AttributeError, match="_taken"):  # what needs the host's lock is no call
+        host(("ton",)).call("ton", "_taken")

@@ -342,6 +342,8 @@ class Builder:
         )
         hold_s = hold_for(policy.display_lag_s, stream.max_wait_ms / 1000) if self.keep_pixels else None
 
+        hosts = self.hosts()
+
         def args(seat: str) -> tuple:
             return (
                 self.graph.seats[seat].source,
@@ -351,7 +353,7 @@ class Builder:
                 hold_s,
                 stream.buffer_s,
                 Sending(stream.send_size, grey=cfg.model.grayscale),
-                self.hosts(),
+                hosts,
             )
 
         options = dict(shared_detectors=len(self.graph.shared), restarts=cfg.run.max_restarts, strategy=files_here)

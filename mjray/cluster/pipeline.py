@@ -117,18 +117,17 @@ class Pipeline:
         restarted reorder resumes.
         """
         busy = {seat for seats in self._draining.values() for seat in seats}
-        hosts: dict[object, tuple[object, list[str]]] = {}  # host's actor id -> (its handle, its seats to drain)
+        hosts: dict[object, tuple[object, dict[str, int]]] = {}  # host's actor id -> (its handle, seat -> after)
         for seat, s in self.seats.items():
             if seat in busy or seat in self.health.reorder_dead:
                 continue
             after = self._last_seq.get(seat, -1)
             if isinstance(s.reorder, HostedSeat):
-                hosts.setdefault(s.reorder.host._actor_id, (s.reorder.host, []))[1].append(seat)
+                hosts.setdefault(s.reorder.host._actor_id, (s.reorder.host, {}))[1][seat] = after
             else:
                 self._draining[s.reorder.drain.remote(self.drain_wait_s, after)] = (seat,)
-        for host, seats in hosts.values():
-            after = {seat: self._last_seq.get(seat, -1) for seat in seats}
-            self._draining[host.drain_many.remote(self.drain_wait_s, after)] = tuple(seats)
+        for host, after in hosts.values():
+            self._draining[host.drain_many.remote(self.drain_wait_s, after)] = tuple(after)
         if not self._draining:
             time.sleep(wait_s)
             return {}
